@@ -1,0 +1,381 @@
+//! pcap / pcapng reader on top of pcap-parser: the only file that knows its
+//! next / consume / refill protocol.
+
+use super::{CaptureError, CaptureErrorKind, Frame, InputSource, LinkType, Timestamp};
+use pcap_parser::pcapng::Block;
+use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
+use pcap_parser::{PcapBlockOwned, PcapError};
+use std::io::{self, Read};
+
+/// Initial size of the circular read buffer; it grows (up to [`MAX_BUFFER`]) only when a
+/// single record does not fit.
+const INITIAL_BUFFER: usize = 1 << 20;
+/// Largest record accepted. Real frames are at most 256 KiB (tcpdump's snaplen); a bigger
+/// length field is corruption, and must not make us allocate what it says.
+const MAX_BUFFER: usize = 16 << 20;
+
+/// pcapng block type of the Obsolete Packet Block, which pcap-parser hands over unparsed.
+const OPB_TYPE: u32 = 0x0000_0002;
+
+#[derive(Clone, Copy, Debug)]
+struct Interface {
+    link: LinkType,
+    units_per_second: u64,
+    offset_secs: i64,
+}
+
+/// Reads frames from a pcap or pcapng byte stream, one at a time, in constant memory.
+pub struct FileReader {
+    name: String,
+    inner: Box<dyn PcapReaderIterator + Send>,
+    /// Bytes of the frame handed out last, consumed at the next call.
+    pending: usize,
+    frames: u64,
+    capacity: usize,
+    /// Legacy pcap: the one link type and resolution of the file.
+    legacy: Option<Interface>,
+    /// pcapng: the interfaces of the current section, by id.
+    interfaces: Vec<Interface>,
+    big_endian: bool,
+    /// Frames the file holds that this reader could not turn into a `Frame` (an EPB naming
+    /// an interface that was never described, for example).
+    pub skipped_blocks: u64,
+}
+
+/// A reader that fills the buffer it is given as far as the input allows: pipes and gzip
+/// return short reads, and pcap-parser reads its header with a single `read`.
+struct FullReads<R>(R);
+
+impl<R: Read> Read for FullReads<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.0.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if filled > 0 => {
+                    // Report what we have; the error comes back on the next call.
+                    let _ = e;
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(filled)
+    }
+}
+
+enum Step {
+    Skip(usize),
+    /// A packet block this reader cannot place (unknown interface).
+    Unusable(usize),
+    Refill,
+    Grow,
+    End,
+    Packet {
+        consumed: usize,
+        start: usize,
+        len: usize,
+        ts: Timestamp,
+        link: LinkType,
+        orig_len: u32,
+    },
+    Fail(CaptureErrorKind),
+}
+
+impl FileReader {
+    pub fn new(source: InputSource) -> Result<FileReader, CaptureError> {
+        let name = source.name.clone();
+        let err = |kind| CaptureError {
+            path: name.clone(),
+            frame: 1,
+            offset: 0,
+            kind,
+        };
+        let inner =
+            pcap_parser::create_reader(INITIAL_BUFFER, FullReads(source.reader)).map_err(|e| {
+                err(match e {
+                    PcapError::Eof => CaptureErrorKind::Empty,
+                    PcapError::HeaderNotRecognized => CaptureErrorKind::NotACapture(
+                        "do not match pcap (a1b2c3d4 / a1b23c4d) or pcapng (0a0d0d0a)".into(),
+                    ),
+                    PcapError::ReadError => {
+                        CaptureErrorKind::Io(io::Error::other("read failed (corrupt gzip data?)"))
+                    }
+                    PcapError::Incomplete(_) | PcapError::UnexpectedEof => {
+                        CaptureErrorKind::Truncated
+                    }
+                    other => CaptureErrorKind::Corrupt(format!("{other:?}")),
+                })
+            })?;
+        Ok(FileReader {
+            name,
+            inner,
+            pending: 0,
+            frames: 0,
+            capacity: INITIAL_BUFFER,
+            legacy: None,
+            interfaces: Vec::new(),
+            big_endian: false,
+            skipped_blocks: 0,
+        })
+    }
+
+    /// Frames read so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// Bytes of the (decompressed) input consumed so far.
+    pub fn offset(&self) -> u64 {
+        self.inner.consumed() as u64
+    }
+
+    fn error(&self, kind: CaptureErrorKind) -> CaptureError {
+        CaptureError {
+            path: self.name.clone(),
+            frame: self.frames + 1,
+            offset: self.inner.consumed() as u64,
+            kind,
+        }
+    }
+
+    /// The next frame, `None` at a clean end of input, or an error that says where the file
+    /// stopped making sense. After an error the reader is not used again.
+    pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
+        if self.pending > 0 {
+            self.inner.consume(self.pending);
+            self.pending = 0;
+        }
+        loop {
+            let base = self.inner.data().as_ptr() as usize;
+            let step = match self.inner.next() {
+                Ok((consumed, block)) => classify(
+                    consumed,
+                    block,
+                    base,
+                    &mut self.legacy,
+                    &mut self.interfaces,
+                    &mut self.big_endian,
+                ),
+                Err(PcapError::Eof) => Step::End,
+                Err(PcapError::Incomplete(_)) => Step::Refill,
+                Err(PcapError::UnexpectedEof) => Step::Fail(CaptureErrorKind::Truncated),
+                Err(PcapError::BufferTooSmall) => Step::Grow,
+                Err(PcapError::ReadError) => Step::Fail(CaptureErrorKind::Io(io::Error::other(
+                    "read failed (corrupt gzip data?)",
+                ))),
+                Err(PcapError::HeaderNotRecognized) => {
+                    Step::Fail(CaptureErrorKind::Corrupt("unrecognised block".into()))
+                }
+                Err(PcapError::NomError(_, kind)) | Err(PcapError::OwnedNomError(_, kind)) => {
+                    Step::Fail(CaptureErrorKind::Corrupt(format!(
+                        "record does not parse ({kind:?})"
+                    )))
+                }
+            };
+            match step {
+                Step::Skip(n) => self.inner.consume(n),
+                Step::Unusable(n) => {
+                    self.skipped_blocks += 1;
+                    self.inner.consume(n)
+                }
+                Step::Refill => {
+                    if self.inner.refill().is_err() {
+                        return Err(self.error(CaptureErrorKind::Io(io::Error::other(
+                            "read failed (corrupt gzip data?)",
+                        ))));
+                    }
+                }
+                Step::Grow => {
+                    if self.capacity >= MAX_BUFFER {
+                        return Err(self.error(CaptureErrorKind::Oversized(MAX_BUFFER)));
+                    }
+                    self.capacity *= 2;
+                    self.inner.grow(self.capacity);
+                    if self.inner.refill().is_err() {
+                        return Err(self.error(CaptureErrorKind::Io(io::Error::other(
+                            "read failed (corrupt gzip data?)",
+                        ))));
+                    }
+                }
+                Step::End => return Ok(None),
+                Step::Fail(kind) => return Err(self.error(kind)),
+                Step::Packet {
+                    consumed,
+                    start,
+                    len,
+                    ts,
+                    link,
+                    orig_len,
+                } => {
+                    self.pending = consumed;
+                    self.frames += 1;
+                    let data = self.inner.data();
+                    let data = data.get(start..start + len).unwrap_or(&[]);
+                    return Ok(Some(Frame {
+                        index: self.frames,
+                        ts,
+                        link,
+                        orig_len: orig_len.max(len as u32),
+                        data,
+                    }));
+                }
+            }
+        }
+    }
+}
+
+/// Decides what one block means, without keeping a borrow of it.
+fn classify(
+    consumed: usize,
+    block: PcapBlockOwned<'_>,
+    base: usize,
+    legacy: &mut Option<Interface>,
+    interfaces: &mut Vec<Interface>,
+    big_endian: &mut bool,
+) -> Step {
+    let offset_of = |data: &[u8]| (data.as_ptr() as usize).wrapping_sub(base);
+    match block {
+        PcapBlockOwned::LegacyHeader(header) => {
+            *legacy = Some(Interface {
+                link: LinkType::from_linktype(header.network.0),
+                units_per_second: if header.is_nanosecond_precision() {
+                    1_000_000_000
+                } else {
+                    1_000_000
+                },
+                offset_secs: i64::from(header.thiszone),
+            });
+            Step::Skip(consumed)
+        }
+        PcapBlockOwned::Legacy(frame) => {
+            let Some(iface) = legacy else {
+                return Step::Fail(CaptureErrorKind::Corrupt("record before header".into()));
+            };
+            let data = &frame.data[..frame.data.len().min(frame.caplen as usize)];
+            Step::Packet {
+                consumed,
+                start: offset_of(data),
+                len: data.len(),
+                ts: Timestamp::from_parts(
+                    i64::from(frame.ts_sec) + iface.offset_secs,
+                    u64::from(frame.ts_usec),
+                    iface.units_per_second,
+                ),
+                link: iface.link,
+                orig_len: frame.origlen,
+            }
+        }
+        PcapBlockOwned::NG(block) => match block {
+            Block::SectionHeader(shb) => {
+                interfaces.clear();
+                *big_endian = shb.big_endian();
+                Step::Skip(consumed)
+            }
+            Block::InterfaceDescription(idb) => {
+                // An unusable resolution (10^20 …) falls back to the default microseconds.
+                let units = idb.ts_resolution().unwrap_or(1_000_000);
+                interfaces.push(Interface {
+                    link: LinkType::from_linktype(idb.linktype.0),
+                    units_per_second: units,
+                    offset_secs: idb.ts_offset(),
+                });
+                Step::Skip(consumed)
+            }
+            Block::EnhancedPacket(epb) => {
+                let Some(iface) = interfaces.get(epb.if_id as usize).copied() else {
+                    return Step::Unusable(consumed);
+                };
+                let data = epb.packet_data();
+                let ts = ng_timestamp(epb.ts_high, epb.ts_low, iface);
+                Step::Packet {
+                    consumed,
+                    start: offset_of(data),
+                    len: data.len(),
+                    ts,
+                    link: iface.link,
+                    orig_len: epb.orig_len(),
+                }
+            }
+            Block::SimplePacket(spb) => {
+                // SPBs belong to interface 0 and carry no timestamp.
+                let Some(iface) = interfaces.first().copied() else {
+                    return Step::Unusable(consumed);
+                };
+                let data = spb.packet_data();
+                Step::Packet {
+                    consumed,
+                    start: offset_of(data),
+                    len: data.len(),
+                    ts: Timestamp::default(),
+                    link: iface.link,
+                    orig_len: spb.orig_len(),
+                }
+            }
+            Block::Unknown(unknown) if unknown.block_type == OPB_TYPE => {
+                match parse_opb(unknown.data, *big_endian) {
+                    Some(opb) => match interfaces.get(opb.if_id).copied() {
+                        Some(iface) => Step::Packet {
+                            consumed,
+                            start: offset_of(opb.data),
+                            len: opb.data.len(),
+                            ts: ng_timestamp(opb.ts_high, opb.ts_low, iface),
+                            link: iface.link,
+                            orig_len: opb.orig_len,
+                        },
+                        None => Step::Unusable(consumed),
+                    },
+                    None => Step::Unusable(consumed),
+                }
+            }
+            _ => Step::Skip(consumed),
+        },
+    }
+}
+
+fn ng_timestamp(high: u32, low: u32, iface: Interface) -> Timestamp {
+    let raw = (u64::from(high) << 32) | u64::from(low);
+    let units = iface.units_per_second.max(1);
+    let secs = i64::try_from(raw / units).unwrap_or(i64::MAX);
+    Timestamp::from_parts(secs.saturating_add(iface.offset_secs), raw % units, units)
+}
+
+struct Opb<'a> {
+    if_id: usize,
+    ts_high: u32,
+    ts_low: u32,
+    orig_len: u32,
+    data: &'a [u8],
+}
+
+/// Obsolete Packet Block body: if_id u16, drops u16, ts high/low u32, caplen u32, len u32,
+/// data. `body` is the block without its type and length fields.
+fn parse_opb(body: &[u8], big_endian: bool) -> Option<Opb<'_>> {
+    let u16_at = |i: usize| -> Option<u16> {
+        let b: [u8; 2] = body.get(i..i + 2)?.try_into().ok()?;
+        Some(if big_endian {
+            u16::from_be_bytes(b)
+        } else {
+            u16::from_le_bytes(b)
+        })
+    };
+    let u32_at = |i: usize| -> Option<u32> {
+        let b: [u8; 4] = body.get(i..i + 4)?.try_into().ok()?;
+        Some(if big_endian {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
+    };
+    let caplen = u32_at(12)? as usize;
+    let rest = body.get(20..)?;
+    Some(Opb {
+        if_id: usize::from(u16_at(0)?),
+        ts_high: u32_at(4)?,
+        ts_low: u32_at(8)?,
+        orig_len: u32_at(16)?,
+        data: &rest[..caplen.min(rest.len())],
+    })
+}

@@ -1,0 +1,442 @@
+//! Flow layer: TCP segments → bidirectional connections → in-order byte streams.
+//!
+//! Owns the connection table (keyed by the 4-tuple), client/server roles, connection state
+//! and timeouts, and one [`Reassembler`] per direction. It hands each connection's bytes, gaps
+//! and end to a [`Handler`] in stream order; it never interprets those bytes.
+//!
+//! ```text
+//!                 SYN / SYN-ACK / payload
+//!   (no entry) ───────────────────────────▶ open ──FIN both ways, all delivered──▶ closed
+//!        ▲   pure ACK/FIN/RST: ignored        │ ──RST──────────────────────────────▶ closed (reset)
+//!        │                                    │ ──idle > timeout───────────────────▶ closed (timed out)
+//!        └──── tombstone ◀── closed            └──end of capture──────────────────▶ closed (open)
+//!              (late packets ignored; a new SYN starts a new connection)
+//! ```
+//!
+//! Roles: the sender of a SYN (or the receiver of a SYN-ACK) is the client; without a
+//! handshake, the side on a well-known server port is the server; failing that, the first side
+//! to send payload is the server (mail servers greet first).
+
+mod reassembly;
+mod seq;
+
+pub use reassembly::{Bounds, Chunk, DirStats, Output, Reassembler};
+pub use seq::SeqNumber;
+
+use crate::capture::Timestamp;
+use crate::limits::Limits;
+use crate::packet::{Endpoint, Segment};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// Which way bytes travel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    ClientToServer,
+    ServerToClient,
+}
+
+impl Direction {
+    pub fn index(self) -> usize {
+        self as usize
+    }
+    pub fn reverse(self) -> Direction {
+        match self {
+            Direction::ClientToServer => Direction::ServerToClient,
+            Direction::ServerToClient => Direction::ClientToServer,
+        }
+    }
+}
+
+/// How a connection ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndState {
+    /// Handshake seen, closed with FIN in both directions.
+    Complete,
+    /// Picked up without a handshake, closed with FIN.
+    MidStream,
+    Reset,
+    TimedOut,
+    /// Still open when the capture ended.
+    Open,
+    /// Closed early because the connection limit was reached.
+    Evicted,
+}
+
+impl EndState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndState::Complete => "complete",
+            EndState::MidStream => "mid-stream",
+            EndState::Reset => "reset",
+            EndState::TimedOut => "timed-out",
+            EndState::Open => "open",
+            EndState::Evicted => "evicted",
+        }
+    }
+}
+
+/// What is known about a connection from its first packet on.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConnInfo {
+    /// 1-based, in order of first packet.
+    pub id: u64,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub start: Timestamp,
+    pub first_frame: u64,
+}
+
+/// A finished connection.
+#[derive(Clone, Debug)]
+pub struct ConnSummary {
+    pub info: ConnInfo,
+    pub end: Timestamp,
+    pub state: EndState,
+    /// The handshake (SYN or SYN-ACK) was seen.
+    pub handshake: bool,
+    /// Packets per direction (`Direction::index`).
+    pub packets: [u64; 2],
+    pub dirs: [DirStats; 2],
+}
+
+/// Receives each connection's events, in stream order per direction.
+pub trait Handler {
+    type State;
+    fn open(&mut self, info: &ConnInfo) -> Self::State;
+    fn data(&mut self, state: &mut Self::State, info: &ConnInfo, dir: Direction, chunk: Chunk<'_>);
+    fn gap(
+        &mut self,
+        state: &mut Self::State,
+        info: &ConnInfo,
+        dir: Direction,
+        offset: u64,
+        len: u64,
+        ts: Timestamp,
+    );
+    fn close(&mut self, state: Self::State, summary: &ConnSummary);
+}
+
+/// Table-wide counters.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TableStats {
+    pub connections: u64,
+    pub timed_out: u64,
+    pub evicted_at_limit: u64,
+    /// Packets of connections never opened (a bare ACK/FIN/RST mid-stream).
+    pub ignored_packets: u64,
+    /// Packets arriving after their connection closed.
+    pub late_packets: u64,
+    pub buffer_limit_flushes: u64,
+}
+
+type Key = (Endpoint, Endpoint);
+
+fn key_of(a: Endpoint, b: Endpoint) -> Key {
+    if a <= b { (a, b) } else { (b, a) }
+}
+
+struct Conn<S> {
+    info: ConnInfo,
+    last_ts: Timestamp,
+    last_frame: u64,
+    handshake: bool,
+    rst: bool,
+    packets: [u64; 2],
+    dirs: [Reassembler; 2],
+    state: S,
+}
+
+/// The connection table.
+pub struct FlowTable<H: Handler> {
+    conns: HashMap<Key, Conn<H::State>>,
+    tombstones: HashMap<Key, Timestamp>,
+    bounds: Bounds,
+    max_connections: usize,
+    idle_timeout_ns: i64,
+    total_buffered: usize,
+    next_id: u64,
+    now: Timestamp,
+    last_sweep: Timestamp,
+    server_ports: Vec<bool>,
+    pub stats: TableStats,
+}
+
+impl<H: Handler> FlowTable<H> {
+    /// `server_ports`: ports that mark the server side when no handshake was seen.
+    pub fn new(limits: &Limits, server_ports: impl IntoIterator<Item = u16>) -> FlowTable<H> {
+        let mut ports = vec![false; 65536];
+        for p in server_ports {
+            ports[usize::from(p)] = true;
+        }
+        FlowTable {
+            conns: HashMap::new(),
+            tombstones: HashMap::new(),
+            bounds: Bounds {
+                max_buffered_bytes: limits.max_buffered_bytes,
+                max_buffered_segments: limits.max_buffered_segments,
+                max_total_buffered: limits.max_total_buffered,
+            },
+            max_connections: limits.max_connections.max(1),
+            idle_timeout_ns: i64::try_from(limits.idle_timeout.as_nanos()).unwrap_or(i64::MAX),
+            total_buffered: 0,
+            next_id: 1,
+            now: Timestamp::default(),
+            last_sweep: Timestamp::default(),
+            server_ports: ports,
+            stats: TableStats::default(),
+        }
+    }
+
+    pub fn open_connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Feeds one segment seen at `ts` in frame `frame`.
+    pub fn process(&mut self, seg: &Segment<'_>, ts: Timestamp, frame: u64, handler: &mut H) {
+        if ts > self.now {
+            self.now = ts;
+        }
+        if self.now.since(self.last_sweep) > self.sweep_interval() {
+            self.sweep(handler);
+        }
+        let key = key_of(seg.src, seg.dst);
+        let fresh_syn = seg.flags.syn && !seg.flags.ack;
+        if let Some(conn) = self.conns.get(&key) {
+            // Port reuse: a new handshake on a connection that already ended one way.
+            let dir = if seg.src == conn.info.client { 0 } else { 1 };
+            let ended = conn.rst || conn.dirs.iter().any(Reassembler::fin_seen);
+            if fresh_syn && dir == 0 && ended {
+                self.close(key, EndState::Complete, handler);
+            }
+        }
+        if !self.conns.contains_key(&key) {
+            if self.tombstones.contains_key(&key) {
+                if fresh_syn {
+                    self.tombstones.remove(&key);
+                } else {
+                    self.stats.late_packets += 1;
+                    return;
+                }
+            }
+            if !seg.flags.syn && seg.payload.is_empty() && seg.missing == 0 {
+                self.stats.ignored_packets += 1;
+                return;
+            }
+            if self.conns.len() >= self.max_connections {
+                self.evict(handler);
+            }
+            let (client, server) = self.roles(seg);
+            let info = ConnInfo {
+                id: self.next_id,
+                client,
+                server,
+                start: ts,
+                first_frame: frame,
+            };
+            self.next_id += 1;
+            self.stats.connections += 1;
+            let state = handler.open(&info);
+            self.conns.insert(
+                key,
+                Conn {
+                    info,
+                    last_ts: ts,
+                    last_frame: frame,
+                    handshake: false,
+                    rst: false,
+                    packets: [0; 2],
+                    dirs: [Reassembler::new(), Reassembler::new()],
+                    state,
+                },
+            );
+        }
+        let Some(conn) = self.conns.get_mut(&key) else {
+            return;
+        };
+        let dir = if seg.src == conn.info.client {
+            Direction::ClientToServer
+        } else {
+            Direction::ServerToClient
+        };
+        let d = dir.index();
+        conn.last_ts = conn.last_ts.max(ts);
+        conn.last_frame = frame;
+        conn.packets[d] += 1;
+
+        if seg.flags.rst {
+            conn.rst = true;
+            self.close(key, EndState::Reset, handler);
+            return;
+        }
+        let Conn {
+            info, dirs, state, ..
+        } = conn;
+        let total = &mut self.total_buffered;
+        let bounds = &self.bounds;
+        let mut emit = |dir: Direction, o: Output<'_>| match o {
+            Output::Data(chunk) => handler.data(state, info, dir, chunk),
+            Output::Gap {
+                offset, len, ts, ..
+            } => handler.gap(state, info, dir, offset, len, ts),
+        };
+        let mut seq = seg.seq;
+        if seg.flags.syn {
+            conn.handshake = true;
+            dirs[d].syn(seg.seq);
+            if seg.flags.ack && !dirs[1 - d].started() {
+                // SYN-ACK without the SYN: the client's ISN is one before what is acked.
+                dirs[1 - d].syn(seg.ack.wrapping_sub(1));
+            }
+            seq = seq.wrapping_add(1);
+        }
+        if !seg.payload.is_empty() || seg.missing > 0 || seg.flags.fin {
+            let before = dirs[d].stats.limit_flushes;
+            dirs[d].segment(
+                seq,
+                seg.payload,
+                seg.missing,
+                seg.flags.fin,
+                ts,
+                frame,
+                bounds,
+                total,
+                &mut |o| emit(dir, o),
+            );
+            self.stats.buffer_limit_flushes += dirs[d].stats.limit_flushes - before;
+        }
+        if seg.flags.ack {
+            let other = dir.reverse();
+            dirs[other.index()].ack(seg.ack, ts, frame, total, &mut |o| emit(other, o));
+        }
+        if dirs[0].is_finished() && dirs[1].is_finished() {
+            let state = if conn.handshake {
+                EndState::Complete
+            } else {
+                EndState::MidStream
+            };
+            self.close(key, state, handler);
+        }
+    }
+
+    fn roles(&self, seg: &Segment<'_>) -> (Endpoint, Endpoint) {
+        if seg.flags.syn {
+            return if seg.flags.ack {
+                (seg.dst, seg.src)
+            } else {
+                (seg.src, seg.dst)
+            };
+        }
+        let src_known = self.server_ports[usize::from(seg.src.port)];
+        let dst_known = self.server_ports[usize::from(seg.dst.port)];
+        match (src_known, dst_known) {
+            (false, true) => (seg.src, seg.dst),
+            (true, false) => (seg.dst, seg.src),
+            // Mail servers speak first: whoever sends the first payload is the server.
+            _ => (seg.dst, seg.src),
+        }
+    }
+
+    fn sweep_interval(&self) -> i64 {
+        (self.idle_timeout_ns / 10).max(1_000_000_000)
+    }
+
+    /// Closes connections idle for longer than the timeout and forgets old tombstones.
+    fn sweep(&mut self, handler: &mut H) {
+        self.last_sweep = self.now;
+        let now = self.now;
+        let timeout = self.idle_timeout_ns;
+        let mut idle: Vec<(u64, Key)> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| now.since(c.last_ts) > timeout)
+            .map(|(k, c)| (c.info.id, *k))
+            .collect();
+        idle.sort_unstable();
+        for (_, key) in idle {
+            self.stats.timed_out += 1;
+            self.close(key, EndState::TimedOut, handler);
+        }
+        self.tombstones.retain(|_, t| now.since(*t) <= timeout);
+    }
+
+    /// Makes room for one more connection by closing the least recently active ones.
+    fn evict(&mut self, handler: &mut H) {
+        let mut by_age: Vec<(Timestamp, u64, Key)> = self
+            .conns
+            .iter()
+            .map(|(k, c)| (c.last_ts, c.info.id, *k))
+            .collect();
+        // Evict a sixteenth at once so the O(n) scan is amortised.
+        let n = (by_age.len() / 16).max(1);
+        by_age.select_nth_unstable(n - 1);
+        let mut victims: Vec<_> = by_age[..n].to_vec();
+        victims.sort_unstable();
+        for (_, _, key) in victims {
+            self.stats.evicted_at_limit += 1;
+            self.close(key, EndState::Evicted, handler);
+        }
+    }
+
+    fn close(&mut self, key: Key, end: EndState, handler: &mut H) {
+        let Some(conn) = self.conns.remove(&key) else {
+            return;
+        };
+        let Conn {
+            info,
+            mut dirs,
+            mut state,
+            last_ts,
+            last_frame,
+            handshake,
+            packets,
+            ..
+        } = conn;
+        for dir in [Direction::ClientToServer, Direction::ServerToClient] {
+            dirs[dir.index()].finish(
+                last_ts,
+                last_frame,
+                &mut self.total_buffered,
+                &mut |o| match o {
+                    Output::Data(chunk) => handler.data(&mut state, &info, dir, chunk),
+                    Output::Gap {
+                        offset, len, ts, ..
+                    } => handler.gap(&mut state, &info, dir, offset, len, ts),
+                },
+            );
+        }
+        let summary = ConnSummary {
+            end: last_ts,
+            state: end,
+            handshake,
+            packets,
+            dirs: [dirs[0].stats, dirs[1].stats],
+            info,
+        };
+        handler.close(state, &summary);
+        if self.tombstones.len() < self.max_connections {
+            self.tombstones.insert(key, last_ts);
+        }
+    }
+
+    /// End of capture: every connection still open is closed, in order of first packet.
+    pub fn finish(&mut self, handler: &mut H) {
+        let mut open: Vec<(u64, Key)> = self.conns.iter().map(|(k, c)| (c.info.id, *k)).collect();
+        open.sort_unstable();
+        for (_, key) in open {
+            let finished = self
+                .conns
+                .get(&key)
+                .is_some_and(|c| c.dirs.iter().all(Reassembler::is_finished));
+            let handshake = self.conns.get(&key).is_some_and(|c| c.handshake);
+            let state = match (finished, handshake) {
+                (true, true) => EndState::Complete,
+                (true, false) => EndState::MidStream,
+                _ => EndState::Open,
+            };
+            self.close(key, state, handler);
+        }
+    }
+}

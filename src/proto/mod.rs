@@ -1,0 +1,188 @@
+//! Protocol layer: which mail protocol a connection speaks, and (in later modules) sans-IO
+//! dissectors that turn its byte streams into events. Nothing here sees packets, sockets or
+//! clocks: only bytes.
+//!
+//! This module owns the protocol names, the default port map (25/587 SMTP, 110 POP3, 143 IMAP;
+//! 465/995/993 the same protocols under implicit TLS) and recognition by content.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Smtp,
+    Pop3,
+    Imap,
+    /// TLS from the first byte, protocol inside unknown.
+    Tls,
+    Unknown,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Smtp => "smtp",
+            Protocol::Pop3 => "pop3",
+            Protocol::Imap => "imap",
+            Protocol::Tls => "tls",
+            Protocol::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a server port is taken to carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortRole {
+    pub protocol: Protocol,
+    /// Implicit TLS (SMTPS 465, POP3S 995, IMAPS 993).
+    pub tls: bool,
+}
+
+impl FromStr for PortRole {
+    type Err = String;
+    fn from_str(s: &str) -> Result<PortRole, String> {
+        let (protocol, tls) = match s.to_ascii_lowercase().as_str() {
+            "smtp" => (Protocol::Smtp, false),
+            "smtps" => (Protocol::Smtp, true),
+            "pop3" | "pop" => (Protocol::Pop3, false),
+            "pop3s" | "pops" => (Protocol::Pop3, true),
+            "imap" => (Protocol::Imap, false),
+            "imaps" => (Protocol::Imap, true),
+            other => {
+                return Err(format!(
+                    "unknown protocol {other:?} (expected smtp, smtps, pop3, pop3s, imap, imaps)"
+                ));
+            }
+        };
+        Ok(PortRole { protocol, tls })
+    }
+}
+
+/// Server port → protocol.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortMap(BTreeMap<u16, PortRole>);
+
+impl Default for PortMap {
+    fn default() -> PortMap {
+        let mut map = BTreeMap::new();
+        for (port, protocol, tls) in [
+            (25, Protocol::Smtp, false),
+            (587, Protocol::Smtp, false),
+            (465, Protocol::Smtp, true),
+            (110, Protocol::Pop3, false),
+            (995, Protocol::Pop3, true),
+            (143, Protocol::Imap, false),
+            (993, Protocol::Imap, true),
+        ] {
+            map.insert(port, PortRole { protocol, tls });
+        }
+        PortMap(map)
+    }
+}
+
+impl PortMap {
+    pub fn insert(&mut self, port: u16, role: PortRole) {
+        self.0.insert(port, role);
+    }
+    pub fn get(&self, port: u16) -> Option<PortRole> {
+        self.0.get(&port).copied()
+    }
+    pub fn ports(&self) -> impl Iterator<Item = u16> + '_ {
+        self.0.keys().copied()
+    }
+}
+
+/// How a protocol was recognised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Basis {
+    Port,
+    Content,
+    None,
+}
+
+/// Recognises a protocol from the first bytes each side sent. Content wins over the port
+/// when it is unambiguous (an SMTP server on port 110 is still SMTP).
+pub fn sniff(server_first: &[u8], client_first: &[u8]) -> Option<PortRole> {
+    let is_tls = |b: &[u8]| b.len() >= 3 && b[0] == 0x16 && b[1] == 0x03 && b[2] <= 0x04;
+    if is_tls(client_first) || is_tls(server_first) {
+        return Some(PortRole {
+            protocol: Protocol::Tls,
+            tls: true,
+        });
+    }
+    let line = first_line(server_first);
+    let upper = line.to_ascii_uppercase();
+    let role = |protocol| {
+        Some(PortRole {
+            protocol,
+            tls: false,
+        })
+    };
+    if upper.starts_with(b"220") && contains(&upper, b"SMTP") {
+        return role(Protocol::Smtp);
+    }
+    if upper.starts_with(b"+OK") {
+        return role(Protocol::Pop3);
+    }
+    if upper.starts_with(b"* OK") || upper.starts_with(b"* PREAUTH") {
+        return role(Protocol::Imap);
+    }
+    let client = first_line(client_first).to_ascii_uppercase();
+    if client.starts_with(b"EHLO ") || client.starts_with(b"HELO ") {
+        return role(Protocol::Smtp);
+    }
+    if upper.starts_with(b"220 ") || upper.starts_with(b"220-") {
+        // A 220 greeting without "SMTP" in it is still most likely SMTP.
+        return role(Protocol::Smtp);
+    }
+    None
+}
+
+fn first_line(b: &[u8]) -> &[u8] {
+    let end = b.iter().position(|&c| c == b'\n').unwrap_or(b.len());
+    &b[..end.min(512)]
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_greetings() {
+        let p = |s: &[u8], c: &[u8]| sniff(s, c).map(|r| r.protocol);
+        assert_eq!(p(b"220 mx ESMTP Postfix\r\n", b""), Some(Protocol::Smtp));
+        assert_eq!(p(b"+OK Dovecot ready.\r\n", b""), Some(Protocol::Pop3));
+        assert_eq!(
+            p(b"* OK [CAPABILITY IMAP4rev1] ready\r\n", b""),
+            Some(Protocol::Imap)
+        );
+        assert_eq!(p(b"", b"\x16\x03\x01\x02\x00"), Some(Protocol::Tls));
+        assert_eq!(p(b"HTTP/1.1 200 OK\r\n", b"GET /"), None);
+    }
+
+    #[test]
+    fn port_roles_parse() {
+        assert_eq!(
+            "smtps".parse::<PortRole>().unwrap(),
+            PortRole {
+                protocol: Protocol::Smtp,
+                tls: true
+            }
+        );
+        assert!("http".parse::<PortRole>().is_err());
+    }
+}

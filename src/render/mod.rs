@@ -1,0 +1,6 @@
+//! Render layer: turns the session model into output. One printer per format; renderers read
+//! only `session` types, never dissector or reassembly internals.
+
+pub mod json;
+pub mod streams;
+pub mod table;

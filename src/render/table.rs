@@ -1,0 +1,113 @@
+//! Human tables (comfy-table).
+
+use crate::session::{FlowRecord, RunSummary};
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
+use std::io::{self, Write};
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// The `flows` table: a row per connection, then a one-line summary.
+pub fn write_flows<W: Write>(
+    out: &mut W,
+    flows: &[FlowRecord],
+    summary: &RunSummary,
+    color: bool,
+) -> io::Result<()> {
+    let mut table = Table::new();
+    table
+        .load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    if !color {
+        table.force_no_tty();
+    }
+    table.set_header(vec![
+        "#",
+        "client",
+        "server",
+        "proto",
+        "start (UTC)",
+        "duration",
+        "pkts c→s/s→c",
+        "bytes c→s",
+        "bytes s→c",
+        "gaps",
+        "state",
+    ]);
+    for f in flows {
+        let proto = if f.implicit_tls && f.protocol != crate::proto::Protocol::Tls {
+            format!("{}/tls", f.protocol)
+        } else {
+            f.protocol.to_string()
+        };
+        let gaps = f.gaps.client + f.gaps.server;
+        let gaps = if gaps == 0 {
+            "0".to_string()
+        } else {
+            format!(
+                "{gaps} ({})",
+                human_bytes(f.gap_bytes.client + f.gap_bytes.server)
+            )
+        };
+        let state = if f.handshake || f.state == "mid-stream" {
+            f.state.to_string()
+        } else {
+            format!("{} (mid-stream)", f.state)
+        };
+        let start = f.start.trim_end_matches('Z').replace('T', " ");
+        table.add_row(vec![
+            Cell::new(f.id).set_alignment(CellAlignment::Right),
+            Cell::new(f.client),
+            Cell::new(f.server),
+            Cell::new(proto),
+            Cell::new(start),
+            Cell::new(format!("{:.3}s", f.duration)).set_alignment(CellAlignment::Right),
+            Cell::new(format!("{}/{}", f.packets.client, f.packets.server))
+                .set_alignment(CellAlignment::Right),
+            Cell::new(human_bytes(f.bytes.client)).set_alignment(CellAlignment::Right),
+            Cell::new(human_bytes(f.bytes.server)).set_alignment(CellAlignment::Right),
+            Cell::new(gaps).set_alignment(CellAlignment::Right),
+            Cell::new(state),
+        ]);
+    }
+    writeln!(out, "{table}")?;
+    write!(
+        out,
+        "{} connection(s) listed of {} seen; {} frames, {} TCP segments",
+        summary.listed, summary.connections, summary.frames, summary.tcp_segments
+    )?;
+    let notes = [
+        (summary.frames_malformed, "malformed"),
+        (summary.frames_cut_by_snaplen, "cut by snaplen"),
+        (summary.ip_fragments, "IP fragments"),
+        (summary.frames_unsupported_link, "on unsupported link types"),
+        (summary.connections_timed_out, "connections timed out"),
+        (
+            summary.connections_evicted_at_limit,
+            "connections evicted at the limit",
+        ),
+        (
+            summary.buffer_limit_flushes,
+            "holes given up at the buffer limit",
+        ),
+    ];
+    for (n, what) in notes {
+        if n > 0 {
+            write!(out, "; {n} {what}")?;
+        }
+    }
+    writeln!(out)
+}

@@ -1,0 +1,125 @@
+//! Session layer: the one serialisable model every renderer reads.
+//!
+//! For now it holds the per-connection record of `mailscope flows` ([`FlowRecord`]) and the
+//! run summary ([`RunSummary`]); the mail-session model of the SMTP/POP3/IMAP dissectors joins
+//! it here. Renderers never look below this layer.
+
+use crate::flow::{ConnSummary, Direction};
+use crate::packet::Endpoint;
+use crate::proto::{Basis, Protocol};
+use serde::Serialize;
+
+/// A value per direction: `client` is what the client sent, `server` what the server sent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PerSide<T> {
+    pub client: T,
+    pub server: T,
+}
+
+impl<T: Copy> PerSide<T> {
+    pub fn from_dirs(v: [T; 2]) -> PerSide<T> {
+        PerSide {
+            client: v[Direction::ClientToServer.index()],
+            server: v[Direction::ServerToClient.index()],
+        }
+    }
+}
+
+/// A hole in one direction's stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct GapRecord {
+    pub offset: u64,
+    pub len: u64,
+}
+
+/// One TCP connection, as `mailscope flows` reports it.
+#[derive(Clone, Debug, Serialize)]
+pub struct FlowRecord {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub id: u64,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub protocol: Protocol,
+    /// How `protocol` was decided.
+    pub recognised_by: Basis,
+    /// TLS from the first byte (SMTPS/POP3S/IMAPS or a TLS ClientHello seen).
+    pub implicit_tls: bool,
+    /// RFC 3339 UTC.
+    pub start: String,
+    pub end: String,
+    pub duration: f64,
+    pub first_frame: u64,
+    pub state: &'static str,
+    /// The handshake was seen (false: picked up mid-stream).
+    pub handshake: bool,
+    pub packets: PerSide<u64>,
+    /// Payload bytes delivered in order (gaps not counted).
+    pub bytes: PerSide<u64>,
+    pub gaps: PerSide<u64>,
+    pub gap_bytes: PerSide<u64>,
+    pub retransmissions: PerSide<u64>,
+    pub out_of_order: PerSide<u64>,
+    pub overlap_conflicts: PerSide<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub streams: Option<PerSide<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gap_list: Option<PerSide<Vec<GapRecord>>>,
+}
+
+impl FlowRecord {
+    pub fn new(summary: &ConnSummary, protocol: Protocol, basis: Basis, tls: bool) -> FlowRecord {
+        let info = &summary.info;
+        let stat = |f: fn(&crate::flow::DirStats) -> u64| {
+            PerSide::from_dirs([f(&summary.dirs[0]), f(&summary.dirs[1])])
+        };
+        FlowRecord {
+            kind: "flow",
+            id: info.id,
+            client: info.client,
+            server: info.server,
+            protocol,
+            recognised_by: basis,
+            implicit_tls: tls,
+            start: info.start.to_rfc3339(),
+            end: summary.end.to_rfc3339(),
+            duration: summary.end.since(info.start).max(0) as f64 / 1e9,
+            first_frame: info.first_frame,
+            state: summary.state.as_str(),
+            handshake: summary.handshake,
+            packets: PerSide::from_dirs(summary.packets),
+            bytes: stat(|d| d.bytes),
+            gaps: stat(|d| d.gaps),
+            gap_bytes: stat(|d| d.gap_bytes),
+            retransmissions: stat(|d| d.retransmissions),
+            out_of_order: stat(|d| d.out_of_order),
+            overlap_conflicts: stat(|d| d.overlap_conflicts),
+            streams: None,
+            gap_list: None,
+        }
+    }
+}
+
+/// End-of-run totals (the last JSON line, the footer of the table).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RunSummary {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub input: String,
+    pub frames: u64,
+    pub tcp_segments: u64,
+    pub connections: u64,
+    pub listed: u64,
+    pub frames_not_ip: u64,
+    pub frames_not_tcp: u64,
+    pub frames_malformed: u64,
+    pub frames_unsupported_link: u64,
+    pub frames_cut_by_snaplen: u64,
+    pub ip_fragments: u64,
+    pub connections_timed_out: u64,
+    pub connections_evicted_at_limit: u64,
+    pub buffer_limit_flushes: u64,
+    /// A capture error that stopped reading early, with frame number and offset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
