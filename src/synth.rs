@@ -5,45 +5,271 @@
 use crate::capture::Timestamp;
 use etherparse::PacketBuilder;
 use std::io::{self, Write};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
-/// Writes a little-endian microsecond pcap (LINKTYPE_ETHERNET unless told otherwise).
+/// Writes a classic pcap: little-endian microseconds by default, or big-endian and/or
+/// nanosecond resolution.
 pub struct PcapWriter<W: Write> {
     out: W,
+    big_endian: bool,
+    nanos: bool,
 }
 
 impl<W: Write> PcapWriter<W> {
+    /// Little-endian, microseconds, LINKTYPE_ETHERNET.
     pub fn new(out: W) -> io::Result<PcapWriter<W>> {
-        Self::with_link(out, 1, 262_144)
+        Self::with_options(out, 1, 262_144, false, false)
     }
 
-    pub fn with_link(mut out: W, link: u32, snaplen: u32) -> io::Result<PcapWriter<W>> {
-        out.write_all(&0xa1b2_c3d4u32.to_le_bytes())?;
-        out.write_all(&2u16.to_le_bytes())?;
-        out.write_all(&4u16.to_le_bytes())?;
-        out.write_all(&0i32.to_le_bytes())?;
-        out.write_all(&0u32.to_le_bytes())?;
-        out.write_all(&snaplen.to_le_bytes())?;
-        out.write_all(&link.to_le_bytes())?;
-        Ok(PcapWriter { out })
+    pub fn with_options(
+        mut out: W,
+        link: u32,
+        snaplen: u32,
+        big_endian: bool,
+        nanos: bool,
+    ) -> io::Result<PcapWriter<W>> {
+        let magic: u32 = if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 };
+        let u32b = |v: u32| {
+            if big_endian {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let u16b = |v: u16| {
+            if big_endian {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        out.write_all(&u32b(magic))?;
+        out.write_all(&u16b(2))?;
+        out.write_all(&u16b(4))?;
+        out.write_all(&[0; 8])?;
+        out.write_all(&u32b(snaplen))?;
+        out.write_all(&u32b(link))?;
+        Ok(PcapWriter {
+            out,
+            big_endian,
+            nanos,
+        })
     }
 
     /// Writes a frame; `orig_len` larger than `data` records a snaplen cut.
     pub fn frame(&mut self, ts: Timestamp, data: &[u8], orig_len: usize) -> io::Result<()> {
         let ns = ts.as_nanos().max(0);
         let secs = (ns / 1_000_000_000) as u32;
-        let usecs = ((ns % 1_000_000_000) / 1000) as u32;
-        self.out.write_all(&secs.to_le_bytes())?;
-        self.out.write_all(&usecs.to_le_bytes())?;
-        self.out.write_all(&(data.len() as u32).to_le_bytes())?;
-        self.out
-            .write_all(&(orig_len.max(data.len()) as u32).to_le_bytes())?;
+        let frac = if self.nanos {
+            (ns % 1_000_000_000) as u32
+        } else {
+            ((ns % 1_000_000_000) / 1000) as u32
+        };
+        let fields = [
+            secs,
+            frac,
+            data.len() as u32,
+            orig_len.max(data.len()) as u32,
+        ];
+        for v in fields {
+            let b = if self.big_endian {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            };
+            self.out.write_all(&b)?;
+        }
         self.out.write_all(data)
     }
 
     pub fn into_inner(self) -> W {
         self.out
     }
+}
+
+/// Writes a little-endian pcapng: one section, interfaces added with [`Self::interface`].
+pub struct PcapngWriter<W: Write> {
+    out: W,
+    /// Units per second of each interface.
+    resolution: Vec<u64>,
+}
+
+impl<W: Write> PcapngWriter<W> {
+    pub fn new(mut out: W) -> io::Result<PcapngWriter<W>> {
+        // Section Header Block: magic, version 1.0, section length unknown.
+        let mut body = Vec::new();
+        body.extend_from_slice(&0x1a2b_3c4du32.to_le_bytes());
+        body.extend_from_slice(&1u16.to_le_bytes());
+        body.extend_from_slice(&0u16.to_le_bytes());
+        body.extend_from_slice(&(-1i64).to_le_bytes());
+        write_block(&mut out, 0x0a0d_0d0a, &body)?;
+        Ok(PcapngWriter {
+            out,
+            resolution: Vec::new(),
+        })
+    }
+
+    /// Adds an interface; `tsresol` is the pcapng `if_tsresol` byte (6 = µs, 9 = ns).
+    pub fn interface(&mut self, link: u16, tsresol: u8) -> io::Result<u32> {
+        let mut body = Vec::new();
+        body.extend_from_slice(&link.to_le_bytes());
+        body.extend_from_slice(&0u16.to_le_bytes());
+        body.extend_from_slice(&262_144u32.to_le_bytes());
+        // Option if_tsresol (9), length 1, padded; then opt_endofopt.
+        body.extend_from_slice(&9u16.to_le_bytes());
+        body.extend_from_slice(&1u16.to_le_bytes());
+        body.extend_from_slice(&[tsresol, 0, 0, 0]);
+        body.extend_from_slice(&[0, 0, 0, 0]);
+        write_block(&mut self.out, 1, &body)?;
+        let units = if tsresol & 0x80 == 0 {
+            10u64.pow(u32::from(tsresol))
+        } else {
+            1u64 << (tsresol & 0x7f)
+        };
+        self.resolution.push(units);
+        Ok(self.resolution.len() as u32 - 1)
+    }
+
+    fn ticks(&self, iface: u32, ts: Timestamp) -> u64 {
+        let units = self
+            .resolution
+            .get(iface as usize)
+            .copied()
+            .unwrap_or(1_000_000);
+        let ns = ts.as_nanos().max(0) as u128;
+        (ns * u128::from(units) / 1_000_000_000) as u64
+    }
+
+    /// Enhanced Packet Block.
+    pub fn epb(&mut self, iface: u32, ts: Timestamp, data: &[u8]) -> io::Result<()> {
+        let t = self.ticks(iface, ts);
+        let mut body = Vec::new();
+        body.extend_from_slice(&iface.to_le_bytes());
+        body.extend_from_slice(&((t >> 32) as u32).to_le_bytes());
+        body.extend_from_slice(&(t as u32).to_le_bytes());
+        body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        body.extend_from_slice(data);
+        pad4(&mut body);
+        write_block(&mut self.out, 6, &body)
+    }
+
+    /// Simple Packet Block (interface 0, no timestamp).
+    pub fn spb(&mut self, data: &[u8]) -> io::Result<()> {
+        let mut body = Vec::new();
+        body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        body.extend_from_slice(data);
+        pad4(&mut body);
+        write_block(&mut self.out, 3, &body)
+    }
+
+    /// Obsolete Packet Block.
+    pub fn opb(&mut self, iface: u16, ts: Timestamp, data: &[u8]) -> io::Result<()> {
+        let t = self.ticks(u32::from(iface), ts);
+        let mut body = Vec::new();
+        body.extend_from_slice(&iface.to_le_bytes());
+        body.extend_from_slice(&0u16.to_le_bytes());
+        body.extend_from_slice(&((t >> 32) as u32).to_le_bytes());
+        body.extend_from_slice(&(t as u32).to_le_bytes());
+        body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        body.extend_from_slice(data);
+        pad4(&mut body);
+        write_block(&mut self.out, 2, &body)
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+fn pad4(body: &mut Vec<u8>) {
+    while body.len() % 4 != 0 {
+        body.push(0);
+    }
+}
+
+fn write_block<W: Write>(out: &mut W, kind: u32, body: &[u8]) -> io::Result<()> {
+    let len = (body.len() + 12) as u32;
+    out.write_all(&kind.to_le_bytes())?;
+    out.write_all(&len.to_le_bytes())?;
+    out.write_all(body)?;
+    out.write_all(&len.to_le_bytes())
+}
+
+/// Re-frames an Ethernet frame (as [`Conversation`] builds them) for another link type:
+/// LINKTYPE_RAW (101), NULL (0), LINUX_SLL (113), LINUX_SLL2 (276); `vlans` 802.1Q tags
+/// (outermost first; two make QinQ) for Ethernet (1).
+pub fn reframe(ethernet: &[u8], link: u32, vlans: &[u16]) -> Vec<u8> {
+    let (macs, ether_type, ip) = (&ethernet[..12], &ethernet[12..14], &ethernet[14..]);
+    let is_v6 = ether_type == [0x86, 0xdd];
+    let mut out = Vec::with_capacity(ethernet.len() + 20);
+    match link {
+        101 => {}
+        0 => out.extend_from_slice(&(if is_v6 { 30u32 } else { 2u32 }).to_le_bytes()),
+        113 => {
+            out.extend_from_slice(&[0, 0, 0, 1, 0, 6]);
+            out.extend_from_slice(&macs[6..12]);
+            out.extend_from_slice(&[0, 0]);
+            out.extend_from_slice(ether_type);
+        }
+        276 => {
+            out.extend_from_slice(ether_type);
+            out.extend_from_slice(&[0, 0, 0, 0, 0, 1, 0, 1, 0, 6]);
+            out.extend_from_slice(&macs[6..12]);
+            out.extend_from_slice(&[0, 0]);
+        }
+        _ => {
+            out.extend_from_slice(macs);
+            for (i, vid) in vlans.iter().enumerate() {
+                let tpid: [u8; 2] = if i == 0 && vlans.len() > 1 {
+                    [0x88, 0xa8]
+                } else {
+                    [0x81, 0x00]
+                };
+                out.extend_from_slice(&tpid);
+                out.extend_from_slice(&vid.to_be_bytes());
+            }
+            out.extend_from_slice(ether_type);
+        }
+    }
+    out.extend_from_slice(ip);
+    out
+}
+
+/// Splits the IPv4 datagram of an Ethernet frame into fragments carrying at most `size`
+/// payload bytes each (a multiple of 8), as a router would.
+pub fn fragment_ipv4(ethernet: &[u8], size: usize) -> Vec<Vec<u8>> {
+    let (l2, ip) = ethernet.split_at(14);
+    let ihl = usize::from(ip[0] & 0x0f) * 4;
+    let (header, payload) = ip.split_at(ihl);
+    let size = (size / 8).max(1) * 8;
+    let mut out = Vec::new();
+    let mut offset = 0;
+    while offset < payload.len() {
+        let end = (offset + size).min(payload.len());
+        let more = end < payload.len();
+        let mut h = header.to_vec();
+        let total = (ihl + end - offset) as u16;
+        h[2..4].copy_from_slice(&total.to_be_bytes());
+        let flags_off = ((offset / 8) as u16) | if more { 0x2000 } else { 0 };
+        h[6..8].copy_from_slice(&flags_off.to_be_bytes());
+        h[10..12].copy_from_slice(&[0, 0]);
+        let mut sum = 0u32;
+        for w in h.chunks(2) {
+            sum += u32::from(u16::from_be_bytes([w[0], w[1]]));
+        }
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        h[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+        let mut frame = l2.to_vec();
+        frame.extend_from_slice(&h);
+        frame.extend_from_slice(&payload[offset..end]);
+        out.push(frame);
+        offset = end;
+    }
+    out
 }
 
 /// One synthetic frame, not yet written.
@@ -64,8 +290,8 @@ pub enum Side {
 
 /// A scripted TCP connection between two IPv4 endpoints, segmented at `mss`.
 pub struct Conversation {
-    client: ([u8; 4], u16),
-    server: ([u8; 4], u16),
+    client: (IpAddr, u16),
+    server: (IpAddr, u16),
     /// Next sequence number per side.
     seq: [u32; 2],
     pub mss: usize,
@@ -92,10 +318,10 @@ const ACK: TcpFlags = TcpFlags {
 };
 
 impl Conversation {
-    pub fn new(client: (Ipv4Addr, u16), server: (Ipv4Addr, u16), isn: [u32; 2]) -> Self {
+    pub fn new(client: (IpAddr, u16), server: (IpAddr, u16), isn: [u32; 2]) -> Self {
         Conversation {
-            client: (client.0.octets(), client.1),
-            server: (server.0.octets(), server.1),
+            client,
+            server,
             seq: isn,
             mss: 1448,
             ts: Timestamp::from_nanos(1_700_000_000_000_000_000),
@@ -117,9 +343,12 @@ impl Conversation {
             Side::Client => (self.client, self.server),
             Side::Server => (self.server, self.client),
         };
-        let mut b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
-            .ipv4(src.0, dst.0, 64)
-            .tcp(src.1, dst.1, seq, 65535);
+        let eth = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
+        let mut b = match (src.0, dst.0) {
+            (IpAddr::V6(s), IpAddr::V6(d)) => eth.ipv6(s.octets(), d.octets(), 64),
+            (s, d) => eth.ipv4(v4_octets(s), v4_octets(d), 64),
+        }
+        .tcp(src.1, dst.1, seq, 65535);
         if flags.syn {
             b = b.syn();
         }
@@ -218,6 +447,13 @@ impl Conversation {
         let rst = TcpFlags { rst: true, ..ACK };
         let f = self.raw(side, self.seq[me], self.seq[1 - me], rst, &[]);
         self.push(f, 0);
+    }
+}
+
+fn v4_octets(ip: IpAddr) -> [u8; 4] {
+    match ip {
+        IpAddr::V4(v4) => v4.octets(),
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or([0; 4], |v4| v4.octets()),
     }
 }
 
