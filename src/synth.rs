@@ -184,7 +184,7 @@ impl<W: Write> PcapngWriter<W> {
 }
 
 fn pad4(body: &mut Vec<u8>) {
-    while body.len() % 4 != 0 {
+    while !body.len().is_multiple_of(4) {
         body.push(0);
     }
 }
