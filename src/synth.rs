@@ -298,6 +298,8 @@ pub struct Conversation {
     pub ts: Timestamp,
     pub step_ns: i64,
     pub frames: Vec<SynthFrame>,
+    /// `close` or `reset` was called.
+    pub closed: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -327,6 +329,7 @@ impl Conversation {
             ts: Timestamp::from_nanos(1_700_000_000_000_000_000),
             step_ns: 100_000,
             frames: Vec::new(),
+            closed: false,
         }
     }
 
@@ -439,6 +442,7 @@ impl Conversation {
         self.seq[1] = self.seq[1].wrapping_add(1);
         let f = self.raw(Side::Client, self.seq[0], self.seq[1], ACK, &[]);
         self.push(f, 0);
+        self.closed = true;
     }
 
     /// RST from `side`.
@@ -447,6 +451,7 @@ impl Conversation {
         let rst = TcpFlags { rst: true, ..ACK };
         let f = self.raw(side, self.seq[me], self.seq[1 - me], rst, &[]);
         self.push(f, 0);
+        self.closed = true;
     }
 }
 
@@ -569,4 +574,236 @@ mod tests {
         assert_eq!(base64_mime(b"fo"), b"Zm8=\r\n");
         assert_eq!(base64_mime(b"f"), b"Zg==\r\n");
     }
+}
+
+/// A MIME message with a text part and a base64 attachment of `attach_len` random bytes.
+pub fn mail_message(rng: &mut Rng, n: u64, attach_len: usize) -> Vec<u8> {
+    let mut attachment = vec![0u8; attach_len];
+    rng.fill(&mut attachment);
+    let mut m = Vec::with_capacity(attach_len * 4 / 3 + 1024);
+    m.extend_from_slice(
+        format!(
+            "From: Sender {n} <sender{n}@example.net>\r\n\
+             To: alice@example.test\r\n\
+             Subject: Report {n}\r\n\
+             Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n\
+             Message-ID: <{n}.bench@example.net>\r\n\
+             MIME-Version: 1.0\r\n\
+             Content-Type: multipart/mixed; boundary=\"b{n}\"\r\n\
+             \r\n\
+             --b{n}\r\n\
+             Content-Type: text/plain; charset=utf-8\r\n\
+             \r\n\
+             Hello, report {n} is attached.\r\n\
+             --b{n}\r\n\
+             Content-Type: application/octet-stream\r\n\
+             Content-Transfer-Encoding: base64\r\n\
+             Content-Disposition: attachment; filename=\"report-{n}.bin\"\r\n\
+             \r\n"
+        )
+        .as_bytes(),
+    );
+    m.extend_from_slice(&base64_mime(&attachment));
+    m.extend_from_slice(format!("--b{n}--\r\n").as_bytes());
+    m
+}
+
+/// What each side says in one mail session carrying `message` (no dot-stuffing is needed:
+/// [`mail_message`] has no line starting with a dot).
+pub fn session_script(protocol: u8, message: &[u8]) -> Vec<(Side, Vec<u8>)> {
+    let s = |t: &str| (Side::Server, t.as_bytes().to_vec());
+    let c = |t: &str| (Side::Client, t.as_bytes().to_vec());
+    let mut body = message.to_vec();
+    match protocol % 3 {
+        0 => {
+            body.extend_from_slice(b".\r\n");
+            vec![
+                s("220 mail.example.test ESMTP Postfix\r\n"),
+                c("EHLO client.example.test\r\n"),
+                s(
+                    "250-mail.example.test\r\n250-PIPELINING\r\n250-SIZE 52428800\r\n250 8BITMIME\r\n",
+                ),
+                c("MAIL FROM:<sender@example.net>\r\n"),
+                s("250 2.1.0 Ok\r\n"),
+                c("RCPT TO:<alice@example.test>\r\n"),
+                s("250 2.1.5 Ok\r\n"),
+                c("DATA\r\n"),
+                s("354 End data with <CR><LF>.<CR><LF>\r\n"),
+                (Side::Client, body),
+                s("250 2.0.0 Ok: queued as 4F2A1\r\n"),
+                c("QUIT\r\n"),
+                s("221 2.0.0 Bye\r\n"),
+            ]
+        }
+        1 => {
+            let mut reply = format!("+OK {} octets\r\n", message.len()).into_bytes();
+            reply.extend_from_slice(&body);
+            reply.extend_from_slice(b".\r\n");
+            vec![
+                s("+OK Dovecot ready.\r\n"),
+                c("USER alice\r\n"),
+                s("+OK\r\n"),
+                c("PASS Wonderland-2024\r\n"),
+                s("+OK Logged in.\r\n"),
+                c("RETR 1\r\n"),
+                (Side::Server, reply),
+                c("QUIT\r\n"),
+                s("+OK Logging out.\r\n"),
+            ]
+        }
+        _ => {
+            let mut reply = format!("* 1 FETCH (BODY[] {{{}}}\r\n", message.len()).into_bytes();
+            reply.extend_from_slice(&body);
+            reply.extend_from_slice(b")\r\na3 OK Fetch completed.\r\n");
+            vec![
+                s("* OK [CAPABILITY IMAP4rev1 LITERAL+ IDLE] Dovecot ready.\r\n"),
+                c("a1 LOGIN alice Wonderland-2024\r\n"),
+                s("a1 OK Logged in\r\n"),
+                c("a2 SELECT INBOX\r\n"),
+                s("* 1 EXISTS\r\n* 0 RECENT\r\na2 OK [READ-WRITE] Select completed.\r\n"),
+                c("a3 FETCH 1 BODY[]\r\n"),
+                (Side::Server, reply),
+                c("a4 LOGOUT\r\n"),
+                s("* BYE Logging out\r\na4 OK Logout completed.\r\n"),
+            ]
+        }
+    }
+}
+
+/// Writes about `target_bytes` of concurrent mail sessions (SMTP 25, POP3 110, IMAP 143 in
+/// turn, 1448-byte segments, attachments of 16 KiB to 1 MiB) as a pcap. With `disorder`,
+/// each burst of segments gets about 2 % reordering and 1 % retransmissions; the connections
+/// and their bytes are the same either way. Returns the number of sessions written.
+pub fn write_mail_traffic<W: Write>(
+    out: W,
+    target_bytes: u64,
+    concurrency: usize,
+    disorder_frames: bool,
+) -> io::Result<u64> {
+    struct Live {
+        conv: Conversation,
+        script: std::collections::VecDeque<(Side, Vec<u8>)>,
+        ready: std::collections::VecDeque<SynthFrame>,
+        disorder: Rng,
+    }
+    let mut w = PcapWriter::new(io::BufWriter::with_capacity(1 << 20, out))?;
+    let mut pick = Rng::new(0x5eed);
+    let mut live: Vec<Live> = Vec::new();
+    let mut started = 0u64;
+    let mut written = 24u64;
+    let mut ts = 1_700_000_000_000_000_000i64;
+    let start_session = |n: u64| -> Live {
+        // Content depends only on the session number, never on the disorder option.
+        let mut rng = Rng::new(n.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        let attach = 16 * 1024 + rng.below(1024 * 1024 - 16 * 1024) as usize;
+        let message = mail_message(&mut rng, n, attach);
+        let protocol = (n % 3) as u8;
+        let port = [25, 110, 143][usize::from(protocol)];
+        let client = IpAddr::from([10, 1, (n >> 16) as u8 & 0x3f, (n >> 8) as u8]);
+        let server = IpAddr::from([10, 2, 0, 1 + (n % 7) as u8]);
+        let cport = 1024 + (n % 60000) as u16;
+        let isn = [rng.next_u64() as u32, rng.next_u64() as u32];
+        let mut conv = Conversation::new((client, cport), (server, port), isn);
+        conv.handshake();
+        Live {
+            conv,
+            script: session_script(protocol, &message).into(),
+            ready: std::collections::VecDeque::new(),
+            disorder: Rng::new(n + 1),
+        }
+    };
+    loop {
+        while live.len() < concurrency && written < target_bytes {
+            live.push(start_session(started));
+            started += 1;
+        }
+        if live.is_empty() {
+            break;
+        }
+        let i = pick.below(live.len() as u64) as usize;
+        let l = &mut live[i];
+        if l.ready.is_empty() {
+            match l.script.pop_front() {
+                Some((side, data)) => {
+                    l.conv.send(side, &data);
+                    l.conv.ack(match side {
+                        Side::Client => Side::Server,
+                        Side::Server => Side::Client,
+                    });
+                }
+                None => l.conv.close(),
+            }
+            let mut batch = std::mem::take(&mut l.conv.frames);
+            if disorder_frames {
+                disorder(&mut batch, &mut l.disorder, 2, 1);
+            }
+            l.ready.extend(batch);
+        }
+        // Emit a few frames of this session.
+        for _ in 0..4 {
+            let Some(f) = l.ready.pop_front() else { break };
+            ts += 2_000;
+            w.frame(Timestamp::from_nanos(ts), &f.data, f.data.len())?;
+            written += 16 + f.data.len() as u64;
+        }
+        if l.ready.is_empty() && l.conv.closed {
+            live.swap_remove(i);
+        }
+    }
+    w.into_inner().flush()?;
+    Ok(started)
+}
+
+/// The synthetic disorder sample: an SMTP session whose segments arrive reordered, with a
+/// retransmission, an overlapping resend and one client segment lost. Returns the frames,
+/// what the client and server sent, and the lost range (offset, length) of the client stream.
+pub fn disorder_sample() -> (Vec<SynthFrame>, Vec<u8>, Vec<u8>, (u64, u64)) {
+    let mut rng = Rng::new(2024);
+    let message = mail_message(&mut rng, 1, 6000);
+    let script = session_script(0, &message);
+    let client_ip = IpAddr::from([192, 0, 2, 10]);
+    let server_ip = IpAddr::from([192, 0, 2, 25]);
+    let mut conv = Conversation::new((client_ip, 49152), (server_ip, 25), [0xffff_f000, 7]);
+    conv.handshake();
+    let (mut client, mut server) = (Vec::new(), Vec::new());
+    let mut lost = (0, 0);
+    for (side, data) in script {
+        let before = conv.frames.len();
+        let start_seq = conv.next_seq(side);
+        let offset = match side {
+            Side::Client => client.len(),
+            Side::Server => server.len(),
+        };
+        conv.send(side, &data);
+        let mut batch = conv.frames.split_off(before);
+        if side == Side::Client && data.len() > 4000 {
+            // The DATA body: swap two segments, resend one, overlap two, lose the fourth.
+            batch.swap(0, 1);
+            batch.insert(3, batch[2].clone());
+            conv.frames.append(&mut batch);
+            conv.send_at(side, start_seq.wrapping_add(1000), &data[1000..2500]);
+            let fourth = 1448 * 3;
+            lost = ((offset + fourth) as u64, 1448);
+            let n = conv.frames.len();
+            let idx = (before..n)
+                .find(|&k| {
+                    let f = &conv.frames[k];
+                    f.payload_len == 1448 && f.data[54..] == data[fourth..fourth + 1448]
+                })
+                .expect("the fourth segment is there");
+            conv.frames.remove(idx);
+        } else {
+            conv.frames.append(&mut batch);
+        }
+        match side {
+            Side::Client => client.extend_from_slice(&data),
+            Side::Server => server.extend_from_slice(&data),
+        }
+        conv.ack(match side {
+            Side::Client => Side::Server,
+            Side::Server => Side::Client,
+        });
+    }
+    conv.close();
+    (conv.frames, client, server, lost)
 }

@@ -1,0 +1,162 @@
+# shellcheck shell=bash
+# Real Postfix + Dovecot on 127.0.0.1, for making sample captures and for the root-only CI
+# suite. Source this file, then call ms_install, ms_start and ms_stop.
+#
+# Loopback only and unable to send anywhere: Postfix listens on 127.0.0.1:25 and :587 (SASL
+# through Dovecot, AUTH allowed without TLS so it is visible in captures), delivers
+# example.test to Maildirs, bounces everything else; Dovecot serves IMAP on 143 and POP3 on
+# 110 from those Maildirs. Users: alice / Wonderland-2024, bob / s3cr3t pass"word.
+# Needs root (ports below 1024, apt-get, Postfix).
+
+MS_WORK=${MS_WORK:-/tmp/mailscope-servers}
+MS_MAIL=/var/mail/vhosts/example.test
+
+ms_install() {
+    local need=()
+    for cmd in postfix dovecot swaks tcpdump curl openssl python3 tcpflow tshark; do
+        command -v "$cmd" >/dev/null || need+=("$cmd")
+    done
+    if ((${#need[@]})); then
+        echo "postfix postfix/main_mailer_type select Internet Site" | debconf-set-selections
+        echo "postfix postfix/mailname string mail.example.test" | debconf-set-selections
+        echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+        apt-get update -q
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q postfix dovecot-core \
+            dovecot-imapd dovecot-pop3d swaks tcpdump curl openssl python3 tcpflow tshark
+    fi
+}
+
+ms_configure() {
+    rm -rf "$MS_WORK"
+    mkdir -p "$MS_WORK/run"
+    id vmail >/dev/null 2>&1 || useradd -r -u 5000 -U -d /var/mail/vhosts -s /usr/sbin/nologin vmail
+    mkdir -p "$MS_MAIL"
+    chown -R vmail:vmail /var/mail/vhosts
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=mail.example.test \
+        -keyout "$MS_WORK/key.pem" -out "$MS_WORK/cert.pem" >/dev/null 2>&1
+    chmod 644 "$MS_WORK/cert.pem" "$MS_WORK/key.pem"
+    printf 'alice@example.test example.test/alice/\nbob@example.test example.test/bob/\n' \
+        >"$MS_WORK/vmailbox"
+    cat >"$MS_WORK/users" <<'EOF'
+alice:{PLAIN}Wonderland-2024
+bob:{PLAIN}s3cr3t pass"word
+EOF
+
+    postconf -e \
+        "myhostname = mail.example.test" "mydomain = example.test" "myorigin = example.test" \
+        "inet_interfaces = 127.0.0.1" "inet_protocols = ipv4" "mydestination = localhost" \
+        "mynetworks = 127.0.0.0/8" "compatibility_level = 3.6" \
+        "virtual_mailbox_domains = example.test" "virtual_mailbox_base = /var/mail/vhosts" \
+        "virtual_mailbox_maps = texthash:$MS_WORK/vmailbox" \
+        "virtual_uid_maps = static:5000" "virtual_gid_maps = static:5000" \
+        "default_transport = error:outbound mail disabled" \
+        "relay_transport = error:outbound mail disabled" \
+        "smtpd_tls_cert_file = $MS_WORK/cert.pem" "smtpd_tls_key_file = $MS_WORK/key.pem" \
+        "smtpd_tls_security_level = may" "smtputf8_enable = yes" \
+        "smtpd_sasl_type = dovecot" "smtpd_sasl_path = private/auth" \
+        "maillog_file = /var/log/mailscope-postfix.log"
+    postconf -M submission/inet="submission inet n - n - - smtpd"
+    postconf -P "submission/inet/smtpd_sasl_auth_enable=yes" \
+        "submission/inet/smtpd_tls_auth_only=no" \
+        "submission/inet/smtpd_recipient_restrictions=permit_sasl_authenticated,reject"
+    postconf -F '*/*/chroot = n'
+
+    cat >"$MS_WORK/dovecot.conf" <<EOF
+protocols = imap pop3
+listen = 127.0.0.1
+base_dir = $MS_WORK/run
+log_path = $MS_WORK/dovecot.log
+ssl = yes
+ssl_cert = <$MS_WORK/cert.pem
+ssl_key = <$MS_WORK/key.pem
+ssl_dh = </usr/share/dovecot/dh.pem
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:$MS_MAIL/%n
+first_valid_uid = 5000
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%n $MS_WORK/users
+}
+userdb {
+  driver = static
+  args = uid=5000 gid=5000 home=$MS_MAIL/%n
+}
+service imap-login {
+  inet_listener imap {
+    port = 143
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+service pop3-login {
+  inet_listener pop3 {
+    port = 110
+  }
+  inet_listener pop3s {
+    port = 0
+  }
+}
+service auth {
+  unix_listener /var/spool/postfix/private/auth {
+    mode = 0660
+    user = postfix
+    group = postfix
+  }
+}
+protocol pop3 {
+  pop3_uidl_format = %08Xu%08Xv
+}
+EOF
+}
+
+ms_wait_port() {
+    local port=$1
+    for _ in $(seq 50); do
+        (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+        sleep 0.2
+    done
+    echo "port $port did not open" >&2
+    return 1
+}
+
+ms_start() {
+    ms_configure
+    dovecot -c "$MS_WORK/dovecot.conf" >"$MS_WORK/dovecot.out" 2>&1
+    postfix start >"$MS_WORK/postfix.out" 2>&1
+    ms_wait_port 25 && ms_wait_port 587 && ms_wait_port 110 && ms_wait_port 143
+}
+
+ms_stop() {
+    postfix stop >/dev/null 2>&1 || true
+    if [[ -f $MS_WORK/run/master.pid ]]; then
+        kill "$(cat "$MS_WORK/run/master.pid")" 2>/dev/null || true
+    fi
+}
+
+# Waits until `count` messages sit in a user's Maildir.
+ms_wait_mail() {
+    local user=$1 count=$2
+    for _ in $(seq 100); do
+        local n
+        n=$(find "$MS_MAIL/$user/new" "$MS_MAIL/$user/cur" -type f 2>/dev/null | wc -l)
+        ((n >= count)) && return 0
+        sleep 0.2
+    done
+    echo "mail for $user did not arrive" >&2
+    return 1
+}
+
+# capture FILE FILTER COMMAND...: records loopback traffic matching FILTER while COMMAND runs.
+ms_capture() {
+    local file=$1 filter=$2
+    shift 2
+    tcpdump -i lo -U -s 0 -w "$file" "$filter" >"$MS_WORK/tcpdump.out" 2>&1 &
+    local pid=$!
+    sleep 1
+    "$@"
+    sleep 1
+    kill -INT "$pid"
+    wait "$pid" || true
+}
