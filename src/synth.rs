@@ -564,18 +564,6 @@ pub fn base64_mime(data: &[u8]) -> Vec<u8> {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64_matches_rfc4648_vectors() {
-        assert_eq!(base64_mime(b"foobar"), b"Zm9vYmFy\r\n");
-        assert_eq!(base64_mime(b"fo"), b"Zm8=\r\n");
-        assert_eq!(base64_mime(b"f"), b"Zg==\r\n");
-    }
-}
-
 /// A MIME message with a text part and a base64 attachment of `attach_len` random bytes.
 pub fn mail_message(rng: &mut Rng, n: u64, attach_len: usize) -> Vec<u8> {
     let mut attachment = vec![0u8; attach_len];
@@ -806,4 +794,16 @@ pub fn disorder_sample() -> (Vec<SynthFrame>, Vec<u8>, Vec<u8>, (u64, u64)) {
     }
     conv.close();
     (conv.frames, client, server, lost)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        assert_eq!(base64_mime(b"foobar"), b"Zm9vYmFy\r\n");
+        assert_eq!(base64_mime(b"fo"), b"Zm8=\r\n");
+        assert_eq!(base64_mime(b"f"), b"Zg==\r\n");
+    }
 }
