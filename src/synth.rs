@@ -678,7 +678,8 @@ pub fn write_mail_traffic<W: Write>(
     let mut pick = Rng::new(0x5eed);
     let mut live: Vec<Live> = Vec::new();
     let mut started = 0u64;
-    let mut written = 24u64;
+    // Payload scripted so far: the stop criterion, identical with or without disorder.
+    let mut scripted = 0u64;
     let mut ts = 1_700_000_000_000_000_000i64;
     let start_session = |n: u64| -> Live {
         // Content depends only on the session number, never on the disorder option.
@@ -701,8 +702,10 @@ pub fn write_mail_traffic<W: Write>(
         }
     };
     loop {
-        while live.len() < concurrency && written < target_bytes {
-            live.push(start_session(started));
+        while live.len() < concurrency && scripted < target_bytes {
+            let session = start_session(started);
+            scripted += session.script.iter().map(|(_, d)| d.len() as u64).sum::<u64>();
+            live.push(session);
             started += 1;
         }
         if live.is_empty() {
@@ -732,7 +735,6 @@ pub fn write_mail_traffic<W: Write>(
             let Some(f) = l.ready.pop_front() else { break };
             ts += 2_000;
             w.frame(Timestamp::from_nanos(ts), &f.data, f.data.len())?;
-            written += 16 + f.data.len() as u64;
         }
         if l.ready.is_empty() && l.conv.closed {
             live.swap_remove(i);
