@@ -11,6 +11,8 @@
 pub mod capture;
 pub mod cli;
 pub mod flow;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod limits;
 pub mod packet;
 pub mod pipeline;

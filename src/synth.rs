@@ -704,7 +704,11 @@ pub fn write_mail_traffic<W: Write>(
     loop {
         while live.len() < concurrency && scripted < target_bytes {
             let session = start_session(started);
-            scripted += session.script.iter().map(|(_, d)| d.len() as u64).sum::<u64>();
+            scripted += session
+                .script
+                .iter()
+                .map(|(_, d)| d.len() as u64)
+                .sum::<u64>();
             live.push(session);
             started += 1;
         }

@@ -192,7 +192,9 @@ impl Reassembler {
         }
         // Trim what was delivered already (a partial retransmission).
         let skip = (i128::from(self.delivered) - start).max(0) as usize;
-        let start = (start as u64).max(self.delivered);
+        // `start` may be negative: a retransmission reaching back before the point where a
+        // mid-stream connection was picked up.
+        let start = start.max(i128::from(self.delivered)) as u64;
         let data = &data[skip..];
 
         if start == self.delivered {
@@ -538,6 +540,30 @@ mod tests {
         h.seg(1, b"xxxx");
         assert_eq!(h.bytes(), b"xxxxAAAA");
         assert_eq!(h.r.stats.overlap_conflicts, 1);
+    }
+
+    /// Found by fuzzing: a segment starting before stream offset 0 (picked up mid-stream,
+    /// then an older retransmission reaching into new data) must be trimmed, not wrap.
+    #[test]
+    fn segment_reaching_back_before_offset_zero() {
+        let mut h = Harness {
+            r: Reassembler::new(),
+            total: 0,
+            events: Vec::new(),
+        };
+        h.seg(1000, b"abc");
+        h.seg(990, b"0123456789abcdef");
+        h.seg(1020, b"zz");
+        h.finish();
+        assert_eq!(
+            h.events,
+            vec![
+                Ev::Data(0, b"abc".to_vec()),
+                Ev::Data(3, b"def".to_vec()),
+                Ev::Gap(6, 14),
+                Ev::Data(20, b"zz".to_vec())
+            ]
+        );
     }
 
     #[test]

@@ -1,0 +1,104 @@
+//! Harnesses shared by the cargo-fuzz targets (`fuzz/`) and the regression tests that replay
+//! the inputs fuzzing found (`tests/fuzz-regressions/`). Each takes arbitrary bytes and
+//! panics only when an invariant is broken.
+
+use crate::capture::{FileReader, Frame, InputSource, LinkType, Timestamp};
+use crate::flow::{Chunk, ConnInfo, ConnSummary, Direction, FlowTable, Handler};
+use crate::limits::Limits;
+use crate::packet::Decoder;
+
+/// Any bytes as a capture file: frames, a clean end or an error; never a panic, an endless
+/// loop or an allocation the input asked for.
+pub fn capture_reader(data: &[u8]) {
+    let source = InputSource::from_reader("fuzz", std::io::Cursor::new(data.to_vec()));
+    let Ok(mut reader) = FileReader::new(source) else {
+        return;
+    };
+    let mut decoder = Decoder::new(64);
+    let mut last = 0u64;
+    while let Ok(Some(frame)) = reader.next_frame() {
+        assert!(frame.index > last, "frame numbers increase");
+        last = frame.index;
+        let _ = decoder.decode(&frame);
+    }
+}
+
+/// Checks the stream invariants: per direction, data and gaps arrive at contiguous offsets
+/// and add up to what the connection summary reports.
+struct Invariants;
+
+impl Handler for Invariants {
+    type State = [u64; 2];
+    fn open(&mut self, _: &ConnInfo) -> [u64; 2] {
+        [0, 0]
+    }
+    fn data(&mut self, next: &mut [u64; 2], _: &ConnInfo, dir: Direction, chunk: Chunk<'_>) {
+        let n = &mut next[dir.index()];
+        assert_eq!(chunk.offset, *n, "data offsets are contiguous");
+        assert!(!chunk.data.is_empty(), "no empty data events");
+        *n += chunk.data.len() as u64;
+    }
+    fn gap(
+        &mut self,
+        next: &mut [u64; 2],
+        _: &ConnInfo,
+        dir: Direction,
+        offset: u64,
+        len: u64,
+        _: Timestamp,
+    ) {
+        let n = &mut next[dir.index()];
+        assert_eq!(offset, *n, "gaps are contiguous with data");
+        assert!(len > 0, "no empty gaps");
+        *n += len;
+    }
+    fn close(&mut self, next: [u64; 2], summary: &ConnSummary) {
+        for (d, n) in next.iter().enumerate() {
+            assert_eq!(*n, summary.dirs[d].bytes + summary.dirs[d].gap_bytes);
+        }
+    }
+}
+
+/// Any bytes as a sequence of frames (u16 LE length mod 2048, a link-type selector byte, the
+/// frame bytes) through packet decoding and TCP reassembly, with tight limits.
+pub fn packet_flow(data: &[u8]) {
+    let limits = Limits {
+        max_buffered_bytes: 4096,
+        max_buffered_segments: 16,
+        max_total_buffered: 16384,
+        max_connections: 8,
+        idle_timeout: std::time::Duration::from_secs(5),
+        max_pending_fragments: 16,
+    };
+    let mut table: FlowTable<Invariants> = FlowTable::new(&limits, [25u16, 110, 143]);
+    let mut decoder = Decoder::new(limits.max_pending_fragments);
+    let mut handler = Invariants;
+    let mut rest = data;
+    let mut index = 0;
+    while rest.len() >= 3 {
+        let len = usize::from(u16::from_le_bytes([rest[0], rest[1]])) % 2048;
+        let link = match rest[2] % 6 {
+            0 => LinkType::Ethernet,
+            1 => LinkType::Raw,
+            2 => LinkType::Null,
+            3 => LinkType::LinuxSll,
+            4 => LinkType::LinuxSll2,
+            _ => LinkType::Loop,
+        };
+        rest = &rest[3..];
+        let (bytes, tail) = rest.split_at(len.min(rest.len()));
+        rest = tail;
+        index += 1;
+        let frame = Frame {
+            index,
+            ts: Timestamp::from_nanos(index as i64 * 500_000_000),
+            link,
+            orig_len: bytes.len() as u32 + (len as u32 & 0x3f),
+            data: bytes,
+        };
+        if let Ok(seg) = decoder.decode(&frame) {
+            table.process(&seg, frame.ts, frame.index, &mut handler);
+        }
+    }
+    table.finish(&mut handler);
+}
