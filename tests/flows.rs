@@ -49,6 +49,11 @@ fn clean_conversation_streams_and_record() {
     write_pcap(&file, &conv.frames);
     let run = check_streams(&file, &client, &server);
     let f = &run.flows[0];
+    // Every frame counts, the final ACK after both FINs included (as tshark counts).
+    assert_eq!(
+        f.packets.client + f.packets.server,
+        conv.frames.len() as u64
+    );
     assert_eq!(f.kind, "flow");
     assert_eq!(
         f.client,
@@ -547,4 +552,33 @@ fn table_output_lists_connections() {
     // The main job (no subcommand) accepts the capture directly.
     let out = mailscope().arg(&file).output().unwrap();
     assert!(out.status.success());
+}
+
+#[test]
+fn idle_connections_time_out() {
+    let mut a = Conversation::new((ip("10.0.0.7"), 50010), (ip("10.0.0.8"), 25), [1, 2]);
+    a.handshake();
+    a.send(Side::Server, b"220 mx ESMTP\r\n");
+    let mut b = Conversation::new((ip("10.0.0.7"), 50011), (ip("10.0.0.8"), 25), [1, 2]);
+    b.handshake();
+    b.send(Side::Server, b"220 mx ESMTP\r\n");
+    b.close();
+    // The second connection starts ten minutes after the first went quiet.
+    let mut frames = a.frames;
+    let later = frames.last().unwrap().ts.as_nanos() + 600_000_000_000;
+    for (i, mut f) in b.frames.into_iter().enumerate() {
+        f.ts = Timestamp::from_nanos(later + i as i64 * 1000);
+        frames.push(f);
+    }
+    let dir = tmp();
+    let file = dir.path().join("idle.pcap");
+    write_pcap(&file, &frames);
+    let run = flows(&file, &["--idle-timeout", "60"]);
+    let states: Vec<&str> = run.flows.iter().map(|f| f.state.as_str()).collect();
+    assert_eq!(states, vec!["timed-out", "complete"]);
+    // With the default (300 s) timeout the first one also times out; with a longer one it
+    // is still open when the capture ends.
+    let run = flows(&file, &["--idle-timeout", "3600"]);
+    let states: Vec<&str> = run.flows.iter().map(|f| f.state.as_str()).collect();
+    assert_eq!(states, vec!["open", "complete"]);
 }

@@ -140,6 +140,8 @@ fn key_of(a: Endpoint, b: Endpoint) -> Key {
 
 struct Conn<S> {
     info: ConnInfo,
+    /// FIN seen both ways and every byte delivered; only the final ACK is awaited.
+    closing: bool,
     last_ts: Timestamp,
     last_frame: u64,
     handshake: bool,
@@ -147,6 +149,20 @@ struct Conn<S> {
     packets: [u64; 2],
     dirs: [Reassembler; 2],
     state: S,
+}
+
+impl<S> Conn<S> {
+    /// How the connection ended if it ends now; `otherwise` when it is not finished.
+    fn end_state(&self, otherwise: EndState) -> EndState {
+        match (
+            self.dirs.iter().all(Reassembler::is_finished),
+            self.handshake,
+        ) {
+            (true, true) => EndState::Complete,
+            (true, false) => EndState::MidStream,
+            _ => otherwise,
+        }
+    }
 }
 
 /// The connection table.
@@ -209,7 +225,8 @@ impl<H: Handler> FlowTable<H> {
             let dir = if seg.src == conn.info.client { 0 } else { 1 };
             let ended = conn.rst || conn.dirs.iter().any(Reassembler::fin_seen);
             if fresh_syn && dir == 0 && ended {
-                self.close(key, EndState::Complete, handler);
+                let state = conn.end_state(EndState::Open);
+                self.close(key, state, handler);
             }
         }
         if !self.conns.contains_key(&key) {
@@ -243,6 +260,7 @@ impl<H: Handler> FlowTable<H> {
                 key,
                 Conn {
                     info,
+                    closing: false,
                     last_ts: ts,
                     last_frame: frame,
                     handshake: false,
@@ -312,12 +330,14 @@ impl<H: Handler> FlowTable<H> {
             dirs[other.index()].ack(seg.ack, ts, frame, total, &mut |o| emit(other, o));
         }
         if dirs[0].is_finished() && dirs[1].is_finished() {
-            let state = if conn.handshake {
-                EndState::Complete
+            // Both FINs are in and every byte is accounted for. Wait for the final ACK (a
+            // segment without FIN) so it is counted with the connection, as tshark does.
+            if conn.closing && !seg.flags.fin {
+                let state = conn.end_state(EndState::Open);
+                self.close(key, state, handler);
             } else {
-                EndState::MidStream
-            };
-            self.close(key, state, handler);
+                conn.closing = true;
+            }
         }
     }
 
@@ -348,16 +368,18 @@ impl<H: Handler> FlowTable<H> {
         self.last_sweep = self.now;
         let now = self.now;
         let timeout = self.idle_timeout_ns;
-        let mut idle: Vec<(u64, Key)> = self
+        let mut idle: Vec<(u64, Key, EndState)> = self
             .conns
             .iter()
             .filter(|(_, c)| now.since(c.last_ts) > timeout)
-            .map(|(k, c)| (c.info.id, *k))
+            .map(|(k, c)| (c.info.id, *k, c.end_state(EndState::TimedOut)))
             .collect();
-        idle.sort_unstable();
-        for (_, key) in idle {
-            self.stats.timed_out += 1;
-            self.close(key, EndState::TimedOut, handler);
+        idle.sort_unstable_by_key(|(id, _, _)| *id);
+        for (_, key, state) in idle {
+            if state == EndState::TimedOut {
+                self.stats.timed_out += 1;
+            }
+            self.close(key, state, handler);
         }
         self.tombstones.retain(|_, t| now.since(*t) <= timeout);
     }
@@ -426,17 +448,9 @@ impl<H: Handler> FlowTable<H> {
         let mut open: Vec<(u64, Key)> = self.conns.iter().map(|(k, c)| (c.info.id, *k)).collect();
         open.sort_unstable();
         for (_, key) in open {
-            let finished = self
-                .conns
-                .get(&key)
-                .is_some_and(|c| c.dirs.iter().all(Reassembler::is_finished));
-            let handshake = self.conns.get(&key).is_some_and(|c| c.handshake);
-            let state = match (finished, handshake) {
-                (true, true) => EndState::Complete,
-                (true, false) => EndState::MidStream,
-                _ => EndState::Open,
-            };
-            self.close(key, state, handler);
+            if let Some(state) = self.conns.get(&key).map(|c| c.end_state(EndState::Open)) {
+                self.close(key, state, handler);
+            }
         }
     }
 }

@@ -171,7 +171,8 @@ impl Reassembler {
         };
         let len = data.len() as i128;
         let wire_end = start + len + i128::from(missing);
-        if wire_end > 0 {
+        // `>=`: a FIN at offset 0 ends a direction that never sent data.
+        if wire_end >= 0 {
             let wire_end = wire_end as u64;
             if wire_end > self.delivered + MAX_AHEAD {
                 self.stats.out_of_window += 1;
