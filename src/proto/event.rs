@@ -1,0 +1,135 @@
+//! What dissectors emit: protocol facts with the stream position they were seen at. Shared by
+//! SMTP, POP3 and IMAP; serialisable so the session model can carry them unchanged.
+
+use crate::capture::Timestamp;
+use serde::Serialize;
+
+/// Where in the capture something was seen. Dissectors never read clocks: the caller hands
+/// this in with each chunk of bytes and the dissector only carries it along.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Mark {
+    pub ts: Timestamp,
+    pub frame: u64,
+}
+
+/// Which side sent something.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Client,
+    Server,
+}
+
+/// A named protocol anomaly: a stable name, the RFC it is judged against, and a detail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Anomaly {
+    pub name: &'static str,
+    pub rfc: &'static str,
+    /// One line saying what the name means.
+    pub explanation: &'static str,
+    pub detail: String,
+    pub ts: Timestamp,
+    pub frame: u64,
+}
+
+/// A secret (password, token) that is only shown when the user asked for it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+    /// The value itself, for `--show-secrets`.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn shown(&self, show: bool) -> &str {
+        if show { &self.0 } else { "<redacted>" }
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Serialises redacted; the session layer substitutes the value under `--show-secrets`.
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("<redacted>")
+    }
+}
+
+/// Credentials seen in an authentication exchange.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Auth {
+    pub mechanism: String,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// Authorisation identity (SASL PLAIN).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authzid: Option<String>,
+    /// None while no final answer was seen.
+    pub success: Option<bool>,
+    /// Index of the exchange that carried it.
+    pub exchange: usize,
+}
+
+/// Where TLS took over the connection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Tls {
+    /// `starttls` (upgrade in band) or `implicit` (TLS from the first byte).
+    pub mode: &'static str,
+    pub at: Timestamp,
+    pub frame: u64,
+    /// Stream offsets (client, server) where the TLS bytes begin.
+    pub client_offset: u64,
+    pub server_offset: u64,
+    /// From the ClientHello, when it was seen whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sni: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// Server Name Indication and legacy version from the start of a TLS ClientHello.
+pub fn client_hello(bytes: &[u8]) -> (Option<String>, Option<String>) {
+    let get = |i: usize| bytes.get(i).copied();
+    if get(0) != Some(0x16) || get(5) != Some(0x01) {
+        return (None, None);
+    }
+    let version = match (get(9), get(10)) {
+        (Some(3), Some(1)) => Some("TLS 1.0"),
+        (Some(3), Some(2)) => Some("TLS 1.1"),
+        (Some(3), Some(3)) => Some("TLS 1.2 (or 1.3 via supported_versions)"),
+        _ => None,
+    }
+    .map(str::to_owned);
+    let sni = (|| {
+        let mut p = 5 + 4 + 2 + 32; // record header, handshake header, version, random
+        let sid = usize::from(get(p)?);
+        p += 1 + sid;
+        let suites = usize::from(u16::from_be_bytes([get(p)?, get(p + 1)?]));
+        p += 2 + suites;
+        let comp = usize::from(get(p)?);
+        p += 1 + comp;
+        let ext_len = usize::from(u16::from_be_bytes([get(p)?, get(p + 1)?]));
+        p += 2;
+        let end = (p + ext_len).min(bytes.len());
+        while p + 4 <= end {
+            let kind = u16::from_be_bytes([get(p)?, get(p + 1)?]);
+            let len = usize::from(u16::from_be_bytes([get(p + 2)?, get(p + 3)?]));
+            if kind == 0 {
+                // server_name_list: u16 len, type u8, u16 name len, name.
+                let n = usize::from(u16::from_be_bytes([get(p + 7)?, get(p + 8)?]));
+                let name = bytes.get(p + 9..p + 9 + n)?;
+                return Some(String::from_utf8_lossy(name).into_owned());
+            }
+            p += 4 + len;
+        }
+        None
+    })();
+    (sni, version)
+}

@@ -1,0 +1,1478 @@
+//! SMTP dissector (RFC 5321, 3030 CHUNKING, 2920 PIPELINING, 3207 STARTTLS, 4954 AUTH,
+//! 1869/6531/3461 parameters): both byte streams of one connection in, a [`Transcript`] out.
+//! Sans-IO: it sees bytes in any chunking, never packets or clocks; the same input gives the
+//! same transcript however it is split.
+//!
+//! ```text
+//!  client:  Command ──DATA──▶ Hold ──354──▶ Data ──CRLF.CRLF──▶ Command
+//!              │                 └──4xx/5xx──▶ Discard (rejected content) ──▶ Command
+//!              ├──BDAT n──▶ Chunk(n bytes, counted exactly) ──▶ Command
+//!              ├──AUTH──▶ Sasl (lines are SASL responses) ──2xx/5xx──▶ Command
+//!              └──STARTTLS──▶ Hold ──220──▶ Tls (nothing more is parsed)
+//!  server:  lines "ddd-…" accumulate, "ddd …" completes a reply; each reply goes to the
+//!           oldest command still waiting (pipelining), DATA and AUTH take several.
+//! ```
+//!
+//! Framing comes before grammar: the client stream is cut into command lines, DATA content
+//! or BDAT chunks first, so message content can never be read as commands. Bytes the client
+//! sends after DATA or STARTTLS are held until the server's answer says what they are.
+
+use super::event::{Anomaly, Auth, Mark, Secret, Side, Tls, client_hello};
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use std::collections::VecDeque;
+
+/// RFC 5321 4.5.3.1.4: a command line is at most 512 octets with the CRLF.
+const MAX_COMMAND_LINE: usize = 512;
+/// RFC 5321 4.5.3.1.6: a text line (DATA) is at most 1000 octets with the CRLF.
+const MAX_TEXT_LINE: usize = 1000;
+/// RFC 5321 4.5.3.1.5: a reply line is at most 512 octets with the CRLF.
+const MAX_REPLY_LINE: usize = 512;
+
+/// Limits the dissector enforces (from [`crate::limits::Limits`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Bounds {
+    /// Longest line kept; longer lines are cut (and reported).
+    pub max_line: usize,
+    /// Bytes of a message kept for MIME; past it the message is marked truncated.
+    pub max_message: usize,
+}
+
+/// A client command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Command {
+    /// Upper-cased command name.
+    pub verb: String,
+    /// Arguments as sent (secrets replaced by `<redacted>`).
+    pub args: String,
+    /// The arguments unredacted, when they carry a secret (AUTH initial response).
+    pub secret_args: Option<Secret>,
+    /// MAIL/RCPT: the path without angle brackets.
+    pub address: Option<String>,
+    /// MAIL/RCPT ESMTP parameters, `KEY` or `KEY=VALUE`, in order.
+    pub params: Vec<(String, Option<String>)>,
+}
+
+/// A complete (possibly multi-line) server reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    pub mark: Mark,
+    /// The three-digit code (empty for a line that is not a reply).
+    pub code: String,
+    /// RFC 3463 enhanced status code of the first line, e.g. `2.1.0`.
+    pub enhanced: Option<String>,
+    /// Every line, code and separator included, without CRLF.
+    pub lines: Vec<String>,
+}
+
+/// A line the client sent inside an exchange that is not a command: SASL responses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientLine {
+    pub mark: Mark,
+    /// As sent, or `<redacted>` when it carries a secret.
+    pub text: String,
+    pub secret: Option<Secret>,
+}
+
+/// A command with every reply it got; the greeting is an exchange without command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exchange {
+    pub mark: Mark,
+    pub command: Option<Command>,
+    pub client_lines: Vec<ClientLine>,
+    pub replies: Vec<Reply>,
+    /// Sent while earlier commands were still unanswered.
+    pub pipelined: bool,
+    /// Index into the transcript's messages of the message this exchange carried.
+    pub message: Option<usize>,
+    /// A gap or the end of the capture cut it short.
+    pub incomplete: bool,
+}
+
+impl Exchange {
+    /// Code of the last reply: the exchange's outcome.
+    pub fn status(&self) -> Option<&str> {
+        self.replies.last().map(|r| r.code.as_str())
+    }
+}
+
+/// A message transferred with DATA or BDAT.
+#[derive(Clone, Debug)]
+pub struct Message {
+    /// `smtp-data` or `smtp-bdat`.
+    pub origin: &'static str,
+    pub mark: Mark,
+    /// The message as transferred (dot-unstuffed, without the final `.CRLF`), up to the
+    /// size limit.
+    pub bytes: Vec<u8>,
+    /// Size of the whole message, also past the limit.
+    pub size: u64,
+    /// SHA-256 over every byte seen.
+    pub sha256: String,
+    pub truncated: bool,
+    /// A gap fell inside it: bytes are missing.
+    pub incomplete: bool,
+    pub mail_from: Option<String>,
+    /// Recipients the server accepted.
+    pub rcpt_to: Vec<String>,
+    /// The exchange that ended it (DATA, or BDAT … LAST).
+    pub exchange: usize,
+}
+
+/// Everything the dissector learned about one connection.
+#[derive(Clone, Debug, Default)]
+pub struct Transcript {
+    pub exchanges: Vec<Exchange>,
+    pub messages: Vec<Message>,
+    pub auth: Vec<Auth>,
+    pub tls: Option<Tls>,
+    pub anomalies: Vec<Anomaly>,
+    /// EHLO keywords the server offered (upper-cased keyword, then its parameters).
+    pub capabilities: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Hold {
+    Data,
+    StartTls,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dot {
+    LineStart,
+    Dot,
+    DotCr,
+    Mid,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Client {
+    Command,
+    Sasl,
+    Hold(Hold),
+    /// DATA content; `keep` is false for content sent after DATA was refused.
+    Data {
+        keep: bool,
+    },
+    Chunk {
+        remaining: u64,
+        last: bool,
+    },
+    Tls,
+}
+
+/// A message being received.
+struct Building {
+    origin: &'static str,
+    mark: Mark,
+    bytes: Vec<u8>,
+    size: u64,
+    hash: Sha256,
+    truncated: bool,
+    incomplete: bool,
+    eight_bit: bool,
+    long_line: bool,
+    bare_lf: bool,
+    line_len: usize,
+}
+
+impl Building {
+    fn new(origin: &'static str, mark: Mark) -> Building {
+        Building {
+            origin,
+            mark,
+            bytes: Vec::new(),
+            size: 0,
+            hash: Sha256::new(),
+            truncated: false,
+            incomplete: false,
+            eight_bit: false,
+            long_line: false,
+            bare_lf: false,
+            line_len: 0,
+        }
+    }
+
+    fn push(&mut self, data: &[u8], max: usize) {
+        self.size += data.len() as u64;
+        self.hash.update(data);
+        self.eight_bit |= data.iter().any(|b| *b >= 0x80);
+        let room = max.saturating_sub(self.bytes.len());
+        if data.len() > room {
+            self.truncated = true;
+        }
+        self.bytes.extend_from_slice(&data[..data.len().min(room)]);
+    }
+}
+
+/// Per-direction line assembly with a length cap.
+#[derive(Default)]
+struct Lines {
+    buf: Vec<u8>,
+    start: Mark,
+    /// The current line exceeded the cap; its tail is being dropped.
+    overlong: bool,
+}
+
+impl Lines {
+    /// Appends bytes up to and including the next LF. Returns the consumed count and
+    /// whether a line is complete.
+    fn take(&mut self, data: &[u8], mark: Mark, cap: usize) -> (usize, bool) {
+        if self.buf.is_empty() && !self.overlong {
+            self.start = mark;
+        }
+        let (n, done) = match data.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (data.len(), false),
+        };
+        let room = cap.saturating_sub(self.buf.len());
+        if n > room {
+            self.overlong = true;
+        }
+        self.buf.extend_from_slice(&data[..n.min(room)]);
+        (n, done)
+    }
+
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.overlong = false;
+    }
+}
+
+/// The SMTP dissector for one connection.
+pub struct Smtp {
+    bounds: Bounds,
+    t: Transcript,
+    client: Client,
+    dot: Dot,
+    building: Option<Building>,
+    held: Vec<u8>,
+    held_mark: Mark,
+    client_line: Lines,
+    server_line: Lines,
+    /// Lines of a multi-line reply so far.
+    reply: Vec<String>,
+    reply_mark: Mark,
+    pending: VecDeque<usize>,
+    greeting_seen: bool,
+    midstream: bool,
+    /// After a gap in the client stream: skip lines until one looks like a command.
+    client_resync: bool,
+    server_resync: bool,
+    offsets: [u64; 2],
+    /// MAIL FROM of the transaction in progress and its BODY/SMTPUTF8 parameters.
+    mail_from: Option<String>,
+    eight_bit_ok: bool,
+    rcpt_to: Vec<String>,
+    /// Index of the exchange a RCPT address waits in.
+    ehlo_done: bool,
+    /// Counted once each.
+    reported: Vec<&'static str>,
+    tls_hello: Vec<u8>,
+}
+
+const KNOWN_VERBS: &[&str] = &[
+    "HELO", "EHLO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "VRFY", "EXPN", "HELP", "NOOP", "QUIT",
+    "STARTTLS", "AUTH", "ETRN", "TURN", "ATRN", "SEND", "SOML", "SAML", "XCLIENT", "XFORWARD",
+    "LHLO", "BURL",
+];
+
+impl Smtp {
+    /// `midstream`: the connection was picked up without its start, so a missing greeting
+    /// is expected.
+    pub fn new(bounds: Bounds, midstream: bool) -> Smtp {
+        Smtp {
+            bounds,
+            t: Transcript::default(),
+            client: Client::Command,
+            dot: Dot::LineStart,
+            building: None,
+            held: Vec::new(),
+            held_mark: Mark::default(),
+            client_line: Lines::default(),
+            server_line: Lines::default(),
+            reply: Vec::new(),
+            reply_mark: Mark::default(),
+            pending: VecDeque::new(),
+            greeting_seen: false,
+            midstream,
+            client_resync: midstream,
+            server_resync: false,
+            offsets: [0, 0],
+            mail_from: None,
+            eight_bit_ok: false,
+            rcpt_to: Vec::new(),
+            ehlo_done: false,
+            reported: Vec::new(),
+            tls_hello: Vec::new(),
+        }
+    }
+
+    fn anomaly(&mut self, name: &'static str, mark: Mark, detail: impl Into<String>) {
+        let (rfc, explanation) = explain(name);
+        self.t.anomalies.push(Anomaly {
+            name,
+            rfc,
+            explanation,
+            detail: detail.into(),
+            ts: mark.ts,
+            frame: mark.frame,
+        });
+    }
+
+    fn anomaly_once(&mut self, name: &'static str, mark: Mark, detail: impl Into<String>) {
+        if !self.reported.contains(&name) {
+            self.reported.push(name);
+            self.anomaly(name, mark, detail);
+        }
+    }
+
+    /// Bytes from one side, in stream order.
+    pub fn on_data(&mut self, side: Side, data: &[u8], mark: Mark) {
+        match side {
+            Side::Client => {
+                self.offsets[0] += data.len() as u64;
+                self.client_bytes(data, mark)
+            }
+            Side::Server => {
+                self.offsets[1] += data.len() as u64;
+                self.server_bytes(data, mark)
+            }
+        }
+    }
+
+    /// `len` bytes from `side` are missing.
+    pub fn on_gap(&mut self, side: Side, len: u64, mark: Mark) {
+        match side {
+            Side::Client => {
+                self.offsets[0] += len;
+                self.client_line.clear();
+                match self.client {
+                    Client::Data { keep } => {
+                        if keep && let Some(b) = self.building.as_mut() {
+                            b.incomplete = true;
+                            self.anomaly("gap-in-message", mark, format!("{len} bytes missing"));
+                        }
+                        self.dot = Dot::Mid;
+                    }
+                    Client::Chunk { remaining, last } => {
+                        let lost = len.min(remaining);
+                        if let Some(b) = self.building.as_mut() {
+                            b.incomplete = true;
+                            b.size += lost;
+                        }
+                        self.anomaly("gap-in-message", mark, format!("{len} bytes missing"));
+                        self.client = Client::Chunk {
+                            remaining: remaining - lost,
+                            last,
+                        };
+                        if remaining - lost == 0 {
+                            self.end_chunk(last);
+                        }
+                        if len > lost {
+                            self.client_resync = true;
+                        }
+                    }
+                    Client::Tls => {}
+                    _ => {
+                        self.client_resync = true;
+                        self.anomaly("gap", mark, format!("{len} client bytes missing"));
+                    }
+                }
+                if let Some(&i) = self.pending.back() {
+                    self.t.exchanges[i].incomplete = true;
+                }
+            }
+            Side::Server => {
+                self.offsets[1] += len;
+                self.server_line.clear();
+                self.reply.clear();
+                if self.client != Client::Tls {
+                    self.server_resync = true;
+                    self.anomaly("gap", mark, format!("{len} server bytes missing"));
+                    if let Some(&i) = self.pending.front() {
+                        self.t.exchanges[i].incomplete = true;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Both directions ended: whatever is unfinished stays marked incomplete.
+    pub fn finish(mut self, mark: Mark) -> Transcript {
+        if let Some(b) = self.building.take() {
+            let keep = !matches!(self.client, Client::Data { keep: false });
+            if keep {
+                self.anomaly(
+                    "message-cut-short",
+                    mark,
+                    "the connection ended inside a message",
+                );
+                let idx = self.pending.back().copied().unwrap_or(0);
+                self.store_message(b, true, idx);
+            }
+        }
+        for &i in &self.pending {
+            self.t.exchanges[i].incomplete = true;
+        }
+        self.t
+    }
+
+    // ----- client side ---------------------------------------------------------------
+
+    fn client_bytes(&mut self, mut data: &[u8], mark: Mark) {
+        while !data.is_empty() {
+            match self.client {
+                Client::Tls => {
+                    if self.tls_hello.len() < 4096 {
+                        let take = (4096 - self.tls_hello.len()).min(data.len());
+                        self.tls_hello.extend_from_slice(&data[..take]);
+                        let (sni, version) = client_hello(&self.tls_hello);
+                        if let Some(tls) = self.t.tls.as_mut() {
+                            tls.sni = tls.sni.take().or(sni);
+                            tls.version = tls.version.take().or(version);
+                        }
+                    }
+                    return;
+                }
+                Client::Hold(_) => {
+                    if self.held.is_empty() {
+                        self.held_mark = mark;
+                    }
+                    let room = self.bounds.max_message.saturating_sub(self.held.len());
+                    self.held.extend_from_slice(&data[..data.len().min(room)]);
+                    return;
+                }
+                Client::Data { keep } => {
+                    let n = self.data_bytes(data, mark, keep);
+                    data = &data[n..];
+                }
+                Client::Chunk { remaining, last } => {
+                    let n = (remaining.min(data.len() as u64)) as usize;
+                    if let Some(b) = self.building.as_mut() {
+                        b.push(&data[..n], self.bounds.max_message);
+                    }
+                    data = &data[n..];
+                    let remaining = remaining - n as u64;
+                    self.client = Client::Chunk { remaining, last };
+                    if remaining == 0 {
+                        self.end_chunk(last);
+                    }
+                }
+                Client::Command | Client::Sasl => {
+                    let (n, done) = self.client_line.take(data, mark, self.bounds.max_line);
+                    data = &data[n..];
+                    if done {
+                        let start = self.client_line.start;
+                        let overlong = self.client_line.overlong;
+                        let line = std::mem::take(&mut self.client_line.buf);
+                        self.client_line.clear();
+                        self.client_line_done(&line, overlong, start);
+                    }
+                }
+            }
+        }
+    }
+
+    fn client_line_done(&mut self, raw: &[u8], overlong: bool, mark: Mark) {
+        let line = strip_eol(raw);
+        if !raw.ends_with(b"\r\n") {
+            self.anomaly_once("bare-lf", mark, "a client line ends in LF without CR");
+        }
+        if line.contains(&b'\r') {
+            self.anomaly_once(
+                "bare-cr",
+                mark,
+                "a client line contains a CR not followed by LF",
+            );
+        }
+        if overlong || raw.len() > MAX_COMMAND_LINE && self.client == Client::Command {
+            self.anomaly(
+                "line-too-long",
+                mark,
+                format!("client line of {}+ bytes (limit 512)", raw.len()),
+            );
+        }
+        let text = String::from_utf8_lossy(line).into_owned();
+        if self.client == Client::Sasl {
+            self.sasl_line(text, mark);
+            return;
+        }
+        if self.client_resync {
+            // After a gap (or mid-stream), only something that looks like a command resyncs.
+            let verb = text.split(' ').next().unwrap_or("").to_ascii_uppercase();
+            if !KNOWN_VERBS.contains(&verb.as_str()) {
+                return;
+            }
+            self.client_resync = false;
+        }
+        if line.is_empty() {
+            return;
+        }
+        self.command(text, mark);
+    }
+
+    fn new_exchange(&mut self, mark: Mark, command: Option<Command>) -> usize {
+        self.t.exchanges.push(Exchange {
+            mark,
+            command,
+            client_lines: Vec::new(),
+            replies: Vec::new(),
+            pipelined: false,
+            message: None,
+            incomplete: false,
+        });
+        self.t.exchanges.len() - 1
+    }
+
+    fn command(&mut self, text: String, mark: Mark) {
+        let (verb_raw, args) = match text.split_once(' ') {
+            Some((v, a)) => (v, a.trim_start()),
+            None => (text.as_str(), ""),
+        };
+        let verb = verb_raw.to_ascii_uppercase();
+        if !self.greeting_seen && !self.midstream && self.t.exchanges.is_empty() {
+            self.anomaly(
+                "missing-greeting",
+                mark,
+                format!("{verb} sent before any greeting"),
+            );
+        }
+        if !KNOWN_VERBS.contains(&verb.as_str()) {
+            self.anomaly("unknown-command", mark, truncate(&text, 80));
+        }
+        let mut command = Command {
+            verb: verb.clone(),
+            args: args.to_string(),
+            secret_args: None,
+            address: None,
+            params: Vec::new(),
+        };
+        match verb.as_str() {
+            "MAIL" | "RCPT" => {
+                let (address, params) = parse_path(args);
+                command.address = address;
+                command.params = params;
+            }
+            "AUTH" => {
+                let mut it = args.splitn(2, ' ');
+                let mech = it.next().unwrap_or("").to_ascii_uppercase();
+                if let Some(initial) = it.next().map(str::trim).filter(|s| !s.is_empty()) {
+                    command.args = format!("{mech} <redacted>");
+                    command.secret_args = Some(Secret::new(args));
+                    let _ = initial;
+                }
+            }
+            _ => {}
+        }
+        let pipelined = !self.pending.is_empty();
+        if pipelined && self.ehlo_done && !self.t.capabilities.iter().any(|c| c == "PIPELINING") {
+            self.anomaly_once(
+                "pipelining-not-offered",
+                mark,
+                format!("{verb} sent before earlier commands were answered"),
+            );
+        }
+        let idx = self.new_exchange(mark, Some(command));
+        self.t.exchanges[idx].pipelined = pipelined;
+        self.pending.push_back(idx);
+        match verb.as_str() {
+            "MAIL" => {
+                let ex = &self.t.exchanges[idx];
+                let cmd = ex.command.as_ref();
+                self.mail_from = cmd.and_then(|c| c.address.clone());
+                self.eight_bit_ok = cmd.is_some_and(|c| {
+                    c.params.iter().any(|(k, v)| {
+                        (k == "BODY"
+                            && v.as_deref()
+                                .is_some_and(|v| !v.eq_ignore_ascii_case("7BIT")))
+                            || k == "SMTPUTF8"
+                    })
+                });
+                self.rcpt_to.clear();
+            }
+            "DATA" => {
+                self.client = Client::Hold(Hold::Data);
+                self.held.clear();
+            }
+            "STARTTLS" => {
+                self.client = Client::Hold(Hold::StartTls);
+                self.held.clear();
+            }
+            "BDAT" => {
+                let mut it = args.split_ascii_whitespace();
+                let size = it.next().and_then(|s| s.parse::<u64>().ok());
+                let last = it.next().is_some_and(|s| s.eq_ignore_ascii_case("LAST"));
+                match size {
+                    Some(size) => {
+                        if self.building.is_none() {
+                            self.building = Some(Building::new("smtp-bdat", mark));
+                        }
+                        self.client = Client::Chunk {
+                            remaining: size,
+                            last,
+                        };
+                        if size == 0 {
+                            self.end_chunk(last);
+                        }
+                    }
+                    None => self.anomaly("bad-bdat-size", mark, truncate(&text, 80)),
+                }
+            }
+            "AUTH" => {
+                let mechanism = args.split(' ').next().unwrap_or("").to_ascii_uppercase();
+                let initial = args.split_once(' ').map(|(_, r)| r.trim().to_string());
+                self.t.auth.push(Auth {
+                    mechanism,
+                    username: None,
+                    password: None,
+                    authzid: None,
+                    success: None,
+                    exchange: idx,
+                });
+                if let Some(initial) = initial.filter(|s| !s.is_empty() && s != "=") {
+                    self.sasl_decode(&initial);
+                }
+                self.client = Client::Sasl;
+            }
+            _ => {}
+        }
+    }
+
+    /// A SASL response line from the client.
+    fn sasl_line(&mut self, text: String, mark: Mark) {
+        let Some(&idx) = self.pending.back() else {
+            self.client = Client::Command;
+            return self.command(text, mark);
+        };
+        let secret = self.sasl_decode(text.trim());
+        let line = if secret {
+            ClientLine {
+                mark,
+                text: "<redacted>".into(),
+                secret: Some(Secret::new(text)),
+            }
+        } else {
+            ClientLine {
+                mark,
+                text,
+                secret: None,
+            }
+        };
+        self.t.exchanges[idx].client_lines.push(line);
+    }
+
+    /// Decodes one SASL response into the current AUTH record; true if it carried a secret.
+    fn sasl_decode(&mut self, response: &str) -> bool {
+        let Some(auth) = self.t.auth.last_mut() else {
+            return false;
+        };
+        if response == "*" {
+            return false;
+        }
+        let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(response.as_bytes())
+        else {
+            return false;
+        };
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        match auth.mechanism.as_str() {
+            "PLAIN" => {
+                let mut parts = bytes.split(|b| *b == 0);
+                let authzid = parts
+                    .next()
+                    .map(|p| String::from_utf8_lossy(p).into_owned());
+                let user = parts
+                    .next()
+                    .map(|p| String::from_utf8_lossy(p).into_owned());
+                let pass = parts
+                    .next()
+                    .map(|p| String::from_utf8_lossy(p).into_owned());
+                auth.authzid = authzid.filter(|a| !a.is_empty());
+                auth.username = user;
+                auth.password = pass.map(Secret::new);
+                true
+            }
+            "LOGIN" => {
+                if auth.username.is_none() {
+                    auth.username = Some(text);
+                    false
+                } else {
+                    auth.password = Some(Secret::new(text));
+                    true
+                }
+            }
+            "CRAM-MD5" => {
+                let (user, digest) = text.rsplit_once(' ').unwrap_or((&text, ""));
+                auth.username = Some(user.to_string());
+                auth.password = Some(Secret::new(digest));
+                true
+            }
+            "XOAUTH2" | "OAUTHBEARER" => {
+                for field in text.split('\x01') {
+                    if let Some(u) = field.strip_prefix("user=") {
+                        auth.username = Some(u.to_string());
+                    } else if let Some(rest) = field.strip_prefix("n,") {
+                        if let Some(u) = rest.split(',').find_map(|f| f.strip_prefix("a=")) {
+                            auth.username = Some(u.to_string());
+                        }
+                    } else if let Some(tok) = field.strip_prefix("auth=") {
+                        auth.password = Some(Secret::new(tok));
+                    }
+                }
+                true
+            }
+            // SCRAM and others: the exchange is noted, nothing is decoded.
+            _ => false,
+        }
+    }
+
+    /// DATA content: dot-unstuffing and the end marker as a byte state machine, so the
+    /// marker is found however it is split. Returns bytes consumed.
+    fn data_bytes(&mut self, data: &[u8], mark: Mark, keep: bool) -> usize {
+        let max = self.bounds.max_message;
+        let mut i = 0;
+        while i < data.len() {
+            match self.dot {
+                Dot::LineStart => {
+                    if data[i] == b'.' {
+                        self.dot = Dot::Dot;
+                        i += 1;
+                    } else {
+                        self.dot = Dot::Mid;
+                    }
+                }
+                Dot::Dot => match data[i] {
+                    b'\r' => {
+                        self.dot = Dot::DotCr;
+                        i += 1;
+                    }
+                    b'\n' => {
+                        self.anomaly_once("bare-lf", mark, "end of data marked by .LF");
+                        self.end_data(keep);
+                        return i + 1;
+                    }
+                    // A stuffed dot: removed (RFC 5321 4.5.2).
+                    _ => self.dot = Dot::Mid,
+                },
+                Dot::DotCr => {
+                    if data[i] == b'\n' {
+                        self.end_data(keep);
+                        return i + 1;
+                    }
+                    if let Some(b) = self.building.as_mut() {
+                        b.push(b"\r", max);
+                    }
+                    self.dot = Dot::Mid;
+                }
+                Dot::Mid => {
+                    let (end, line_done) = match data[i..].iter().position(|b| *b == b'\n') {
+                        Some(j) => (i + j + 1, true),
+                        None => (data.len(), false),
+                    };
+                    if let Some(b) = self.building.as_mut() {
+                        b.push(&data[i..end], max);
+                        b.line_len += end - i;
+                        if line_done {
+                            let prev = if end >= 2 {
+                                Some(data[end - 2])
+                            } else {
+                                b.bytes.iter().rev().nth(1).copied()
+                            };
+                            if prev != Some(b'\r') {
+                                b.bare_lf = true;
+                            }
+                            if b.line_len > MAX_TEXT_LINE {
+                                b.long_line = true;
+                            }
+                            b.line_len = 0;
+                        }
+                    }
+                    if line_done {
+                        self.dot = Dot::LineStart;
+                    }
+                    i = end;
+                }
+            }
+        }
+        data.len()
+    }
+
+    fn end_data(&mut self, keep: bool) {
+        self.client = Client::Command;
+        self.dot = Dot::LineStart;
+        let building = self.building.take();
+        if !keep {
+            return;
+        }
+        if let Some(b) = building {
+            let idx = self
+                .pending
+                .iter()
+                .rev()
+                .copied()
+                .find(|&i| self.verb_of(i) == Some("DATA"))
+                .unwrap_or(0);
+            self.store_message(b, false, idx);
+        }
+    }
+
+    fn end_chunk(&mut self, last: bool) {
+        self.client = Client::Command;
+        let idx = self.pending.back().copied().unwrap_or(0);
+        if last {
+            if let Some(b) = self.building.take() {
+                // Sets the exchange's message index.
+                self.store_message(b, false, idx);
+            }
+        } else if let Some(ex) = self.t.exchanges.get_mut(idx) {
+            // The index the message will get when its LAST chunk arrives.
+            ex.message = Some(self.t.messages.len());
+        }
+    }
+
+    fn store_message(&mut self, b: Building, cut: bool, exchange: usize) {
+        if b.eight_bit && !self.eight_bit_ok {
+            self.anomaly(
+                "8bit-without-8bitmime",
+                b.mark,
+                "message has 8-bit bytes but MAIL FROM did not declare BODY=8BITMIME",
+            );
+        }
+        if b.long_line {
+            self.anomaly("line-too-long", b.mark, "message line over 1000 bytes");
+        }
+        if b.bare_lf && b.origin == "smtp-data" {
+            self.anomaly("bare-lf", b.mark, "message line ends in LF without CR");
+        }
+        let index = self.t.messages.len();
+        self.t.messages.push(Message {
+            origin: b.origin,
+            mark: b.mark,
+            size: b.size,
+            sha256: hex::encode(b.hash.finalize()),
+            bytes: b.bytes,
+            truncated: b.truncated,
+            incomplete: b.incomplete || cut,
+            mail_from: self.mail_from.clone(),
+            rcpt_to: self.rcpt_to.clone(),
+            exchange,
+        });
+        if let Some(ex) = self.t.exchanges.get_mut(exchange) {
+            ex.message = Some(index);
+        }
+    }
+
+    fn verb_of(&self, idx: usize) -> Option<&str> {
+        self.t.exchanges[idx]
+            .command
+            .as_ref()
+            .map(|c| c.verb.as_str())
+    }
+
+    /// Re-feeds client bytes held while a DATA/STARTTLS answer was awaited.
+    fn release_held(&mut self) {
+        let held = std::mem::take(&mut self.held);
+        let mark = self.held_mark;
+        if !held.is_empty() {
+            self.client_bytes(&held, mark);
+        }
+    }
+
+    // ----- server side ---------------------------------------------------------------
+
+    fn server_bytes(&mut self, mut data: &[u8], mark: Mark) {
+        while !data.is_empty() {
+            if self.client == Client::Tls && self.t.tls.is_some() {
+                return;
+            }
+            let (n, done) = self.server_line.take(data, mark, self.bounds.max_line);
+            data = &data[n..];
+            if done {
+                let start = self.server_line.start;
+                let overlong = self.server_line.overlong;
+                let line = std::mem::take(&mut self.server_line.buf);
+                self.server_line.clear();
+                self.server_line_done(&line, overlong, start);
+            }
+        }
+    }
+
+    fn server_line_done(&mut self, raw: &[u8], overlong: bool, mark: Mark) {
+        let line = strip_eol(raw);
+        if overlong || raw.len() > MAX_REPLY_LINE {
+            self.anomaly(
+                "line-too-long",
+                mark,
+                format!("reply line of {}+ bytes (limit 512)", raw.len()),
+            );
+        }
+        let text = String::from_utf8_lossy(line).into_owned();
+        let is_reply = line.len() >= 3
+            && line[..3].iter().all(u8::is_ascii_digit)
+            && matches!(line.get(3), None | Some(b' ') | Some(b'-'));
+        if self.server_resync {
+            if !is_reply {
+                return;
+            }
+            self.server_resync = false;
+        }
+        if !is_reply {
+            self.anomaly("malformed-reply", mark, truncate(&text, 80));
+            return;
+        }
+        if self.reply.is_empty() {
+            self.reply_mark = mark;
+        } else if self.reply[0].get(..3) != text.get(..3) {
+            self.anomaly(
+                "reply-code-mismatch",
+                mark,
+                format!("{} inside a {} reply", &text[..3], &self.reply[0][..3]),
+            );
+        }
+        let last = line.get(3) != Some(&b'-');
+        self.reply.push(text);
+        if last {
+            let lines = std::mem::take(&mut self.reply);
+            let code = lines[0][..3].to_string();
+            let enhanced = enhanced_code(&lines[0]);
+            self.dispatch(Reply {
+                mark: self.reply_mark,
+                code,
+                enhanced,
+                lines,
+            });
+        }
+    }
+
+    /// Gives a complete reply to the command waiting for it.
+    fn dispatch(&mut self, reply: Reply) {
+        let mark = reply.mark;
+        let Some(&idx) = self.pending.front() else {
+            let greeting = !self.greeting_seen && self.t.exchanges.is_empty();
+            self.greeting_seen = true;
+            if !greeting && reply.code != "421" {
+                self.anomaly(
+                    "reply-without-command",
+                    mark,
+                    format!("{} with no command waiting", reply.lines[0]),
+                );
+            }
+            let i = self.new_exchange(mark, None);
+            self.t.exchanges[i].replies.push(reply);
+            return;
+        };
+        self.greeting_seen = true;
+        let verb = self.verb_of(idx).unwrap_or("").to_string();
+        let code = reply.code.clone();
+        let positive = code.starts_with('2');
+        let lines = reply.lines.clone();
+        self.t.exchanges[idx].replies.push(reply);
+        let mut complete = true;
+        match verb.as_str() {
+            "DATA" => {
+                let first = self.t.exchanges[idx].replies.len() == 1;
+                if first && code == "354" {
+                    complete = false;
+                    self.building = Some(Building::new("smtp-data", mark));
+                    self.dot = Dot::LineStart;
+                    if let Client::Hold(Hold::Data) = self.client {
+                        self.client = Client::Data { keep: true };
+                        self.release_held();
+                    }
+                } else if first {
+                    // DATA refused: anything the client sent anyway is rejected content.
+                    if self.client == Client::Hold(Hold::Data) {
+                        if self.held.is_empty() {
+                            self.client = Client::Command;
+                        } else {
+                            self.anomaly(
+                                "data-after-rejected-data",
+                                mark,
+                                format!("DATA got {code} but the client sent content"),
+                            );
+                            self.client = Client::Data { keep: false };
+                            self.dot = Dot::LineStart;
+                            self.release_held();
+                        }
+                    }
+                } else if matches!(self.client, Client::Data { .. }) {
+                    // The end-of-data marker was lost (gap): the reply proves the end.
+                    if let Some(b) = self.building.take() {
+                        self.store_message(b, true, idx);
+                    }
+                    self.client = Client::Command;
+                    self.client_resync = true;
+                }
+                if !first || code != "354" {
+                    self.end_transaction();
+                }
+            }
+            "BDAT" => {
+                let last = self.t.exchanges[idx]
+                    .command
+                    .as_ref()
+                    .is_some_and(|c| c.args.to_ascii_uppercase().contains("LAST"));
+                if !positive && self.building.is_some() {
+                    self.anomaly(
+                        "data-after-rejected-data",
+                        mark,
+                        format!("BDAT chunk refused with {code}"),
+                    );
+                }
+                if last || !positive {
+                    self.end_transaction();
+                }
+            }
+            "AUTH" => {
+                if code == "334" {
+                    complete = false;
+                } else {
+                    if let Some(a) = self.t.auth.iter_mut().rev().find(|a| a.exchange == idx) {
+                        a.success = Some(positive);
+                    }
+                    if self.client == Client::Sasl {
+                        self.client = Client::Command;
+                    }
+                }
+            }
+            "STARTTLS" => {
+                if code == "220" {
+                    self.client = Client::Tls;
+                    self.t.tls = Some(Tls {
+                        mode: "starttls",
+                        at: mark.ts,
+                        frame: mark.frame,
+                        client_offset: self.offsets[0] - self.held.len() as u64,
+                        server_offset: self.offsets[1],
+                        sni: None,
+                        version: None,
+                    });
+                    let held = std::mem::take(&mut self.held);
+                    self.client_bytes(&held, self.held_mark);
+                } else {
+                    self.anomaly("starttls-refused", mark, lines[0].clone());
+                    self.client = Client::Command;
+                    self.release_held();
+                }
+            }
+            "EHLO" | "LHLO" if positive => {
+                self.ehlo_done = true;
+                self.t.capabilities = lines
+                    .iter()
+                    .skip(1)
+                    .map(|l| l.get(4..).unwrap_or("").trim().to_string())
+                    .collect();
+                for c in &mut self.t.capabilities {
+                    if let Some((k, v)) = c.split_once(' ') {
+                        *c = format!("{} {v}", k.to_ascii_uppercase());
+                    } else {
+                        *c = c.to_ascii_uppercase();
+                    }
+                }
+            }
+            "HELO" if positive => self.ehlo_done = true,
+            "MAIL" if !positive => self.mail_from = None,
+            "RCPT" if positive => {
+                let addr = self.t.exchanges[idx]
+                    .command
+                    .as_ref()
+                    .and_then(|c| c.address.clone());
+                if let Some(a) = addr {
+                    self.rcpt_to.push(a);
+                }
+            }
+            "RSET" => self.end_transaction(),
+            _ => {}
+        }
+        if complete {
+            self.pending.pop_front();
+        }
+    }
+
+    fn end_transaction(&mut self) {
+        self.mail_from = None;
+        self.rcpt_to.clear();
+        self.eight_bit_ok = false;
+    }
+}
+
+fn strip_eol(raw: &[u8]) -> &[u8] {
+    let line = raw.strip_suffix(b"\n").unwrap_or(raw);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+/// `FROM:<path> PARAM=VALUE …` / `TO:<path> …` → address and parameters.
+fn parse_path(args: &str) -> (Option<String>, Vec<(String, Option<String>)>) {
+    let rest = match args.split_once(':') {
+        Some((_, r)) => r.trim_start(),
+        None => return (None, Vec::new()),
+    };
+    let (address, params) = if let Some(r) = rest.strip_prefix('<') {
+        match r.find('>') {
+            Some(end) => (r[..end].to_string(), &r[end + 1..]),
+            None => (r.to_string(), ""),
+        }
+    } else {
+        match rest.split_once(' ') {
+            Some((a, p)) => (a.to_string(), p),
+            None => (rest.to_string(), ""),
+        }
+    };
+    let params = params
+        .split_ascii_whitespace()
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (k.to_ascii_uppercase(), Some(v.to_string())),
+            None => (p.to_ascii_uppercase(), None),
+        })
+        .collect();
+    (Some(address), params)
+}
+
+/// RFC 3463 `class.subject.detail` at the start of a reply's text.
+fn enhanced_code(line: &str) -> Option<String> {
+    let text = line.get(4..)?;
+    let token = text.split(' ').next()?;
+    let mut parts = token.split('.');
+    let class = parts.next()?;
+    let subject = parts.next()?;
+    let detail = parts.next()?;
+    let ok = matches!(class, "2" | "4" | "5")
+        && (1..=3).contains(&subject.len())
+        && (1..=3).contains(&detail.len())
+        && subject
+            .bytes()
+            .chain(detail.bytes())
+            .all(|b| b.is_ascii_digit())
+        && parts.next().is_none();
+    ok.then(|| token.to_string())
+}
+
+/// RFC reference and one-line explanation of each anomaly name.
+pub fn explain(name: &str) -> (&'static str, &'static str) {
+    match name {
+        "unknown-command" => (
+            "RFC 5321 4.2.4",
+            "the client sent a command SMTP does not define",
+        ),
+        "reply-without-command" => (
+            "RFC 5321 4.1",
+            "the server replied when no command was waiting",
+        ),
+        "reply-code-mismatch" => (
+            "RFC 5321 4.2.1",
+            "lines of one multi-line reply carry different codes",
+        ),
+        "line-too-long" => ("RFC 5321 4.5.3.1", "a line is longer than SMTP allows"),
+        "bare-lf" => ("RFC 5321 2.3.8", "a line ends in LF without CR"),
+        "bare-cr" => ("RFC 5321 2.3.8", "a CR appears that is not part of CRLF"),
+        "8bit-without-8bitmime" => ("RFC 6152", "8-bit content sent without BODY=8BITMIME"),
+        "data-after-rejected-data" => (
+            "RFC 5321 4.1.1.4",
+            "message content sent although DATA/BDAT was refused",
+        ),
+        "pipelining-not-offered" => (
+            "RFC 2920 3.1",
+            "commands pipelined although the server did not offer PIPELINING",
+        ),
+        "starttls-refused" => (
+            "RFC 3207 4",
+            "the server refused STARTTLS; the session continues in the clear",
+        ),
+        "missing-greeting" => (
+            "RFC 5321 4.3.1",
+            "the client spoke before the server's 220 greeting",
+        ),
+        "gap-in-message" => ("RFC 793", "bytes of a message are missing from the capture"),
+        "gap" => (
+            "RFC 793",
+            "bytes are missing from the capture; parsing resynchronised",
+        ),
+        "message-cut-short" => (
+            "RFC 5321 4.1.1.4",
+            "the connection ended before the end of the message",
+        ),
+        "malformed-reply" => (
+            "RFC 5321 4.2",
+            "a server line is not a reply (three digits and a separator)",
+        ),
+        "bad-bdat-size" => ("RFC 3030 2", "BDAT without a valid chunk size"),
+        _ => ("", ""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BOUNDS: Bounds = Bounds {
+        max_line: 4096,
+        max_message: 1 << 20,
+    };
+
+    /// Feeds a `C:`/`S:` transcript (each element one side's bytes).
+    fn run(steps: &[(Side, &[u8])]) -> Transcript {
+        let mut s = Smtp::new(BOUNDS, false);
+        for (side, data) in steps {
+            s.on_data(*side, data, Mark::default());
+        }
+        s.finish(Mark::default())
+    }
+
+    fn verbs(t: &Transcript) -> Vec<(String, Vec<String>)> {
+        t.exchanges
+            .iter()
+            .map(|e| {
+                (
+                    e.command.as_ref().map_or(String::new(), |c| c.verb.clone()),
+                    e.replies.iter().map(|r| r.code.clone()).collect(),
+                )
+            })
+            .collect()
+    }
+
+    use Side::{Client as C, Server as S};
+
+    /// RFC 5321 appendix D.1, a typical SMTP transaction.
+    #[test]
+    fn rfc5321_d1() {
+        let t = run(&[
+            (S, b"220 foo.com Simple Mail Transfer Service Ready\r\n"),
+            (C, b"EHLO bar.com\r\n"),
+            (S, b"250-foo.com greets bar.com\r\n250-8BITMIME\r\n250-SIZE\r\n250-DSN\r\n250 HELP\r\n"),
+            (C, b"MAIL FROM:<Smith@bar.com>\r\n"),
+            (S, b"250 OK\r\n"),
+            (C, b"RCPT TO:<Jones@foo.com>\r\n"),
+            (S, b"250 OK\r\n"),
+            (C, b"RCPT TO:<Green@foo.com>\r\n"),
+            (S, b"550 No such user here\r\n"),
+            (C, b"RCPT TO:<Brown@foo.com>\r\n"),
+            (S, b"250 OK\r\n"),
+            (C, b"DATA\r\n"),
+            (S, b"354 Start mail input; end with <CRLF>.<CRLF>\r\n"),
+            (C, b"Blah blah blah...\r\n...etc. etc. etc.\r\n.\r\n"),
+            (S, b"250 OK\r\n"),
+            (C, b"QUIT\r\n"),
+            (S, b"221 foo.com Service closing transmission channel\r\n"),
+        ]);
+        let v = verbs(&t);
+        assert_eq!(v[0], ("".into(), vec!["220".into()]));
+        assert_eq!(v[6], ("DATA".into(), vec!["354".into(), "250".into()]));
+        assert_eq!(t.messages.len(), 1);
+        let m = &t.messages[0];
+        assert_eq!(m.bytes, b"Blah blah blah...\r\n..etc. etc. etc.\r\n");
+        assert_eq!(m.mail_from.as_deref(), Some("Smith@bar.com"));
+        assert_eq!(m.rcpt_to, vec!["Jones@foo.com", "Brown@foo.com"]);
+        assert_eq!(t.exchanges[6].message, Some(0));
+        assert_eq!(t.capabilities, vec!["8BITMIME", "SIZE", "DSN", "HELP"]);
+        assert!(t.anomalies.is_empty(), "{:?}", t.anomalies);
+    }
+
+    /// RFC 2920 3.2: everything pipelined, replies pair in order.
+    #[test]
+    fn pipelining_pairs_in_order() {
+        let t = run(&[
+            (S, b"220 mx ESMTP\r\n"),
+            (C, b"EHLO c\r\n"),
+            (S, b"250-mx\r\n250 PIPELINING\r\n"),
+            (C, b"MAIL FROM:<a@x> SIZE=20 BODY=8BITMIME\r\nRCPT TO:<b@y> NOTIFY=NEVER\r\nRCPT TO:<c@y>\r\nDATA\r\n"),
+            (S, b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n550 5.1.1 no\r\n354 go\r\n"),
+            (C, b"Subject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n"),
+            (S, b"250 2.0.0 queued\r\n221 bye\r\n"),
+        ]);
+        let v = verbs(&t);
+        assert_eq!(v[2].1, vec!["250"]);
+        assert_eq!(v[4].1, vec!["550"]);
+        assert_eq!(v[5], ("DATA".into(), vec!["354".into(), "250".into()]));
+        assert_eq!(v[6], ("QUIT".into(), vec!["221".into()]));
+        assert_eq!(t.exchanges[2].replies[0].enhanced.as_deref(), Some("2.1.0"));
+        assert!(t.exchanges[3].pipelined);
+        let cmd = t.exchanges[2].command.as_ref().unwrap();
+        assert_eq!(cmd.params[0], ("SIZE".into(), Some("20".into())));
+        assert_eq!(t.messages[0].rcpt_to, vec!["b@y"]);
+        assert!(t.anomalies.is_empty(), "{:?}", t.anomalies);
+    }
+
+    /// RFC 3030: BDAT chunks counted exactly; dots and CRLF.CRLF inside are content.
+    #[test]
+    fn bdat_chunks_are_counted_not_scanned() {
+        let t = run(&[
+            (S, b"220 mx\r\n"),
+            (C, b"EHLO c\r\n"),
+            (S, b"250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n"),
+            (
+                C,
+                b"MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nBDAT 13\r\nab\r\n.\r\n..cd\r\n",
+            ),
+            (S, b"250 ok\r\n250 ok\r\n250 12 octets\r\n"),
+            (C, b"BDAT 3 LAST\r\nxyzBDAT 0 LAST\r\n"),
+            (S, b"250 done\r\n503 no\r\n"),
+        ]);
+        assert_eq!(t.messages[0].bytes, b"ab\r\n.\r\n..cd\r\nxyz");
+        assert_eq!(t.messages[0].origin, "smtp-bdat");
+        assert_eq!(t.exchanges[4].message, Some(0));
+        assert_eq!(t.exchanges[5].message, Some(0));
+        // BDAT 0 LAST without a transaction: an empty message.
+        assert_eq!(t.messages[1].bytes, b"");
+    }
+
+    #[test]
+    fn auth_plain_login_and_redaction() {
+        let t = run(&[
+            (S, b"220 mx\r\n"),
+            (C, b"AUTH PLAIN AGJvYgBzM2NyM3QgcGFzcyJ3b3Jk\r\n"),
+            (S, b"535 5.7.8 nope\r\n"),
+            (C, b"AUTH LOGIN\r\n"),
+            (S, b"334 VXNlcm5hbWU6\r\n"),
+            (C, b"YWxpY2U=\r\n"),
+            (S, b"334 UGFzc3dvcmQ6\r\n"),
+            (C, b"V29uZGVybGFuZC0yMDI0\r\n"),
+            (S, b"235 2.7.0 ok\r\n"),
+        ]);
+        assert_eq!(t.auth.len(), 2);
+        assert_eq!(t.auth[0].username.as_deref(), Some("bob"));
+        assert_eq!(
+            t.auth[0].password.as_ref().unwrap().expose(),
+            "s3cr3t pass\"word"
+        );
+        assert_eq!(t.auth[0].success, Some(false));
+        assert_eq!(t.auth[1].username.as_deref(), Some("alice"));
+        assert_eq!(t.auth[1].success, Some(true));
+        let ex = &t.exchanges[2];
+        assert_eq!(verbs(&t)[2].1, vec!["334", "334", "235"]);
+        assert_eq!(ex.client_lines[0].text, "YWxpY2U=");
+        assert_eq!(ex.client_lines[1].text, "<redacted>");
+        assert_eq!(
+            t.exchanges[1].command.as_ref().unwrap().args,
+            "PLAIN <redacted>"
+        );
+    }
+
+    #[test]
+    fn starttls_stops_parsing() {
+        let t = run(&[
+            (S, b"220 mx\r\n"),
+            (C, b"STARTTLS\r\n"),
+            (S, b"220 2.0.0 Ready to start TLS\r\n"),
+            (C, b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00"),
+            (S, b"\x16\x03\x03garbage\r\n250 not parsed\r\n"),
+        ]);
+        assert_eq!(t.exchanges.len(), 2);
+        let tls = t.tls.unwrap();
+        assert_eq!((tls.client_offset, tls.server_offset), (10, 38));
+        assert!(t.anomalies.is_empty());
+    }
+
+    #[test]
+    fn rejected_data_content_is_not_commands() {
+        let t = run(&[
+            (S, b"220 mx\r\n"),
+            (C, b"MAIL FROM:<a@x>\r\n"),
+            (S, b"250 ok\r\n"),
+            (C, b"DATA\r\n"),
+            (C, b"QUIT\r\nhello\r\n.\r\nNOOP\r\n"),
+            (S, b"554 no valid recipients\r\n250 ok\r\n"),
+        ]);
+        assert!(
+            t.anomalies
+                .iter()
+                .any(|a| a.name == "data-after-rejected-data")
+        );
+        assert_eq!(t.messages.len(), 0);
+        let v = verbs(&t);
+        assert_eq!(v.len(), 4);
+        assert_eq!(v[3], ("NOOP".into(), vec!["250".into()]));
+    }
+
+    #[test]
+    fn anomalies_are_named() {
+        let t = run(&[
+            (C, b"HELO early\r\n"),
+            (S, b"220 mx\r\n"),
+            (C, b"XYZZY\r\n"),
+            (S, b"250-a\r\n251 b\r\n"),
+            (S, b"250 surprise\r\n"),
+        ]);
+        let names: Vec<&str> = t.anomalies.iter().map(|a| a.name).collect();
+        assert_eq!(
+            names,
+            vec![
+                "missing-greeting",
+                "unknown-command",
+                "reply-code-mismatch",
+                "reply-without-command"
+            ]
+        );
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        const SESSION: &[(Side, &[u8])] = &[
+            (S, b"220 mx ESMTP\r\n"),
+            (C, b"EHLO c\r\n"),
+            (S, b"250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n"),
+            (C, b"AUTH PLAIN AGFsaWNlAHB3\r\n"),
+            (S, b"235 ok\r\n"),
+            (C, b"MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n"),
+            (S, b"250 ok\r\n250 ok\r\n354 go\r\n"),
+            (C, b"Subject: hi\r\n\r\n..dot\r\n.x\r\nline\r\n.\r\n"),
+            (S, b"250 queued\r\n"),
+            (C, b"BDAT 8\r\n.\r\n\r\n.\r\nBDAT 0 LAST\r\nQUIT\r\n"),
+            (S, b"250 ok\r\n250 ok\r\n221 bye\r\n"),
+        ];
+
+        proptest! {
+            /// The same transcript however each side's bytes are cut.
+            #[test]
+            fn chunking_does_not_matter(cuts in proptest::collection::vec(1usize..7, 200)) {
+                let whole = run(SESSION);
+                let mut s = Smtp::new(BOUNDS, false);
+                let mut k = 0;
+                for (side, data) in SESSION {
+                    let mut rest: &[u8] = data;
+                    while !rest.is_empty() {
+                        let n = cuts[k % cuts.len()].min(rest.len());
+                        k += 1;
+                        s.on_data(*side, &rest[..n], Mark::default());
+                        rest = &rest[n..];
+                    }
+                }
+                let split = s.finish(Mark::default());
+                prop_assert_eq!(&split.exchanges, &whole.exchanges);
+                prop_assert_eq!(
+                    split.messages.iter().map(|m| &m.bytes).collect::<Vec<_>>(),
+                    whole.messages.iter().map(|m| &m.bytes).collect::<Vec<_>>()
+                );
+                prop_assert_eq!(&split.auth, &whole.auth);
+                prop_assert_eq!(&split.anomalies, &whole.anomalies);
+                prop_assert_eq!(whole.messages[0].bytes.as_slice(), &b"Subject: hi\r\n\r\n.dot\r\nx\r\nline\r\n"[..]);
+                prop_assert_eq!(whole.messages[1].bytes.as_slice(), &b".\r\n\r\n.\r\n"[..]);
+            }
+
+            /// Arbitrary bytes never panic and never grow buffers past the limits.
+            #[test]
+            fn hostile_input_is_bounded(
+                chunks in proptest::collection::vec((any::<bool>(), proptest::collection::vec(any::<u8>(), 0..300)), 0..40)
+            ) {
+                let mut s = Smtp::new(Bounds { max_line: 128, max_message: 512 }, false);
+                for (client, data) in &chunks {
+                    let side = if *client { C } else { S };
+                    s.on_data(side, data, Mark::default());
+                    s.on_gap(side, 3, Mark::default());
+                }
+                let t = s.finish(Mark::default());
+                for m in &t.messages {
+                    prop_assert!(m.bytes.len() <= 512);
+                }
+            }
+        }
+    }
+}
