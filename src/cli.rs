@@ -1,10 +1,11 @@
-//! Command line: raw flags (clap) and their validation into a [`crate::pipeline`] config.
+//! Command line: raw flags (clap) and their validation into [`crate::pipeline`] configs.
 //! Nothing runs until the flags have become a checked config.
 
 use crate::limits::Limits;
-use crate::pipeline::FlowsConfig;
-use crate::proto::{PortMap, PortRole};
-use clap::{Args, Parser, Subcommand};
+use crate::pipeline::{Filter, FlowsConfig, InputConfig, SessionsConfig};
+use crate::proto::{PortMap, PortRole, Protocol};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -12,14 +13,15 @@ use std::time::Duration;
 #[command(
     name = "mailscope",
     version,
-    about = "Packet analyzer for mail protocols (SMTP, POP3, IMAP)",
+    about = "Packet analyzer for mail protocols: SMTP sessions as annotated transcripts, \
+             messages decoded via MIME, JSON for pipelines",
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
     #[command(flatten)]
-    pub main: FlowsArgs,
+    pub main: SessionArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -29,8 +31,9 @@ pub enum Command {
     Flows(FlowsArgs),
 }
 
+/// Flags every command shares: what to read and which connections.
 #[derive(Debug, Args)]
-pub struct FlowsArgs {
+pub struct InputArgs {
     /// Capture file (pcap, pcapng, optionally gzip-compressed); `-` reads standard input.
     #[arg(value_name = "FILE")]
     pub file: Option<String>,
@@ -42,22 +45,16 @@ pub struct FlowsArgs {
         conflicts_with = "file"
     )]
     pub read: Option<String>,
-    /// JSON Lines: one object per connection, then a summary object.
-    #[arg(long)]
-    pub json: bool,
-    /// Indent JSON for people.
-    #[arg(long)]
-    pub pretty: bool,
-    /// Write each direction's reassembled payload to a file in DIR (tcpflow naming).
-    #[arg(long, value_name = "DIR")]
-    pub write_streams: Option<PathBuf>,
-    /// Map another server port to a protocol: PORT=smtp|smtps|pop3|pop3s|imap|imaps.
-    /// Repeatable.
-    #[arg(long = "port", value_name = "PORT=PROTO")]
+    /// `PORT=PROTO` maps another server port (smtp, smtps, pop3, pop3s, imap, imaps);
+    /// a bare `PORT` only shows connections on that port. Repeatable.
+    #[arg(long = "port", value_name = "PORT[=PROTO]")]
     pub ports: Vec<String>,
-    /// List every TCP connection, not only those on mail ports.
+    /// Follow every TCP connection, not only those on mail ports (protocol by content).
     #[arg(long)]
     pub all_ports: bool,
+    /// Only connections from or to this address. Repeatable.
+    #[arg(long = "host", value_name = "IP")]
+    pub hosts: Vec<IpAddr>,
     /// Out-of-order bytes buffered per connection direction before a hole is given up.
     #[arg(long, value_name = "BYTES")]
     pub max_buffered_bytes: Option<usize>,
@@ -70,35 +67,100 @@ pub struct FlowsArgs {
     /// Seconds (capture time) without packets after which a connection is closed.
     #[arg(long, value_name = "SECONDS")]
     pub idle_timeout: Option<u64>,
+    /// Bytes of one message kept for MIME decoding; larger messages are marked truncated.
+    #[arg(long, value_name = "BYTES")]
+    pub max_message: Option<usize>,
     /// Never draw a progress bar.
     #[arg(long)]
     pub no_progress: bool,
 }
 
-impl FlowsArgs {
-    /// Checks the flags and turns them into a run configuration.
-    pub fn validate(&self) -> Result<(FlowsConfig, Output), String> {
+#[derive(Debug, Args)]
+pub struct FlowsArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// JSON Lines: one object per connection, then a summary object.
+    #[arg(long)]
+    pub json: bool,
+    /// Indent JSON for people.
+    #[arg(long)]
+    pub pretty: bool,
+    /// Write each direction's reassembled payload to a file in DIR (tcpflow naming).
+    #[arg(long, value_name = "DIR")]
+    pub write_streams: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Annotated transcripts, one block per session.
+    Text,
+    /// JSON Lines: one object per session, then a summary object.
+    Json,
+    /// Tables of sessions, messages and (with --show-secrets) credentials.
+    Table,
+}
+
+#[derive(Debug, Args)]
+pub struct SessionArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Indent JSON for people.
+    #[arg(long)]
+    pub pretty: bool,
+    /// Show passwords and other secrets instead of `<redacted>`.
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// Write every message as .eml and every attachment as a file into DIR, with index.json.
+    #[arg(long, value_name = "DIR")]
+    pub extract: Option<PathBuf>,
+    /// Only these protocols (smtp, pop3, imap). Repeatable.
+    #[arg(long = "proto", value_name = "PROTO")]
+    pub protocols: Vec<String>,
+    /// Only the session with this number. Repeatable.
+    #[arg(long = "session", value_name = "ID")]
+    pub sessions: Vec<u64>,
+}
+
+/// Output choice for `flows`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlowsOutput {
+    Table,
+    Json { pretty: bool },
+}
+
+impl InputArgs {
+    fn validate(&self) -> Result<(InputConfig, Filter), String> {
         let input = self
             .read
             .clone()
             .or_else(|| self.file.clone())
             .ok_or("no capture given: mailscope [flows] FILE (or -r FILE, `-` for stdin)")?;
         let mut ports = PortMap::default();
+        let mut filter = Filter {
+            hosts: self.hosts.clone(),
+            ..Filter::default()
+        };
         for spec in &self.ports {
-            let (port, proto) = spec
-                .split_once('=')
-                .ok_or_else(|| format!("--port {spec}: expected PORT=PROTO, e.g. 2525=smtp"))?;
-            let port: u16 = port
-                .trim()
-                .parse()
-                .ok()
-                .filter(|p| *p != 0)
-                .ok_or_else(|| format!("--port {spec}: {port:?} is not a port number (1-65535)"))?;
-            let role: PortRole = proto
-                .trim()
-                .parse()
-                .map_err(|e| format!("--port {spec}: {e}"))?;
-            ports.insert(port, role);
+            let parse_port = |p: &str| {
+                p.trim()
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|p| *p != 0)
+                    .ok_or_else(|| format!("--port {spec}: {p:?} is not a port number (1-65535)"))
+            };
+            match spec.split_once('=') {
+                Some((port, proto)) => {
+                    let role: PortRole = proto
+                        .trim()
+                        .parse()
+                        .map_err(|e| format!("--port {spec}: {e}"))?;
+                    ports.insert(parse_port(port)?, role);
+                }
+                None => filter.ports.push(parse_port(spec)?),
+            }
         }
         let mut limits = Limits::default();
         if let Some(n) = self.max_buffered_bytes {
@@ -119,27 +181,59 @@ impl FlowsArgs {
             }
             limits.idle_timeout = Duration::from_secs(s);
         }
-        let config = FlowsConfig {
-            input,
-            ports,
-            all_ports: self.all_ports,
-            limits,
-            write_streams: self.write_streams.clone(),
-            progress: !self.no_progress,
-        };
-        let output = if self.json || self.pretty {
-            Output::Json {
-                pretty: self.pretty,
-            }
-        } else {
-            Output::Table
-        };
-        Ok((config, output))
+        if let Some(n) = self.max_message {
+            limits.max_message = n;
+        }
+        Ok((
+            InputConfig {
+                input,
+                ports,
+                all_ports: self.all_ports,
+                limits,
+                progress: !self.no_progress,
+            },
+            filter,
+        ))
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Output {
-    Table,
-    Json { pretty: bool },
+impl FlowsArgs {
+    /// Checks the flags and turns them into a run configuration.
+    pub fn validate(&self) -> Result<(FlowsConfig, Filter, FlowsOutput), String> {
+        let (input, filter) = self.input.validate()?;
+        let output = if self.json || self.pretty {
+            FlowsOutput::Json {
+                pretty: self.pretty,
+            }
+        } else {
+            FlowsOutput::Table
+        };
+        let config = FlowsConfig {
+            input,
+            write_streams: self.write_streams.clone(),
+        };
+        Ok((config, filter, output))
+    }
+}
+
+impl SessionArgs {
+    pub fn validate(&self) -> Result<SessionsConfig, String> {
+        let (input, mut filter) = self.input.validate()?;
+        for p in &self.protocols {
+            let proto = match p.to_ascii_lowercase().as_str() {
+                "smtp" => Protocol::Smtp,
+                "pop3" | "pop" => Protocol::Pop3,
+                "imap" => Protocol::Imap,
+                other => return Err(format!("--proto {other}: expected smtp, pop3 or imap")),
+            };
+            filter.protocols.push(proto);
+        }
+        filter.sessions = self.sessions.clone();
+        Ok(SessionsConfig {
+            input,
+            filter,
+            show_secrets: self.show_secrets,
+            extract: self.extract.clone(),
+        })
+    }
 }

@@ -69,6 +69,7 @@ pub fn packet_flow(data: &[u8]) {
         max_connections: 8,
         idle_timeout: std::time::Duration::from_secs(5),
         max_pending_fragments: 16,
+        ..Limits::default()
     };
     let mut table: FlowTable<Invariants> = FlowTable::new(&limits, [25u16, 110, 143]);
     let mut decoder = Decoder::new(limits.max_pending_fragments);

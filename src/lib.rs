@@ -14,6 +14,7 @@ pub mod flow;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod limits;
+pub mod mime;
 pub mod packet;
 pub mod pipeline;
 pub mod proto;

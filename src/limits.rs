@@ -17,6 +17,11 @@ pub struct Limits {
     pub idle_timeout: Duration,
     /// IP fragments held while waiting for the rest of their datagram.
     pub max_pending_fragments: usize,
+    /// Bytes of one protocol line kept; the rest of a longer line is dropped (and reported).
+    pub max_line: usize,
+    /// Bytes of one message kept for MIME; past it the message is marked truncated (its size
+    /// and hash still cover every byte).
+    pub max_message: usize,
 }
 
 impl Default for Limits {
@@ -28,6 +33,8 @@ impl Default for Limits {
             max_connections: 100_000,
             idle_timeout: Duration::from_secs(300),
             max_pending_fragments: 8192,
+            max_line: 64 << 10,
+            max_message: 64 << 20,
         }
     }
 }

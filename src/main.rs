@@ -2,7 +2,7 @@
 #![forbid(unsafe_code)]
 
 use clap::Parser;
-use mailscope::cli::{Cli, Command, Output};
+use mailscope::cli::{Cli, Command, FlowsArgs, FlowsOutput, Format, SessionArgs};
 use mailscope::{pipeline, render};
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
@@ -11,53 +11,96 @@ use std::process::ExitCode;
 /// failure is still printed), 2 bad usage.
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let args = match &cli.command {
-        Some(Command::Flows(args)) => args,
-        None => &cli.main,
-    };
-    let (config, output) = match args.validate() {
-        Ok(v) => v,
-        Err(msg) => {
-            eprintln!("mailscope: {msg}");
-            return ExitCode::from(2);
-        }
-    };
-    let outcome = match pipeline::flows(&config) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("mailscope: {e}");
-            return ExitCode::from(1);
-        }
-    };
     let stdout = io::stdout();
     let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut out = io::BufWriter::new(stdout.lock());
-    let written = (|| -> io::Result<()> {
-        match output {
-            Output::Table => {
-                render::table::write_flows(&mut out, &outcome.flows, &outcome.summary, color)?
-            }
-            Output::Json { pretty } => {
-                for f in &outcome.flows {
-                    render::json::write_line(&mut out, f, pretty)?;
-                }
-                render::json::write_line(&mut out, &outcome.summary, pretty)?;
-            }
+    let result = match &cli.command {
+        Some(Command::Flows(args)) => flows(args, &mut out, color),
+        None => sessions(&cli.main, &mut out, color),
+    };
+    let written = out.flush();
+    match (result, written) {
+        (Err(Failure::Usage(msg)), _) => {
+            eprintln!("mailscope: {msg}");
+            ExitCode::from(2)
         }
-        out.flush()
-    })();
-    match written {
-        // A closed pipe (`mailscope … | head`) is the reader's choice, not an error.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
-        Err(e) => {
+        (Err(Failure::Output(e)), _) | (_, Err(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+            // A closed pipe (`mailscope … | head`) is the reader's choice, not an error.
+            ExitCode::SUCCESS
+        }
+        (Err(Failure::Output(e)), _) | (_, Err(e)) => {
             eprintln!("mailscope: writing output: {e}");
-            return ExitCode::from(1);
+            ExitCode::from(1)
         }
-        Ok(()) => {}
+        (Err(Failure::Run(msg)), _) => {
+            eprintln!("mailscope: {msg}");
+            ExitCode::from(1)
+        }
+        (Ok(()), Ok(())) => ExitCode::SUCCESS,
     }
-    if let Some(e) = outcome.error {
-        eprintln!("mailscope: {e}");
-        return ExitCode::from(1);
+}
+
+enum Failure {
+    Usage(String),
+    Run(String),
+    Output(io::Error),
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Failure {
+        Failure::Output(e)
     }
-    ExitCode::SUCCESS
+}
+
+fn flows(args: &FlowsArgs, out: &mut impl Write, color: bool) -> Result<(), Failure> {
+    let (config, filter, output) = args.validate().map_err(Failure::Usage)?;
+    let mut outcome = pipeline::flows(&config).map_err(|e| Failure::Run(e.to_string()))?;
+    outcome.flows.retain(|f| filter.allows_flow(f));
+    outcome.summary.listed = outcome.flows.len() as u64;
+    match output {
+        FlowsOutput::Table => {
+            render::table::write_flows(out, &outcome.flows, &outcome.summary, color)?
+        }
+        FlowsOutput::Json { pretty } => {
+            for f in &outcome.flows {
+                render::json::write_line(out, f, pretty)?;
+            }
+            render::json::write_line(out, &outcome.summary, pretty)?;
+        }
+    }
+    match outcome.error {
+        Some(e) => Err(Failure::Run(e.to_string())),
+        None => Ok(()),
+    }
+}
+
+fn sessions(args: &SessionArgs, out: &mut impl Write, color: bool) -> Result<(), Failure> {
+    let config = args.validate().map_err(Failure::Usage)?;
+    let outcome = pipeline::sessions(&config).map_err(|e| Failure::Run(e.to_string()))?;
+    match args.format {
+        Format::Text => {
+            render::text::write_sessions(out, &outcome.sessions, render::text::Style::new(color))?
+        }
+        Format::Json => {
+            for s in &outcome.sessions {
+                render::json::write_line(out, s, args.pretty)?;
+            }
+            render::json::write_line(out, &outcome.summary, args.pretty)?;
+        }
+        Format::Table => render::table::write_sessions(
+            out,
+            &outcome.sessions,
+            &outcome.summary,
+            config.show_secrets,
+            color,
+        )?,
+    }
+    if let Some(dir) = &config.extract {
+        render::extract::write(dir, &outcome.sessions)
+            .map_err(|e| Failure::Run(format!("--extract {}: {e}", dir.display())))?;
+    }
+    match outcome.error {
+        Some(e) => Err(Failure::Run(e.to_string())),
+        None => Ok(()),
+    }
 }

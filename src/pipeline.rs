@@ -4,23 +4,32 @@
 use crate::capture::{CaptureError, FileReader, InputSource};
 use crate::flow::{Chunk, ConnInfo, ConnSummary, Direction, FlowTable, Handler};
 use crate::limits::Limits;
-use crate::packet::Decoder;
+use crate::packet::{Decoder, Endpoint};
+use crate::proto::event::{Mark, Side};
+use crate::proto::smtp::{self, Smtp};
 use crate::proto::{self, Basis, PortMap, Protocol};
 use crate::render::streams::{StreamDir, StreamFile};
-use crate::session::{FlowRecord, PerSide, RunSummary};
+use crate::session::mail::MessageInfo;
+use crate::session::{self, FlowRecord, PerSide, RunSummary, Session};
 use std::io::{self, IsTerminal};
 use std::path::PathBuf;
+
+/// What to read and how: shared by every command.
+#[derive(Clone, Debug)]
+pub struct InputConfig {
+    pub input: String,
+    pub ports: PortMap,
+    /// Follow every TCP connection, not only those on mapped ports.
+    pub all_ports: bool,
+    pub limits: Limits,
+    pub progress: bool,
+}
 
 /// A validated `flows` run.
 #[derive(Clone, Debug)]
 pub struct FlowsConfig {
-    pub input: String,
-    pub ports: PortMap,
-    /// List every TCP connection, not only those on mapped ports.
-    pub all_ports: bool,
-    pub limits: Limits,
+    pub input: InputConfig,
     pub write_streams: Option<PathBuf>,
-    pub progress: bool,
 }
 
 /// Why a run could not start, or stopped.
@@ -151,28 +160,51 @@ impl Handler for FlowsHandler<'_> {
 /// Reads the whole capture and returns a record per listed connection, in order of first
 /// packet. Fails outright only when the input cannot be opened or is not a capture.
 pub fn flows(cfg: &FlowsConfig) -> Result<FlowsOutcome, RunError> {
-    let source = InputSource::open(&cfg.input).map_err(|e| RunError::Open(cfg.input.clone(), e))?;
-    let size = source.size;
-    let counter = source.progress.clone();
-    let mut reader = FileReader::new(source)?;
     let streams = match &cfg.write_streams {
         Some(dir) => Some(StreamDir::new(dir).map_err(RunError::Streams)?),
         None => None,
     };
     let mut handler = FlowsHandler {
-        ports: &cfg.ports,
+        ports: &cfg.input.ports,
         streams,
         flows: Vec::new(),
         io_error: None,
     };
-    let mut table: FlowTable<FlowsHandler<'_>> = FlowTable::new(&cfg.limits, cfg.ports.ports());
+    let (mut summary, mut error) = drive(&cfg.input, &mut handler)?;
+    if error.is_none()
+        && let Some(e) = handler.io_error.take()
+    {
+        error = Some(RunError::Streams(e));
+    }
+    let mut flows = handler.flows;
+    flows.sort_by_key(|f| f.id);
+    summary.listed = flows.len() as u64;
+    summary.error = error.as_ref().map(|e| e.to_string());
+    Ok(FlowsOutcome {
+        flows,
+        summary,
+        error,
+    })
+}
+
+/// The capture → packet → flow loop: feeds every segment on a wanted port to `handler`,
+/// closes all connections at the end, and returns the run totals and the capture error
+/// that stopped reading early, if any.
+fn drive<H: Handler>(
+    cfg: &InputConfig,
+    handler: &mut H,
+) -> Result<(RunSummary, Option<RunError>), RunError> {
+    let source = InputSource::open(&cfg.input).map_err(|e| RunError::Open(cfg.input.clone(), e))?;
+    let size = source.size;
+    let counter = source.progress.clone();
+    let mut reader = FileReader::new(source)?;
+    let mut table: FlowTable<H> = FlowTable::new(&cfg.limits, cfg.ports.ports());
     let mut decoder = Decoder::new(cfg.limits.max_pending_fragments);
     let mut wanted = vec![cfg.all_ports; 65536];
     for p in cfg.ports.ports() {
         wanted[usize::from(p)] = true;
     }
     let bar = progress_bar(cfg.progress, size);
-
     let mut error = None;
     loop {
         let frame = match reader.next_frame() {
@@ -192,20 +224,13 @@ pub fn flows(cfg: &FlowsConfig) -> Result<FlowsOutcome, RunError> {
         if let Ok(seg) = decoder.decode(&frame)
             && (wanted[usize::from(seg.src.port)] || wanted[usize::from(seg.dst.port)])
         {
-            table.process(&seg, ts, index, &mut handler);
+            table.process(&seg, ts, index, handler);
         }
     }
-    table.finish(&mut handler);
+    table.finish(handler);
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    if error.is_none()
-        && let Some(e) = handler.io_error.take()
-    {
-        error = Some(RunError::Streams(e));
-    }
-    let mut flows = handler.flows;
-    flows.sort_by_key(|f| f.id);
     let ds = &decoder.stats;
     let summary = RunSummary {
         kind: "summary",
@@ -213,7 +238,7 @@ pub fn flows(cfg: &FlowsConfig) -> Result<FlowsOutcome, RunError> {
         frames: reader.frames(),
         tcp_segments: ds.tcp,
         connections: table.stats.connections,
-        listed: flows.len() as u64,
+        listed: 0,
         frames_not_ip: ds.not_ip,
         frames_not_tcp: ds.not_tcp,
         frames_malformed: ds.malformed,
@@ -225,11 +250,7 @@ pub fn flows(cfg: &FlowsConfig) -> Result<FlowsOutcome, RunError> {
         buffer_limit_flushes: table.stats.buffer_limit_flushes,
         error: error.as_ref().map(|e| e.to_string()),
     };
-    Ok(FlowsOutcome {
-        flows,
-        summary,
-        error,
-    })
+    Ok((summary, error))
 }
 
 fn progress_bar(enabled: bool, size: Option<u64>) -> Option<indicatif::ProgressBar> {
@@ -244,4 +265,220 @@ fn progress_bar(enabled: bool, size: Option<u64>) -> Option<indicatif::ProgressB
         bar.set_style(style);
     }
     Some(bar)
+}
+
+/// Which sessions to show (empty lists mean all).
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub protocols: Vec<Protocol>,
+    pub ports: Vec<u16>,
+    pub hosts: Vec<std::net::IpAddr>,
+    pub sessions: Vec<u64>,
+}
+
+impl Filter {
+    fn allows(&self, id: u64, protocol: Protocol, client: Endpoint, server: Endpoint) -> bool {
+        (self.protocols.is_empty() || self.protocols.contains(&protocol))
+            && (self.ports.is_empty()
+                || self.ports.contains(&client.port)
+                || self.ports.contains(&server.port))
+            && (self.hosts.is_empty()
+                || self.hosts.contains(&client.ip)
+                || self.hosts.contains(&server.ip))
+            && (self.sessions.is_empty() || self.sessions.contains(&id))
+    }
+
+    pub fn allows_flow(&self, f: &FlowRecord) -> bool {
+        self.allows(f.id, f.protocol, f.client, f.server)
+    }
+}
+
+/// A validated run of the main job.
+#[derive(Clone, Debug)]
+pub struct SessionsConfig {
+    pub input: InputConfig,
+    pub filter: Filter,
+    pub show_secrets: bool,
+    pub extract: Option<PathBuf>,
+}
+
+pub struct SessionsOutcome {
+    pub sessions: Vec<Session>,
+    pub summary: RunSummary,
+    pub error: Option<RunError>,
+}
+
+/// What a connection turned out to be.
+enum Dissect {
+    /// Not decided yet: the first bytes are kept until content tells.
+    Sniffing(Vec<(Side, Vec<u8>, Mark)>),
+    Smtp(Box<Smtp>),
+    /// TLS from the first byte (465/993/995, or a ClientHello seen).
+    Tls(Protocol),
+    /// A protocol without a dissector yet, or not mail at all.
+    Ignored,
+}
+
+struct SessionState {
+    dissect: Dissect,
+    head: [Vec<u8>; 2],
+    messages: Vec<MessageInfo>,
+}
+
+struct SessionsHandler<'a> {
+    cfg: &'a SessionsConfig,
+    bounds: smtp::Bounds,
+    sessions: Vec<Session>,
+}
+
+fn side_of(dir: Direction) -> Side {
+    match dir {
+        Direction::ClientToServer => Side::Client,
+        Direction::ServerToClient => Side::Server,
+    }
+}
+
+impl SessionsHandler<'_> {
+    fn start_smtp(&self, info: &ConnInfo) -> Dissect {
+        Dissect::Smtp(Box::new(Smtp::new(self.bounds, info.midstream)))
+    }
+
+    fn feed(&mut self, state: &mut SessionState, side: Side, data: &[u8], mark: Mark) {
+        let head = &mut state.head[side as usize];
+        if head.len() < SNIFF_BYTES {
+            let take = (SNIFF_BYTES - head.len()).min(data.len());
+            head.extend_from_slice(&data[..take]);
+        }
+        match &mut state.dissect {
+            Dissect::Smtp(smtp) => {
+                smtp.on_data(side, data, mark);
+                for m in smtp.take_messages() {
+                    let keep_raw = self.cfg.extract.is_some();
+                    state
+                        .messages
+                        .push(session::mail::message_info(&m, keep_raw));
+                }
+            }
+            Dissect::Sniffing(buffered) => {
+                buffered.push((side, data.to_vec(), mark));
+                match proto::sniff(&state.head[1], &state.head[0]) {
+                    Some(role) if role.protocol == Protocol::Smtp => {
+                        let mut smtp = Smtp::new(self.bounds, true);
+                        for (side, bytes, mark) in std::mem::take(buffered) {
+                            smtp.on_data(side, &bytes, mark);
+                        }
+                        state.dissect = Dissect::Smtp(Box::new(smtp));
+                    }
+                    Some(role) if role.protocol == Protocol::Tls => {
+                        state.dissect = Dissect::Tls(Protocol::Tls)
+                    }
+                    Some(_) => state.dissect = Dissect::Ignored,
+                    None if state.head.iter().all(|h| h.len() >= SNIFF_BYTES) => {
+                        state.dissect = Dissect::Ignored
+                    }
+                    None => {}
+                }
+            }
+            Dissect::Tls(_) | Dissect::Ignored => {}
+        }
+    }
+}
+
+impl Handler for SessionsHandler<'_> {
+    type State = SessionState;
+
+    fn open(&mut self, info: &ConnInfo) -> SessionState {
+        let dissect = match self.cfg.input.ports.get(info.server.port) {
+            Some(role) if role.tls => Dissect::Tls(role.protocol),
+            Some(role) if role.protocol == Protocol::Smtp => self.start_smtp(info),
+            Some(_) => Dissect::Ignored,
+            None => Dissect::Sniffing(Vec::new()),
+        };
+        SessionState {
+            dissect,
+            head: [Vec::new(), Vec::new()],
+            messages: Vec::new(),
+        }
+    }
+
+    fn data(&mut self, state: &mut SessionState, _: &ConnInfo, dir: Direction, chunk: Chunk<'_>) {
+        let mark = Mark {
+            ts: chunk.ts,
+            frame: chunk.frame,
+        };
+        self.feed(state, side_of(dir), chunk.data, mark);
+    }
+
+    fn gap(
+        &mut self,
+        state: &mut SessionState,
+        _: &ConnInfo,
+        dir: Direction,
+        _offset: u64,
+        len: u64,
+        ts: crate::capture::Timestamp,
+    ) {
+        if let Dissect::Smtp(smtp) = &mut state.dissect {
+            smtp.on_gap(side_of(dir), len, Mark { ts, frame: 0 });
+        }
+    }
+
+    fn close(&mut self, state: SessionState, summary: &ConnSummary) {
+        let end = Mark {
+            ts: summary.end,
+            frame: 0,
+        };
+        let mut messages = state.messages;
+        let session = match state.dissect {
+            Dissect::Smtp(mut smtp) => {
+                for m in smtp.take_messages() {
+                    messages.push(session::mail::message_info(&m, self.cfg.extract.is_some()));
+                }
+                let t = smtp.finish(end);
+                // Messages cut short at close were stored by finish.
+                for m in &t.messages {
+                    messages.push(session::mail::message_info(m, self.cfg.extract.is_some()));
+                }
+                session::mail::smtp_session(summary, t, messages, self.cfg.show_secrets)
+            }
+            Dissect::Tls(protocol) => {
+                let mut s = session::mail::tls_session(summary, protocol);
+                if let Some(tls) = s.tls.as_mut() {
+                    let (sni, version) = proto::event::client_hello(&state.head[0]);
+                    tls.sni = sni;
+                    tls.version = version;
+                }
+                s
+            }
+            Dissect::Sniffing(_) | Dissect::Ignored => return,
+        };
+        if self
+            .cfg
+            .filter
+            .allows(session.id, session.protocol, session.client, session.server)
+        {
+            self.sessions.push(session);
+        }
+    }
+}
+
+/// The main job: every mail session of the capture, dissected, in order of first packet.
+pub fn sessions(cfg: &SessionsConfig) -> Result<SessionsOutcome, RunError> {
+    let mut handler = SessionsHandler {
+        cfg,
+        bounds: smtp::Bounds {
+            max_line: cfg.input.limits.max_line,
+            max_message: cfg.input.limits.max_message,
+        },
+        sessions: Vec::new(),
+    };
+    let (mut summary, error) = drive(&cfg.input, &mut handler)?;
+    let mut sessions = handler.sessions;
+    sessions.sort_by_key(|s| s.id);
+    summary.listed = sessions.len() as u64;
+    Ok(SessionsOutcome {
+        sessions,
+        summary,
+        error,
+    })
 }

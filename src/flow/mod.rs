@@ -87,6 +87,8 @@ pub struct ConnInfo {
     pub server: Endpoint,
     pub start: Timestamp,
     pub first_frame: u64,
+    /// The first packet was not a SYN: the start of the conversation may be missing.
+    pub midstream: bool,
 }
 
 /// A finished connection.
@@ -252,6 +254,7 @@ impl<H: Handler> FlowTable<H> {
                 server,
                 start: ts,
                 first_frame: frame,
+                midstream: !seg.flags.syn,
             };
             self.next_id += 1;
             self.stats.connections += 1;

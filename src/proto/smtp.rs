@@ -138,10 +138,10 @@ enum Hold {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Dot {
+enum Scan {
     LineStart,
-    Dot,
-    DotCr,
+    SawDot,
+    SawDotCr,
     Mid,
 }
 
@@ -244,7 +244,7 @@ pub struct Smtp {
     bounds: Bounds,
     t: Transcript,
     client: Client,
-    dot: Dot,
+    dot: Scan,
     building: Option<Building>,
     held: Vec<u8>,
     held_mark: Mark,
@@ -269,6 +269,8 @@ pub struct Smtp {
     /// Counted once each.
     reported: Vec<&'static str>,
     tls_hello: Vec<u8>,
+    /// Messages completed so far (also those already handed out by `take_messages`).
+    message_count: usize,
 }
 
 const KNOWN_VERBS: &[&str] = &[
@@ -285,7 +287,7 @@ impl Smtp {
             bounds,
             t: Transcript::default(),
             client: Client::Command,
-            dot: Dot::LineStart,
+            dot: Scan::LineStart,
             building: None,
             held: Vec::new(),
             held_mark: Mark::default(),
@@ -305,6 +307,7 @@ impl Smtp {
             ehlo_done: false,
             reported: Vec::new(),
             tls_hello: Vec::new(),
+            message_count: 0,
         }
     }
 
@@ -353,7 +356,7 @@ impl Smtp {
                             b.incomplete = true;
                             self.anomaly("gap-in-message", mark, format!("{len} bytes missing"));
                         }
-                        self.dot = Dot::Mid;
+                        self.dot = Scan::Mid;
                     }
                     Client::Chunk { remaining, last } => {
                         let lost = len.min(remaining);
@@ -396,6 +399,12 @@ impl Smtp {
                 }
             }
         }
+    }
+
+    /// Hands out the messages completed since the last call (their indices, as exchanges
+    /// refer to them, count from the first message of the connection).
+    pub fn take_messages(&mut self) -> Vec<Message> {
+        std::mem::take(&mut self.t.messages)
     }
 
     /// Both directions ended: whatever is unfinished stays marked incomplete.
@@ -733,17 +742,17 @@ impl Smtp {
         let mut i = 0;
         while i < data.len() {
             match self.dot {
-                Dot::LineStart => {
+                Scan::LineStart => {
                     if data[i] == b'.' {
-                        self.dot = Dot::Dot;
+                        self.dot = Scan::SawDot;
                         i += 1;
                     } else {
-                        self.dot = Dot::Mid;
+                        self.dot = Scan::Mid;
                     }
                 }
-                Dot::Dot => match data[i] {
+                Scan::SawDot => match data[i] {
                     b'\r' => {
-                        self.dot = Dot::DotCr;
+                        self.dot = Scan::SawDotCr;
                         i += 1;
                     }
                     b'\n' => {
@@ -752,9 +761,9 @@ impl Smtp {
                         return i + 1;
                     }
                     // A stuffed dot: removed (RFC 5321 4.5.2).
-                    _ => self.dot = Dot::Mid,
+                    _ => self.dot = Scan::Mid,
                 },
-                Dot::DotCr => {
+                Scan::SawDotCr => {
                     if data[i] == b'\n' {
                         self.end_data(keep);
                         return i + 1;
@@ -762,9 +771,9 @@ impl Smtp {
                     if let Some(b) = self.building.as_mut() {
                         b.push(b"\r", max);
                     }
-                    self.dot = Dot::Mid;
+                    self.dot = Scan::Mid;
                 }
-                Dot::Mid => {
+                Scan::Mid => {
                     let (end, line_done) = match data[i..].iter().position(|b| *b == b'\n') {
                         Some(j) => (i + j + 1, true),
                         None => (data.len(), false),
@@ -788,7 +797,7 @@ impl Smtp {
                         }
                     }
                     if line_done {
-                        self.dot = Dot::LineStart;
+                        self.dot = Scan::LineStart;
                     }
                     i = end;
                 }
@@ -799,7 +808,7 @@ impl Smtp {
 
     fn end_data(&mut self, keep: bool) {
         self.client = Client::Command;
-        self.dot = Dot::LineStart;
+        self.dot = Scan::LineStart;
         let building = self.building.take();
         if !keep {
             return;
@@ -826,7 +835,7 @@ impl Smtp {
             }
         } else if let Some(ex) = self.t.exchanges.get_mut(idx) {
             // The index the message will get when its LAST chunk arrives.
-            ex.message = Some(self.t.messages.len());
+            ex.message = Some(self.message_count);
         }
     }
 
@@ -844,7 +853,8 @@ impl Smtp {
         if b.bare_lf && b.origin == "smtp-data" {
             self.anomaly("bare-lf", b.mark, "message line ends in LF without CR");
         }
-        let index = self.t.messages.len();
+        let index = self.message_count;
+        self.message_count += 1;
         self.t.messages.push(Message {
             origin: b.origin,
             mark: b.mark,
@@ -974,7 +984,7 @@ impl Smtp {
                 if first && code == "354" {
                     complete = false;
                     self.building = Some(Building::new("smtp-data", mark));
-                    self.dot = Dot::LineStart;
+                    self.dot = Scan::LineStart;
                     if let Client::Hold(Hold::Data) = self.client {
                         self.client = Client::Data { keep: true };
                         self.release_held();
@@ -991,7 +1001,7 @@ impl Smtp {
                                 format!("DATA got {code} but the client sent content"),
                             );
                             self.client = Client::Data { keep: false };
-                            self.dot = Dot::LineStart;
+                            self.dot = Scan::LineStart;
                             self.release_held();
                         }
                     }

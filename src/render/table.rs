@@ -111,3 +111,153 @@ pub fn write_flows<W: Write>(
     }
     writeln!(out)
 }
+
+/// The main job's table view: sessions, then messages, then (with `--show-secrets`)
+/// credentials.
+pub fn write_sessions<W: Write>(
+    out: &mut W,
+    sessions: &[crate::session::Session],
+    summary: &RunSummary,
+    show_secrets: bool,
+    color: bool,
+) -> io::Result<()> {
+    use crate::render::text::escape;
+    let new_table = |header: Vec<&str>| {
+        let mut t = Table::new();
+        t.load_style(UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Disabled);
+        if !color {
+            t.force_no_tty();
+        }
+        t.set_header(header);
+        t
+    };
+    let mut t = new_table(vec![
+        "#",
+        "proto",
+        "client",
+        "server",
+        "start (UTC)",
+        "duration",
+        "commands",
+        "messages",
+        "auth",
+        "tls",
+        "anomalies",
+        "state",
+    ]);
+    for s in sessions {
+        let auth = s
+            .auth
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} {}{}",
+                    a.mechanism,
+                    a.username.as_deref().unwrap_or("?"),
+                    match a.success {
+                        Some(true) => " ✓",
+                        Some(false) => " ✗",
+                        None => "",
+                    }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        t.add_row(vec![
+            Cell::new(s.id).set_alignment(CellAlignment::Right),
+            Cell::new(s.protocol),
+            Cell::new(s.client),
+            Cell::new(s.server),
+            Cell::new(s.start.trim_end_matches('Z').replace('T', " ")),
+            Cell::new(format!("{:.3}s", s.duration)).set_alignment(CellAlignment::Right),
+            Cell::new(s.exchanges.iter().filter(|e| e.command.is_some()).count())
+                .set_alignment(CellAlignment::Right),
+            Cell::new(s.messages.len()).set_alignment(CellAlignment::Right),
+            Cell::new(escape(&auth)),
+            Cell::new(s.tls.as_ref().map_or("", |t| t.mode)),
+            Cell::new(s.anomalies.len()).set_alignment(CellAlignment::Right),
+            Cell::new(s.state),
+        ]);
+    }
+    writeln!(out, "Sessions\n{t}")?;
+    let mut t = new_table(vec![
+        "session",
+        "#",
+        "via",
+        "from",
+        "to",
+        "subject",
+        "size",
+        "parts",
+        "attachments",
+    ]);
+    for s in sessions {
+        for (i, m) in s.messages.iter().enumerate() {
+            let attachments: Vec<String> = m
+                .parts
+                .iter()
+                .filter(|p| p.filename.is_some() || p.disposition.as_deref() == Some("attachment"))
+                .map(|p| {
+                    format!(
+                        "{} ({})",
+                        escape(p.filename.as_deref().unwrap_or("unnamed")),
+                        human_bytes(p.size)
+                    )
+                })
+                .collect();
+            t.add_row(vec![
+                Cell::new(s.id).set_alignment(CellAlignment::Right),
+                Cell::new(i).set_alignment(CellAlignment::Right),
+                Cell::new(m.origin),
+                Cell::new(escape(
+                    m.headers
+                        .from
+                        .as_deref()
+                        .or(m.mail_from.as_deref())
+                        .unwrap_or(""),
+                )),
+                Cell::new(escape(&if m.rcpt_to.is_empty() {
+                    m.headers.to.clone().unwrap_or_default()
+                } else {
+                    m.rcpt_to.join(", ")
+                })),
+                Cell::new(escape(m.headers.subject.as_deref().unwrap_or(""))),
+                Cell::new(human_bytes(m.size)).set_alignment(CellAlignment::Right),
+                Cell::new(m.parts.len()).set_alignment(CellAlignment::Right),
+                Cell::new(attachments.join(", ")),
+            ]);
+        }
+    }
+    writeln!(out, "Messages\n{t}")?;
+    if show_secrets {
+        let mut t = new_table(vec![
+            "session",
+            "mechanism",
+            "username",
+            "password",
+            "result",
+        ]);
+        for s in sessions {
+            for a in &s.auth {
+                t.add_row(vec![
+                    Cell::new(s.id),
+                    Cell::new(escape(&a.mechanism)),
+                    Cell::new(escape(a.username.as_deref().unwrap_or(""))),
+                    Cell::new(escape(a.password.as_deref().unwrap_or(""))),
+                    Cell::new(match a.success {
+                        Some(true) => "success",
+                        Some(false) => "failure",
+                        None => "unknown",
+                    }),
+                ]);
+            }
+        }
+        writeln!(out, "Credentials\n{t}")?;
+    }
+    writeln!(
+        out,
+        "{} session(s) of {} connection(s); {} frames",
+        summary.listed, summary.connections, summary.frames
+    )
+}

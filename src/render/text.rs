@@ -1,0 +1,429 @@
+//! The human transcript: one block per session, every command and reply with its time
+//! relative to the session start, reply latency, a short note of what it means, messages
+//! with their MIME tree and the start of their text, anomalies inline. Bytes from the
+//! capture never reach the terminal raw: control characters are shown escaped.
+
+use crate::session::Session;
+use crate::session::mail::{ExchangeInfo, MessageInfo};
+use std::io::{self, Write};
+
+/// ANSI styling, or none.
+#[derive(Clone, Copy)]
+pub struct Style {
+    color: bool,
+}
+
+impl Style {
+    pub fn new(color: bool) -> Style {
+        Style { color }
+    }
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn dim(&self, s: &str) -> String {
+        self.paint("2", s)
+    }
+    fn bold(&self, s: &str) -> String {
+        self.paint("1", s)
+    }
+    fn client(&self, s: &str) -> String {
+        self.paint("36", s)
+    }
+    fn reply(&self, code: &str, s: &str) -> String {
+        match code.as_bytes().first() {
+            Some(b'2') | Some(b'3') => self.paint("32", s),
+            Some(b'4') => self.paint("33", s),
+            Some(b'5') => self.paint("31", s),
+            _ => s.to_string(),
+        }
+    }
+    fn warn(&self, s: &str) -> String {
+        self.paint("33", s)
+    }
+}
+
+/// Escapes control characters (and the escape character itself) so capture bytes can't
+/// drive the terminal.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() || c == '\u{fffd}' => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn rel(session: &Session, at: crate::capture::Timestamp) -> String {
+    let ms = at.since(session.start_ts) as f64 / 1e6;
+    format!("{:>9.3}", ms / 1000.0)
+}
+
+/// What an SMTP command does, in a few words.
+pub fn smtp_verb_note(verb: &str) -> &'static str {
+    match verb {
+        "HELO" => "hello (plain SMTP)",
+        "EHLO" => "extended hello: asks for the server's extensions",
+        "MAIL" => "starts a transaction: envelope sender",
+        "RCPT" => "envelope recipient",
+        "DATA" => "the message follows, ended by a line with a single dot",
+        "BDAT" => "a chunk of the message, of exactly the size given (CHUNKING)",
+        "RSET" => "aborts the transaction",
+        "VRFY" => "asks whether a mailbox exists",
+        "EXPN" => "asks to expand a mailing list",
+        "HELP" => "asks for help",
+        "NOOP" => "does nothing (keep-alive)",
+        "QUIT" => "ends the session",
+        "STARTTLS" => "asks to switch to TLS",
+        "AUTH" => "authenticates (SASL)",
+        "ETRN" => "asks the server to flush a queue",
+        _ => "not a standard SMTP command",
+    }
+}
+
+/// What an SMTP reply code means.
+pub fn smtp_reply_note(code: &str) -> &'static str {
+    match code {
+        "211" => "system status",
+        "214" => "help message",
+        "220" => "service ready",
+        "221" => "closing the connection",
+        "235" => "authentication succeeded",
+        "250" => "ok, action completed",
+        "251" => "user not local, will forward",
+        "252" => "cannot verify, will try delivery",
+        "334" => "authentication challenge: send the next SASL response",
+        "354" => "go ahead: send the message",
+        "421" => "service not available, closing",
+        "432" => "password transition needed",
+        "450" => "mailbox unavailable (try again later)",
+        "451" => "local error, try again later",
+        "452" => "insufficient storage, try again later",
+        "454" => "temporary authentication or TLS failure",
+        "500" => "syntax error, command not recognised",
+        "501" => "syntax error in arguments",
+        "502" => "command not implemented",
+        "503" => "bad sequence of commands",
+        "504" => "parameter not implemented",
+        "530" => "authentication required",
+        "534" => "authentication mechanism too weak",
+        "535" => "authentication failed",
+        "538" => "encryption required for this mechanism",
+        "550" => "mailbox unavailable (rejected)",
+        "551" => "user not local",
+        "552" => "storage allocation exceeded",
+        "553" => "mailbox name not allowed",
+        "554" => "transaction failed",
+        "555" => "MAIL/RCPT parameters not recognised",
+        _ => match code.as_bytes().first() {
+            Some(b'2') => "success",
+            Some(b'3') => "intermediate: more input expected",
+            Some(b'4') => "temporary failure",
+            Some(b'5') => "permanent failure",
+            _ => "",
+        },
+    }
+}
+
+fn human_size(n: u64) -> String {
+    if n < 1024 {
+        format!("{n} B")
+    } else if n < 1024 * 1024 {
+        format!("{:.1} KiB", n as f64 / 1024.0)
+    } else {
+        format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0))
+    }
+}
+
+/// Writes every session.
+pub fn write_sessions<W: Write>(out: &mut W, sessions: &[Session], style: Style) -> io::Result<()> {
+    for (i, s) in sessions.iter().enumerate() {
+        if i > 0 {
+            writeln!(out)?;
+        }
+        write_session(out, s, style)?;
+    }
+    Ok(())
+}
+
+fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()> {
+    let start = s.start.trim_end_matches('Z').replace('T', " ");
+    let header = format!(
+        "── session {} · {} · {} → {} · {} UTC · {:.3} s · {}{}",
+        s.id,
+        s.protocol.as_str().to_ascii_uppercase(),
+        s.client,
+        s.server,
+        start,
+        s.duration,
+        s.state,
+        if s.handshake {
+            ""
+        } else {
+            " (picked up mid-stream)"
+        },
+    );
+    writeln!(out, "{}", st.bold(&header))?;
+    if let Some(tls) = &s.tls
+        && tls.mode == "implicit"
+    {
+        writeln!(
+            out,
+            "  {}",
+            st.dim(&format!(
+                "TLS from the first byte (implicit TLS){}; nothing inside can be read",
+                tls.sni
+                    .as_ref()
+                    .map(|n| format!(", server name {}", escape(n)))
+                    .unwrap_or_default()
+            ))
+        )?;
+        return Ok(());
+    }
+    let mut anomalies: Vec<&crate::session::mail::AnomalyInfo> = s.anomalies.iter().collect();
+    for (idx, e) in s.exchanges.iter().enumerate() {
+        write_exchange(out, s, idx, e, st)?;
+        // Anomalies up to the end of this exchange.
+        let last_frame = e.replies.last().map_or(e.frame, |r| r.frame).max(e.frame);
+        anomalies.retain(|a| {
+            if a.frame != 0 && a.frame <= last_frame {
+                let _ = writeln!(
+                    out,
+                    "           {}",
+                    st.warn(&format!(
+                        "! {} ({}): {} — {}",
+                        a.name,
+                        a.rfc,
+                        a.explanation,
+                        escape(&a.detail)
+                    ))
+                );
+                false
+            } else {
+                true
+            }
+        });
+        if let Some(m) = e.message.and_then(|i| s.messages.get(i))
+            && e.status.is_some()
+            && e.command
+                .as_ref()
+                .is_some_and(|c| c.verb == "DATA" || c.args.to_ascii_uppercase().contains("LAST"))
+        {
+            write_message(out, e.message.unwrap_or(0), m, st)?;
+        }
+    }
+    if let Some(tls) = &s.tls {
+        writeln!(
+            out,
+            "           {}",
+            st.dim(&format!(
+                "── TLS from here on (STARTTLS){}: the rest of the session is encrypted",
+                tls.sni
+                    .as_ref()
+                    .map(|n| format!(", server name {}", escape(n)))
+                    .unwrap_or_default()
+            ))
+        )?;
+    }
+    for a in anomalies {
+        writeln!(
+            out,
+            "           {}",
+            st.warn(&format!(
+                "! {} ({}): {} — {}",
+                a.name,
+                a.rfc,
+                a.explanation,
+                escape(&a.detail)
+            ))
+        )?;
+    }
+    for a in &s.auth {
+        writeln!(
+            out,
+            "  {} {} as {} (password {}): {}",
+            st.bold("auth"),
+            escape(&a.mechanism),
+            escape(a.username.as_deref().unwrap_or("?")),
+            escape(a.password.as_deref().unwrap_or("-")),
+            match a.success {
+                Some(true) => "succeeded",
+                Some(false) => "failed",
+                None => "no answer seen",
+            }
+        )?;
+    }
+    if s.gap_bytes.client + s.gap_bytes.server > 0 {
+        writeln!(
+            out,
+            "  {}",
+            st.warn(&format!(
+                "capture gaps: {} client bytes, {} server bytes missing",
+                s.gap_bytes.client, s.gap_bytes.server
+            ))
+        )?;
+    }
+    Ok(())
+}
+
+fn write_exchange<W: Write>(
+    out: &mut W,
+    s: &Session,
+    _idx: usize,
+    e: &ExchangeInfo,
+    st: Style,
+) -> io::Result<()> {
+    if let Some(c) = &e.command {
+        let line = if c.args.is_empty() {
+            c.verb.clone()
+        } else {
+            format!("{} {}", c.verb, c.args)
+        };
+        let note = smtp_verb_note(&c.verb);
+        let flags = match (e.pipelined, e.incomplete) {
+            (true, true) => " [pipelined, incomplete]",
+            (true, false) => " [pipelined]",
+            (false, true) => " [incomplete]",
+            _ => "",
+        };
+        writeln!(
+            out,
+            "  {} {} {}  {}",
+            st.dim(&rel(s, e.at)),
+            st.client("C:"),
+            st.client(&escape(&line)),
+            st.dim(&format!("# {note}{flags}"))
+        )?;
+    }
+    let mut lines = e.client_lines.iter().peekable();
+    for (n, r) in e.replies.iter().enumerate() {
+        for (k, l) in r.lines.iter().enumerate() {
+            let note = if k + 1 == r.lines.len() {
+                let mut note = smtp_reply_note(&r.code).to_string();
+                if e.command.is_none() && n == 0 {
+                    note = format!("greeting: {note}");
+                }
+                if let Some(ms) = r.latency_ms {
+                    note = format!("{note} ({ms:.1} ms)");
+                }
+                format!("  {}", st.dim(&format!("# {note}")))
+            } else {
+                String::new()
+            };
+            writeln!(
+                out,
+                "  {} {} {}{}",
+                st.dim(&rel(s, r.at)),
+                st.reply(&r.code, "S:"),
+                st.reply(&r.code, &escape(l)),
+                note
+            )?;
+        }
+        // SASL responses the client sent after this reply.
+        while let Some(l) = lines.next_if(|l| l.at >= r.at) {
+            writeln!(
+                out,
+                "  {} {} {}  {}",
+                st.dim(&rel(s, l.at)),
+                st.client("C:"),
+                st.client(&escape(&l.text)),
+                st.dim("# SASL response")
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn write_message<W: Write>(out: &mut W, n: usize, m: &MessageInfo, st: Style) -> io::Result<()> {
+    let pad = "           ";
+    let mut flags = Vec::new();
+    if m.truncated {
+        flags.push("truncated");
+    }
+    if m.incomplete {
+        flags.push("incomplete");
+    }
+    writeln!(
+        out,
+        "{pad}{} {} via {}, sha256 {}{}",
+        st.bold(&format!("✉ message {n}:")),
+        human_size(m.size),
+        m.origin,
+        &m.sha256,
+        if flags.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", flags.join(", "))
+        }
+    )?;
+    let h = &m.headers;
+    let env = format!(
+        "envelope {} → {}",
+        escape(m.mail_from.as_deref().unwrap_or("<>")),
+        escape(&m.rcpt_to.join(", "))
+    );
+    writeln!(out, "{pad}  {env}")?;
+    for (label, value) in [
+        ("From", &h.from),
+        ("To", &h.to),
+        ("Cc", &h.cc),
+        ("Subject", &h.subject),
+        ("Date", &h.date),
+        ("Message-ID", &h.message_id),
+    ] {
+        if let Some(v) = value {
+            writeln!(out, "{pad}  {label}: {}", escape(v))?;
+        }
+    }
+    for (depth, path, ctype) in &m.tree {
+        let indent = "  ".repeat(*depth);
+        let leaf = m.parts.iter().find(|p| &p.path == path && !path.is_empty());
+        let detail = match leaf {
+            Some(p) => {
+                let mut d = vec![human_size(p.size)];
+                if let Some(cs) = &p.charset {
+                    d.push(escape(cs));
+                }
+                if let Some(te) = &p.transfer_encoding {
+                    d.push(escape(te));
+                }
+                if let Some(f) = &p.filename {
+                    d.push(format!("\"{}\"", escape(f)));
+                }
+                format!(" ({})", d.join(", "))
+            }
+            None => String::new(),
+        };
+        let label = if path.is_empty() { "·" } else { path };
+        writeln!(out, "{pad}  {indent}{label} {}{detail}", escape(ctype))?;
+    }
+    if let Some(text) = m
+        .parts
+        .iter()
+        .find(|p| p.content_type == "text/plain")
+        .and_then(|p| p.text.as_ref())
+    {
+        for line in text.lines().take(4) {
+            writeln!(out, "{pad}  {}", st.dim(&format!("│ {}", escape(line))))?;
+        }
+    }
+    for a in &m.mime_anomalies {
+        writeln!(
+            out,
+            "{pad}  {}",
+            st.warn(&format!("! mime {}: {}", a.name, escape(&a.detail)))
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,335 @@
+//! The mail-session model: one [`Session`] per connection, built from a dissector's
+//! transcript and the MIME summaries of its messages. This is the JSON contract of
+//! `mailscope FILE --format json` (see `docs/session.schema.json`); renderers read only this.
+
+use crate::capture::Timestamp;
+use crate::flow::ConnSummary;
+use crate::mime::{Headers, MimeInfo, Part};
+use crate::packet::Endpoint;
+use crate::proto::event::{Anomaly, Mark};
+use crate::proto::{Protocol, smtp};
+use serde::Serialize;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Session {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub id: u64,
+    pub protocol: Protocol,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub start: String,
+    pub end: String,
+    pub duration: f64,
+    pub state: &'static str,
+    /// The TCP handshake was seen (false: picked up mid-stream).
+    pub handshake: bool,
+    pub tls: Option<TlsInfo>,
+    pub auth: Vec<AuthInfo>,
+    pub capabilities: Vec<String>,
+    pub exchanges: Vec<ExchangeInfo>,
+    pub messages: Vec<MessageInfo>,
+    pub anomalies: Vec<AnomalyInfo>,
+    /// Stream bytes the capture lacks, per direction.
+    pub gap_bytes: crate::session::PerSide<u64>,
+    /// Session start, for relative times; not serialised.
+    #[serde(skip)]
+    pub start_ts: Timestamp,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TlsInfo {
+    /// `starttls` or `implicit`.
+    pub mode: &'static str,
+    /// When TLS took over (RFC 3339).
+    pub at: String,
+    pub frame: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sni: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AuthInfo {
+    pub mechanism: String,
+    pub username: Option<String>,
+    /// `<redacted>` unless secrets were asked for.
+    pub password: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authzid: Option<String>,
+    pub success: Option<bool>,
+    pub exchange: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CommandInfo {
+    pub verb: String,
+    pub args: String,
+    /// IMAP tag; null for SMTP and POP3.
+    pub tag: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<(String, Option<String>)>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ReplyInfo {
+    pub ts: String,
+    pub frame: u64,
+    pub code: String,
+    pub enhanced: Option<String>,
+    pub lines: Vec<String>,
+    /// Milliseconds since the command (or the previous reply of the exchange).
+    pub latency_ms: Option<f64>,
+    #[serde(skip)]
+    pub at: Timestamp,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ClientLineInfo {
+    pub ts: String,
+    pub frame: u64,
+    pub text: String,
+    #[serde(skip)]
+    pub at: Timestamp,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ExchangeInfo {
+    pub ts: String,
+    pub frame: u64,
+    pub command: Option<CommandInfo>,
+    /// Lines the client sent inside the exchange (SASL responses).
+    pub client_lines: Vec<ClientLineInfo>,
+    pub replies: Vec<ReplyInfo>,
+    /// Code of the final reply.
+    pub status: Option<String>,
+    pub message: Option<usize>,
+    pub pipelined: bool,
+    pub incomplete: bool,
+    #[serde(skip)]
+    pub at: Timestamp,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MessageInfo {
+    pub origin: &'static str,
+    pub ts: String,
+    pub frame: u64,
+    pub mail_from: Option<String>,
+    pub rcpt_to: Vec<String>,
+    pub size: u64,
+    pub sha256: String,
+    pub truncated: bool,
+    pub incomplete: bool,
+    pub content_type: Option<String>,
+    pub headers: Headers,
+    pub parts: Vec<Part>,
+    pub mime_anomalies: Vec<crate::mime::MimeAnomaly>,
+    /// Entities with depth and section, containers included (for drawing the tree).
+    #[serde(skip)]
+    pub tree: Vec<(usize, String, String)>,
+    /// The message bytes, kept only for `--extract`.
+    #[serde(skip)]
+    pub raw: Option<Vec<u8>>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AnomalyInfo {
+    pub name: &'static str,
+    pub rfc: &'static str,
+    pub explanation: &'static str,
+    pub ts: String,
+    pub frame: u64,
+    pub detail: String,
+}
+
+impl From<&Anomaly> for AnomalyInfo {
+    fn from(a: &Anomaly) -> AnomalyInfo {
+        AnomalyInfo {
+            name: a.name,
+            rfc: a.rfc,
+            explanation: a.explanation,
+            ts: a.ts.to_rfc3339(),
+            frame: a.frame,
+            detail: a.detail.clone(),
+        }
+    }
+}
+
+/// Builds the model of a message from the dissector's bytes.
+pub fn message_info(m: &smtp::Message, keep_raw: bool) -> MessageInfo {
+    let mime: MimeInfo = crate::mime::parse(&m.bytes);
+    MessageInfo {
+        origin: m.origin,
+        ts: m.mark.ts.to_rfc3339(),
+        frame: m.mark.frame,
+        mail_from: m.mail_from.clone(),
+        rcpt_to: m.rcpt_to.clone(),
+        size: m.size,
+        sha256: m.sha256.clone(),
+        truncated: m.truncated,
+        incomplete: m.incomplete,
+        content_type: mime.content_type,
+        headers: mime.headers,
+        parts: mime.parts,
+        mime_anomalies: mime.anomalies,
+        tree: mime.tree,
+        raw: keep_raw.then(|| m.bytes.clone()),
+    }
+}
+
+fn at(mark: Mark) -> (String, u64, Timestamp) {
+    (mark.ts.to_rfc3339(), mark.frame, mark.ts)
+}
+
+/// Builds a session from the connection summary and an SMTP transcript.
+pub fn smtp_session(
+    summary: &ConnSummary,
+    t: smtp::Transcript,
+    messages: Vec<MessageInfo>,
+    show_secrets: bool,
+) -> Session {
+    let info = &summary.info;
+    let exchanges = t
+        .exchanges
+        .iter()
+        .map(|e| {
+            let (ts, frame, when) = at(e.mark);
+            let mut prev = when;
+            let replies = e
+                .replies
+                .iter()
+                .map(|r| {
+                    let (ts, frame, rat) = at(r.mark);
+                    let latency = e.command.as_ref().map(|_| rat.since(prev) as f64 / 1e6);
+                    prev = rat;
+                    ReplyInfo {
+                        ts,
+                        frame,
+                        code: r.code.clone(),
+                        enhanced: r.enhanced.clone(),
+                        lines: r.lines.clone(),
+                        latency_ms: latency,
+                        at: rat,
+                    }
+                })
+                .collect();
+            ExchangeInfo {
+                ts,
+                frame,
+                command: e.command.as_ref().map(|c| CommandInfo {
+                    verb: c.verb.clone(),
+                    args: match (&c.secret_args, show_secrets) {
+                        (Some(s), true) => s.expose().to_string(),
+                        _ => c.args.clone(),
+                    },
+                    tag: None,
+                    address: c.address.clone(),
+                    params: c.params.clone(),
+                }),
+                client_lines: e
+                    .client_lines
+                    .iter()
+                    .map(|l| {
+                        let (ts, frame, lat) = at(l.mark);
+                        ClientLineInfo {
+                            ts,
+                            frame,
+                            text: match (&l.secret, show_secrets) {
+                                (Some(s), true) => s.expose().to_string(),
+                                _ => l.text.clone(),
+                            },
+                            at: lat,
+                        }
+                    })
+                    .collect(),
+                replies,
+                status: e.status().map(str::to_string),
+                message: e.message,
+                pipelined: e.pipelined,
+                incomplete: e.incomplete,
+                at: when,
+            }
+        })
+        .collect();
+    Session {
+        kind: "session",
+        id: info.id,
+        protocol: Protocol::Smtp,
+        client: info.client,
+        server: info.server,
+        start: info.start.to_rfc3339(),
+        end: summary.end.to_rfc3339(),
+        duration: summary.end.since(info.start).max(0) as f64 / 1e9,
+        state: summary.state.as_str(),
+        handshake: summary.handshake,
+        tls: t.tls.as_ref().map(|tls| TlsInfo {
+            mode: tls.mode,
+            at: tls.at.to_rfc3339(),
+            frame: tls.frame,
+            sni: tls.sni.clone(),
+            version: tls.version.clone(),
+        }),
+        auth: t
+            .auth
+            .iter()
+            .map(|a| AuthInfo {
+                mechanism: a.mechanism.clone(),
+                username: a.username.clone(),
+                password: a
+                    .password
+                    .as_ref()
+                    .map(|p| p.shown(show_secrets).to_string()),
+                authzid: a.authzid.clone(),
+                success: a.success,
+                exchange: a.exchange,
+            })
+            .collect(),
+        capabilities: t.capabilities.clone(),
+        exchanges,
+        messages,
+        anomalies: t.anomalies.iter().map(AnomalyInfo::from).collect(),
+        gap_bytes: crate::session::PerSide::from_dirs([
+            summary.dirs[0].gap_bytes,
+            summary.dirs[1].gap_bytes,
+        ]),
+        start_ts: info.start,
+    }
+}
+
+/// A session on an implicit-TLS port (465/993/995): nothing inside can be read.
+pub fn tls_session(summary: &ConnSummary, protocol: Protocol) -> Session {
+    let info = &summary.info;
+    Session {
+        kind: "session",
+        id: info.id,
+        protocol,
+        client: info.client,
+        server: info.server,
+        start: info.start.to_rfc3339(),
+        end: summary.end.to_rfc3339(),
+        duration: summary.end.since(info.start).max(0) as f64 / 1e9,
+        state: summary.state.as_str(),
+        handshake: summary.handshake,
+        tls: Some(TlsInfo {
+            mode: "implicit",
+            at: info.start.to_rfc3339(),
+            frame: info.first_frame,
+            sni: None,
+            version: None,
+        }),
+        auth: Vec::new(),
+        capabilities: Vec::new(),
+        exchanges: Vec::new(),
+        messages: Vec::new(),
+        anomalies: Vec::new(),
+        gap_bytes: crate::session::PerSide::from_dirs([
+            summary.dirs[0].gap_bytes,
+            summary.dirs[1].gap_bytes,
+        ]),
+        start_ts: info.start,
+    }
+}
