@@ -1364,6 +1364,54 @@ mod tests {
         );
     }
 
+    /// RFC 3030 section 4.1: a bodyless message in one BDAT LAST chunk.
+    #[test]
+    fn rfc3030_bdat_last() {
+        let t = run(&[
+            (S, b"220 cnri.reston.va.us SMTP service ready\r\n"),
+            (C, b"EHLO ymir.claremont.edu\r\n"),
+            (S, b"250-cnri.reston.va.us says hello\r\n250 CHUNKING\r\n"),
+            (C, b"MAIL FROM:<Sam@Random.com>\r\n"),
+            (S, b"250 <Sam@Random.com>... Sender ok\r\n"),
+            (C, b"RCPT TO:<Susan@Random.com>\r\n"),
+            (S, b"250 <Susan@random.com>... Recipient ok\r\n"),
+            (C, b"BDAT 86 LAST\r\n"),
+            (C, b"To: Susan@random.com\r\n"),
+            (C, b"From: Sam@random.com\r\n"),
+            (C, b"Subject: This is a bodyless test message\r\n"),
+            (S, b"250 Message OK, 86 octets received\r\n"),
+            (C, b"QUIT\r\n"),
+            (S, b"221 Goodbye\r\n"),
+        ]);
+        assert_eq!(t.messages.len(), 1);
+        assert_eq!(t.messages[0].size, 86);
+        assert_eq!(t.messages[0].rcpt_to, vec!["Susan@Random.com"]);
+        let v = verbs(&t);
+        assert_eq!(v[4], ("BDAT".into(), vec!["250".into()]));
+        assert_eq!(v[5], ("QUIT".into(), vec!["221".into()]));
+        assert!(t.anomalies.is_empty(), "{:?}", t.anomalies);
+    }
+
+    /// RFC 4954 section 8: AUTH CRAM-MD5 with a challenge and a response.
+    #[test]
+    fn rfc4954_cram_md5() {
+        let t = run(&[
+            (S, b"220 smtp.example.com ESMTP server ready\r\n"),
+            (C, b"EHLO client.example.com\r\n"),
+            (S, b"250-smtp.example.com Hello client.example.com\r\n250-AUTH DIGEST-MD5 CRAM-MD5\r\n250-ENHANCEDSTATUSCODES\r\n250 STARTTLS\r\n"),
+            (C, b"AUTH CRAM-MD5\r\n"),
+            (S, b"334 PENCeUxFREJoU0NnbmhNWitOMjNGNndAZWx3b29kLmlubm9zb2Z0LmNvbT4=\r\n"),
+            (C, b"ZnJlZCA5ZTk1YWVlMDljNDBhZjJiODRhMGMyYjNiYmFlNzg2ZQ==\r\n"),
+            (S, b"235 2.7.0 Authentication successful\r\n"),
+        ]);
+        assert_eq!(t.auth[0].mechanism, "CRAM-MD5");
+        assert_eq!(t.auth[0].username.as_deref(), Some("fred"));
+        assert_eq!(t.auth[0].success, Some(true));
+        assert_eq!(verbs(&t)[2].1, vec!["334", "235"]);
+        assert_eq!(t.exchanges[2].client_lines[0].text, "<redacted>");
+        assert_eq!(t.capabilities[0], "AUTH DIGEST-MD5 CRAM-MD5");
+    }
+
     #[test]
     fn starttls_stops_parsing() {
         let t = run(&[

@@ -194,10 +194,10 @@ fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()
     let mut anomalies: Vec<&crate::session::mail::AnomalyInfo> = s.anomalies.iter().collect();
     for (idx, e) in s.exchanges.iter().enumerate() {
         write_exchange(out, s, idx, e, st)?;
-        // Anomalies up to the end of this exchange.
-        let last_frame = e.replies.last().map_or(e.frame, |r| r.frame).max(e.frame);
+        // Anomalies seen up to the end of this exchange.
+        let until = e.replies.last().map_or(e.at, |r| r.at).max(e.at);
         anomalies.retain(|a| {
-            if a.frame != 0 && a.frame <= last_frame {
+            if a.at <= until {
                 let _ = writeln!(
                     out,
                     "           {}",

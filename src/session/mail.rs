@@ -144,6 +144,8 @@ pub struct AnomalyInfo {
     pub ts: String,
     pub frame: u64,
     pub detail: String,
+    #[serde(skip)]
+    pub at: Timestamp,
 }
 
 impl From<&Anomaly> for AnomalyInfo {
@@ -155,6 +157,7 @@ impl From<&Anomaly> for AnomalyInfo {
             ts: a.ts.to_rfc3339(),
             frame: a.frame,
             detail: a.detail.clone(),
+            at: a.ts,
         }
     }
 }

@@ -1,0 +1,261 @@
+//! The main job (`mailscope FILE`) end to end: golden snapshots of every sample in every
+//! format, the JSON checked against docs/session.schema.json, secrets, extraction, filters
+//! and terminal safety.
+
+mod support;
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use support::mailscope;
+
+fn samples() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn sample(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("samples")
+        .join(name)
+}
+
+fn name(p: &Path) -> String {
+    p.file_stem().unwrap().to_string_lossy().into_owned()
+}
+
+fn run(args: &[&str], file: &Path) -> (String, String, i32) {
+    let out = mailscope().arg(file).args(args).output().unwrap();
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+#[derive(Deserialize)]
+struct Auth {
+    mechanism: String,
+    username: Option<String>,
+    password: Option<String>,
+    success: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct Part {
+    path: String,
+    filename: Option<String>,
+    size: u64,
+    sha256: String,
+}
+
+#[derive(Deserialize)]
+struct Headers {
+    subject: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Message {
+    origin: String,
+    headers: Headers,
+    parts: Vec<Part>,
+}
+
+#[derive(Deserialize)]
+struct Session {
+    id: u64,
+    protocol: String,
+    auth: Vec<Auth>,
+    messages: Vec<Message>,
+    tls: Option<serde_json::Value>,
+}
+
+fn sessions(stdout: &str) -> Vec<Session> {
+    stdout
+        .lines()
+        .filter(|l| l.contains("\"type\":\"session\""))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn snapshots_in_every_format() {
+    for file in samples() {
+        for (format, extra) in [
+            ("text", None),
+            ("json", None),
+            ("table", Some("--show-secrets")),
+        ] {
+            let mut args = vec!["--format", format];
+            args.extend(extra);
+            let (stdout, stderr, code) = run(&args, &file);
+            assert_eq!(code, 0, "{} {format}: {stderr}", file.display());
+            let stdout = stdout.replace(&file.display().to_string(), "<input>");
+            insta::assert_snapshot!(format!("{}_{format}", name(&file)), stdout);
+        }
+    }
+}
+
+#[test]
+fn json_output_matches_the_schema() {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/session.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let mut checked = 0;
+    for file in samples() {
+        for args in [
+            vec!["--format", "json"],
+            vec!["--format", "json", "--show-secrets"],
+        ] {
+            let (stdout, _, _) = run(&args, &file);
+            for line in stdout.lines() {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                let errors: Vec<String> =
+                    validator.iter_errors(&v).map(|e| e.to_string()).collect();
+                assert!(errors.is_empty(), "{}: {errors:?}", file.display());
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 10);
+    // The schema is not vacuous: a session without exchanges fails it.
+    let bad = serde_json::json!({"type": "session", "id": 1});
+    assert!(!validator.is_valid(&bad));
+}
+
+#[test]
+fn passwords_redacted_unless_asked() {
+    let file = sample("submission-auth-login.pcap");
+    let (stdout, _, _) = run(&["--format", "json"], &file);
+    assert!(!stdout.contains("Wonderland-2024"));
+    let s = &sessions(&stdout)[0];
+    assert_eq!(s.auth[0].mechanism, "LOGIN");
+    assert_eq!(s.auth[0].username.as_deref(), Some("alice"));
+    assert_eq!(s.auth[0].password.as_deref(), Some("<redacted>"));
+    assert_eq!(s.auth[0].success, Some(true));
+    let (text, _, _) = run(&[], &file);
+    assert!(!text.contains("Wonderland-2024") && !text.contains("V29uZGVybGFuZC0yMDI0"));
+    let (stdout, _, _) = run(&["--format", "json", "--show-secrets"], &file);
+    assert_eq!(
+        sessions(&stdout)[0].auth[0].password.as_deref(),
+        Some("Wonderland-2024")
+    );
+}
+
+#[test]
+fn starttls_and_decoded_subjects() {
+    let (stdout, _, _) = run(
+        &["--format", "json"],
+        &sample("submission-starttls-auth.pcap"),
+    );
+    let s = &sessions(&stdout)[0];
+    assert_eq!(s.tls.as_ref().unwrap()["mode"], "starttls");
+    assert!(s.messages.is_empty());
+    let (stdout, _, _) = run(&["--format", "json"], &sample("submission-auth-login.pcap"));
+    let s = &sessions(&stdout)[0];
+    assert_eq!(
+        s.messages[0].headers.subject.as_deref(),
+        Some("Grüße aus Berlin")
+    );
+}
+
+#[test]
+fn extract_writes_messages_and_attachments_safely() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x");
+    let file = sample("smtp-attachment.pcap");
+    for _ in 0..2 {
+        let (_, stderr, code) = run(&["--extract", out.to_str().unwrap()], &file);
+        assert_eq!(code, 0, "{stderr}");
+    }
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    // The second run overwrote nothing.
+    assert_eq!(
+        names,
+        vec![
+            "index-1.json",
+            "index.json",
+            "session1-msg0-1.eml",
+            "session1-msg0-part2-report-1.pdf",
+            "session1-msg0-part2-report.pdf",
+            "session1-msg0.eml",
+        ]
+    );
+    let (stdout, _, _) = run(&["--format", "json"], &file);
+    let m = &sessions(&stdout)[0].messages[0];
+    let pdf = m.parts.iter().find(|p| p.path == "2").unwrap();
+    assert_eq!(pdf.filename.as_deref(), Some("report.pdf"));
+    let bytes = std::fs::read(out.join("session1-msg0-part2-report.pdf")).unwrap();
+    assert_eq!(bytes.len() as u64, pdf.size);
+    assert!(bytes.starts_with(b"%PDF-1.4"));
+    let _ = &pdf.sha256;
+    assert_eq!(m.origin, "smtp-data");
+}
+
+#[test]
+fn filters() {
+    let file = sample("smtp-attachment.pcap");
+    for (args, want) in [
+        (vec!["--proto", "smtp"], 1),
+        (vec!["--proto", "imap"], 0),
+        (vec!["--port", "25"], 1),
+        (vec!["--port", "26"], 0),
+        (vec!["--host", "127.0.0.1"], 1),
+        (vec!["--host", "10.9.9.9"], 0),
+        (vec!["--session", "1"], 1),
+        (vec!["--session", "2"], 0),
+    ] {
+        let mut a = vec!["--format", "json"];
+        a.extend(args.iter().copied());
+        let (stdout, _, code) = run(&a, &file);
+        assert_eq!(code, 0);
+        assert_eq!(sessions(&stdout).len(), want, "{args:?}");
+    }
+    let (_, _, code) = run(&["--proto", "http"], &file);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn control_characters_never_reach_the_terminal() {
+    use mailscope::capture::Timestamp;
+    use mailscope::synth::{Conversation, PcapWriter, Side};
+    let mut c = Conversation::new(
+        ("10.0.0.1".parse().unwrap(), 40000),
+        ("10.0.0.2".parse().unwrap(), 25),
+        [1, 1],
+    );
+    c.handshake();
+    c.send(Side::Server, b"220 evil\x1b[2J\x1b]0;pwned\x07 ESMTP\r\n");
+    c.send(Side::Client, b"EHLO \x1b[31mred\r\n");
+    c.close();
+    let mut w = PcapWriter::new(Vec::new()).unwrap();
+    for f in &c.frames {
+        w.frame(f.ts, &f.data, f.data.len()).unwrap();
+    }
+    let _ = Timestamp::default();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("evil.pcap");
+    std::fs::write(&file, w.into_inner()).unwrap();
+    for format in ["text", "table"] {
+        let (stdout, _, code) = run(&["--format", format], &file);
+        assert_eq!(code, 0);
+        assert!(!stdout.contains('\x1b'), "{format}: {stdout}");
+        assert!(!stdout.contains('\x07'), "{format}");
+    }
+    let (stdout, _, _) = run(&[], &file);
+    assert!(stdout.contains("\\u{1b}[2J"));
+}
