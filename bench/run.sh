@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Benchmark of `mailscope flows` beside tcpflow and tshark on the same generated captures.
+# Benchmark of `mailscope flows` (reassembly) beside tcpflow and `tshark -z conv,tcp`, and of
+# the main job `mailscope FILE --format json` (dissection + MIME + JSON) beside
+# `tshark -T fields -e smtp.req.command -e smtp.response.code`, on the same generated captures.
 #
 #   bench/run.sh            ~100 MB and ~1 GB captures (clean and 2 % reorder / 1 % retransmit)
 #   bench/run.sh --quick    ~100 MB only
@@ -64,6 +66,9 @@ for mb in "${sizes[@]}"; do
         run "tcpflow" "$file" tcpflow -o "$scratch/tcpflow" -r "$file"
         rm -rf "$scratch/tcpflow"
         run "tshark -q -z conv,tcp" "$file" tshark -n -r "$file" -q -z conv,tcp
+        # End to end: dissection, MIME, JSON.
+        run "mailscope FILE --format json" "$file" target/release/mailscope "$file" --format json --no-progress
+        run "tshark -T fields smtp" "$file" tshark -n -r "$file" -T fields -e smtp.req.command -e smtp.response.code
     done
     # The disordered capture must reassemble to the same streams as the clean one.
     for variant in clean disorder; do

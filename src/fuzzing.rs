@@ -103,3 +103,57 @@ pub fn packet_flow(data: &[u8]) {
     }
     table.finish(&mut handler);
 }
+
+/// Any bytes as the two streams of an SMTP connection (the first byte of each chunk picks
+/// the side and a gap) through the dissector, with tight limits; then every message through
+/// MIME. Checks the limits hold.
+pub fn smtp(data: &[u8]) {
+    use crate::proto::event::{Mark, Side};
+    use crate::proto::smtp::{Bounds, Smtp};
+    let bounds = Bounds {
+        max_line: 256,
+        max_message: 4096,
+    };
+    let mut s = Smtp::new(bounds, false);
+    let mut messages = Vec::new();
+    for (i, chunk) in data.split(|b| *b == 0xff).enumerate() {
+        let Some((&ctl, rest)) = chunk.split_first() else {
+            continue;
+        };
+        let side = if ctl & 1 == 0 {
+            Side::Client
+        } else {
+            Side::Server
+        };
+        let mark = Mark {
+            ts: Timestamp::from_nanos(i as i64),
+            frame: i as u64,
+        };
+        if ctl & 0x80 != 0 {
+            s.on_gap(side, u64::from(ctl & 0x0f), mark);
+        }
+        s.on_data(side, rest, mark);
+        messages.extend(s.take_messages());
+    }
+    let t = s.finish(Mark::default());
+    messages.extend(t.messages);
+    for m in &messages {
+        assert!(m.bytes.len() <= bounds.max_message);
+        assert!(m.size >= m.bytes.len() as u64);
+        let _ = crate::mime::parse(&m.bytes);
+    }
+    for e in &t.exchanges {
+        if let Some(i) = e.message {
+            assert!(i <= messages.len(), "exchange points past the messages");
+        }
+    }
+}
+
+/// Any bytes as a message through the MIME layer.
+pub fn mime(data: &[u8]) {
+    let info = crate::mime::parse(data);
+    for p in &info.parts {
+        assert_eq!(p.size, p.body.len() as u64);
+        assert!(!p.path.is_empty());
+    }
+}

@@ -13,6 +13,10 @@ fn fuzz_regressions_stay_fixed() {
             mailscope::fuzzing::packet_flow(&data);
         } else if name.starts_with("capture_reader-") {
             mailscope::fuzzing::capture_reader(&data);
+        } else if name.starts_with("smtp-") {
+            mailscope::fuzzing::smtp(&data);
+        } else if name.starts_with("mime-") {
+            mailscope::fuzzing::mime(&data);
         } else {
             panic!("{name}: name it after its fuzz target");
         }

@@ -216,6 +216,11 @@ impl Walker<'_> {
             .unwrap_or(&[]);
         let body: Vec<u8> = match (&part.body, transfer_encoding.as_deref()) {
             (PartType::Message(inner), _) => inner.raw_message().to_vec(),
+            // mail-parser already undid the transfer encoding of non-text parts; text parts
+            // are also charset-converted there, so those are decoded again from the raw bytes.
+            (PartType::Binary(b) | PartType::InlineBinary(b), _) if !part.is_encoding_problem => {
+                b.to_vec()
+            }
             (_, Some("base64")) => match mail_parser::decoders::base64::base64_decode(raw) {
                 Some(d) if !part.is_encoding_problem => d,
                 _ => {
@@ -284,7 +289,8 @@ impl Walker<'_> {
             .get(part.raw_body_offset() as usize..)
             .unwrap_or(&[]);
         let close = format!("--{boundary}--");
-        if self.boundaries_ok && !raw.windows(close.len()).any(|w| w == close.as_bytes()) {
+        // The closing delimiter is normally at the very end: search backwards.
+        if self.boundaries_ok && memchr::memmem::rfind(raw, close.as_bytes()).is_none() {
             self.info.anomalies.push(MimeAnomaly {
                 name: "missing-closing-boundary",
                 detail: format!("no {close}"),
