@@ -139,6 +139,7 @@ fn passwords_redacted_unless_asked() {
     let (stdout, _, _) = run(&["--format", "json"], &file);
     assert!(!stdout.contains("Wonderland-2024"));
     let s = &sessions(&stdout)[0];
+    assert_eq!((s.id, s.protocol.as_str()), (1, "smtp"));
     assert_eq!(s.auth[0].mechanism, "LOGIN");
     assert_eq!(s.auth[0].username.as_deref(), Some("alice"));
     assert_eq!(s.auth[0].password.as_deref(), Some("<redacted>"));
