@@ -140,7 +140,7 @@ pub fn smtp(data: &[u8]) {
     for m in &messages {
         assert!(m.bytes.len() <= bounds.max_message);
         assert!(m.size >= m.bytes.len() as u64);
-        let _ = crate::mime::parse(&m.bytes);
+        let _ = crate::mime::parse(&m.bytes, false);
     }
     for e in &t.exchanges {
         if let Some(i) = e.message {
@@ -151,7 +151,7 @@ pub fn smtp(data: &[u8]) {
 
 /// Any bytes as a message through the MIME layer.
 pub fn mime(data: &[u8]) {
-    let info = crate::mime::parse(data);
+    let info = crate::mime::parse(data, true);
     for p in &info.parts {
         assert_eq!(p.size, p.body.len() as u64);
         assert!(!p.path.is_empty());

@@ -53,7 +53,7 @@ pub struct Part {
     /// Start of the text, decoded to UTF-8 (text parts only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
-    /// The decoded bytes, for `--extract`; not serialised.
+    /// The decoded bytes when asked for (`--extract`); not serialised.
     #[serde(skip)]
     pub body: Vec<u8>,
 }
@@ -105,8 +105,9 @@ fn unfold(s: &str) -> String {
         .join(" ")
 }
 
-/// Parses a message. `bytes` is the message as transferred (no transport framing).
-pub fn parse(bytes: &[u8]) -> MimeInfo {
+/// Parses a message. `bytes` is the message as transferred (no transport framing);
+/// `keep_bodies` keeps each leaf's decoded bytes in [`Part::body`] (for extraction).
+pub fn parse(bytes: &[u8], keep_bodies: bool) -> MimeInfo {
     let mut info = MimeInfo::default();
     header_lint(bytes, &mut info.anomalies);
     let Some(msg) = MessageParser::default().parse(bytes) else {
@@ -142,6 +143,7 @@ pub fn parse(bytes: &[u8]) -> MimeInfo {
     let mut walker = Walker {
         info: &mut info,
         boundaries_ok: true,
+        keep_bodies,
     };
     walker.message(&msg, None, 0);
     info
@@ -157,6 +159,7 @@ fn content_type_text(ct: &mail_parser::ContentType<'_>) -> String {
 struct Walker<'a> {
     info: &'a mut MimeInfo,
     boundaries_ok: bool,
+    keep_bodies: bool,
 }
 
 impl Walker<'_> {
@@ -214,36 +217,36 @@ impl Walker<'_> {
             .raw_message()
             .get(part.raw_body_offset() as usize..part.raw_end_offset() as usize)
             .unwrap_or(&[]);
-        let body: Vec<u8> = match (&part.body, transfer_encoding.as_deref()) {
-            (PartType::Message(inner), _) => inner.raw_message().to_vec(),
+        let body: std::borrow::Cow<'_, [u8]> = match (&part.body, transfer_encoding.as_deref()) {
+            (PartType::Message(inner), _) => inner.raw_message().into(),
             // mail-parser already undid the transfer encoding of non-text parts; text parts
             // are also charset-converted there, so those are decoded again from the raw bytes.
             (PartType::Binary(b) | PartType::InlineBinary(b), _) if !part.is_encoding_problem => {
-                b.to_vec()
+                b.as_ref().into()
             }
             (_, Some("base64")) => match mail_parser::decoders::base64::base64_decode(raw) {
-                Some(d) if !part.is_encoding_problem => d,
+                Some(d) if !part.is_encoding_problem => d.into(),
                 _ => {
                     self.info.anomalies.push(MimeAnomaly {
                         name: "invalid-base64",
                         detail: format!("part {path}"),
                     });
-                    part.contents().to_vec()
+                    part.contents().into()
                 }
             },
             (_, Some("quoted-printable")) => {
                 match mail_parser::decoders::quoted_printable::quoted_printable_decode(raw) {
-                    Some(d) if !part.is_encoding_problem => d,
+                    Some(d) if !part.is_encoding_problem => d.into(),
                     _ => {
                         self.info.anomalies.push(MimeAnomaly {
                             name: "invalid-quoted-printable",
                             detail: format!("part {path}"),
                         });
-                        part.contents().to_vec()
+                        part.contents().into()
                     }
                 }
             }
-            _ => raw.to_vec(),
+            _ => raw.into(),
         };
         let text = match &part.body {
             PartType::Text(t) | PartType::Html(t) => {
@@ -269,7 +272,11 @@ impl Walker<'_> {
             size: body.len() as u64,
             sha256: sha256_hex(&body),
             text,
-            body,
+            body: if self.keep_bodies {
+                body.into_owned()
+            } else {
+                Vec::new()
+            },
         });
         if let PartType::Message(inner) = &part.body {
             self.message(inner, Some(&path), depth + 1);
@@ -304,7 +311,14 @@ impl Walker<'_> {
 fn header_lint(bytes: &[u8], anomalies: &mut Vec<MimeAnomaly>) {
     let mut in_header = true;
     let mut reported_long = false;
-    for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
+    for (n, end) in ends.enumerate() {
+        if start > bytes.len() {
+            break;
+        }
+        let line = &bytes[start..end];
+        start = end + 1;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.len() > 998 && !reported_long {
             reported_long = true;
@@ -353,7 +367,7 @@ Content-Disposition: attachment; filename*0=\"re\"; filename*1=\"port.pdf\"\r\n\
 \r\n\
 aGVsbG8=\r\n\
 --xx--\r\n";
-        let info = parse(msg);
+        let info = parse(msg, true);
         assert_eq!(info.headers.from.as_deref(), Some("Grüße <a@example.test>"));
         assert_eq!(info.headers.subject.as_deref(), Some("Café中文"));
         assert_eq!(info.parts.len(), 2);
@@ -368,7 +382,7 @@ aGVsbG8=\r\n\
     #[test]
     fn flags_broken_messages() {
         let msg = b"Subject: x\r\nbroken header\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!notbase64***\r\n";
-        let info = parse(msg);
+        let info = parse(msg, true);
         let names: Vec<&str> = info.anomalies.iter().map(|a| a.name).collect();
         assert!(names.contains(&"header-without-colon"), "{names:?}");
         assert!(names.contains(&"missing-closing-boundary"), "{names:?}");

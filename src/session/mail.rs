@@ -164,7 +164,7 @@ impl From<&Anomaly> for AnomalyInfo {
 
 /// Builds the model of a message from the dissector's bytes.
 pub fn message_info(m: &smtp::Message, keep_raw: bool) -> MessageInfo {
-    let mime: MimeInfo = crate::mime::parse(&m.bytes);
+    let mime: MimeInfo = crate::mime::parse(&m.bytes, keep_raw);
     MessageInfo {
         origin: m.origin,
         ts: m.mark.ts.to_rfc3339(),
