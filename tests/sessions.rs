@@ -260,3 +260,59 @@ fn control_characters_never_reach_the_terminal() {
     let (stdout, _, _) = run(&[], &file);
     assert!(stdout.contains("\\u{1b}[2J"));
 }
+
+/// A TLS 1.2 ClientHello naming `host`.
+fn client_hello(host: &str) -> Vec<u8> {
+    let name = host.as_bytes();
+    let mut sni = vec![0, 0];
+    let list_len = (name.len() + 3) as u16;
+    sni.extend_from_slice(&(list_len + 2).to_be_bytes());
+    sni.extend_from_slice(&list_len.to_be_bytes());
+    sni.push(0);
+    sni.extend_from_slice(&(name.len() as u16).to_be_bytes());
+    sni.extend_from_slice(name);
+    let mut body = vec![3, 3];
+    body.extend_from_slice(&[7; 32]);
+    body.push(0); // session id
+    body.extend_from_slice(&[0, 2, 0x13, 0x01]); // one cipher suite
+    body.extend_from_slice(&[1, 0]); // null compression
+    body.extend_from_slice(&(sni.len() as u16).to_be_bytes());
+    body.extend_from_slice(&sni);
+    let mut hs = vec![1, 0, (body.len() >> 8) as u8, body.len() as u8];
+    hs.extend_from_slice(&body);
+    let mut rec = vec![0x16, 3, 1];
+    rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+    rec.extend_from_slice(&hs);
+    rec
+}
+
+#[test]
+fn implicit_tls_port_is_a_tls_session_with_sni() {
+    use mailscope::synth::{Conversation, PcapWriter, Side};
+    let mut c = Conversation::new(
+        ("10.0.0.1".parse().unwrap(), 40001),
+        ("10.0.0.2".parse().unwrap(), 465),
+        [1, 1],
+    );
+    c.handshake();
+    c.send(Side::Client, &client_hello("smtp.example.test"));
+    c.send(Side::Server, b"\x16\x03\x03\x00\x02\x02\x00");
+    c.close();
+    let mut w = PcapWriter::new(Vec::new()).unwrap();
+    for f in &c.frames {
+        w.frame(f.ts, &f.data, f.data.len()).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("smtps.pcap");
+    std::fs::write(&file, w.into_inner()).unwrap();
+    let (stdout, _, code) = run(&["--format", "json"], &file);
+    assert_eq!(code, 0);
+    let s = &sessions(&stdout)[0];
+    assert_eq!(s.protocol, "smtp");
+    let tls = s.tls.as_ref().unwrap();
+    assert_eq!(tls["mode"], "implicit");
+    assert_eq!(tls["sni"], "smtp.example.test");
+    let (text, _, _) = run(&[], &file);
+    assert!(text.contains("implicit TLS"), "{text}");
+    assert!(text.contains("smtp.example.test"));
+}

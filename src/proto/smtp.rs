@@ -349,7 +349,28 @@ impl Smtp {
         match side {
             Side::Client => {
                 self.offsets[0] += len;
+                let partial = std::mem::take(&mut self.client_line.buf);
+                let partial_mark = self.client_line.start;
                 self.client_line.clear();
+                if !partial.is_empty() && self.client == Client::Command && !self.client_resync {
+                    // The gap cut a command line: one command is damaged. It still gets a
+                    // reply, so keep it (marked incomplete) to keep the pairing right.
+                    let text = String::from_utf8_lossy(strip_eol(&partial)).into_owned();
+                    let (verb, args) = text.split_once(' ').unwrap_or((&text, ""));
+                    let idx = self.new_exchange(
+                        partial_mark,
+                        Some(Command {
+                            verb: verb.to_ascii_uppercase(),
+                            args: format!("{args}…"),
+                            secret_args: None,
+                            address: None,
+                            params: Vec::new(),
+                        }),
+                    );
+                    self.t.exchanges[idx].incomplete = true;
+                    self.t.exchanges[idx].pipelined = !self.pending.is_empty();
+                    self.pending.push_back(idx);
+                }
                 match self.client {
                     Client::Data { keep } => {
                         if keep && let Some(b) = self.building.as_mut() {
@@ -1466,6 +1487,94 @@ mod tests {
                 "reply-code-mismatch",
                 "reply-without-command"
             ]
+        );
+    }
+
+    #[test]
+    fn more_named_anomalies() {
+        let long = format!("VRFY {}\r\n", "x".repeat(600));
+        let t = run(&[
+            (S, b"220 mx\r\n"),
+            (C, b"EHLO c\r\n"),
+            (S, b"250-mx\r\n250 SIZE 100\r\n"),
+            (C, b"NOOP\r\nNOOP\r\n"),
+            (S, b"250 ok\r\n250 ok\r\n"),
+            (C, long.as_bytes()),
+            (S, b"252 maybe\r\n"),
+            (C, b"MAIL FROM:<a@x>\r\n"),
+            (S, b"250 ok\r\n"),
+            (C, b"RCPT TO:<b@y>\r\n"),
+            (S, b"250 ok\r\n"),
+            (C, b"DATA\r\n"),
+            (S, b"354 go\r\n"),
+            (C, "Subject: caf\u{e9}\r\nbare\nlf\r\n.\r\n".as_bytes()),
+            (S, b"250 ok\r\n"),
+            (C, b"STARTTLS\r\n"),
+            (S, b"454 4.7.0 TLS not available\r\n"),
+            (C, b"QUIT\r\n"),
+            (S, b"221 bye\r\n"),
+        ]);
+        let names: Vec<&str> = t.anomalies.iter().map(|a| a.name).collect();
+        for want in [
+            "pipelining-not-offered",
+            "line-too-long",
+            "8bit-without-8bitmime",
+            "bare-lf",
+            "starttls-refused",
+        ] {
+            assert!(names.contains(&want), "{want} missing from {names:?}");
+        }
+        // STARTTLS refused: the session goes on in the clear.
+        assert!(t.tls.is_none());
+        assert_eq!(verbs(&t).last().unwrap().0, "QUIT");
+    }
+
+    #[test]
+    fn gap_in_data_resyncs_on_the_final_reply() {
+        let mut s = Smtp::new(BOUNDS, false);
+        let m = Mark::default();
+        s.on_data(S, b"220 mx\r\n", m);
+        s.on_data(C, b"MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n", m);
+        s.on_data(S, b"250 ok\r\n250 ok\r\n354 go\r\n", m);
+        s.on_data(C, b"Subject: x\r\n\r\nfirst part\r\n", m);
+        // The rest of the message and the end marker are lost.
+        s.on_gap(C, 500, m);
+        s.on_data(S, b"250 queued\r\n", m);
+        s.on_data(C, b"tail of a lost line\r\nQUIT\r\n", m);
+        s.on_data(S, b"221 bye\r\n", m);
+        let t = s.finish(m);
+        assert_eq!(t.messages.len(), 1);
+        assert!(t.messages[0].incomplete);
+        assert_eq!(t.messages[0].bytes, b"Subject: x\r\n\r\nfirst part\r\n");
+        let v = verbs(&t);
+        // Message data after the gap is never read as commands; QUIT is found again.
+        assert_eq!(
+            v.last().unwrap(),
+            &("QUIT".to_string(), vec!["221".to_string()])
+        );
+        assert_eq!(v.len(), 5);
+        assert!(t.anomalies.iter().any(|a| a.name == "gap-in-message"));
+    }
+
+    #[test]
+    fn gap_in_commands_resyncs_at_the_next_command() {
+        let mut s = Smtp::new(BOUNDS, false);
+        let m = Mark::default();
+        s.on_data(S, b"220 mx\r\n", m);
+        s.on_data(C, b"EHLO c\r\nMAIL FR", m);
+        s.on_gap(C, 20, m);
+        s.on_data(C, b"est>\r\nRCPT TO:<b@y>\r\n", m);
+        s.on_data(S, b"250 ok\r\n250 ok\r\n250 ok\r\n", m);
+        let t = s.finish(m);
+        let v: Vec<String> = verbs(&t).into_iter().map(|(v, _)| v).collect();
+        // The damaged MAIL is kept (incomplete) and gets its reply; RCPT gets its own.
+        assert_eq!(v, vec!["", "EHLO", "MAIL", "RCPT"]);
+        assert!(t.exchanges[2].incomplete);
+        assert_eq!(t.exchanges[3].replies.len(), 1);
+        assert!(
+            !t.anomalies
+                .iter()
+                .any(|a| a.name == "reply-without-command")
         );
     }
 
