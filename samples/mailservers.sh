@@ -152,11 +152,18 @@ ms_wait_mail() {
 ms_capture() {
     local file=$1 filter=$2
     shift 2
-    tcpdump -i lo -U -s 0 -w "$file" "$filter" >"$MS_WORK/tcpdump.out" 2>&1 &
+    # A 64 MiB kernel buffer: loopback segments are up to 64 KiB, and a busy machine
+    # otherwise drops packets (then the capture, not the analyzer, has gaps).
+    tcpdump -i lo -U -s 0 -B 65536 -w "$file" "$filter" >"$MS_WORK/tcpdump.out" 2>&1 &
     local pid=$!
     sleep 1
     "$@"
     sleep 1
     kill -INT "$pid"
     wait "$pid" || true
+    if ! grep -q '^0 packets dropped by kernel' "$MS_WORK/tcpdump.out"; then
+        echo "ms_capture: tcpdump dropped packets writing $file:" >&2
+        cat "$MS_WORK/tcpdump.out" >&2
+        return 1
+    fi
 }

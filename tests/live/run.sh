@@ -57,6 +57,26 @@ done
 echo "live: $compared stream files byte-identical to tcpflow's"
 ((compared >= 8)) || { echo "FAIL: too few stream files compared" >&2; fail=1; }
 
+echo "live: the main job on the same capture"
+"$bin" "$work/live.pcap" --format json >"$work/sessions.json"
+"$bin" "$work/live.pcap" | head -40
+if python3 - "$work/sessions.json" "$(sha256sum /usr/bin/tcpdump | cut -d' ' -f1)" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+smtp = [s for s in rows if s.get("type") == "session" and s["protocol"] == "smtp"]
+parts = [p for s in smtp for m in s["messages"] for p in m["parts"]]
+ok = any(p["sha256"] == sys.argv[2] and p.get("filename") == "blob.bin" for p in parts)
+auth = [a for s in smtp for a in s["auth"]]
+ok &= any(a["username"] == "bob" and a["password"] == "<redacted>" and a["success"] for a in auth)
+ok &= all(s["exchanges"][-1]["command"]["verb"] == "QUIT" for s in smtp if s["state"] == "complete" and s["handshake"])
+if not (ok and len(smtp) >= 2):
+    print("parts:", [(p.get("filename"), p["sha256"][:12]) for p in parts], "want", sys.argv[2][:12], file=sys.stderr)
+    print("auth:", auth, file=sys.stderr)
+    sys.exit(1)
+PY
+then echo "live: attachment hash, AUTH and QUIT decoded from real Postfix traffic"
+else echo "FAIL: main job on the live capture" >&2; fail=1; fi
+
 echo "live: tcpdump -w - | mailscope flows -"
 (tcpdump -i lo -U -s 0 -w - 'tcp port 25' 2>/dev/null | "$bin" flows - --json >"$work/stdin.json") &
 reader=$!
