@@ -307,7 +307,21 @@ fn write_exchange<W: Write>(
         )?;
     }
     let mut lines = e.client_lines.iter().peekable();
+    let client_line = |out: &mut W, l: &crate::session::mail::ClientLineInfo| {
+        writeln!(
+            out,
+            "  {} {} {}  {}",
+            st.dim(&rel(s, l.at)),
+            st.client("C:"),
+            st.client(&escape(&l.text)),
+            st.dim("# SASL response")
+        )
+    };
     for (n, r) in e.replies.iter().enumerate() {
+        // Client lines sent before this reply (frames are in capture order).
+        while let Some(l) = lines.next_if(|l| (l.frame, l.at) < (r.frame, r.at)) {
+            client_line(out, l)?;
+        }
         for (k, l) in r.lines.iter().enumerate() {
             let note = if k + 1 == r.lines.len() {
                 let mut note = smtp_reply_note(&r.code).to_string();
@@ -330,17 +344,9 @@ fn write_exchange<W: Write>(
                 note
             )?;
         }
-        // SASL responses the client sent after this reply.
-        while let Some(l) = lines.next_if(|l| l.at >= r.at) {
-            writeln!(
-                out,
-                "  {} {} {}  {}",
-                st.dim(&rel(s, l.at)),
-                st.client("C:"),
-                st.client(&escape(&l.text)),
-                st.dim("# SASL response")
-            )?;
-        }
+    }
+    for l in lines {
+        client_line(out, l)?;
     }
     Ok(())
 }
@@ -414,7 +420,7 @@ fn write_message<W: Write>(out: &mut W, n: usize, m: &MessageInfo, st: Style) ->
         .find(|p| p.content_type == "text/plain")
         .and_then(|p| p.text.as_ref())
     {
-        for line in text.lines().take(4) {
+        for line in text.trim_end().lines().take(4) {
             writeln!(out, "{pad}  {}", st.dim(&format!("│ {}", escape(line))))?;
         }
     }
