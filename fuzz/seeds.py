@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Seeds the fuzz corpora from samples/: whole captures for capture_reader, and their
-Ethernet frames re-encoded as (u16 length, link selector 0, bytes) for packet_flow."""
-import glob, os, struct
+"""Seeds the fuzz corpora from samples/: whole captures for capture_reader, their Ethernet
+frames re-encoded as (u16 length, link selector 0, bytes) for packet_flow, and (with a built
+target/release/mailscope) the SMTP samples' streams for smtp and their messages for mime."""
+import glob, os, struct, subprocess, tempfile
 
 here = os.path.dirname(os.path.abspath(__file__))
 samples = sorted(glob.glob(os.path.join(here, "..", "samples", "*.pcap")))
@@ -18,3 +19,32 @@ for path in samples:
         out += struct.pack("<HB", len(frame), 0) + frame
         off += 16 + incl
     open(os.path.join(here, "corpus", "packet_flow", name), "wb").write(bytes(out))
+
+# smtp: each line as a chunk (first byte 0 = client, 1 = server), chunks split by 0xff.
+binary = os.path.join(here, "..", "target", "release", "mailscope")
+if os.path.exists(binary):
+    for target in ("smtp", "mime"):
+        os.makedirs(os.path.join(here, "corpus", target), exist_ok=True)
+    for path in samples:
+        out = tempfile.mkdtemp()
+        subprocess.run([binary, "flows", path, "--write-streams", out, "--port", "2525=smtp"],
+                       capture_output=True, check=False)
+        files = [f for f in sorted(glob.glob(out + "/*")) if not f.endswith(".gaps")]
+        client = [f for f in files if os.path.basename(f).split("-")[1].endswith((".00025", ".00587"))]
+        server = [f for f in files if os.path.basename(f).split("-")[0].endswith((".00025", ".00587"))]
+        if not client or not server:
+            continue
+        cl = open(client[0], "rb").read().split(b"\r\n")
+        sl = open(server[0], "rb").read().split(b"\r\n")
+        seed = bytearray()
+        for i in range(max(len(cl), len(sl))):
+            if i < len(sl):
+                seed += b"\x01" + sl[i] + b"\r\n\xff"
+            if i < len(cl):
+                seed += b"\x00" + cl[i] + b"\r\n\xff"
+        name = os.path.basename(path)
+        open(os.path.join(here, "corpus", "smtp", name), "wb").write(bytes(seed))
+        body = open(client[0], "rb").read()
+        start = body.find(b"DATA\r\n")
+        if start >= 0:
+            open(os.path.join(here, "corpus", "mime", name + ".eml"), "wb").write(body[start + 6:])
