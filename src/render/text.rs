@@ -4,7 +4,7 @@
 //! capture never reach the terminal raw: control characters are shown escaped.
 
 use crate::session::Session;
-use crate::session::mail::{ExchangeInfo, MessageInfo};
+use crate::session::mail::{AnomalyInfo, ExchangeInfo, MessageInfo};
 use std::io::{self, Write};
 
 /// ANSI styling, or none.
@@ -191,29 +191,16 @@ fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()
         )?;
         return Ok(());
     }
-    let mut anomalies: Vec<&crate::session::mail::AnomalyInfo> = s.anomalies.iter().collect();
+    let mut anomalies: Vec<&AnomalyInfo> = s.anomalies.iter().collect();
+    anomalies.sort_by_key(|a| a.at);
     for (idx, e) in s.exchanges.iter().enumerate() {
         write_exchange(out, s, idx, e, st)?;
         // Anomalies seen up to the end of this exchange.
         let until = e.replies.last().map_or(e.at, |r| r.at).max(e.at);
-        anomalies.retain(|a| {
-            if a.at <= until {
-                let _ = writeln!(
-                    out,
-                    "           {}",
-                    st.warn(&format!(
-                        "! {} ({}): {} — {}",
-                        a.name,
-                        a.rfc,
-                        a.explanation,
-                        escape(&a.detail)
-                    ))
-                );
-                false
-            } else {
-                true
-            }
-        });
+        let split = anomalies.partition_point(|a| a.at <= until);
+        for a in anomalies.drain(..split) {
+            write_anomaly(out, a, st)?;
+        }
         if let Some(m) = e.message.and_then(|i| s.messages.get(i))
             && e.status.is_some()
             && e.command
@@ -237,17 +224,7 @@ fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()
         )?;
     }
     for a in anomalies {
-        writeln!(
-            out,
-            "           {}",
-            st.warn(&format!(
-                "! {} ({}): {} — {}",
-                a.name,
-                a.rfc,
-                a.explanation,
-                escape(&a.detail)
-            ))
-        )?;
+        write_anomaly(out, a, st)?;
     }
     for a in &s.auth {
         writeln!(
@@ -275,6 +252,17 @@ fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()
         )?;
     }
     Ok(())
+}
+
+fn write_anomaly<W: Write>(out: &mut W, a: &AnomalyInfo, st: Style) -> io::Result<()> {
+    let text = format!(
+        "! {} ({}): {} — {}",
+        a.name,
+        a.rfc,
+        a.explanation,
+        escape(&a.detail)
+    );
+    writeln!(out, "           {}", st.warn(&text))
 }
 
 fn write_exchange<W: Write>(

@@ -195,7 +195,6 @@ pub fn smtp_session(
     messages: Vec<MessageInfo>,
     show_secrets: bool,
 ) -> Session {
-    let info = &summary.info;
     let exchanges = t
         .exchanges
         .iter()
@@ -259,16 +258,6 @@ pub fn smtp_session(
         })
         .collect();
     Session {
-        kind: "session",
-        id: info.id,
-        protocol: Protocol::Smtp,
-        client: info.client,
-        server: info.server,
-        start: info.start.to_rfc3339(),
-        end: summary.end.to_rfc3339(),
-        duration: summary.end.since(info.start).max(0) as f64 / 1e9,
-        state: summary.state.as_str(),
-        handshake: summary.handshake,
         tls: t.tls.as_ref().map(|tls| TlsInfo {
             mode: tls.mode,
             at: tls.at.to_rfc3339(),
@@ -295,16 +284,12 @@ pub fn smtp_session(
         exchanges,
         messages,
         anomalies: t.anomalies.iter().map(AnomalyInfo::from).collect(),
-        gap_bytes: crate::session::PerSide::from_dirs([
-            summary.dirs[0].gap_bytes,
-            summary.dirs[1].gap_bytes,
-        ]),
-        start_ts: info.start,
+        ..base(summary, Protocol::Smtp)
     }
 }
 
-/// A session on an implicit-TLS port (465/993/995): nothing inside can be read.
-pub fn tls_session(summary: &ConnSummary, protocol: Protocol) -> Session {
+/// A session with the connection's facts and nothing dissected yet.
+fn base(summary: &ConnSummary, protocol: Protocol) -> Session {
     let info = &summary.info;
     Session {
         kind: "session",
@@ -317,13 +302,7 @@ pub fn tls_session(summary: &ConnSummary, protocol: Protocol) -> Session {
         duration: summary.end.since(info.start).max(0) as f64 / 1e9,
         state: summary.state.as_str(),
         handshake: summary.handshake,
-        tls: Some(TlsInfo {
-            mode: "implicit",
-            at: info.start.to_rfc3339(),
-            frame: info.first_frame,
-            sni: None,
-            version: None,
-        }),
+        tls: None,
         auth: Vec::new(),
         capabilities: Vec::new(),
         exchanges: Vec::new(),
@@ -334,5 +313,20 @@ pub fn tls_session(summary: &ConnSummary, protocol: Protocol) -> Session {
             summary.dirs[1].gap_bytes,
         ]),
         start_ts: info.start,
+    }
+}
+
+/// A session on an implicit-TLS port (465/993/995): nothing inside can be read.
+pub fn tls_session(summary: &ConnSummary, protocol: Protocol) -> Session {
+    let info = &summary.info;
+    Session {
+        tls: Some(TlsInfo {
+            mode: "implicit",
+            at: info.start.to_rfc3339(),
+            frame: info.first_frame,
+            sni: None,
+            version: None,
+        }),
+        ..base(summary, protocol)
     }
 }
