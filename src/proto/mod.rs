@@ -5,6 +5,7 @@
 //! This module owns the protocol names, the default port map (25/587 SMTP, 110 POP3, 143 IMAP;
 //! 465/995/993 the same protocols under implicit TLS) and recognition by content.
 
+pub mod dotstuff;
 pub mod event;
 pub mod smtp;
 

@@ -17,6 +17,7 @@
 //! or BDAT chunks first, so message content can never be read as commands. Bytes the client
 //! sends after DATA or STARTTLS are held until the server's answer says what they are.
 
+use super::dotstuff::Unstuffer;
 use super::event::{Anomaly, Auth, Mark, Secret, Side, Tls, client_hello};
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -138,14 +139,6 @@ enum Hold {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Scan {
-    LineStart,
-    SawDot,
-    SawDotCr,
-    Mid,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Client {
     Command,
     Sasl,
@@ -173,7 +166,6 @@ struct Building {
     eight_bit: bool,
     long_line: bool,
     bare_lf: bool,
-    line_len: usize,
 }
 
 impl Building {
@@ -189,7 +181,6 @@ impl Building {
             eight_bit: false,
             long_line: false,
             bare_lf: false,
-            line_len: 0,
         }
     }
 
@@ -244,7 +235,7 @@ pub struct Smtp {
     bounds: Bounds,
     t: Transcript,
     client: Client,
-    dot: Scan,
+    unstuff: Unstuffer,
     building: Option<Building>,
     held: Vec<u8>,
     held_mark: Mark,
@@ -287,7 +278,7 @@ impl Smtp {
             bounds,
             t: Transcript::default(),
             client: Client::Command,
-            dot: Scan::LineStart,
+            unstuff: Unstuffer::default(),
             building: None,
             held: Vec::new(),
             held_mark: Mark::default(),
@@ -377,7 +368,7 @@ impl Smtp {
                             b.incomplete = true;
                             self.anomaly("gap-in-message", mark, format!("{len} bytes missing"));
                         }
-                        self.dot = Scan::Mid;
+                        self.unstuff.desync();
                     }
                     Client::Chunk { remaining, last } => {
                         let lost = len.min(remaining);
@@ -756,81 +747,35 @@ impl Smtp {
         }
     }
 
-    /// DATA content: dot-unstuffing and the end marker as a byte state machine, so the
-    /// marker is found however it is split. Returns bytes consumed.
+    /// DATA content through the shared unstuffer. Returns bytes consumed.
     fn data_bytes(&mut self, data: &[u8], mark: Mark, keep: bool) -> usize {
         let max = self.bounds.max_message;
-        let mut i = 0;
-        while i < data.len() {
-            match self.dot {
-                Scan::LineStart => {
-                    if data[i] == b'.' {
-                        self.dot = Scan::SawDot;
-                        i += 1;
-                    } else {
-                        self.dot = Scan::Mid;
-                    }
-                }
-                Scan::SawDot => match data[i] {
-                    b'\r' => {
-                        self.dot = Scan::SawDotCr;
-                        i += 1;
-                    }
-                    b'\n' => {
-                        self.anomaly_once("bare-lf", mark, "end of data marked by .LF");
-                        self.end_data(keep);
-                        return i + 1;
-                    }
-                    // A stuffed dot: removed (RFC 5321 4.5.2).
-                    _ => self.dot = Scan::Mid,
-                },
-                Scan::SawDotCr => {
-                    if data[i] == b'\n' {
-                        self.end_data(keep);
-                        return i + 1;
-                    }
-                    if let Some(b) = self.building.as_mut() {
-                        b.push(b"\r", max);
-                    }
-                    self.dot = Scan::Mid;
-                }
-                Scan::Mid => {
-                    let (end, line_done) = match data[i..].iter().position(|b| *b == b'\n') {
-                        Some(j) => (i + j + 1, true),
-                        None => (data.len(), false),
-                    };
-                    if let Some(b) = self.building.as_mut() {
-                        b.push(&data[i..end], max);
-                        b.line_len += end - i;
-                        if line_done {
-                            let prev = if end >= 2 {
-                                Some(data[end - 2])
-                            } else {
-                                b.bytes.iter().rev().nth(1).copied()
-                            };
-                            if prev != Some(b'\r') {
-                                b.bare_lf = true;
-                            }
-                            if b.line_len > MAX_TEXT_LINE {
-                                b.long_line = true;
-                            }
-                            b.line_len = 0;
-                        }
-                    }
-                    if line_done {
-                        self.dot = Scan::LineStart;
-                    }
-                    i = end;
-                }
+        let building = &mut self.building;
+        let ended = self.unstuff.feed(data, MAX_TEXT_LINE, |piece| {
+            if let Some(b) = building.as_mut() {
+                b.push(piece, max);
             }
+        });
+        match ended {
+            Some(n) => {
+                if self.unstuff.bare_lf_end {
+                    self.anomaly_once("bare-lf", mark, "end of data marked by .LF");
+                }
+                self.end_data(keep);
+                n
+            }
+            None => data.len(),
         }
-        data.len()
     }
 
     fn end_data(&mut self, keep: bool) {
         self.client = Client::Command;
-        self.dot = Scan::LineStart;
-        let building = self.building.take();
+        let mut building = self.building.take();
+        if let Some(b) = building.as_mut() {
+            b.bare_lf = self.unstuff.bare_lf;
+            b.long_line = self.unstuff.long_line;
+        }
+        self.unstuff.reset();
         if !keep {
             return;
         }
@@ -1005,7 +950,7 @@ impl Smtp {
                 if first && code == "354" {
                     complete = false;
                     self.building = Some(Building::new("smtp-data", mark));
-                    self.dot = Scan::LineStart;
+                    self.unstuff.reset();
                     if let Client::Hold(Hold::Data) = self.client {
                         self.client = Client::Data { keep: true };
                         self.release_held();
@@ -1022,7 +967,7 @@ impl Smtp {
                                 format!("DATA got {code} but the client sent content"),
                             );
                             self.client = Client::Data { keep: false };
-                            self.dot = Scan::LineStart;
+                            self.unstuff.reset();
                             self.release_held();
                         }
                     }
