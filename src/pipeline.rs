@@ -439,7 +439,7 @@ impl Handler for SessionsHandler<'_> {
                 for m in &t.messages {
                     messages.push(session::mail::message_info(m, self.cfg.extract.is_some()));
                 }
-                session::mail::smtp_session(summary, t, messages, self.cfg.show_secrets)
+                session::mail::session(summary, Protocol::Smtp, t, messages, self.cfg.show_secrets)
             }
             Dissect::Tls(protocol) => {
                 let mut s = session::mail::tls_session(summary, protocol);

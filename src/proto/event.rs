@@ -2,6 +2,7 @@
 //! SMTP, POP3 and IMAP; serialisable so the session model can carry them unchanged.
 
 use crate::capture::Timestamp;
+use base64::Engine;
 use serde::Serialize;
 
 /// Where in the capture something was seen. Dissectors never read clocks: the caller hands
@@ -132,4 +133,67 @@ pub fn client_hello(bytes: &[u8]) -> (Option<String>, Option<String>) {
         None
     })();
     (sni, version)
+}
+
+/// Decodes one SASL response (base64) into `auth` for the mechanisms whose credentials can be
+/// read off the wire (PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER); true when the response
+/// carried a secret. Shared by SMTP AUTH, POP3 AUTH and IMAP AUTHENTICATE.
+pub fn sasl_response(auth: &mut Auth, response: &str) -> bool {
+    if response == "*" {
+        return false;
+    }
+    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(response.as_bytes())
+    else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    match auth.mechanism.as_str() {
+        "PLAIN" => {
+            let mut parts = bytes.split(|b| *b == 0);
+            let authzid = parts
+                .next()
+                .map(|p| String::from_utf8_lossy(p).into_owned());
+            let user = parts
+                .next()
+                .map(|p| String::from_utf8_lossy(p).into_owned());
+            let pass = parts
+                .next()
+                .map(|p| String::from_utf8_lossy(p).into_owned());
+            auth.authzid = authzid.filter(|a| !a.is_empty());
+            auth.username = user;
+            auth.password = pass.map(Secret::new);
+            true
+        }
+        "LOGIN" => {
+            if auth.username.is_none() {
+                auth.username = Some(text);
+                false
+            } else {
+                auth.password = Some(Secret::new(text));
+                true
+            }
+        }
+        "CRAM-MD5" => {
+            let (user, digest) = text.rsplit_once(' ').unwrap_or((&text, ""));
+            auth.username = Some(user.to_string());
+            auth.password = Some(Secret::new(digest));
+            true
+        }
+        "XOAUTH2" | "OAUTHBEARER" => {
+            for field in text.split('\x01') {
+                if let Some(u) = field.strip_prefix("user=") {
+                    auth.username = Some(u.to_string());
+                } else if let Some(rest) = field.strip_prefix("n,") {
+                    if let Some(u) = rest.split(',').find_map(|f| f.strip_prefix("a=")) {
+                        auth.username = Some(u.to_string());
+                    }
+                } else if let Some(tok) = field.strip_prefix("auth=") {
+                    auth.password = Some(Secret::new(tok));
+                }
+            }
+            true
+        }
+        // SCRAM and others: the exchange is noted, nothing is decoded.
+        _ => false,
+    }
 }

@@ -8,6 +8,7 @@
 pub mod dotstuff;
 pub mod event;
 pub mod smtp;
+pub mod transcript;
 
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -18,8 +18,8 @@
 //! sends after DATA or STARTTLS are held until the server's answer says what they are.
 
 use super::dotstuff::Unstuffer;
-use super::event::{Anomaly, Auth, Mark, Secret, Side, Tls, client_hello};
-use base64::Engine;
+use super::event::{Anomaly, Auth, Mark, Secret, Side, Tls, client_hello, sasl_response};
+pub use super::transcript::{ClientLine, Command, Exchange, Message, Reply, Transcript};
 use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
 
@@ -37,99 +37,6 @@ pub struct Bounds {
     pub max_line: usize,
     /// Bytes of a message kept for MIME; past it the message is marked truncated.
     pub max_message: usize,
-}
-
-/// A client command.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Command {
-    /// Upper-cased command name.
-    pub verb: String,
-    /// Arguments as sent (secrets replaced by `<redacted>`).
-    pub args: String,
-    /// The arguments unredacted, when they carry a secret (AUTH initial response).
-    pub secret_args: Option<Secret>,
-    /// MAIL/RCPT: the path without angle brackets.
-    pub address: Option<String>,
-    /// MAIL/RCPT ESMTP parameters, `KEY` or `KEY=VALUE`, in order.
-    pub params: Vec<(String, Option<String>)>,
-}
-
-/// A complete (possibly multi-line) server reply.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reply {
-    pub mark: Mark,
-    /// The three-digit code (empty for a line that is not a reply).
-    pub code: String,
-    /// RFC 3463 enhanced status code of the first line, e.g. `2.1.0`.
-    pub enhanced: Option<String>,
-    /// Every line, code and separator included, without CRLF.
-    pub lines: Vec<String>,
-}
-
-/// A line the client sent inside an exchange that is not a command: SASL responses.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClientLine {
-    pub mark: Mark,
-    /// As sent, or `<redacted>` when it carries a secret.
-    pub text: String,
-    pub secret: Option<Secret>,
-}
-
-/// A command with every reply it got; the greeting is an exchange without command.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Exchange {
-    pub mark: Mark,
-    pub command: Option<Command>,
-    pub client_lines: Vec<ClientLine>,
-    pub replies: Vec<Reply>,
-    /// Sent while earlier commands were still unanswered.
-    pub pipelined: bool,
-    /// Index into the transcript's messages of the message this exchange carried.
-    pub message: Option<usize>,
-    /// A gap or the end of the capture cut it short.
-    pub incomplete: bool,
-}
-
-impl Exchange {
-    /// Code of the last reply: the exchange's outcome.
-    pub fn status(&self) -> Option<&str> {
-        self.replies.last().map(|r| r.code.as_str())
-    }
-}
-
-/// A message transferred with DATA or BDAT.
-#[derive(Clone, Debug)]
-pub struct Message {
-    /// `smtp-data` or `smtp-bdat`.
-    pub origin: &'static str,
-    pub mark: Mark,
-    /// The message as transferred (dot-unstuffed, without the final `.CRLF`), up to the
-    /// size limit.
-    pub bytes: Vec<u8>,
-    /// Size of the whole message, also past the limit.
-    pub size: u64,
-    /// SHA-256 over every byte seen.
-    pub sha256: String,
-    pub truncated: bool,
-    /// A gap fell inside it: bytes are missing.
-    pub incomplete: bool,
-    pub mail_from: Option<String>,
-    /// Recipients the server accepted.
-    pub rcpt_to: Vec<String>,
-    /// The exchange that ended it (DATA, or BDAT … LAST).
-    pub exchange: usize,
-}
-
-/// Everything the dissector learned about one connection.
-#[derive(Clone, Debug, Default)]
-pub struct Transcript {
-    pub exchanges: Vec<Exchange>,
-    pub messages: Vec<Message>,
-    pub auth: Vec<Auth>,
-    pub tls: Option<Tls>,
-    pub anomalies: Vec<Anomaly>,
-    /// EHLO keywords the server offered (upper-cased keyword, then its parameters).
-    pub capabilities: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -351,6 +258,7 @@ impl Smtp {
                     let idx = self.new_exchange(
                         partial_mark,
                         Some(Command {
+                            tag: None,
                             verb: verb.to_ascii_uppercase(),
                             args: format!("{args}…"),
                             secret_args: None,
@@ -563,6 +471,7 @@ impl Smtp {
             self.anomaly("unknown-command", mark, truncate(&text, 80));
         }
         let mut command = Command {
+            tag: None,
             verb: verb.clone(),
             args: args.to_string(),
             secret_args: None,
@@ -685,65 +594,9 @@ impl Smtp {
 
     /// Decodes one SASL response into the current AUTH record; true if it carried a secret.
     fn sasl_decode(&mut self, response: &str) -> bool {
-        let Some(auth) = self.t.auth.last_mut() else {
-            return false;
-        };
-        if response == "*" {
-            return false;
-        }
-        let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(response.as_bytes())
-        else {
-            return false;
-        };
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        match auth.mechanism.as_str() {
-            "PLAIN" => {
-                let mut parts = bytes.split(|b| *b == 0);
-                let authzid = parts
-                    .next()
-                    .map(|p| String::from_utf8_lossy(p).into_owned());
-                let user = parts
-                    .next()
-                    .map(|p| String::from_utf8_lossy(p).into_owned());
-                let pass = parts
-                    .next()
-                    .map(|p| String::from_utf8_lossy(p).into_owned());
-                auth.authzid = authzid.filter(|a| !a.is_empty());
-                auth.username = user;
-                auth.password = pass.map(Secret::new);
-                true
-            }
-            "LOGIN" => {
-                if auth.username.is_none() {
-                    auth.username = Some(text);
-                    false
-                } else {
-                    auth.password = Some(Secret::new(text));
-                    true
-                }
-            }
-            "CRAM-MD5" => {
-                let (user, digest) = text.rsplit_once(' ').unwrap_or((&text, ""));
-                auth.username = Some(user.to_string());
-                auth.password = Some(Secret::new(digest));
-                true
-            }
-            "XOAUTH2" | "OAUTHBEARER" => {
-                for field in text.split('\x01') {
-                    if let Some(u) = field.strip_prefix("user=") {
-                        auth.username = Some(u.to_string());
-                    } else if let Some(rest) = field.strip_prefix("n,") {
-                        if let Some(u) = rest.split(',').find_map(|f| f.strip_prefix("a=")) {
-                            auth.username = Some(u.to_string());
-                        }
-                    } else if let Some(tok) = field.strip_prefix("auth=") {
-                        auth.password = Some(Secret::new(tok));
-                    }
-                }
-                true
-            }
-            // SCRAM and others: the exchange is noted, nothing is decoded.
-            _ => false,
+        match self.t.auth.last_mut() {
+            Some(auth) => sasl_response(auth, response),
+            None => false,
         }
     }
 

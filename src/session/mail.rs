@@ -7,7 +7,8 @@ use crate::flow::ConnSummary;
 use crate::mime::{Headers, MimeInfo, Part};
 use crate::packet::Endpoint;
 use crate::proto::event::{Anomaly, Mark};
-use crate::proto::{Protocol, smtp};
+use crate::proto::Protocol;
+use crate::proto::transcript::{Message, Transcript};
 use serde::Serialize;
 
 #[derive(Clone, Debug, Serialize)]
@@ -163,7 +164,7 @@ impl From<&Anomaly> for AnomalyInfo {
 }
 
 /// Builds the model of a message from the dissector's bytes.
-pub fn message_info(m: &smtp::Message, keep_raw: bool) -> MessageInfo {
+pub fn message_info(m: &Message, keep_raw: bool) -> MessageInfo {
     let mime: MimeInfo = crate::mime::parse(&m.bytes, keep_raw);
     MessageInfo {
         origin: m.origin,
@@ -188,10 +189,11 @@ fn at(mark: Mark) -> (String, u64, Timestamp) {
     (mark.ts.to_rfc3339(), mark.frame, mark.ts)
 }
 
-/// Builds a session from the connection summary and an SMTP transcript.
-pub fn smtp_session(
+/// Builds a session from the connection summary and a dissector's transcript.
+pub fn session(
     summary: &ConnSummary,
-    t: smtp::Transcript,
+    protocol: Protocol,
+    t: Transcript,
     messages: Vec<MessageInfo>,
     show_secrets: bool,
 ) -> Session {
@@ -228,7 +230,7 @@ pub fn smtp_session(
                         (Some(s), true) => s.expose().to_string(),
                         _ => c.args.clone(),
                     },
-                    tag: None,
+                    tag: c.tag.clone(),
                     address: c.address.clone(),
                     params: c.params.clone(),
                 }),
@@ -284,7 +286,7 @@ pub fn smtp_session(
         exchanges,
         messages,
         anomalies: t.anomalies.iter().map(AnomalyInfo::from).collect(),
-        ..base(summary, Protocol::Smtp)
+        ..base(summary, protocol)
     }
 }
 
