@@ -5,7 +5,9 @@ use crate::capture::{CaptureError, FileReader, InputSource};
 use crate::flow::{Chunk, ConnInfo, ConnSummary, Direction, FlowTable, Handler};
 use crate::limits::Limits;
 use crate::packet::{Decoder, Endpoint};
+use crate::proto::Dissector;
 use crate::proto::event::{Mark, Side};
+use crate::proto::pop3::Pop3;
 use crate::proto::smtp::{self, Smtp};
 use crate::proto::{self, Basis, PortMap, Protocol};
 use crate::render::streams::{StreamDir, StreamFile};
@@ -312,7 +314,7 @@ pub struct SessionsOutcome {
 enum Dissect {
     /// Not decided yet: the first bytes are kept until content tells.
     Sniffing(Vec<(Side, Vec<u8>, Mark)>),
-    Smtp(Box<Smtp>),
+    Mail(Protocol, Box<dyn Dissector>),
     /// TLS from the first byte (465/993/995, or a ClientHello seen).
     Tls(Protocol),
     /// A protocol without a dissector yet, or not mail at all.
@@ -339,8 +341,12 @@ fn side_of(dir: Direction) -> Side {
 }
 
 impl SessionsHandler<'_> {
-    fn start_smtp(&self, info: &ConnInfo) -> Dissect {
-        Dissect::Smtp(Box::new(Smtp::new(self.bounds, info.midstream)))
+    fn dissector(&self, protocol: Protocol, midstream: bool) -> Option<Box<dyn Dissector>> {
+        match protocol {
+            Protocol::Smtp => Some(Box::new(Smtp::new(self.bounds, midstream))),
+            Protocol::Pop3 => Some(Box::new(Pop3::new(self.bounds, midstream))),
+            _ => None,
+        }
     }
 
     fn feed(&mut self, state: &mut SessionState, side: Side, data: &[u8], mark: Mark) {
@@ -350,9 +356,9 @@ impl SessionsHandler<'_> {
             head.extend_from_slice(&data[..take]);
         }
         match &mut state.dissect {
-            Dissect::Smtp(smtp) => {
-                smtp.on_data(side, data, mark);
-                for m in smtp.take_messages() {
+            Dissect::Mail(_, d) => {
+                d.on_data(side, data, mark);
+                for m in d.take_messages() {
                     let keep_raw = self.cfg.extract.is_some();
                     state
                         .messages
@@ -361,22 +367,24 @@ impl SessionsHandler<'_> {
             }
             Dissect::Sniffing(buffered) => {
                 buffered.push((side, data.to_vec(), mark));
-                match proto::sniff(&state.head[1], &state.head[0]) {
-                    Some(role) if role.protocol == Protocol::Smtp => {
-                        let mut smtp = Smtp::new(self.bounds, true);
+                let sniffed = proto::sniff(&state.head[1], &state.head[0]);
+                match sniffed.and_then(|r| Some((r.protocol, self.dissector(r.protocol, true)?))) {
+                    Some((protocol, mut d)) => {
                         for (side, bytes, mark) in std::mem::take(buffered) {
-                            smtp.on_data(side, &bytes, mark);
+                            d.on_data(side, &bytes, mark);
                         }
-                        state.dissect = Dissect::Smtp(Box::new(smtp));
+                        state.dissect = Dissect::Mail(protocol, d);
                     }
-                    Some(role) if role.protocol == Protocol::Tls => {
-                        state.dissect = Dissect::Tls(Protocol::Tls)
-                    }
-                    Some(_) => state.dissect = Dissect::Ignored,
-                    None if state.head.iter().all(|h| h.len() >= SNIFF_BYTES) => {
-                        state.dissect = Dissect::Ignored
-                    }
-                    None => {}
+                    None => match sniffed {
+                        Some(role) if role.protocol == Protocol::Tls => {
+                            state.dissect = Dissect::Tls(Protocol::Tls)
+                        }
+                        Some(_) => state.dissect = Dissect::Ignored,
+                        None if state.head.iter().all(|h| h.len() >= SNIFF_BYTES) => {
+                            state.dissect = Dissect::Ignored
+                        }
+                        None => {}
+                    },
                 }
             }
             Dissect::Tls(_) | Dissect::Ignored => {}
@@ -390,8 +398,10 @@ impl Handler for SessionsHandler<'_> {
     fn open(&mut self, info: &ConnInfo) -> SessionState {
         let dissect = match self.cfg.input.ports.get(info.server.port) {
             Some(role) if role.tls => Dissect::Tls(role.protocol),
-            Some(role) if role.protocol == Protocol::Smtp => self.start_smtp(info),
-            Some(_) => Dissect::Ignored,
+            Some(role) => match self.dissector(role.protocol, info.midstream) {
+                Some(d) => Dissect::Mail(role.protocol, d),
+                None => Dissect::Ignored,
+            },
             None => Dissect::Sniffing(Vec::new()),
         };
         SessionState {
@@ -418,8 +428,8 @@ impl Handler for SessionsHandler<'_> {
         len: u64,
         ts: crate::capture::Timestamp,
     ) {
-        if let Dissect::Smtp(smtp) = &mut state.dissect {
-            smtp.on_gap(side_of(dir), len, Mark { ts, frame: 0 });
+        if let Dissect::Mail(_, d) = &mut state.dissect {
+            d.on_gap(side_of(dir), len, Mark { ts, frame: 0 });
         }
     }
 
@@ -430,16 +440,16 @@ impl Handler for SessionsHandler<'_> {
         };
         let mut messages = state.messages;
         let session = match state.dissect {
-            Dissect::Smtp(mut smtp) => {
-                for m in smtp.take_messages() {
+            Dissect::Mail(protocol, mut d) => {
+                for m in d.take_messages() {
                     messages.push(session::mail::message_info(&m, self.cfg.extract.is_some()));
                 }
-                let t = smtp.finish(end);
+                let t = d.finish(end);
                 // Messages cut short at close were stored by finish.
                 for m in &t.messages {
                     messages.push(session::mail::message_info(m, self.cfg.extract.is_some()));
                 }
-                session::mail::session(summary, Protocol::Smtp, t, messages, self.cfg.show_secrets)
+                session::mail::session(summary, protocol, t, messages, self.cfg.show_secrets)
             }
             Dissect::Tls(protocol) => {
                 let mut s = session::mail::tls_session(summary, protocol);

@@ -142,8 +142,7 @@ pub fn sasl_response(auth: &mut Auth, response: &str) -> bool {
     if response == "*" {
         return false;
     }
-    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(response.as_bytes())
-    else {
+    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(response.as_bytes()) else {
         return false;
     };
     let text = String::from_utf8_lossy(&bytes).into_owned();

@@ -7,11 +7,47 @@
 
 pub mod dotstuff;
 pub mod event;
+pub mod line;
+pub mod pop3;
 pub mod smtp;
 pub mod transcript;
 
 use serde::Serialize;
 use std::collections::BTreeMap;
+
+/// What every sans-IO mail dissector offers the pipeline.
+pub trait Dissector {
+    /// Bytes from one side, in stream order, any chunking.
+    fn on_data(&mut self, side: event::Side, data: &[u8], mark: event::Mark);
+    /// `len` bytes from `side` are missing.
+    fn on_gap(&mut self, side: event::Side, len: u64, mark: event::Mark);
+    /// Messages completed since the last call.
+    fn take_messages(&mut self) -> Vec<transcript::Message>;
+    /// Both directions ended.
+    fn finish(self: Box<Self>, mark: event::Mark) -> transcript::Transcript;
+}
+
+macro_rules! dissector {
+    ($t:ty) => {
+        impl Dissector for $t {
+            fn on_data(&mut self, side: event::Side, data: &[u8], mark: event::Mark) {
+                <$t>::on_data(self, side, data, mark)
+            }
+            fn on_gap(&mut self, side: event::Side, len: u64, mark: event::Mark) {
+                <$t>::on_gap(self, side, len, mark)
+            }
+            fn take_messages(&mut self) -> Vec<transcript::Message> {
+                <$t>::take_messages(self)
+            }
+            fn finish(self: Box<Self>, mark: event::Mark) -> transcript::Transcript {
+                <$t>::finish(*self, mark)
+            }
+        }
+    };
+}
+
+dissector!(smtp::Smtp);
+dissector!(pop3::Pop3);
 use std::fmt;
 use std::str::FromStr;
 

@@ -19,6 +19,7 @@
 
 use super::dotstuff::Unstuffer;
 use super::event::{Anomaly, Auth, Mark, Secret, Side, Tls, client_hello, sasl_response};
+use super::line::{Lines, strip_eol, truncate};
 pub use super::transcript::{ClientLine, Command, Exchange, Message, Reply, Transcript};
 use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
@@ -100,40 +101,6 @@ impl Building {
             self.truncated = true;
         }
         self.bytes.extend_from_slice(&data[..data.len().min(room)]);
-    }
-}
-
-/// Per-direction line assembly with a length cap.
-#[derive(Default)]
-struct Lines {
-    buf: Vec<u8>,
-    start: Mark,
-    /// The current line exceeded the cap; its tail is being dropped.
-    overlong: bool,
-}
-
-impl Lines {
-    /// Appends bytes up to and including the next LF. Returns the consumed count and
-    /// whether a line is complete.
-    fn take(&mut self, data: &[u8], mark: Mark, cap: usize) -> (usize, bool) {
-        if self.buf.is_empty() && !self.overlong {
-            self.start = mark;
-        }
-        let (n, done) = match data.iter().position(|b| *b == b'\n') {
-            Some(i) => (i + 1, true),
-            None => (data.len(), false),
-        };
-        let room = cap.saturating_sub(self.buf.len());
-        if n > room {
-            self.overlong = true;
-        }
-        self.buf.extend_from_slice(&data[..n.min(room)]);
-        (n, done)
-    }
-
-    fn clear(&mut self) {
-        self.buf.clear();
-        self.overlong = false;
     }
 }
 
@@ -922,18 +889,6 @@ impl Smtp {
         self.mail_from = None;
         self.rcpt_to.clear();
         self.eight_bit_ok = false;
-    }
-}
-
-fn strip_eol(raw: &[u8]) -> &[u8] {
-    let line = raw.strip_suffix(b"\n").unwrap_or(raw);
-    line.strip_suffix(b"\r").unwrap_or(line)
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
     }
 }
 

@@ -99,4 +99,3 @@ pub struct Transcript {
     /// Capabilities the server offered (SMTP EHLO, POP3 CAPA, IMAP CAPABILITY).
     pub capabilities: Vec<String>,
 }
-

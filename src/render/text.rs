@@ -3,6 +3,7 @@
 //! with their MIME tree and the start of their text, anomalies inline. Bytes from the
 //! capture never reach the terminal raw: control characters are shown escaped.
 
+use crate::proto::Protocol;
 use crate::session::Session;
 use crate::session::mail::{AnomalyInfo, ExchangeInfo, MessageInfo};
 use std::io::{self, Write};
@@ -68,6 +69,50 @@ pub fn escape(s: &str) -> String {
 fn rel(session: &Session, at: crate::capture::Timestamp) -> String {
     let ms = at.since(session.start_ts) as f64 / 1e6;
     format!("{:>9.3}", ms / 1000.0)
+}
+
+/// What a command does, in a few words.
+pub fn verb_note(protocol: Protocol, verb: &str) -> &'static str {
+    match protocol {
+        Protocol::Pop3 => pop3_verb_note(verb),
+        _ => smtp_verb_note(verb),
+    }
+}
+
+/// What a reply means.
+pub fn reply_note(protocol: Protocol, code: &str) -> &'static str {
+    match protocol {
+        Protocol::Pop3 => match code {
+            "+OK" => "ok",
+            "-ERR" => "error",
+            "+" => "SASL challenge: send the next response",
+            _ => "",
+        },
+        _ => smtp_reply_note(code),
+    }
+}
+
+/// What a POP3 command does, in a few words.
+pub fn pop3_verb_note(verb: &str) -> &'static str {
+    match verb {
+        "USER" => "user name",
+        "PASS" => "password",
+        "APOP" => "log in with a digest of the greeting's timestamp and the secret",
+        "AUTH" => "authenticates (SASL)",
+        "STAT" => "mailbox size: number of messages and octets",
+        "LIST" => "message sizes",
+        "UIDL" => "unique message ids",
+        "RETR" => "retrieves a whole message",
+        "TOP" => "retrieves a message's headers and the first lines of its body",
+        "DELE" => "marks a message deleted",
+        "NOOP" => "does nothing (keep-alive)",
+        "RSET" => "unmarks deleted messages",
+        "QUIT" => "ends the session (deletions take effect)",
+        "CAPA" => "asks for the server's capabilities",
+        "STLS" => "asks to switch to TLS",
+        "UTF8" => "enables UTF-8 mode",
+        _ => "not a standard POP3 command",
+    }
 }
 
 /// What an SMTP command does, in a few words.
@@ -203,9 +248,10 @@ fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()
         }
         if let Some(m) = e.message.and_then(|i| s.messages.get(i))
             && e.status.is_some()
-            && e.command
-                .as_ref()
-                .is_some_and(|c| c.verb == "DATA" || c.args.to_ascii_uppercase().contains("LAST"))
+            && e.command.as_ref().is_some_and(|c| {
+                matches!(c.verb.as_str(), "DATA" | "RETR" | "TOP")
+                    || (c.verb == "BDAT" && c.args.to_ascii_uppercase().contains("LAST"))
+            })
         {
             write_message(out, e.message.unwrap_or(0), m, st)?;
         }
@@ -278,7 +324,7 @@ fn write_exchange<W: Write>(
         } else {
             format!("{} {}", c.verb, c.args)
         };
-        let note = smtp_verb_note(&c.verb);
+        let note = verb_note(s.protocol, &c.verb);
         let flags = match (e.pipelined, e.incomplete) {
             (true, true) => " [pipelined, incomplete]",
             (true, false) => " [pipelined]",
@@ -310,9 +356,15 @@ fn write_exchange<W: Write>(
         while let Some(l) = lines.next_if(|l| (l.frame, l.at) < (r.frame, r.at)) {
             client_line(out, l)?;
         }
-        for (k, l) in r.lines.iter().enumerate() {
-            let note = if k + 1 == r.lines.len() {
-                let mut note = smtp_reply_note(&r.code).to_string();
+        const SHOWN: usize = 20;
+        let shown = if r.lines.len() > SHOWN + 2 {
+            SHOWN
+        } else {
+            r.lines.len()
+        };
+        for (k, l) in r.lines.iter().take(shown).enumerate() {
+            let note = if k + 1 == shown {
+                let mut note = reply_note(s.protocol, &r.code).to_string();
                 if e.command.is_none() && n == 0 {
                     note = format!("greeting: {note}");
                 }
@@ -330,6 +382,13 @@ fn write_exchange<W: Write>(
                 st.reply(&r.code, "S:"),
                 st.reply(&r.code, &escape(l)),
                 note
+            )?;
+        }
+        if shown < r.lines.len() {
+            writeln!(
+                out,
+                "           {}",
+                st.dim(&format!("… {} more lines", r.lines.len() - shown))
             )?;
         }
     }
@@ -367,7 +426,9 @@ fn write_message<W: Write>(out: &mut W, n: usize, m: &MessageInfo, st: Style) ->
         escape(m.mail_from.as_deref().unwrap_or("<>")),
         escape(&m.rcpt_to.join(", "))
     );
-    writeln!(out, "{pad}  {env}")?;
+    if m.origin.starts_with("smtp") {
+        writeln!(out, "{pad}  {env}")?;
+    }
     for (label, value) in [
         ("From", &h.from),
         ("To", &h.to),

@@ -6,8 +6,8 @@ use crate::capture::Timestamp;
 use crate::flow::ConnSummary;
 use crate::mime::{Headers, MimeInfo, Part};
 use crate::packet::Endpoint;
-use crate::proto::event::{Anomaly, Mark};
 use crate::proto::Protocol;
+use crate::proto::event::{Anomaly, Mark};
 use crate::proto::transcript::{Message, Transcript};
 use serde::Serialize;
 

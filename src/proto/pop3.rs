@@ -1,0 +1,942 @@
+//! POP3 dissector (RFC 1939, 2449 CAPA/RESP-CODES/PIPELINING, 1734/5034 AUTH with SASL-IR,
+//! 2595 STLS, 6856 UTF8): both byte streams of one connection in, a [`Transcript`] out.
+//! Sans-IO: same transcript however the bytes are split.
+//!
+//! ```text
+//!  client:  Command ──AUTH mech──▶ Sasl (lines are SASL responses) ──+OK/-ERR──▶ Command
+//!              └──STLS ─(+OK)─▶ Tls
+//!  server:  Status ──+OK to RETR/TOP/LIST/UIDL/CAPA/AUTH──▶ Multi (dot-stuffed, until ".")
+//!              │                                              └──▶ Status
+//!              └──"+ " during AUTH: a SASL challenge
+//! ```
+//!
+//! Whether a `+OK` starts a multi-line answer depends on the command *and its arguments*
+//! (`LIST` is multi-line, `LIST 1` is not); responses pair FIFO with commands, so this holds
+//! under pipelining too. A multi-line answer ends at the terminating dot line, never at the
+//! octet count a `+OK` may announce.
+
+use super::dotstuff::Unstuffer;
+use super::event::{Anomaly, Auth, Mark, Secret, Side, Tls, client_hello, sasl_response};
+use super::line::{Lines, strip_eol, truncate};
+pub use super::transcript::{ClientLine, Command, Exchange, Message, Reply, Transcript};
+use sha2::{Digest, Sha256};
+use std::collections::VecDeque;
+
+/// RFC 2449 4: a command line is at most 255 octets with the CRLF.
+const MAX_COMMAND_LINE: usize = 255;
+/// RFC 2449 4: a response's first line is at most 512 octets with the CRLF.
+const MAX_STATUS_LINE: usize = 512;
+/// Lines of a listing (LIST, UIDL, CAPA) kept in the reply.
+const MAX_LIST_LINES: usize = 10_000;
+/// Failed logins in a row that make a password-guessing anomaly.
+const GUESSING_RUN: u32 = 3;
+
+pub use super::smtp::Bounds;
+
+const KNOWN_VERBS: &[&str] = &[
+    "USER", "PASS", "APOP", "AUTH", "STAT", "LIST", "UIDL", "RETR", "TOP", "DELE", "NOOP", "RSET",
+    "QUIT", "CAPA", "STLS", "UTF8", "LANG", "XTND",
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Client {
+    Command,
+    Sasl,
+    Tls,
+}
+
+/// What a multi-line answer being read is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Body {
+    /// RETR / TOP: a message.
+    Message(&'static str),
+    /// LIST / UIDL / CAPA / AUTH: lines kept in the reply.
+    Listing,
+}
+
+struct Building {
+    mark: Mark,
+    bytes: Vec<u8>,
+    size: u64,
+    hash: Sha256,
+    truncated: bool,
+    incomplete: bool,
+}
+
+/// The POP3 dissector for one connection.
+pub struct Pop3 {
+    bounds: Bounds,
+    t: Transcript,
+    client: Client,
+    client_line: Lines,
+    server_line: Lines,
+    /// Reading a multi-line answer for the exchange at the front of `pending`.
+    body: Option<Body>,
+    unstuff: Unstuffer,
+    building: Option<Building>,
+    /// Listing lines: partial line across chunks.
+    listing_line: Vec<u8>,
+    pending: VecDeque<usize>,
+    greeting_seen: bool,
+    midstream: bool,
+    client_resync: bool,
+    server_resync: bool,
+    offsets: [u64; 2],
+    failed_logins: u32,
+    reported_guessing: bool,
+    tls_hello: Vec<u8>,
+    message_count: usize,
+    /// The APOP timestamp of the greeting (`<…@…>`).
+    pub apop_timestamp: Option<String>,
+}
+
+impl Pop3 {
+    pub fn new(bounds: Bounds, midstream: bool) -> Pop3 {
+        Pop3 {
+            bounds,
+            t: Transcript::default(),
+            client: Client::Command,
+            client_line: Lines::default(),
+            server_line: Lines::default(),
+            body: None,
+            unstuff: Unstuffer::default(),
+            building: None,
+            listing_line: Vec::new(),
+            pending: VecDeque::new(),
+            greeting_seen: false,
+            midstream,
+            client_resync: midstream,
+            server_resync: midstream,
+            offsets: [0, 0],
+            failed_logins: 0,
+            reported_guessing: false,
+            tls_hello: Vec::new(),
+            message_count: 0,
+            apop_timestamp: None,
+        }
+    }
+
+    fn anomaly(&mut self, name: &'static str, mark: Mark, detail: impl Into<String>) {
+        let (rfc, explanation) = explain(name);
+        self.t.anomalies.push(Anomaly {
+            name,
+            rfc,
+            explanation,
+            detail: detail.into(),
+            ts: mark.ts,
+            frame: mark.frame,
+        });
+    }
+
+    pub fn on_data(&mut self, side: Side, data: &[u8], mark: Mark) {
+        match side {
+            Side::Client => {
+                self.offsets[0] += data.len() as u64;
+                self.client_bytes(data, mark);
+            }
+            Side::Server => {
+                self.offsets[1] += data.len() as u64;
+                self.server_bytes(data, mark);
+            }
+        }
+    }
+
+    pub fn on_gap(&mut self, side: Side, len: u64, mark: Mark) {
+        match side {
+            Side::Client => {
+                self.offsets[0] += len;
+                self.client_line.clear();
+                if self.client != Client::Tls {
+                    self.client_resync = true;
+                    self.anomaly("gap", mark, format!("{len} client bytes missing"));
+                }
+            }
+            Side::Server => {
+                self.offsets[1] += len;
+                self.server_line.clear();
+                if self.client == Client::Tls {
+                    return;
+                }
+                match self.body {
+                    Some(body) => {
+                        if let Some(b) = self.building.as_mut() {
+                            b.incomplete = true;
+                        }
+                        self.listing_line.clear();
+                        self.unstuff.desync();
+                        let what = match body {
+                            Body::Message(_) => "message",
+                            Body::Listing => "listing",
+                        };
+                        self.anomaly(
+                            "gap-in-multiline",
+                            mark,
+                            format!("{len} bytes of a {what} missing"),
+                        );
+                    }
+                    None => {
+                        self.server_resync = true;
+                        self.anomaly("gap", mark, format!("{len} server bytes missing"));
+                    }
+                }
+                if let Some(&i) = self.pending.front() {
+                    self.t.exchanges[i].incomplete = true;
+                }
+            }
+        }
+    }
+
+    pub fn take_messages(&mut self) -> Vec<Message> {
+        std::mem::take(&mut self.t.messages)
+    }
+
+    pub fn finish(mut self, mark: Mark) -> Transcript {
+        if let Some(b) = self.building.take() {
+            self.anomaly(
+                "message-cut-short",
+                mark,
+                "the connection ended inside a message",
+            );
+            let idx = self.pending.front().copied().unwrap_or(0);
+            let origin = match self.body {
+                Some(Body::Message(o)) => o,
+                _ => "pop3-retr",
+            };
+            self.store_message(b, origin, true, idx);
+        }
+        for &i in &self.pending {
+            self.t.exchanges[i].incomplete = true;
+        }
+        self.t
+    }
+
+    // ----- client ------------------------------------------------------------------------
+
+    fn client_bytes(&mut self, mut data: &[u8], mark: Mark) {
+        while !data.is_empty() {
+            if self.client == Client::Tls {
+                if self.tls_hello.len() < 4096 {
+                    let take = (4096 - self.tls_hello.len()).min(data.len());
+                    self.tls_hello.extend_from_slice(&data[..take]);
+                    let (sni, version) = client_hello(&self.tls_hello);
+                    if let Some(tls) = self.t.tls.as_mut() {
+                        tls.sni = tls.sni.take().or(sni);
+                        tls.version = tls.version.take().or(version);
+                    }
+                }
+                return;
+            }
+            let (n, done) = self.client_line.take(data, mark, self.bounds.max_line);
+            data = &data[n..];
+            if done {
+                let start = self.client_line.start;
+                let overlong = self.client_line.overlong;
+                let raw = std::mem::take(&mut self.client_line.buf);
+                self.client_line.clear();
+                self.client_line_done(&raw, overlong, start);
+            }
+        }
+    }
+
+    fn client_line_done(&mut self, raw: &[u8], overlong: bool, mark: Mark) {
+        let line = strip_eol(raw);
+        let text = String::from_utf8_lossy(line).into_owned();
+        if self.client == Client::Sasl {
+            if let Some(&idx) = self.pending.back() {
+                let secret = match self.t.auth.last_mut() {
+                    Some(auth) => sasl_response(auth, text.trim()),
+                    None => false,
+                };
+                let cl = if secret {
+                    ClientLine {
+                        mark,
+                        text: "<redacted>".into(),
+                        secret: Some(Secret::new(text)),
+                    }
+                } else {
+                    ClientLine {
+                        mark,
+                        text,
+                        secret: None,
+                    }
+                };
+                self.t.exchanges[idx].client_lines.push(cl);
+                return;
+            }
+            self.client = Client::Command;
+        }
+        if overlong || raw.len() > MAX_COMMAND_LINE {
+            self.anomaly(
+                "line-too-long",
+                mark,
+                format!("command line of {}+ bytes (limit 255)", raw.len()),
+            );
+        }
+        let (verb_raw, args) = match text.split_once(' ') {
+            Some((v, a)) => (v, a.to_string()),
+            None => (text.as_str(), String::new()),
+        };
+        let verb = verb_raw.to_ascii_uppercase();
+        if self.client_resync {
+            if !KNOWN_VERBS.contains(&verb.as_str()) {
+                return;
+            }
+            self.client_resync = false;
+        }
+        if line.is_empty() {
+            return;
+        }
+        if !KNOWN_VERBS.contains(&verb.as_str()) {
+            self.anomaly("unknown-command", mark, truncate(&text, 80));
+        }
+        if !self.greeting_seen && !self.midstream && self.t.exchanges.is_empty() {
+            self.anomaly(
+                "missing-greeting",
+                mark,
+                format!("{verb} sent before the greeting"),
+            );
+        }
+        let mut command = Command {
+            tag: None,
+            verb: verb.clone(),
+            args: args.clone(),
+            secret_args: None,
+            address: None,
+            params: Vec::new(),
+        };
+        let idx = self.t.exchanges.len();
+        match verb.as_str() {
+            "USER" => self.t.auth.push(Auth {
+                mechanism: "USER/PASS".into(),
+                username: Some(args.clone()),
+                password: None,
+                authzid: None,
+                success: None,
+                exchange: idx,
+            }),
+            "PASS" => {
+                command.args = "<redacted>".into();
+                command.secret_args = Some(Secret::new(args.clone()));
+                match self
+                    .t
+                    .auth
+                    .last_mut()
+                    .filter(|a| a.mechanism == "USER/PASS" && a.password.is_none())
+                {
+                    Some(a) => {
+                        a.password = Some(Secret::new(args.clone()));
+                        a.exchange = idx;
+                    }
+                    None => self.t.auth.push(Auth {
+                        mechanism: "USER/PASS".into(),
+                        username: None,
+                        password: Some(Secret::new(args.clone())),
+                        authzid: None,
+                        success: None,
+                        exchange: idx,
+                    }),
+                }
+            }
+            "APOP" => {
+                let (name, digest) = args.split_once(' ').unwrap_or((args.as_str(), ""));
+                command.args = format!("{name} <redacted>");
+                command.secret_args = Some(Secret::new(args.clone()));
+                self.t.auth.push(Auth {
+                    mechanism: "APOP".into(),
+                    username: Some(name.to_string()),
+                    password: Some(Secret::new(digest)),
+                    authzid: None,
+                    success: None,
+                    exchange: idx,
+                });
+            }
+            "AUTH" if !args.trim().is_empty() => {
+                let mut it = args.trim().splitn(2, ' ');
+                let mechanism = it.next().unwrap_or("").to_ascii_uppercase();
+                let initial = it.next().map(str::trim).filter(|s| !s.is_empty());
+                let mut auth = Auth {
+                    mechanism: mechanism.clone(),
+                    username: None,
+                    password: None,
+                    authzid: None,
+                    success: None,
+                    exchange: idx,
+                };
+                if let Some(initial) = initial {
+                    command.args = format!("{mechanism} <redacted>");
+                    command.secret_args = Some(Secret::new(args.clone()));
+                    if initial != "=" {
+                        sasl_response(&mut auth, initial);
+                    }
+                }
+                self.t.auth.push(auth);
+                self.client = Client::Sasl;
+            }
+            _ => {}
+        }
+        let pipelined = !self.pending.is_empty();
+        self.t.exchanges.push(Exchange {
+            mark,
+            command: Some(command),
+            client_lines: Vec::new(),
+            replies: Vec::new(),
+            pipelined,
+            message: None,
+            incomplete: false,
+        });
+        self.pending.push_back(idx);
+    }
+
+    // ----- server ------------------------------------------------------------------------
+
+    fn server_bytes(&mut self, mut data: &[u8], mark: Mark) {
+        while !data.is_empty() {
+            if self.client == Client::Tls {
+                return;
+            }
+            if let Some(body) = self.body {
+                let n = self.body_bytes(body, data, mark);
+                data = &data[n..];
+                continue;
+            }
+            let (n, done) = self.server_line.take(data, mark, self.bounds.max_line);
+            data = &data[n..];
+            if done {
+                let start = self.server_line.start;
+                let overlong = self.server_line.overlong;
+                let raw = std::mem::take(&mut self.server_line.buf);
+                self.server_line.clear();
+                self.status_line(&raw, overlong, start);
+            }
+        }
+    }
+
+    /// Bytes of a multi-line answer; returns bytes consumed.
+    fn body_bytes(&mut self, body: Body, data: &[u8], mark: Mark) -> usize {
+        let max = self.bounds.max_message;
+        let ended = match body {
+            Body::Message(_) => {
+                let building = &mut self.building;
+                self.unstuff.feed(data, usize::MAX, |piece| {
+                    if let Some(b) = building.as_mut() {
+                        b.size += piece.len() as u64;
+                        b.hash.update(piece);
+                        let room = max.saturating_sub(b.bytes.len());
+                        if piece.len() > room {
+                            b.truncated = true;
+                        }
+                        b.bytes.extend_from_slice(&piece[..piece.len().min(room)]);
+                    }
+                })
+            }
+            Body::Listing => {
+                let line = &mut self.listing_line;
+                let cap = self.bounds.max_line;
+                let mut finished_lines = Vec::new();
+                let ended = self.unstuff.feed(data, usize::MAX, |piece| {
+                    let room = cap.saturating_sub(line.len());
+                    line.extend_from_slice(&piece[..piece.len().min(room)]);
+                    if piece.ends_with(b"\n") {
+                        finished_lines.push(String::from_utf8_lossy(strip_eol(line)).into_owned());
+                        line.clear();
+                    }
+                });
+                if let Some(&idx) = self.pending.front()
+                    && let Some(r) = self.t.exchanges[idx].replies.last_mut()
+                {
+                    for l in finished_lines {
+                        if r.lines.len() < MAX_LIST_LINES {
+                            r.lines.push(l);
+                        }
+                    }
+                }
+                ended
+            }
+        };
+        match ended {
+            Some(n) => {
+                self.end_body(body, mark);
+                n
+            }
+            None => data.len(),
+        }
+    }
+
+    fn end_body(&mut self, body: Body, mark: Mark) {
+        self.body = None;
+        self.unstuff.reset();
+        self.listing_line.clear();
+        let Some(idx) = self.pending.pop_front() else {
+            return;
+        };
+        match body {
+            Body::Message(origin) => {
+                if let Some(b) = self.building.take() {
+                    self.store_message(b, origin, false, idx);
+                }
+            }
+            Body::Listing => {
+                let verb = self.verb_of(idx);
+                if verb == "CAPA"
+                    && let Some(r) = self.t.exchanges[idx].replies.last()
+                {
+                    self.t.capabilities = r.lines.iter().skip(1).cloned().collect();
+                }
+            }
+        }
+        let _ = mark;
+    }
+
+    fn store_message(&mut self, b: Building, origin: &'static str, cut: bool, exchange: usize) {
+        let index = self.message_count;
+        self.message_count += 1;
+        self.t.messages.push(Message {
+            origin,
+            mark: b.mark,
+            size: b.size,
+            sha256: hex::encode(b.hash.finalize()),
+            bytes: b.bytes,
+            truncated: b.truncated,
+            incomplete: b.incomplete || cut,
+            mail_from: None,
+            rcpt_to: Vec::new(),
+            exchange,
+        });
+        if let Some(ex) = self.t.exchanges.get_mut(exchange) {
+            ex.message = Some(index);
+        }
+    }
+
+    fn verb_of(&self, idx: usize) -> String {
+        self.t.exchanges[idx]
+            .command
+            .as_ref()
+            .map_or(String::new(), |c| c.verb.clone())
+    }
+
+    fn args_of(&self, idx: usize) -> String {
+        self.t.exchanges[idx]
+            .command
+            .as_ref()
+            .map_or(String::new(), |c| c.args.clone())
+    }
+
+    fn status_line(&mut self, raw: &[u8], overlong: bool, mark: Mark) {
+        let line = strip_eol(raw);
+        let text = String::from_utf8_lossy(line).into_owned();
+        let code = if text.starts_with("+OK") {
+            "+OK"
+        } else if text.starts_with("-ERR") {
+            "-ERR"
+        } else if text.starts_with('+') {
+            "+"
+        } else {
+            ""
+        };
+        if self.server_resync {
+            if code.is_empty() {
+                return;
+            }
+            self.server_resync = false;
+        }
+        if code.is_empty() {
+            self.anomaly("malformed-response", mark, truncate(&text, 80));
+            return;
+        }
+        if overlong || raw.len() > MAX_STATUS_LINE {
+            self.anomaly(
+                "line-too-long",
+                mark,
+                format!("status line of {}+ bytes (limit 512)", raw.len()),
+            );
+        }
+        // RFC 2449 response code in brackets after the status indicator.
+        let resp_code = text
+            .get(code.len()..)
+            .map(str::trim_start)
+            .filter(|r| r.starts_with('['))
+            .and_then(|r| r[1..].split(']').next())
+            .map(str::to_string);
+        let reply = Reply {
+            mark,
+            code: code.to_string(),
+            enhanced: resp_code,
+            lines: vec![text.clone()],
+        };
+        let Some(&idx) = self.pending.front() else {
+            let greeting = !self.greeting_seen && self.t.exchanges.is_empty();
+            self.greeting_seen = true;
+            if greeting {
+                if let (Some(a), Some(b)) = (text.find('<'), text.rfind('>'))
+                    && a < b
+                    && text[a..b].contains('@')
+                {
+                    self.apop_timestamp = Some(text[a..=b].to_string());
+                }
+            } else {
+                self.anomaly(
+                    "response-without-command",
+                    mark,
+                    format!("{} with no command waiting", truncate(&text, 60)),
+                );
+            }
+            self.t.exchanges.push(Exchange {
+                mark,
+                command: None,
+                client_lines: Vec::new(),
+                replies: vec![reply],
+                pipelined: false,
+                message: None,
+                incomplete: false,
+            });
+            return;
+        };
+        self.greeting_seen = true;
+        let verb = self.verb_of(idx);
+        let args = self.args_of(idx);
+        self.t.exchanges[idx].replies.push(reply);
+        if code == "+" {
+            if verb != "AUTH" {
+                self.anomaly("unexpected-continuation", mark, truncate(&text, 60));
+                self.pending.pop_front();
+            }
+            return;
+        }
+        let ok = code == "+OK";
+        match verb.as_str() {
+            "PASS" | "APOP" | "AUTH" if !(verb == "AUTH" && args.trim().is_empty()) => {
+                if let Some(a) = self.t.auth.iter_mut().rev().find(|a| a.exchange == idx) {
+                    a.success = Some(ok);
+                }
+                if self.client == Client::Sasl {
+                    self.client = Client::Command;
+                }
+                if ok {
+                    self.failed_logins = 0;
+                } else {
+                    self.failed_logins += 1;
+                    if self.failed_logins >= GUESSING_RUN && !self.reported_guessing {
+                        self.reported_guessing = true;
+                        self.anomaly(
+                            "password-guessing",
+                            mark,
+                            format!("{} failed logins in a row", self.failed_logins),
+                        );
+                    }
+                }
+            }
+            "USER" if !ok => {
+                if let Some(a) = self.t.auth.iter_mut().rev().find(|a| a.exchange == idx) {
+                    a.success = Some(false);
+                }
+            }
+            "STLS" if ok => {
+                self.client = Client::Tls;
+                self.t.tls = Some(Tls {
+                    mode: "starttls",
+                    at: mark.ts,
+                    frame: mark.frame,
+                    client_offset: self.offsets[0],
+                    server_offset: self.offsets[1],
+                    sni: None,
+                    version: None,
+                });
+            }
+            _ => {}
+        }
+        let body = if ok { multiline(&verb, &args) } else { None };
+        match body {
+            Some(body) => {
+                self.body = Some(body);
+                self.unstuff.reset();
+                if let Body::Message(_) = body {
+                    self.building = Some(Building {
+                        mark,
+                        bytes: Vec::new(),
+                        size: 0,
+                        hash: Sha256::new(),
+                        truncated: false,
+                        incomplete: false,
+                    });
+                }
+            }
+            None => {
+                self.pending.pop_front();
+            }
+        }
+    }
+}
+
+/// Whether a positive answer to this command is multi-line (RFC 1939, 2449, 5034).
+fn multiline(verb: &str, args: &str) -> Option<Body> {
+    let no_args = args.trim().is_empty();
+    match verb {
+        "RETR" => Some(Body::Message("pop3-retr")),
+        "TOP" => Some(Body::Message("pop3-top")),
+        "LIST" | "UIDL" if no_args => Some(Body::Listing),
+        "CAPA" => Some(Body::Listing),
+        // AUTH without a mechanism lists the mechanisms (common extension).
+        "AUTH" if no_args => Some(Body::Listing),
+        _ => None,
+    }
+}
+
+/// RFC reference and one-line explanation of each anomaly name.
+pub fn explain(name: &str) -> (&'static str, &'static str) {
+    match name {
+        "unknown-command" => (
+            "RFC 1939 3",
+            "the client sent a command POP3 does not define",
+        ),
+        "response-without-command" => (
+            "RFC 1939 3",
+            "the server answered when no command was waiting",
+        ),
+        "line-too-long" => ("RFC 2449 4", "a line is longer than POP3 allows"),
+        "password-guessing" => (
+            "RFC 1939 13",
+            "several failed logins in a row: password guessing?",
+        ),
+        "gap-in-multiline" => (
+            "RFC 793",
+            "bytes of a multi-line answer are missing from the capture",
+        ),
+        "gap" => (
+            "RFC 793",
+            "bytes are missing from the capture; parsing resynchronised",
+        ),
+        "message-cut-short" => (
+            "RFC 1939 3",
+            "the connection ended inside a multi-line answer",
+        ),
+        "malformed-response" => (
+            "RFC 1939 3",
+            "a server line is neither +OK, -ERR nor a continuation",
+        ),
+        "missing-greeting" => (
+            "RFC 1939 4",
+            "the client spoke before the server's greeting",
+        ),
+        "unexpected-continuation" => ("RFC 5034 4", "a + continuation outside AUTH"),
+        _ => ("", ""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Side::{Client as C, Server as S};
+
+    const BOUNDS: Bounds = Bounds {
+        max_line: 4096,
+        max_message: 1 << 20,
+    };
+
+    fn run(steps: &[(Side, &[u8])]) -> Transcript {
+        let mut p = Pop3::new(BOUNDS, false);
+        let mut msgs = Vec::new();
+        for (side, data) in steps {
+            p.on_data(*side, data, Mark::default());
+            msgs.extend(p.take_messages());
+        }
+        let mut t = p.finish(Mark::default());
+        msgs.extend(std::mem::take(&mut t.messages));
+        t.messages = msgs;
+        t
+    }
+
+    fn verbs(t: &Transcript) -> Vec<(String, Vec<String>)> {
+        t.exchanges
+            .iter()
+            .map(|e| {
+                (
+                    e.command.as_ref().map_or(String::new(), |c| c.verb.clone()),
+                    e.replies.iter().map(|r| r.code.clone()).collect(),
+                )
+            })
+            .collect()
+    }
+
+    /// RFC 1939 section 10, the example POP3 session.
+    #[test]
+    fn rfc1939_example() {
+        let t = run(&[
+            (
+                S,
+                b"+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n",
+            ),
+            (C, b"APOP mrose c4c9334bac560ecc979e58001b3e22fb\r\n"),
+            (S, b"+OK mrose's maildrop has 2 messages (320 octets)\r\n"),
+            (C, b"STAT\r\n"),
+            (S, b"+OK 2 320\r\n"),
+            (C, b"LIST\r\n"),
+            (S, b"+OK 2 messages (320 octets)\r\n1 120\r\n2 200\r\n.\r\n"),
+            (C, b"RETR 1\r\n"),
+            (
+                S,
+                b"+OK 120 octets\r\nSubject: one\r\n\r\n..dot line\r\n.\r\n",
+            ),
+            (C, b"DELE 1\r\n"),
+            (S, b"+OK message 1 deleted\r\n"),
+            (C, b"RETR 2\r\n"),
+            (S, b"+OK 200 octets\r\nSubject: two\r\n\r\nbody\r\n.\r\n"),
+            (C, b"DELE 2\r\n"),
+            (S, b"+OK message 2 deleted\r\n"),
+            (C, b"QUIT\r\n"),
+            (S, b"+OK dewey POP3 server signing off (maildrop empty)\r\n"),
+        ]);
+        let v = verbs(&t);
+        assert_eq!(v.len(), 9);
+        assert_eq!(v[3], ("LIST".into(), vec!["+OK".into()]));
+        assert_eq!(t.exchanges[3].replies[0].lines[1..], ["1 120", "2 200"]);
+        assert_eq!(t.messages.len(), 2);
+        assert_eq!(t.messages[0].bytes, b"Subject: one\r\n\r\n.dot line\r\n");
+        assert_eq!(t.messages[0].origin, "pop3-retr");
+        assert_eq!(t.exchanges[4].message, Some(0));
+        assert_eq!(t.auth[0].mechanism, "APOP");
+        assert_eq!(t.auth[0].username.as_deref(), Some("mrose"));
+        assert_eq!(t.auth[0].success, Some(true));
+        assert_eq!(
+            t.exchanges[1].command.as_ref().unwrap().args,
+            "mrose <redacted>"
+        );
+        assert!(t.anomalies.is_empty(), "{:?}", t.anomalies);
+    }
+
+    /// RFC 2449: CAPA, pipelined commands, multi-line depends on the arguments.
+    #[test]
+    fn rfc2449_capa_and_pipelining() {
+        let t = run(&[
+            (S, b"+OK ready\r\n"),
+            (C, b"CAPA\r\n"),
+            (S, b"+OK Capability list follows\r\nTOP\r\nUSER\r\nPIPELINING\r\nRESP-CODES\r\n.\r\n"),
+            (C, b"USER alice\r\nPASS secret\r\nLIST 1\r\nUIDL\r\nTOP 1 0\r\n"),
+            (S, b"+OK\r\n+OK [IN-USE] hmm\r\n+OK 1 120\r\n+OK\r\n1 abc\r\n.\r\n+OK\r\nSubject: x\r\n\r\n.\r\n"),
+        ]);
+        assert_eq!(
+            t.capabilities,
+            vec!["TOP", "USER", "PIPELINING", "RESP-CODES"]
+        );
+        let v = verbs(&t);
+        assert_eq!(v.len(), 7);
+        assert_eq!(t.exchanges[4].replies[0].lines, vec!["+OK 1 120"]);
+        assert_eq!(t.exchanges[5].replies[0].lines[1..], ["1 abc"]);
+        assert_eq!(
+            t.exchanges[3].replies[0].enhanced.as_deref(),
+            Some("IN-USE")
+        );
+        assert_eq!(t.messages[0].origin, "pop3-top");
+        assert_eq!(t.auth[0].username.as_deref(), Some("alice"));
+        assert_eq!(t.auth[0].password.as_ref().unwrap().expose(), "secret");
+        assert_eq!(t.exchanges[3].command.as_ref().unwrap().args, "<redacted>");
+        assert!(t.exchanges[4].pipelined);
+    }
+
+    #[test]
+    fn auth_plain_with_continuation_and_guessing() {
+        let t = run(&[
+            (S, b"+OK ready\r\n"),
+            (C, b"AUTH PLAIN\r\n"),
+            (S, b"+ \r\n"),
+            (C, b"AGFsaWNlAFdvbmRlcmxhbmQtMjAyNA==\r\n"),
+            (S, b"+OK Logged in.\r\n"),
+            (C, b"USER bob\r\nPASS a\r\n"),
+            (S, b"+OK\r\n-ERR [AUTH] no\r\n"),
+            (C, b"PASS b\r\n"),
+            (S, b"-ERR [AUTH] no\r\n"),
+            (C, b"PASS c\r\n"),
+            (S, b"-ERR [AUTH] no\r\n"),
+        ]);
+        assert_eq!(
+            verbs(&t)[1],
+            ("AUTH".into(), vec!["+".into(), "+OK".into()])
+        );
+        assert_eq!(t.auth[0].username.as_deref(), Some("alice"));
+        assert_eq!(t.auth[0].success, Some(true));
+        assert_eq!(t.exchanges[1].client_lines[0].text, "<redacted>");
+        assert!(t.anomalies.iter().any(|a| a.name == "password-guessing"));
+    }
+
+    #[test]
+    fn multiline_end_is_the_dot_not_the_octet_count() {
+        let t = run(&[
+            (S, b"+OK\r\n"),
+            (C, b"RETR 1\r\n"),
+            // The count says 5, the message is longer: the dot line decides.
+            (S, b"+OK 5 octets\r\nline one\r\nline two\r\n.\r\n"),
+            (C, b"QUIT\r\n"),
+            (S, b"+OK bye\r\n"),
+        ]);
+        assert_eq!(t.messages[0].bytes, b"line one\r\nline two\r\n");
+        assert_eq!(verbs(&t)[2].0, "QUIT");
+    }
+
+    #[test]
+    fn stls_stops_parsing() {
+        let t = run(&[
+            (S, b"+OK\r\n"),
+            (C, b"STLS\r\n"),
+            (S, b"+OK Begin TLS negotiation\r\n"),
+            (C, b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00"),
+            (S, b"\x16\x03\x03junk\r\n+OK not parsed\r\n"),
+        ]);
+        assert_eq!(t.exchanges.len(), 2);
+        assert!(t.tls.is_some());
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        const SESSION: &[(Side, &[u8])] = &[
+            (S, b"+OK ready <1.2@host>\r\n"),
+            (C, b"CAPA\r\nUSER alice\r\nPASS pw\r\n"),
+            (S, b"+OK\r\nUSER\r\nTOP\r\n.\r\n+OK\r\n+OK in\r\n"),
+            (C, b"LIST\r\nRETR 1\r\nTOP 1 1\r\nQUIT\r\n"),
+            (S, b"+OK\r\n1 20\r\n.\r\n+OK\r\nSubject: a\r\n\r\n..x\r\n.\r\n+OK\r\nSubject: a\r\n\r\n.\r\n+OK bye\r\n"),
+        ];
+
+        proptest! {
+            #[test]
+            fn chunking_does_not_matter(cuts in proptest::collection::vec(1usize..9, 100)) {
+                let whole = run(SESSION);
+                let mut p = Pop3::new(BOUNDS, false);
+                let mut msgs = Vec::new();
+                let mut k = 0;
+                for (side, data) in SESSION {
+                    let mut rest: &[u8] = data;
+                    while !rest.is_empty() {
+                        let n = cuts[k % cuts.len()].min(rest.len());
+                        k += 1;
+                        p.on_data(*side, &rest[..n], Mark::default());
+                        msgs.extend(p.take_messages());
+                        rest = &rest[n..];
+                    }
+                }
+                let split = p.finish(Mark::default());
+                prop_assert_eq!(&split.exchanges, &whole.exchanges);
+                prop_assert_eq!(
+                    msgs.iter().map(|m| &m.bytes).collect::<Vec<_>>(),
+                    whole.messages.iter().map(|m| &m.bytes).collect::<Vec<_>>()
+                );
+                prop_assert_eq!(whole.messages[0].bytes.as_slice(), &b"Subject: a\r\n\r\n.x\r\n"[..]);
+                prop_assert_eq!(&split.auth, &whole.auth);
+            }
+
+            #[test]
+            fn hostile_input_is_bounded(
+                chunks in proptest::collection::vec((any::<bool>(), proptest::collection::vec(any::<u8>(), 0..300)), 0..40)
+            ) {
+                let mut p = Pop3::new(Bounds { max_line: 128, max_message: 512 }, false);
+                for (client, data) in &chunks {
+                    let side = if *client { C } else { S };
+                    p.on_data(side, data, Mark::default());
+                    p.on_gap(side, 5, Mark::default());
+                }
+                for m in p.finish(Mark::default()).messages {
+                    prop_assert!(m.bytes.len() <= 512);
+                }
+            }
+        }
+    }
+}
