@@ -104,17 +104,11 @@ pub fn packet_flow(data: &[u8]) {
     table.finish(&mut handler);
 }
 
-/// Any bytes as the two streams of an SMTP connection (the first byte of each chunk picks
-/// the side and a gap) through the dissector, with tight limits; then every message through
-/// MIME. Checks the limits hold.
-pub fn smtp(data: &[u8]) {
+/// Any bytes as the two streams of a mail connection (the first byte of each 0xff-separated
+/// chunk picks the side and maybe a gap) through a dissector with tight limits, then every
+/// message through MIME. Checks the limits hold and indices stay in range.
+fn dissector(mut d: Box<dyn crate::proto::Dissector>, data: &[u8], max_message: usize) {
     use crate::proto::event::{Mark, Side};
-    use crate::proto::smtp::{Bounds, Smtp};
-    let bounds = Bounds {
-        max_line: 256,
-        max_message: 4096,
-    };
-    let mut s = Smtp::new(bounds, false);
     let mut messages = Vec::new();
     for (i, chunk) in data.split(|b| *b == 0xff).enumerate() {
         let Some((&ctl, rest)) = chunk.split_first() else {
@@ -130,15 +124,15 @@ pub fn smtp(data: &[u8]) {
             frame: i as u64,
         };
         if ctl & 0x80 != 0 {
-            s.on_gap(side, u64::from(ctl & 0x0f), mark);
+            d.on_gap(side, u64::from(ctl & 0x0f), mark);
         }
-        s.on_data(side, rest, mark);
-        messages.extend(s.take_messages());
+        d.on_data(side, rest, mark);
+        messages.extend(d.take_messages());
     }
-    let t = s.finish(Mark::default());
+    let t = d.finish(Mark::default());
     messages.extend(t.messages);
     for m in &messages {
-        assert!(m.bytes.len() <= bounds.max_message);
+        assert!(m.bytes.len() <= max_message);
         assert!(m.size >= m.bytes.len() as u64);
         let _ = crate::mime::parse(&m.bytes, false);
     }
@@ -147,6 +141,26 @@ pub fn smtp(data: &[u8]) {
             assert!(i <= messages.len(), "exchange points past the messages");
         }
     }
+    for a in &t.auth {
+        assert!(a.exchange < t.exchanges.len().max(1));
+    }
+}
+
+const FUZZ_BOUNDS: crate::proto::smtp::Bounds = crate::proto::smtp::Bounds {
+    max_line: 256,
+    max_message: 4096,
+};
+
+/// The SMTP dissector; see [`dissector`].
+pub fn smtp(data: &[u8]) {
+    let d = crate::proto::smtp::Smtp::new(FUZZ_BOUNDS, false);
+    dissector(Box::new(d), data, FUZZ_BOUNDS.max_message);
+}
+
+/// The POP3 dissector; see [`dissector`].
+pub fn pop3(data: &[u8]) {
+    let d = crate::proto::pop3::Pop3::new(FUZZ_BOUNDS, false);
+    dissector(Box::new(d), data, FUZZ_BOUNDS.max_message);
 }
 
 /// Any bytes as a message through the MIME layer.

@@ -15,6 +15,8 @@ fn fuzz_regressions_stay_fixed() {
             mailscope::fuzzing::capture_reader(&data);
         } else if name.starts_with("smtp-") {
             mailscope::fuzzing::smtp(&data);
+        } else if name.starts_with("pop3-") {
+            mailscope::fuzzing::pop3(&data);
         } else if name.starts_with("mime-") {
             mailscope::fuzzing::mime(&data);
         } else {
