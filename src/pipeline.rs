@@ -7,6 +7,7 @@ use crate::limits::Limits;
 use crate::packet::{Decoder, Endpoint};
 use crate::proto::Dissector;
 use crate::proto::event::{Mark, Side};
+use crate::proto::imap::Imap;
 use crate::proto::pop3::Pop3;
 use crate::proto::smtp::{self, Smtp};
 use crate::proto::{self, Basis, PortMap, Protocol};
@@ -345,6 +346,7 @@ impl SessionsHandler<'_> {
         match protocol {
             Protocol::Smtp => Some(Box::new(Smtp::new(self.bounds, midstream))),
             Protocol::Pop3 => Some(Box::new(Pop3::new(self.bounds, midstream))),
+            Protocol::Imap => Some(Box::new(Imap::new(self.bounds, midstream))),
             _ => None,
         }
     }

@@ -7,6 +7,7 @@
 
 pub mod dotstuff;
 pub mod event;
+pub mod imap;
 pub mod line;
 pub mod pop3;
 pub mod smtp;
@@ -48,6 +49,7 @@ macro_rules! dissector {
 
 dissector!(smtp::Smtp);
 dissector!(pop3::Pop3);
+dissector!(imap::Imap);
 use std::fmt;
 use std::str::FromStr;
 

@@ -303,6 +303,7 @@ impl Pop3 {
             secret_args: None,
             address: None,
             params: Vec::new(),
+            mailbox: None,
         };
         let idx = self.t.exchanges.len();
         match verb.as_str() {

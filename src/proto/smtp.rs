@@ -231,6 +231,7 @@ impl Smtp {
                             secret_args: None,
                             address: None,
                             params: Vec::new(),
+                            mailbox: None,
                         }),
                     );
                     self.t.exchanges[idx].incomplete = true;
@@ -444,6 +445,7 @@ impl Smtp {
             secret_args: None,
             address: None,
             params: Vec::new(),
+            mailbox: None,
         };
         match verb.as_str() {
             "MAIL" | "RCPT" => {

@@ -18,6 +18,8 @@ pub struct Command {
     pub address: Option<String>,
     /// MAIL/RCPT ESMTP parameters, `KEY` or `KEY=VALUE`, in order.
     pub params: Vec<(String, Option<String>)>,
+    /// IMAP: the mailbox the command names, decoded from modified UTF-7.
+    pub mailbox: Option<String>,
 }
 
 /// A complete (possibly multi-line) server reply.
@@ -98,4 +100,21 @@ pub struct Transcript {
     pub anomalies: Vec<Anomaly>,
     /// Capabilities the server offered (SMTP EHLO, POP3 CAPA, IMAP CAPABILITY).
     pub capabilities: Vec<String>,
+    /// IMAP: mailboxes selected or examined, with what the server said about them.
+    pub mailboxes: Vec<Mailbox>,
+    /// IMAP COMPRESS=DEFLATE: where compression started (nothing after it is parsed).
+    pub compression: Option<Mark>,
+}
+
+/// An IMAP mailbox as SELECT/EXAMINE reported it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Mailbox {
+    pub name: String,
+    pub read_only: bool,
+    pub exists: Option<u64>,
+    pub recent: Option<u64>,
+    pub uidvalidity: Option<u64>,
+    pub uidnext: Option<u64>,
+    pub flags: Option<String>,
+    pub exchange: usize,
 }

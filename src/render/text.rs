@@ -56,7 +56,6 @@ pub fn escape(s: &str) -> String {
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
             '\n' => out.push_str("\\n"),
-            '\\' => out.push_str("\\\\"),
             c if c.is_control() || c == '\u{fffd}' => {
                 out.push_str(&format!("\\u{{{:x}}}", c as u32));
             }
@@ -75,7 +74,79 @@ fn rel(session: &Session, at: crate::capture::Timestamp) -> String {
 pub fn verb_note(protocol: Protocol, verb: &str) -> &'static str {
     match protocol {
         Protocol::Pop3 => pop3_verb_note(verb),
+        Protocol::Imap => imap_verb_note(verb.strip_prefix("UID ").unwrap_or(verb)),
         _ => smtp_verb_note(verb),
+    }
+}
+
+/// What an IMAP command does, in a few words.
+pub fn imap_verb_note(verb: &str) -> &'static str {
+    match verb {
+        "CAPABILITY" => "asks for the server's capabilities",
+        "NOOP" => "does nothing (lets the server report changes)",
+        "LOGOUT" => "ends the session",
+        "STARTTLS" => "asks to switch to TLS",
+        "AUTHENTICATE" => "authenticates (SASL)",
+        "LOGIN" => "logs in with user name and password",
+        "ENABLE" => "enables extensions",
+        "SELECT" => "opens a mailbox read-write",
+        "EXAMINE" => "opens a mailbox read-only",
+        "CREATE" => "creates a mailbox",
+        "DELETE" => "deletes a mailbox",
+        "RENAME" => "renames a mailbox",
+        "SUBSCRIBE" | "UNSUBSCRIBE" => "changes the subscription list",
+        "LIST" | "LSUB" => "lists mailboxes",
+        "NAMESPACE" => "asks for the mailbox namespaces",
+        "STATUS" => "asks for a mailbox's counters",
+        "APPEND" => "uploads a message into a mailbox",
+        "IDLE" => "waits for the server to report changes (until DONE)",
+        "CHECK" => "checkpoint",
+        "CLOSE" => "closes the mailbox, expunging deleted messages",
+        "UNSELECT" => "closes the mailbox without expunging",
+        "EXPUNGE" => "removes messages marked deleted",
+        "SEARCH" => "searches messages",
+        "FETCH" => "retrieves message data",
+        "STORE" => "changes message flags",
+        "COPY" => "copies messages to another mailbox",
+        "MOVE" => "moves messages to another mailbox",
+        "ID" => "exchanges client and server identification",
+        "COMPRESS" => "asks to compress the rest of the session",
+        _ => "not a standard IMAP command",
+    }
+}
+
+/// What an IMAP response means.
+fn imap_reply_note(code: &str, first_line: &str) -> String {
+    match code {
+        "OK" => "completed".into(),
+        "NO" => "refused".into(),
+        "BAD" => "protocol error".into(),
+        "+" => "go ahead (continuation)".into(),
+        _ => {
+            let mut words = first_line.split(' ').skip(1);
+            let a = words.next().unwrap_or("").to_ascii_uppercase();
+            let b = words.next().unwrap_or("").to_ascii_uppercase();
+            match (a.as_str(), b.as_str()) {
+                ("OK", _) => "status".into(),
+                ("NO", _) => "warning".into(),
+                ("BAD", _) => "error".into(),
+                ("BYE", _) => "the server is closing the connection".into(),
+                ("PREAUTH", _) => "already authenticated".into(),
+                ("CAPABILITY", _) => "capabilities".into(),
+                ("FLAGS", _) => "flags of the mailbox".into(),
+                ("LIST", _) | ("LSUB", _) => "a mailbox".into(),
+                ("SEARCH", _) | ("ESEARCH", _) => "matching messages".into(),
+                ("STATUS", _) => "mailbox counters".into(),
+                ("NAMESPACE", _) => "namespaces".into(),
+                ("ID", _) => "server identification".into(),
+                ("ENABLED", _) => "extensions enabled".into(),
+                (_, "EXISTS") => "messages in the mailbox".into(),
+                (_, "RECENT") => "recent messages".into(),
+                (_, "EXPUNGE") => "a message was removed".into(),
+                (_, "FETCH") => "message data".into(),
+                _ => String::new(),
+            }
+        }
     }
 }
 
@@ -246,15 +317,48 @@ fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()
         for a in anomalies.drain(..split) {
             write_anomaly(out, a, st)?;
         }
-        if let Some(m) = e.message.and_then(|i| s.messages.get(i))
-            && e.status.is_some()
-            && e.command.as_ref().is_some_and(|c| {
-                matches!(c.verb.as_str(), "DATA" | "RETR" | "TOP")
-                    || (c.verb == "BDAT" && c.args.to_ascii_uppercase().contains("LAST"))
-            })
+        for (n, m) in s
+            .messages
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.exchange == idx)
         {
-            write_message(out, e.message.unwrap_or(0), m, st)?;
+            write_message(out, n, m, st)?;
         }
+        for mb in s.mailboxes.iter().filter(|m| m.exchange == idx) {
+            let mut facts = Vec::new();
+            if let Some(n) = mb.exists {
+                facts.push(format!("{n} messages"));
+            }
+            if let Some(n) = mb.recent {
+                facts.push(format!("{n} recent"));
+            }
+            if let Some(n) = mb.uidvalidity {
+                facts.push(format!("UIDVALIDITY {n}"));
+            }
+            if let Some(n) = mb.uidnext {
+                facts.push(format!("UIDNEXT {n}"));
+            }
+            if mb.read_only {
+                facts.push("read-only".into());
+            }
+            writeln!(
+                out,
+                "           {} {}: {}",
+                st.bold("▤ mailbox"),
+                escape(&mb.name),
+                facts.join(", ")
+            )?;
+        }
+    }
+    if let Some(at) = &s.compression {
+        writeln!(
+            out,
+            "           {}",
+            st.dim(&format!(
+                "── compressed (COMPRESS=DEFLATE) from {at} on: not decoded"
+            ))
+        )?;
     }
     if let Some(tls) = &s.tls {
         writeln!(
@@ -319,10 +423,14 @@ fn write_exchange<W: Write>(
     st: Style,
 ) -> io::Result<()> {
     if let Some(c) = &e.command {
+        let verb = match &c.tag {
+            Some(tag) => format!("{tag} {}", c.verb),
+            None => c.verb.clone(),
+        };
         let line = if c.args.is_empty() {
-            c.verb.clone()
+            verb
         } else {
-            format!("{} {}", c.verb, c.args)
+            format!("{verb} {}", c.args)
         };
         let note = verb_note(s.protocol, &c.verb);
         let flags = match (e.pipelined, e.incomplete) {
@@ -364,11 +472,16 @@ fn write_exchange<W: Write>(
         };
         for (k, l) in r.lines.iter().take(shown).enumerate() {
             let note = if k + 1 == shown {
-                let mut note = reply_note(s.protocol, &r.code).to_string();
+                let mut note = if s.protocol == Protocol::Imap {
+                    imap_reply_note(&r.code, &r.lines[0])
+                } else {
+                    reply_note(s.protocol, &r.code).to_string()
+                };
                 if e.command.is_none() && n == 0 {
                     note = format!("greeting: {note}");
                 }
-                if let Some(ms) = r.latency_ms {
+                let untagged = s.protocol == Protocol::Imap && r.code == "*";
+                if let Some(ms) = r.latency_ms.filter(|_| !untagged) {
                     note = format!("{note} ({ms:.1} ms)");
                 }
                 format!("  {}", st.dim(&format!("# {note}")))

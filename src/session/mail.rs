@@ -31,11 +31,29 @@ pub struct Session {
     pub exchanges: Vec<ExchangeInfo>,
     pub messages: Vec<MessageInfo>,
     pub anomalies: Vec<AnomalyInfo>,
+    /// IMAP: mailboxes selected or examined.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mailboxes: Vec<MailboxInfo>,
+    /// IMAP COMPRESS=DEFLATE: when compression started (RFC 3339); nothing after it is read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compression: Option<String>,
     /// Stream bytes the capture lacks, per direction.
     pub gap_bytes: crate::session::PerSide<u64>,
     /// Session start, for relative times; not serialised.
     #[serde(skip)]
     pub start_ts: Timestamp,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MailboxInfo {
+    pub name: String,
+    pub read_only: bool,
+    pub exists: Option<u64>,
+    pub recent: Option<u64>,
+    pub uidvalidity: Option<u64>,
+    pub uidnext: Option<u64>,
+    pub flags: Option<String>,
+    pub exchange: usize,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -117,6 +135,8 @@ pub struct ExchangeInfo {
 #[derive(Clone, Debug, Serialize)]
 pub struct MessageInfo {
     pub origin: &'static str,
+    /// Index of the exchange that carried it.
+    pub exchange: usize,
     pub ts: String,
     pub frame: u64,
     pub mail_from: Option<String>,
@@ -168,6 +188,7 @@ pub fn message_info(m: &Message, keep_raw: bool) -> MessageInfo {
     let mime: MimeInfo = crate::mime::parse(&m.bytes, keep_raw);
     MessageInfo {
         origin: m.origin,
+        exchange: m.exchange,
         ts: m.mark.ts.to_rfc3339(),
         frame: m.mark.frame,
         mail_from: m.mail_from.clone(),
@@ -208,7 +229,15 @@ pub fn session(
                 .iter()
                 .map(|r| {
                     let (ts, frame, rat) = at(r.mark);
-                    let latency = e.command.as_ref().map(|_| rat.since(prev) as f64 / 1e6);
+                    // IMAP: the tagged completion counts from the command, untagged data
+                    // has no latency of its own; SMTP/POP3: from the previous step.
+                    let latency = match (protocol, r.code.as_str()) {
+                        (Protocol::Imap, "OK" | "NO" | "BAD") => Some(rat.since(when)),
+                        (Protocol::Imap, _) => None,
+                        _ => Some(rat.since(prev)),
+                    }
+                    .filter(|_| e.command.is_some())
+                    .map(|ns| ns as f64 / 1e6);
                     prev = rat;
                     ReplyInfo {
                         ts,
@@ -286,6 +315,21 @@ pub fn session(
         exchanges,
         messages,
         anomalies: t.anomalies.iter().map(AnomalyInfo::from).collect(),
+        mailboxes: t
+            .mailboxes
+            .iter()
+            .map(|m| MailboxInfo {
+                name: m.name.clone(),
+                read_only: m.read_only,
+                exists: m.exists,
+                recent: m.recent,
+                uidvalidity: m.uidvalidity,
+                uidnext: m.uidnext,
+                flags: m.flags.clone(),
+                exchange: m.exchange,
+            })
+            .collect(),
+        compression: t.compression.map(|m| m.ts.to_rfc3339()),
         ..base(summary, protocol)
     }
 }
@@ -310,6 +354,8 @@ fn base(summary: &ConnSummary, protocol: Protocol) -> Session {
         exchanges: Vec::new(),
         messages: Vec::new(),
         anomalies: Vec::new(),
+        mailboxes: Vec::new(),
+        compression: None,
         gap_bytes: crate::session::PerSide::from_dirs([
             summary.dirs[0].gap_bytes,
             summary.dirs[1].gap_bytes,

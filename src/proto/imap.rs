@@ -1,0 +1,1358 @@
+//! IMAP dissector (RFC 9051 / 3501 with LITERAL+ / LITERAL- (RFC 7888), BINARY (3516),
+//! IDLE (2177), SASL-IR (4959), STARTTLS, COMPRESS (4978), ID, ENABLE, NAMESPACE): both byte
+//! streams of one connection in, a [`Transcript`] out. Sans-IO.
+//!
+//! Framing before grammar: each direction is cut into *logical lines* — text pieces and
+//! literals (`{n}`, `{n+}`, `{n-}`, `~{n}`), any number of them — before anything is parsed,
+//! so literal data can never be read as a command or response. A literal's announced size is
+//! never trusted for allocation: what arrives is stored up to the message limit, the rest only
+//! counted and hashed.
+//!
+//! ```text
+//!  client line ends in {n}  ──▶ Hold (bytes kept) ──server "+"──▶ Literal(n) ──▶ rest of line
+//!                                  └──tagged NO/BAD──▶ literal refused, held bytes are commands
+//!  client line ends in {n+} ──▶ Literal(n) at once (LITERAL+)
+//!  tag AUTHENTICATE ──▶ Sasl (lines are SASL responses) ──tagged──▶ Command
+//!  tag IDLE ──"+"──▶ Idle ──DONE──▶ Command;  tag STARTTLS/COMPRESS ──OK──▶ nothing parsed
+//!  server: "+ …" continuation, "* …" untagged (to the oldest command in flight),
+//!          "tag OK|NO|BAD" completes the command with that tag
+//! ```
+
+use super::event::{Anomaly, Auth, Mark, Secret, Side, Tls, client_hello, sasl_response};
+use super::line::{strip_eol, truncate};
+pub use super::transcript::{ClientLine, Command, Exchange, Mailbox, Message, Reply, Transcript};
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use std::collections::VecDeque;
+
+pub use super::smtp::Bounds;
+
+/// Lines longer than this are reported (RFC 7162 3.2.1 recommends clients keep to 8192).
+const LONG_LINE: usize = 8192;
+/// Text of an untagged response kept per reply line.
+const REPLY_TEXT: usize = 400;
+
+/// One literal of a logical line.
+#[derive(Clone, Debug)]
+struct Literal {
+    announced: u64,
+    received: u64,
+    data: Vec<u8>,
+    hash: Sha256,
+    truncated: bool,
+    /// A gap or the end of the connection cut it short.
+    cut: bool,
+    mark: Mark,
+}
+
+/// A logical line being assembled: text pieces and literals alternate; the text before a
+/// literal ends with its `{n}` marker.
+#[derive(Default)]
+struct Logical {
+    texts: Vec<Vec<u8>>,
+    literals: Vec<Literal>,
+    current: Vec<u8>,
+    start: Mark,
+    overlong: bool,
+    /// Bytes of the whole logical line outside literals.
+    len: usize,
+}
+
+impl Logical {
+    fn is_empty(&self) -> bool {
+        self.texts.is_empty() && self.current.is_empty() && self.literals.is_empty()
+    }
+}
+
+/// Literal marker at the end of a line: (size, non-synchronising).
+fn literal_marker(line: &[u8]) -> Option<(u64, bool)> {
+    let line = strip_eol(line);
+    let body = line.strip_suffix(b"}")?;
+    let open = body.iter().rposition(|b| *b == b'{')?;
+    let mut inner = &body[open + 1..];
+    let non_sync = inner.ends_with(b"+") || inner.ends_with(b"-");
+    if non_sync {
+        inner = &inner[..inner.len() - 1];
+    }
+    if inner.is_empty() || inner.len() > 20 || !inner.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = std::str::from_utf8(inner).ok()?.parse().ok()?;
+    Some((n, non_sync))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Line,
+    /// Waiting for the server's "+" before a synchronising literal.
+    Hold,
+    Literal {
+        remaining: u64,
+    },
+    Sasl,
+    Idle,
+    /// TLS or compression: nothing more is parsed.
+    Opaque,
+}
+
+/// The IMAP dissector for one connection.
+pub struct Imap {
+    bounds: Bounds,
+    t: Transcript,
+    client: Mode,
+    server: Mode,
+    cl: Logical,
+    sl: Logical,
+    held: Vec<u8>,
+    held_mark: Mark,
+    /// Tag of the command whose synchronising literal is awaited.
+    held_tag: Option<String>,
+    /// Exchanges in flight, oldest first.
+    pending: VecDeque<usize>,
+    greeting_seen: bool,
+    midstream: bool,
+    client_resync: bool,
+    server_resync: bool,
+    offsets: [u64; 2],
+    tls_hello: Vec<u8>,
+    message_count: usize,
+    login_disabled: bool,
+    /// Size of the synchronising literal awaiting the server's "+".
+    pending_literal: Option<u64>,
+}
+
+impl Imap {
+    pub fn new(bounds: Bounds, midstream: bool) -> Imap {
+        Imap {
+            bounds,
+            t: Transcript::default(),
+            client: Mode::Line,
+            server: Mode::Line,
+            cl: Logical::default(),
+            sl: Logical::default(),
+            held: Vec::new(),
+            held_mark: Mark::default(),
+            held_tag: None,
+            pending: VecDeque::new(),
+            greeting_seen: false,
+            midstream,
+            client_resync: midstream,
+            server_resync: midstream,
+            offsets: [0, 0],
+            tls_hello: Vec::new(),
+            message_count: 0,
+            login_disabled: false,
+            pending_literal: None,
+        }
+    }
+
+    fn anomaly(&mut self, name: &'static str, mark: Mark, detail: impl Into<String>) {
+        let (rfc, explanation) = explain(name);
+        self.t.anomalies.push(Anomaly {
+            name,
+            rfc,
+            explanation,
+            detail: detail.into(),
+            ts: mark.ts,
+            frame: mark.frame,
+        });
+    }
+
+    pub fn take_messages(&mut self) -> Vec<Message> {
+        std::mem::take(&mut self.t.messages)
+    }
+
+    pub fn on_data(&mut self, side: Side, data: &[u8], mark: Mark) {
+        match side {
+            Side::Client => {
+                self.offsets[0] += data.len() as u64;
+                self.client_bytes(data, mark);
+            }
+            Side::Server => {
+                self.offsets[1] += data.len() as u64;
+                self.server_bytes(data, mark);
+            }
+        }
+    }
+
+    pub fn on_gap(&mut self, side: Side, len: u64, mark: Mark) {
+        let (mode, logical) = match side {
+            Side::Client => {
+                self.offsets[0] += len;
+                (&mut self.client, &mut self.cl)
+            }
+            Side::Server => {
+                self.offsets[1] += len;
+                (&mut self.server, &mut self.sl)
+            }
+        };
+        match *mode {
+            Mode::Opaque => return,
+            Mode::Literal { remaining } => {
+                let lost = len.min(remaining);
+                if let Some(l) = logical.literals.last_mut() {
+                    l.cut = true;
+                    l.received += lost;
+                }
+                *mode = if remaining > lost {
+                    Mode::Literal {
+                        remaining: remaining - lost,
+                    }
+                } else {
+                    Mode::Line
+                };
+                self.anomaly(
+                    "literal-cut-short",
+                    mark,
+                    format!("{len} bytes of a literal missing"),
+                );
+                if len <= lost {
+                    return;
+                }
+            }
+            _ => {}
+        }
+        // Outside a literal: the current line is lost; resynchronise on the next good line.
+        let (mode, logical) = match side {
+            Side::Client => (&mut self.client, &mut self.cl),
+            Side::Server => (&mut self.server, &mut self.sl),
+        };
+        *logical = Logical::default();
+        if matches!(*mode, Mode::Literal { .. } | Mode::Line) {
+            *mode = Mode::Line;
+        }
+        match side {
+            Side::Client => self.client_resync = true,
+            Side::Server => self.server_resync = true,
+        }
+        self.anomaly("gap", mark, format!("{len} bytes missing"));
+        if let Some(&i) = self.pending.front() {
+            self.t.exchanges[i].incomplete = true;
+        }
+    }
+
+    pub fn finish(mut self, mark: Mark) -> Transcript {
+        for (side, logical) in [(Side::Client, &mut self.cl), (Side::Server, &mut self.sl)] {
+            if logical.literals.iter().any(|l| l.received < l.announced) {
+                let _ = side;
+                let detail = "the connection ended inside a literal";
+                let (rfc, explanation) = explain("literal-cut-short");
+                self.t.anomalies.push(Anomaly {
+                    name: "literal-cut-short",
+                    rfc,
+                    explanation,
+                    detail: detail.into(),
+                    ts: mark.ts,
+                    frame: mark.frame,
+                });
+            }
+        }
+        for &i in &self.pending {
+            self.t.exchanges[i].incomplete = true;
+        }
+        self.t
+    }
+
+    // ----- framing -------------------------------------------------------------------------
+
+    /// Feeds bytes of one direction through the framer; complete logical lines come back.
+    fn frame(
+        mode: &mut Mode,
+        logical: &mut Logical,
+        data: &[u8],
+        mark: Mark,
+        bounds: Bounds,
+    ) -> (usize, Option<Logical>, Option<(u64, bool)>) {
+        match *mode {
+            Mode::Literal { remaining } => {
+                let n = remaining.min(data.len() as u64) as usize;
+                if let Some(l) = logical.literals.last_mut() {
+                    let piece = &data[..n];
+                    l.received += n as u64;
+                    l.hash.update(piece);
+                    let room = bounds.max_message.saturating_sub(l.data.len());
+                    if n > room {
+                        l.truncated = true;
+                    }
+                    l.data.extend_from_slice(&piece[..n.min(room)]);
+                }
+                let remaining = remaining - n as u64;
+                *mode = if remaining == 0 {
+                    Mode::Line
+                } else {
+                    Mode::Literal { remaining }
+                };
+                (n, None, None)
+            }
+            _ => {
+                if logical.is_empty() {
+                    logical.start = mark;
+                }
+                let (n, done) = match memchr::memchr(b'\n', data) {
+                    Some(i) => (i + 1, true),
+                    None => (data.len(), false),
+                };
+                let room = bounds.max_line.saturating_sub(logical.current.len());
+                if n > room {
+                    logical.overlong = true;
+                }
+                logical.current.extend_from_slice(&data[..n.min(room)]);
+                logical.len += n;
+                if !done {
+                    return (n, None, None);
+                }
+                let text = std::mem::take(&mut logical.current);
+                let marker = if *mode == Mode::Line {
+                    literal_marker(&text)
+                } else {
+                    None
+                };
+                logical.texts.push(text);
+                match marker {
+                    Some((size, non_sync)) => {
+                        logical.literals.push(Literal {
+                            announced: size,
+                            received: 0,
+                            data: Vec::new(),
+                            hash: Sha256::new(),
+                            truncated: false,
+                            cut: false,
+                            mark,
+                        });
+                        (n, None, Some((size, non_sync)))
+                    }
+                    None => (n, Some(std::mem::take(logical)), None),
+                }
+            }
+        }
+    }
+
+    fn client_bytes(&mut self, mut data: &[u8], mark: Mark) {
+        while !data.is_empty() {
+            match self.client {
+                Mode::Opaque => {
+                    if self.tls_hello.len() < 4096 {
+                        let take = (4096 - self.tls_hello.len()).min(data.len());
+                        self.tls_hello.extend_from_slice(&data[..take]);
+                        let (sni, version) = client_hello(&self.tls_hello);
+                        if let Some(tls) = self.t.tls.as_mut() {
+                            tls.sni = tls.sni.take().or(sni);
+                            tls.version = tls.version.take().or(version);
+                        }
+                    }
+                    return;
+                }
+                Mode::Hold => {
+                    if self.held.is_empty() {
+                        self.held_mark = mark;
+                    }
+                    let room = self.bounds.max_message.saturating_sub(self.held.len());
+                    self.held.extend_from_slice(&data[..data.len().min(room)]);
+                    return;
+                }
+                _ => {}
+            }
+            let (n, line, literal) =
+                Self::frame(&mut self.client, &mut self.cl, data, mark, self.bounds);
+            data = &data[n..];
+            if let Some((size, non_sync)) = literal {
+                if non_sync || size == 0 {
+                    self.client = if size == 0 {
+                        Mode::Line
+                    } else {
+                        Mode::Literal { remaining: size }
+                    };
+                } else {
+                    // Synchronising: the client waits for "+" (or a refusal).
+                    self.held_tag = first_token(&self.cl.texts[0]);
+                    self.client = Mode::Hold;
+                    self.held.clear();
+                    self.pending_literal = Some(size);
+                }
+            }
+            if let Some(line) = line {
+                self.client_line(line);
+            }
+        }
+    }
+
+    fn server_bytes(&mut self, mut data: &[u8], mark: Mark) {
+        while !data.is_empty() {
+            if self.server == Mode::Opaque {
+                return;
+            }
+            let (n, line, literal) =
+                Self::frame(&mut self.server, &mut self.sl, data, mark, self.bounds);
+            data = &data[n..];
+            if let Some((size, _)) = literal {
+                self.server = if size == 0 {
+                    Mode::Line
+                } else {
+                    Mode::Literal { remaining: size }
+                };
+            }
+            if let Some(line) = line {
+                self.server_line(line);
+            }
+        }
+    }
+}
+
+impl Imap {
+    // ----- client grammar -------------------------------------------------------------------
+
+    fn client_line(&mut self, line: Logical) {
+        let mark = line.start;
+        if line.overlong || line.len > LONG_LINE {
+            self.anomaly(
+                "line-too-long",
+                mark,
+                format!("client line of {} bytes", line.len),
+            );
+        }
+        let first = String::from_utf8_lossy(strip_eol(&line.texts[0])).into_owned();
+        match self.client {
+            Mode::Sasl | Mode::Idle => {
+                let Some(&idx) = self.pending.back() else {
+                    self.client = Mode::Line;
+                    return;
+                };
+                let is_idle = self.client == Mode::Idle;
+                let mut cl = ClientLine {
+                    mark,
+                    text: first.clone(),
+                    secret: None,
+                };
+                if is_idle {
+                    if first.trim().eq_ignore_ascii_case("DONE") {
+                        self.client = Mode::Line;
+                    }
+                } else if let Some(auth) = self.t.auth.last_mut()
+                    && sasl_response(auth, first.trim())
+                {
+                    cl.text = "<redacted>".into();
+                    cl.secret = Some(Secret::new(first));
+                }
+                self.t.exchanges[idx].client_lines.push(cl);
+                return;
+            }
+            _ => {}
+        }
+        let mut words = first.splitn(3, ' ');
+        let tag = words.next().unwrap_or("").to_string();
+        let mut verb = words.next().unwrap_or("").to_ascii_uppercase();
+        let mut rest = words.next().unwrap_or("").to_string();
+        if verb == "UID" {
+            let (sub, r) = rest.split_once(' ').unwrap_or((rest.as_str(), ""));
+            verb = format!("UID {}", sub.to_ascii_uppercase());
+            rest = r.to_string();
+        }
+        if self.client_resync {
+            if tag.is_empty() || !is_known(&verb) {
+                return;
+            }
+            self.client_resync = false;
+        }
+        if tag.is_empty() || verb.is_empty() {
+            self.anomaly("malformed-command", mark, truncate(&first, 80));
+            return;
+        }
+        if !self.greeting_seen && !self.midstream && self.t.exchanges.is_empty() {
+            self.anomaly("command-before-greeting", mark, format!("{tag} {verb}"));
+        }
+        if !is_known(&verb) {
+            self.anomaly("unknown-command", mark, truncate(&first, 80));
+        }
+        if self.pending.iter().any(|&i| {
+            self.t.exchanges[i]
+                .command
+                .as_ref()
+                .and_then(|c| c.tag.as_deref())
+                == Some(&tag)
+        }) {
+            self.anomaly("tag-reused", mark, format!("tag {tag} is still in flight"));
+        }
+        // Arguments as displayed: every text piece (literal markers kept) joined.
+        let mut args = rest;
+        for t in &line.texts[1..] {
+            args.push_str(&String::from_utf8_lossy(strip_eol(t)));
+        }
+        let idx = self.t.exchanges.len();
+        let mut command = Command {
+            tag: Some(tag.clone()),
+            verb: verb.clone(),
+            args: args.clone(),
+            secret_args: None,
+            address: None,
+            params: Vec::new(),
+            mailbox: None,
+        };
+        let strings = astrings(&line);
+        match verb.as_str() {
+            "LOGIN" => {
+                if self.login_disabled {
+                    self.anomaly(
+                        "login-after-logindisabled",
+                        mark,
+                        "LOGIN although LOGINDISABLED",
+                    );
+                }
+                let user = strings
+                    .first()
+                    .map(|s| String::from_utf8_lossy(s).into_owned());
+                let pass = strings
+                    .get(1)
+                    .map(|s| String::from_utf8_lossy(s).into_owned());
+                command.args = format!("{} <redacted>", user.as_deref().unwrap_or(""));
+                command.secret_args = Some(Secret::new(args.clone()));
+                self.t.auth.push(Auth {
+                    mechanism: "LOGIN".into(),
+                    username: user,
+                    password: pass.map(Secret::new),
+                    authzid: None,
+                    success: None,
+                    exchange: idx,
+                });
+            }
+            "AUTHENTICATE" => {
+                let mut it = args.split_ascii_whitespace();
+                let mechanism = it.next().unwrap_or("").to_ascii_uppercase();
+                let mut auth = Auth {
+                    mechanism: mechanism.clone(),
+                    username: None,
+                    password: None,
+                    authzid: None,
+                    success: None,
+                    exchange: idx,
+                };
+                if let Some(initial) = it.next() {
+                    command.args = format!("{mechanism} <redacted>");
+                    command.secret_args = Some(Secret::new(args.clone()));
+                    if initial != "=" {
+                        sasl_response(&mut auth, initial);
+                    }
+                }
+                self.t.auth.push(auth);
+                self.client = Mode::Sasl;
+            }
+            "SELECT" | "EXAMINE" | "CREATE" | "DELETE" | "RENAME" | "SUBSCRIBE" | "UNSUBSCRIBE"
+            | "STATUS" | "APPEND" | "COPY" | "MOVE" | "UID COPY" | "UID MOVE" => {
+                let name_at = if matches!(verb.as_str(), "COPY" | "MOVE" | "UID COPY" | "UID MOVE")
+                {
+                    1
+                } else {
+                    0
+                };
+                command.mailbox = strings
+                    .get(name_at)
+                    .map(|s| decode_mutf7(&String::from_utf8_lossy(s)));
+            }
+            _ => {}
+        }
+        if verb == "APPEND"
+            && let Some(lit) = line.literals.last()
+        {
+            self.store_literal_message(lit, "imap-append", idx);
+        }
+        self.t.exchanges.push(Exchange {
+            mark,
+            command: Some(command),
+            client_lines: Vec::new(),
+            replies: Vec::new(),
+            pipelined: !self.pending.is_empty(),
+            message: None,
+            incomplete: line.literals.iter().any(|l| l.cut),
+        });
+        if verb == "APPEND" && line.literals.last().is_some() {
+            self.t.exchanges[idx].message = Some(self.message_count - 1);
+        }
+        self.pending.push_back(idx);
+    }
+
+    fn store_literal_message(&mut self, lit: &Literal, origin: &'static str, exchange: usize) {
+        self.message_count += 1;
+        self.t.messages.push(Message {
+            origin,
+            mark: lit.mark,
+            bytes: lit.data.clone(),
+            size: lit.received,
+            sha256: hex::encode(lit.hash.clone().finalize()),
+            truncated: lit.truncated,
+            incomplete: lit.cut || lit.received < lit.announced,
+            mail_from: None,
+            rcpt_to: Vec::new(),
+            exchange,
+        });
+    }
+
+    // ----- server grammar -------------------------------------------------------------------
+
+    fn server_line(&mut self, line: Logical) {
+        let mark = line.start;
+        if line.overlong || line.len > LONG_LINE {
+            self.anomaly(
+                "line-too-long",
+                mark,
+                format!("server line of {} bytes", line.len),
+            );
+        }
+        let first = String::from_utf8_lossy(strip_eol(&line.texts[0])).into_owned();
+        let mut text = first.clone();
+        for t in &line.texts[1..] {
+            text.push_str(&String::from_utf8_lossy(strip_eol(t)));
+        }
+        let (tag, rest) = first.split_once(' ').unwrap_or((first.as_str(), ""));
+        let kind = if tag == "+" {
+            "+"
+        } else if tag == "*" {
+            "*"
+        } else {
+            "tagged"
+        };
+        if self.server_resync {
+            let word = rest.split(' ').next().unwrap_or("").to_ascii_uppercase();
+            let plausible =
+                kind == "+" || (kind == "*") || matches!(word.as_str(), "OK" | "NO" | "BAD");
+            if !plausible {
+                return;
+            }
+            self.server_resync = false;
+        }
+        let code_word = rest.split(' ').next().unwrap_or("").to_ascii_uppercase();
+        let resp_code = rest
+            .split_once('[')
+            .and_then(|(before, r)| {
+                (before.trim().split(' ').count() <= 1).then(|| r.split(']').next())
+            })
+            .flatten()
+            .map(str::to_string);
+        if let Some(code) = &resp_code {
+            let upper = code.to_ascii_uppercase();
+            if let Some(caps) = upper.strip_prefix("CAPABILITY ") {
+                self.set_capabilities(caps);
+            }
+        }
+        let reply = Reply {
+            mark,
+            code: match kind {
+                "tagged" => code_word.clone(),
+                k => k.to_string(),
+            },
+            enhanced: resp_code.clone(),
+            lines: vec![truncate(&text, REPLY_TEXT)],
+        };
+        match kind {
+            "+" => self.continuation(reply),
+            "*" => self.untagged(reply, &line, rest, mark),
+            _ => self.tagged(tag, &code_word, reply, mark),
+        }
+    }
+
+    fn set_capabilities(&mut self, caps: &str) {
+        self.t.capabilities = caps.split_ascii_whitespace().map(str::to_string).collect();
+        self.login_disabled = self.t.capabilities.iter().any(|c| c == "LOGINDISABLED");
+    }
+
+    fn continuation(&mut self, reply: Reply) {
+        if self.client == Mode::Hold {
+            // The go-ahead for a synchronising literal.
+            let idx_tag = self.held_tag.clone();
+            if let Some(i) = self.in_flight(idx_tag.as_deref()) {
+                self.t.exchanges[i].replies.push(reply);
+            }
+            let size = self.pending_literal.take().unwrap_or(0);
+            self.client = Mode::Literal { remaining: size };
+            let held = std::mem::take(&mut self.held);
+            let mark = self.held_mark;
+            self.client_bytes(&held, mark);
+            return;
+        }
+        match self.pending.back().copied() {
+            Some(i) => {
+                let verb = self.verb_of(i);
+                if verb == "IDLE" {
+                    self.client = Mode::Idle;
+                }
+                self.t.exchanges[i].replies.push(reply);
+            }
+            None => self.anomaly(
+                "unexpected-continuation",
+                reply.mark,
+                reply.lines[0].clone(),
+            ),
+        }
+    }
+
+    fn untagged(&mut self, reply: Reply, line: &Logical, rest: &str, mark: Mark) {
+        let words: Vec<&str> = rest.splitn(3, ' ').collect();
+        let w0 = words.first().copied().unwrap_or("").to_ascii_uppercase();
+        let w1 = words.get(1).copied().unwrap_or("").to_ascii_uppercase();
+        let greeting =
+            !self.greeting_seen && self.t.exchanges.is_empty() && self.pending.is_empty();
+        if matches!(w0.as_str(), "OK" | "PREAUTH" | "BYE") && greeting {
+            self.greeting_seen = true;
+            self.t.exchanges.push(Exchange {
+                mark,
+                command: None,
+                client_lines: Vec::new(),
+                replies: vec![reply],
+                pipelined: false,
+                message: None,
+                incomplete: false,
+            });
+            return;
+        }
+        self.greeting_seen = true;
+        if w0 == "CAPABILITY" {
+            let caps = rest.get(w0.len()..).unwrap_or("").trim().to_string();
+            self.set_capabilities(&caps);
+        }
+        // Attributed to the oldest command in flight (or to none: unsolicited).
+        let idx = match self.pending.front().copied() {
+            Some(i) => i,
+            None => {
+                self.t.exchanges.push(Exchange {
+                    mark,
+                    command: None,
+                    client_lines: Vec::new(),
+                    replies: Vec::new(),
+                    pipelined: false,
+                    message: None,
+                    incomplete: false,
+                });
+                self.t.exchanges.len() - 1
+            }
+        };
+        if w1 == "FETCH" {
+            self.fetch(line, idx);
+        }
+        let verb = self.verb_of(idx);
+        if matches!(verb.as_str(), "SELECT" | "EXAMINE") {
+            self.mailbox_fact(idx, &w0, &w1, rest, reply.enhanced.as_deref());
+        }
+        let ex = &mut self.t.exchanges[idx];
+        ex.replies.push(reply);
+        if line.literals.iter().any(|l| l.cut) {
+            ex.incomplete = true;
+        }
+    }
+
+    /// Messages out of a FETCH response: every literal whose item is a whole message
+    /// (`BODY[]`, `RFC822`, `BINARY[]`); sections and partial fetches are not messages.
+    fn fetch(&mut self, line: &Logical, idx: usize) {
+        for (i, lit) in line.literals.iter().enumerate() {
+            let before = String::from_utf8_lossy(&line.texts[i]).to_ascii_uppercase();
+            let Some(item) = fetch_item(&before) else {
+                continue;
+            };
+            let whole = matches!(item.as_str(), "BODY[]" | "RFC822" | "BINARY[]");
+            if whole {
+                self.store_literal_message(lit, "imap-fetch", idx);
+                self.t.exchanges[idx].message = Some(self.message_count - 1);
+            }
+        }
+    }
+
+    fn mailbox_fact(&mut self, idx: usize, w0: &str, w1: &str, rest: &str, code: Option<&str>) {
+        let name = self.t.exchanges[idx]
+            .command
+            .as_ref()
+            .and_then(|c| c.mailbox.clone())
+            .unwrap_or_default();
+        if self.t.mailboxes.last().is_none_or(|m| m.exchange != idx) {
+            self.t.mailboxes.push(Mailbox {
+                name,
+                read_only: self.verb_of(idx) == "EXAMINE",
+                exchange: idx,
+                ..Mailbox::default()
+            });
+        }
+        let Some(m) = self.t.mailboxes.last_mut() else {
+            return;
+        };
+        let number = w0.parse::<u64>().ok();
+        match (w1, number) {
+            ("EXISTS", Some(n)) => m.exists = Some(n),
+            ("RECENT", Some(n)) => m.recent = Some(n),
+            _ => {}
+        }
+        if w0 == "FLAGS" {
+            m.flags = Some(rest[5..].trim().to_string());
+        }
+        if let Some(code) = code {
+            let mut it = code.split_ascii_whitespace();
+            let key = it.next().unwrap_or("").to_ascii_uppercase();
+            let value = it.next().and_then(|v| v.parse::<u64>().ok());
+            match key.as_str() {
+                "UIDVALIDITY" => m.uidvalidity = value,
+                "UIDNEXT" => m.uidnext = value,
+                "READ-ONLY" => m.read_only = true,
+                _ => {}
+            }
+        }
+    }
+
+    fn in_flight(&self, tag: Option<&str>) -> Option<usize> {
+        let tag = tag?;
+        self.pending.iter().copied().find(|&i| {
+            self.t.exchanges[i]
+                .command
+                .as_ref()
+                .and_then(|c| c.tag.as_deref())
+                == Some(tag)
+        })
+    }
+
+    fn verb_of(&self, idx: usize) -> String {
+        self.t.exchanges[idx]
+            .command
+            .as_ref()
+            .map_or(String::new(), |c| c.verb.clone())
+    }
+
+    fn tagged(&mut self, tag: &str, status: &str, reply: Reply, mark: Mark) {
+        // A refused synchronising literal: the client never sends it, and its command line
+        // ends where the literal would have started.
+        let refused = self.client == Mode::Hold && self.held_tag.as_deref() == Some(tag);
+        if refused {
+            self.pending_literal = None;
+            let mut partial = std::mem::take(&mut self.cl);
+            partial.literals.pop();
+            self.client = Mode::Line;
+            self.client_line(partial);
+        }
+        let Some(idx) = self.in_flight(Some(tag)) else {
+            self.anomaly(
+                "completion-for-unknown-tag",
+                mark,
+                format!("{tag} {status} with no such command in flight"),
+            );
+            self.t.exchanges.push(Exchange {
+                mark,
+                command: None,
+                client_lines: Vec::new(),
+                replies: vec![reply],
+                pipelined: false,
+                message: None,
+                incomplete: false,
+            });
+            return;
+        };
+        self.pending.retain(|&i| i != idx);
+        let ok = status == "OK";
+        if status == "BAD" {
+            self.anomaly("bad-response", mark, reply.lines[0].clone());
+        }
+        self.t.exchanges[idx].replies.push(reply);
+        let verb = self.verb_of(idx);
+        if refused {
+            let held = std::mem::take(&mut self.held);
+            let m = self.held_mark;
+            self.client_bytes(&held, m);
+        }
+        match verb.as_str() {
+            "LOGIN" | "AUTHENTICATE" => {
+                if let Some(a) = self.t.auth.iter_mut().rev().find(|a| a.exchange == idx) {
+                    a.success = Some(ok);
+                }
+                if self.client == Mode::Sasl {
+                    self.client = Mode::Line;
+                }
+            }
+            "IDLE" if self.client == Mode::Idle => self.client = Mode::Line,
+            "STARTTLS" if ok => {
+                self.client = Mode::Opaque;
+                self.server = Mode::Opaque;
+                self.t.tls = Some(Tls {
+                    mode: "starttls",
+                    at: mark.ts,
+                    frame: mark.frame,
+                    client_offset: self.offsets[0],
+                    server_offset: self.offsets[1],
+                    sni: None,
+                    version: None,
+                });
+            }
+            "COMPRESS" if ok => {
+                self.client = Mode::Opaque;
+                self.server = Mode::Opaque;
+                self.t.compression = Some(mark);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Known IMAP commands (RFC 9051, 3501 and common extensions).
+fn is_known(verb: &str) -> bool {
+    let base = verb.strip_prefix("UID ").unwrap_or(verb);
+    matches!(
+        base,
+        "CAPABILITY"
+            | "NOOP"
+            | "LOGOUT"
+            | "STARTTLS"
+            | "AUTHENTICATE"
+            | "LOGIN"
+            | "ENABLE"
+            | "SELECT"
+            | "EXAMINE"
+            | "CREATE"
+            | "DELETE"
+            | "RENAME"
+            | "SUBSCRIBE"
+            | "UNSUBSCRIBE"
+            | "LIST"
+            | "LSUB"
+            | "NAMESPACE"
+            | "STATUS"
+            | "APPEND"
+            | "IDLE"
+            | "CHECK"
+            | "CLOSE"
+            | "UNSELECT"
+            | "EXPUNGE"
+            | "SEARCH"
+            | "FETCH"
+            | "STORE"
+            | "COPY"
+            | "MOVE"
+            | "ID"
+            | "COMPRESS"
+            | "GETQUOTA"
+            | "GETQUOTAROOT"
+            | "SETQUOTA"
+            | "GETACL"
+            | "SETACL"
+            | "MYRIGHTS"
+            | "LISTRIGHTS"
+            | "DELETEACL"
+            | "SORT"
+            | "THREAD"
+            | "GETMETADATA"
+            | "SETMETADATA"
+            | "ESEARCH"
+            | "XLIST"
+            | "REPLACE"
+    )
+}
+
+fn first_token(text: &[u8]) -> Option<String> {
+    let s = String::from_utf8_lossy(text);
+    s.split(' ').next().map(str::to_string)
+}
+
+/// The FETCH item a literal belongs to, from the text just before its `{n}` marker:
+/// `BODY[]`, `BODY[2.1]<0>`, `RFC822`, `BINARY[]`, `RFC822.HEADER`, ….
+fn fetch_item(before: &str) -> Option<String> {
+    let without_marker = before.trim_end_matches(['\r', '\n']);
+    let cut = without_marker.rfind('{')?;
+    let head = without_marker[..cut].trim_end();
+    let start = ["BODY[", "BINARY[", "BINARY.SIZE[", "RFC822"]
+        .iter()
+        .filter_map(|k| head.rfind(k))
+        .max()?;
+    Some(head[start..].trim().to_string())
+}
+
+/// The astrings of a command's arguments (after tag and verb): atoms, quoted strings with
+/// their escapes undone, and literals.
+fn astrings(line: &Logical) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for (i, raw) in line.texts.iter().enumerate() {
+        let text = strip_eol(raw);
+        let mut p = 0;
+        if i == 0 {
+            // Skip tag and verb (and a UID prefix).
+            let mut skip = 2;
+            if text
+                .split(|b| *b == b' ')
+                .nth(1)
+                .is_some_and(|v| v.eq_ignore_ascii_case(b"UID"))
+            {
+                skip = 3;
+            }
+            for _ in 0..skip {
+                match text[p..].iter().position(|b| *b == b' ') {
+                    Some(j) => p += j + 1,
+                    None => p = text.len(),
+                }
+            }
+        }
+        while p < text.len() {
+            match text[p] {
+                b' ' | b'(' | b')' => p += 1,
+                b'"' => {
+                    let mut s = Vec::new();
+                    p += 1;
+                    while p < text.len() && text[p] != b'"' {
+                        if text[p] == b'\\' && p + 1 < text.len() {
+                            p += 1;
+                        }
+                        s.push(text[p]);
+                        p += 1;
+                    }
+                    p += 1;
+                    out.push(s);
+                }
+                b'{' | b'~' if literal_marker(&text[p..]).is_some() => {
+                    if let Some(l) = line.literals.get(i) {
+                        out.push(l.data.clone());
+                    }
+                    p = text.len();
+                }
+                _ => {
+                    let end = text[p..]
+                        .iter()
+                        .position(|b| matches!(*b, b' ' | b'(' | b')'))
+                        .map_or(text.len(), |j| p + j);
+                    out.push(text[p..end].to_vec());
+                    p = end;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// RFC 3501 5.1.3 modified UTF-7 mailbox names → Unicode (invalid input is kept as is).
+pub fn decode_mutf7(name: &str) -> String {
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::IMAP_MUTF7,
+        base64::engine::general_purpose::NO_PAD,
+    );
+    let mut out = String::new();
+    let mut rest = name;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let after = &rest[amp + 1..];
+        let Some(dash) = after.find('-') else {
+            out.push_str(&rest[amp..]);
+            return out;
+        };
+        let chunk = &after[..dash];
+        if chunk.is_empty() {
+            out.push('&');
+        } else {
+            match engine.decode(chunk) {
+                Ok(bytes) if bytes.len() % 2 == 0 => {
+                    let units: Vec<u16> = bytes
+                        .chunks(2)
+                        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                        .collect();
+                    out.push_str(&String::from_utf16_lossy(&units));
+                }
+                _ => {
+                    out.push('&');
+                    out.push_str(chunk);
+                    out.push('-');
+                }
+            }
+        }
+        rest = &after[dash + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// RFC reference and one-line explanation of each anomaly name.
+pub fn explain(name: &str) -> (&'static str, &'static str) {
+    match name {
+        "tag-reused" => (
+            "RFC 9051 2.2.1",
+            "a tag was used again while its command was in flight",
+        ),
+        "completion-for-unknown-tag" => {
+            ("RFC 9051 7.1", "a tagged response for no command in flight")
+        }
+        "literal-cut-short" => ("RFC 9051 4.3", "a literal ended before its announced size"),
+        "line-too-long" => ("RFC 7162 3.2.1", "a line longer than 8192 octets"),
+        "command-before-greeting" => (
+            "RFC 9051 7.1.1",
+            "the client sent a command before the greeting",
+        ),
+        "bad-response" => (
+            "RFC 9051 7.1.3",
+            "the server answered BAD: a protocol error",
+        ),
+        "login-after-logindisabled" => (
+            "RFC 9051 6.2.3",
+            "LOGIN although the server announced LOGINDISABLED",
+        ),
+        "unknown-command" => ("RFC 9051 6", "a command IMAP does not define"),
+        "malformed-command" => ("RFC 9051 2.2.1", "a client line without tag and command"),
+        "unexpected-continuation" => (
+            "RFC 9051 7.5",
+            "a + continuation with no command waiting for one",
+        ),
+        "gap" => (
+            "RFC 793",
+            "bytes are missing from the capture; parsing resynchronised",
+        ),
+        _ => ("", ""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Side::{Client as C, Server as S};
+
+    const BOUNDS: Bounds = Bounds {
+        max_line: 4096,
+        max_message: 1 << 20,
+    };
+
+    fn run(steps: &[(Side, &[u8])]) -> Transcript {
+        let mut d = Imap::new(BOUNDS, false);
+        let mut msgs = Vec::new();
+        for (side, data) in steps {
+            d.on_data(*side, data, Mark::default());
+            msgs.extend(d.take_messages());
+        }
+        let mut t = d.finish(Mark::default());
+        msgs.extend(std::mem::take(&mut t.messages));
+        t.messages = msgs;
+        t
+    }
+
+    fn summary(t: &Transcript) -> Vec<(String, String, Option<String>)> {
+        t.exchanges
+            .iter()
+            .filter_map(|e| {
+                let c = e.command.as_ref()?;
+                Some((
+                    c.tag.clone().unwrap_or_default(),
+                    c.verb.clone(),
+                    e.status().map(str::to_string),
+                ))
+            })
+            .collect()
+    }
+
+    /// RFC 9051 section 8, the sample session (abridged literal sizes kept exact).
+    #[test]
+    fn rfc9051_sample() {
+        let t = run(&[
+            (S, b"* OK [CAPABILITY STARTTLS AUTH=SCRAM-SHA-256 LOGINDISABLED IMAP4rev2] IMAP4rev2 Service Ready\r\n"),
+            (C, b"a001 login mrc secret\r\n"),
+            (S, b"a001 NO [PRIVACYREQUIRED] LOGIN disabled\r\n"),
+            (C, b"a002 select inbox\r\n"),
+            (S, b"* 18 EXISTS\r\n* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n* OK [UIDVALIDITY 3857529045] UIDs valid\r\n* LIST () \"/\" INBOX\r\na002 OK [READ-WRITE] SELECT completed\r\n"),
+            (C, b"a003 fetch 12 full\r\n"),
+            (S, b"* 12 FETCH (FLAGS (\\Seen) INTERNALDATE \"17-Jul-1996 02:44:25 -0700\" RFC822.SIZE 4286)\r\na003 OK FETCH completed\r\n"),
+            (C, b"a004 fetch 12 body[header]\r\n"),
+            (S, b"* 12 FETCH (BODY[HEADER] {22}\r\nSubject: afternoon\r\n\r\n)\r\na004 OK FETCH completed\r\n"),
+            (C, b"a005 store 12 +flags \\deleted\r\n"),
+            (S, b"* 12 FETCH (FLAGS (\\Seen \\Deleted))\r\na005 OK +FLAGS completed\r\n"),
+            (C, b"a006 logout\r\n"),
+            (S, b"* BYE IMAP4rev2 server terminating connection\r\na006 OK LOGOUT completed\r\n"),
+        ]);
+        let s = summary(&t);
+        assert_eq!(s.len(), 6);
+        assert_eq!(s[0], ("a001".into(), "LOGIN".into(), Some("NO".into())));
+        assert_eq!(s[1].2.as_deref(), Some("OK"));
+        // A header-only section fetch is not a message.
+        assert!(t.messages.is_empty());
+        assert_eq!(t.mailboxes[0].exists, Some(18));
+        assert_eq!(t.mailboxes[0].uidvalidity, Some(3857529045));
+        assert_eq!(t.auth[0].username.as_deref(), Some("mrc"));
+        assert_eq!(t.auth[0].success, Some(false));
+        let names: Vec<&str> = t.anomalies.iter().map(|a| a.name).collect();
+        assert_eq!(names, vec!["login-after-logindisabled"]);
+        // Untagged responses belong to the command in flight, in order.
+        assert_eq!(t.exchanges[2].replies.len(), 5);
+    }
+
+    #[test]
+    fn synchronising_literals_in_login_and_append() {
+        let t = run(&[
+            (S, b"* OK ready\r\n"),
+            (C, b"A1 LOGIN {5}\r\n"),
+            (S, b"+ ok\r\n"),
+            (C, b"alice {15}\r\n"),
+            (S, b"+ ok\r\n"),
+            (C, b"Wonder\"land 24\\\r\n"),
+            (S, b"A1 OK logged in\r\n"),
+            (C, b"A2 APPEND INBOX (\\Seen) {14}\r\n"),
+            (S, b"+ Ready\r\n"),
+            (C, b"Subject: x\r\n\r\n\r\n"),
+            (S, b"A2 OK [APPENDUID 1 7] done\r\n"),
+            (
+                C,
+                b"A3 APPEND &AMQ-rger {12+}\r\nSubject: y\r\n\r\nA4 NOOP\r\n",
+            ),
+            (S, b"A3 OK done\r\nA4 OK noop\r\n"),
+        ]);
+        assert_eq!(t.auth[0].username.as_deref(), Some("alice"));
+        assert_eq!(
+            t.auth[0].password.as_ref().unwrap().expose(),
+            "Wonder\"land 24\\"
+        );
+        assert_eq!(t.auth[0].success, Some(true));
+        assert_eq!(
+            t.exchanges[1].command.as_ref().unwrap().args,
+            "alice <redacted>"
+        );
+        let s = summary(&t);
+        assert_eq!(
+            s.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(),
+            ["A1", "A2", "A3", "A4"]
+        );
+        assert_eq!(t.messages.len(), 2);
+        assert_eq!(t.messages[0].origin, "imap-append");
+        assert_eq!(t.messages[0].bytes, b"Subject: x\r\n\r\n");
+        assert_eq!(t.messages[1].bytes, b"Subject: y\r\n");
+        assert_eq!(
+            t.exchanges[3].command.as_ref().unwrap().mailbox.as_deref(),
+            Some("Ärger")
+        );
+    }
+
+    #[test]
+    fn refused_synchronising_literal_is_never_read() {
+        let t = run(&[
+            (S, b"* OK ready\r\n"),
+            (C, b"A1 APPEND INBOX {4294967295}\r\n"),
+            (S, b"A1 NO [TOOBIG] too big\r\n"),
+            (C, b"A2 LOGOUT\r\n"),
+            (S, b"* BYE\r\nA2 OK bye\r\n"),
+        ]);
+        let s = summary(&t);
+        assert_eq!(s[0].2.as_deref(), Some("NO"));
+        assert_eq!(s[1], ("A2".into(), "LOGOUT".into(), Some("OK".into())));
+        assert!(t.messages.is_empty());
+    }
+
+    #[test]
+    fn several_literals_in_one_fetch_and_partial_fetches() {
+        let t = run(&[
+            (S, b"* OK ready\r\n"),
+            (C, b"f1 UID FETCH 7 (BODY.PEEK[HEADER] BODY.PEEK[] BODY[]<0.4>)\r\n"),
+            (S, b"* 1 FETCH (UID 7 BODY[HEADER] {12}\r\nSubject: z\r\n BODY[] {16}\r\nSubject: z\r\n\r\nhi BODY[]<0> {4}\r\nSubj)\r\n"),
+            (S, b"f1 OK done\r\n"),
+        ]);
+        assert_eq!(summary(&t)[0].1, "UID FETCH");
+        assert_eq!(t.messages.len(), 1);
+        assert_eq!(t.messages[0].origin, "imap-fetch");
+        assert_eq!(t.messages[0].bytes, b"Subject: z\r\n\r\nhi");
+        assert_eq!(t.exchanges[1].message, Some(0));
+    }
+
+    #[test]
+    fn idle_authenticate_starttls() {
+        let t = run(&[
+            (S, b"* OK ready\r\n"),
+            (C, b"a AUTHENTICATE PLAIN\r\n"),
+            (S, b"+ \r\n"),
+            (C, b"AGJvYgBzM2NyM3QgcGFzcyJ3b3Jk\r\n"),
+            (S, b"a OK done\r\n"),
+            (C, b"b IDLE\r\n"),
+            (S, b"+ idling\r\n* 4 EXISTS\r\n"),
+            (C, b"DONE\r\n"),
+            (S, b"b OK IDLE terminated\r\n"),
+            (C, b"c STARTTLS\r\n"),
+            (S, b"c OK begin TLS\r\n"),
+            (
+                C,
+                b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00d LOGIN x y\r\n",
+            ),
+        ]);
+        let s = summary(&t);
+        assert_eq!(s.len(), 3);
+        assert_eq!(t.auth[0].username.as_deref(), Some("bob"));
+        assert_eq!(t.auth[0].success, Some(true));
+        assert_eq!(t.exchanges[1].client_lines[0].text, "<redacted>");
+        assert_eq!(t.exchanges[2].client_lines[0].text, "DONE");
+        assert_eq!(t.exchanges[2].replies.len(), 3);
+        assert!(t.tls.is_some());
+    }
+
+    #[test]
+    fn tag_anomalies() {
+        let t = run(&[
+            (S, b"* OK ready\r\n"),
+            (C, b"a NOOP\r\na NOOP\r\n"),
+            (S, b"zz OK what\r\na BAD no\r\na OK fine\r\n"),
+        ]);
+        let names: Vec<&str> = t.anomalies.iter().map(|a| a.name).collect();
+        assert_eq!(
+            names,
+            vec!["tag-reused", "completion-for-unknown-tag", "bad-response"]
+        );
+    }
+
+    #[test]
+    fn modified_utf7() {
+        assert_eq!(decode_mutf7("INBOX"), "INBOX");
+        assert_eq!(decode_mutf7("&AOQ-rger"), "ärger");
+        assert_eq!(decode_mutf7("&AMQ-rger"), "Ärger");
+        assert_eq!(
+            decode_mutf7("~peter/mail/&U,BTFw-/&ZeVnLIqe-"),
+            "~peter/mail/台北/日本語"
+        );
+        assert_eq!(decode_mutf7("a&-b"), "a&b");
+        assert_eq!(decode_mutf7("bad&!!-x"), "bad&!!-x");
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        const SESSION: &[(Side, &[u8])] = &[
+            (S, b"* OK [CAPABILITY IMAP4rev1 LITERAL+] ready\r\n"),
+            (C, b"1 LOGIN {5}\r\n"),
+            (S, b"+ go\r\n"),
+            (C, b"alice {2+}\r\npw\r\n2 SELECT INBOX\r\n"),
+            (S, b"1 OK in\r\n* 2 EXISTS\r\n2 OK [READ-WRITE] done\r\n"),
+            (C, b"3 FETCH 1:2 BODY[]\r\n"),
+            (S, b"* 1 FETCH (BODY[] {9}\r\nA: b\r\n\r\nc)\r\n* 2 FETCH (BODY[] {3}\r\nxyz)\r\n3 OK\r\n"),
+            (C, b"4 APPEND x {3+}\r\nabc\r\n5 LOGOUT\r\n"),
+            (S, b"4 OK\r\n* BYE\r\n5 OK\r\n"),
+        ];
+
+        proptest! {
+            #[test]
+            fn chunking_does_not_matter(cuts in proptest::collection::vec(1usize..9, 100)) {
+                let whole = run(SESSION);
+                prop_assert_eq!(whole.messages.len(), 3);
+                let mut d = Imap::new(BOUNDS, false);
+                let mut msgs = Vec::new();
+                let mut k = 0;
+                for (side, data) in SESSION {
+                    let mut rest: &[u8] = data;
+                    while !rest.is_empty() {
+                        let n = cuts[k % cuts.len()].min(rest.len());
+                        k += 1;
+                        d.on_data(*side, &rest[..n], Mark::default());
+                        msgs.extend(d.take_messages());
+                        rest = &rest[n..];
+                    }
+                }
+                let split = d.finish(Mark::default());
+                prop_assert_eq!(&split.exchanges, &whole.exchanges);
+                prop_assert_eq!(
+                    msgs.iter().map(|m| &m.bytes).collect::<Vec<_>>(),
+                    whole.messages.iter().map(|m| &m.bytes).collect::<Vec<_>>()
+                );
+                prop_assert_eq!(&split.auth, &whole.auth);
+                prop_assert_eq!(&split.anomalies, &whole.anomalies);
+            }
+
+            #[test]
+            fn hostile_input_is_bounded(
+                chunks in proptest::collection::vec((any::<bool>(), proptest::collection::vec(any::<u8>(), 0..300)), 0..40)
+            ) {
+                let mut d = Imap::new(Bounds { max_line: 128, max_message: 512 }, false);
+                for (client, data) in &chunks {
+                    let side = if *client { C } else { S };
+                    d.on_data(side, data, Mark::default());
+                    d.on_gap(side, 7, Mark::default());
+                }
+                for m in d.finish(Mark::default()).messages {
+                    prop_assert!(m.bytes.len() <= 512);
+                }
+            }
+        }
+    }
+}
