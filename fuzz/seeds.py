@@ -20,20 +20,23 @@ for path in samples:
         off += 16 + incl
     open(os.path.join(here, "corpus", "packet_flow", name), "wb").write(bytes(out))
 
-# smtp: each line as a chunk (first byte 0 = client, 1 = server), chunks split by 0xff.
+# smtp/pop3/imap: each line as a chunk (first byte 0 = client, 1 = server), chunks split by
+# 0xff; mime: the SMTP messages.
+PORTS = {"00025": "smtp", "00587": "smtp", "00110": "pop3", "00143": "imap"}
 binary = os.path.join(here, "..", "target", "release", "mailscope")
 if os.path.exists(binary):
-    for target in ("smtp", "mime"):
+    for target in ("smtp", "pop3", "imap", "mime"):
         os.makedirs(os.path.join(here, "corpus", target), exist_ok=True)
     for path in samples:
         out = tempfile.mkdtemp()
-        subprocess.run([binary, "flows", path, "--write-streams", out, "--port", "2525=smtp"],
+        subprocess.run([binary, "flows", path, "--write-streams", out],
                        capture_output=True, check=False)
         files = [f for f in sorted(glob.glob(out + "/*")) if not f.endswith(".gaps")]
-        client = [f for f in files if os.path.basename(f).split("-")[1].endswith((".00025", ".00587"))]
-        server = [f for f in files if os.path.basename(f).split("-")[0].endswith((".00025", ".00587"))]
+        server = [f for f in files if os.path.basename(f).split("-")[0].rsplit(".", 1)[-1] in PORTS]
+        client = [f for f in files if os.path.basename(f).split("-")[1].rsplit(".", 1)[-1] in PORTS]
         if not client or not server:
             continue
+        proto = PORTS[os.path.basename(server[0]).split("-")[0].rsplit(".", 1)[-1]]
         cl = open(client[0], "rb").read().split(b"\r\n")
         sl = open(server[0], "rb").read().split(b"\r\n")
         seed = bytearray()
@@ -43,8 +46,8 @@ if os.path.exists(binary):
             if i < len(cl):
                 seed += b"\x00" + cl[i] + b"\r\n\xff"
         name = os.path.basename(path)
-        open(os.path.join(here, "corpus", "smtp", name), "wb").write(bytes(seed))
+        open(os.path.join(here, "corpus", proto, name), "wb").write(bytes(seed))
         body = open(client[0], "rb").read()
         start = body.find(b"DATA\r\n")
-        if start >= 0:
+        if proto == "smtp" and start >= 0:
             open(os.path.join(here, "corpus", "mime", name + ".eml"), "wb").write(body[start + 6:])

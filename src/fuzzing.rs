@@ -163,6 +163,12 @@ pub fn pop3(data: &[u8]) {
     dissector(Box::new(d), data, FUZZ_BOUNDS.max_message);
 }
 
+/// The IMAP dissector; see [`dissector`].
+pub fn imap(data: &[u8]) {
+    let d = crate::proto::imap::Imap::new(FUZZ_BOUNDS, false);
+    dissector(Box::new(d), data, FUZZ_BOUNDS.max_message);
+}
+
 /// Any bytes as a message through the MIME layer.
 pub fn mime(data: &[u8]) {
     let info = crate::mime::parse(data, true);

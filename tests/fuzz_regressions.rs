@@ -17,6 +17,8 @@ fn fuzz_regressions_stay_fixed() {
             mailscope::fuzzing::smtp(&data);
         } else if name.starts_with("pop3-") {
             mailscope::fuzzing::pop3(&data);
+        } else if name.starts_with("imap-") {
+            mailscope::fuzzing::imap(&data);
         } else if name.starts_with("mime-") {
             mailscope::fuzzing::mime(&data);
         } else {
