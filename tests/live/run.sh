@@ -27,12 +27,15 @@ clients() {
     local b=$!
     # Only these two: tcpdump is a background job of this shell too.
     wait "$a" "$b"
-    ms_wait_mail alice 1
+    ms_wait_mail alice 2
     python3 - <<'PY'
 import imaplib, poplib
-p = poplib.POP3("127.0.0.1", 110); p.user("alice"); p.pass_("Wonderland-2024"); p.retr(1); p.quit()
+p = poplib.POP3("127.0.0.1", 110); p.user("alice"); p.pass_("Wonderland-2024")
+for n in range(1, p.stat()[0] + 1):
+    p.retr(n)
+p.quit()
 m = imaplib.IMAP4("127.0.0.1", 143); m.login("alice", "Wonderland-2024"); m.select("INBOX")
-m.fetch("1", "(BODY.PEEK[])"); m.logout()
+m.fetch("1:*", "(BODY.PEEK[])"); m.logout()
 PY
 }
 
@@ -69,12 +72,21 @@ ok = any(p["sha256"] == sys.argv[2] and p.get("filename") == "blob.bin" for p in
 auth = [a for s in smtp for a in s["auth"]]
 ok &= any(a["username"] == "bob" and a["password"] == "<redacted>" and a["success"] for a in auth)
 ok &= all(s["exchanges"][-1]["command"]["verb"] == "QUIT" for s in smtp if s["state"] == "complete" and s["handshake"])
+# The same attachment, retrieved by POP3 RETR and by IMAP FETCH.
+for origin in ("pop3-retr", "imap-fetch"):
+    got = [p for s in rows if s.get("type") == "session" for m in s["messages"]
+           if m["origin"] == origin for p in m["parts"] if p["sha256"] == sys.argv[2]]
+    if not got:
+        print(f"no {origin} message carries the attachment", file=sys.stderr)
+        ok = False
+logins = [a for s in rows if s.get("type") == "session" and s["protocol"] in ("pop3", "imap") for a in s["auth"]]
+ok &= len(logins) >= 2 and all(a["username"] == "alice" and a["password"] == "<redacted>" and a["success"] for a in logins)
 if not (ok and len(smtp) >= 2):
     print("parts:", [(p.get("filename"), p["sha256"][:12]) for p in parts], "want", sys.argv[2][:12], file=sys.stderr)
     print("auth:", auth, file=sys.stderr)
     sys.exit(1)
 PY
-then echo "live: attachment hash, AUTH and QUIT decoded from real Postfix traffic"
+then echo "live: attachment hash (SMTP DATA, POP3 RETR, IMAP FETCH), logins and QUIT decoded from real Postfix/Dovecot traffic"
 else echo "FAIL: main job on the live capture" >&2; fail=1; fi
 
 echo "live: tcpdump -w - | mailscope flows -"
