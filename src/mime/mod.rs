@@ -105,6 +105,18 @@ fn unfold(s: &str) -> String {
         .join(" ")
 }
 
+/// Decodes RFC 2047 encoded words in a header value (as IMAP ENVELOPE fields carry them).
+pub fn decode_words(value: &str) -> String {
+    if !value.contains("=?") {
+        return value.to_string();
+    }
+    let header = format!("Subject: {value}\r\n\r\n");
+    MessageParser::default()
+        .parse(header.as_bytes())
+        .and_then(|m| m.subject().map(str::to_string))
+        .unwrap_or_else(|| value.to_string())
+}
+
 /// Parses a message. `bytes` is the message as transferred (no transport framing);
 /// `keep_bodies` keeps each leaf's decoded bytes in [`Part::body`] (for extraction).
 pub fn parse(bytes: &[u8], keep_bodies: bool) -> MimeInfo {

@@ -640,6 +640,7 @@ impl Imap {
             },
             enhanced: resp_code.clone(),
             lines: vec![truncate(&text, REPLY_TEXT)],
+            summary: None,
         };
         match kind {
             "+" => self.continuation(reply),
@@ -723,8 +724,17 @@ impl Imap {
                 self.t.exchanges.len() - 1
             }
         };
+        let mut reply = reply;
         if w1 == "FETCH" {
             self.fetch(line, idx);
+            let mut data = String::new();
+            for t in &line.texts {
+                data.push_str(&String::from_utf8_lossy(strip_eol(t)));
+                data.push(' ');
+            }
+            let after = data.split_once(" FETCH ").map_or("", |(_, r)| r);
+            reply.summary =
+                super::imap_data::fetch_summary(after).map(|s| format!("message {w0}: {s}"));
         }
         let verb = self.verb_of(idx);
         if matches!(verb.as_str(), "SELECT" | "EXAMINE") {

@@ -8,6 +8,7 @@
 pub mod dotstuff;
 pub mod event;
 pub mod imap;
+pub mod imap_data;
 pub mod line;
 pub mod pop3;
 pub mod smtp;

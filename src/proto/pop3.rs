@@ -563,6 +563,7 @@ impl Pop3 {
             code: code.to_string(),
             enhanced: resp_code,
             lines: vec![text.clone()],
+            summary: None,
         };
         let Some(&idx) = self.pending.front() else {
             let greeting = !self.greeting_seen && self.t.exchanges.is_empty();

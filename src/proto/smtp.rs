@@ -738,6 +738,7 @@ impl Smtp {
                 code,
                 enhanced,
                 lines,
+                summary: None,
             });
         }
     }

@@ -34,6 +34,8 @@ pub struct Reply {
     pub enhanced: Option<String>,
     /// Every line, code and separator included, without CRLF.
     pub lines: Vec<String>,
+    /// A short reading of the reply's data (IMAP FETCH: UID, flags, size, envelope, …).
+    pub summary: Option<String>,
 }
 
 /// A line the client sent inside an exchange that is not a command: SASL responses.

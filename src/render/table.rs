@@ -230,6 +230,58 @@ pub fn write_sessions<W: Write>(
         }
     }
     writeln!(out, "Messages\n{t}")?;
+    let imap: Vec<&crate::session::Session> = sessions
+        .iter()
+        .filter(|s| s.protocol == crate::proto::Protocol::Imap)
+        .collect();
+    if !imap.is_empty() {
+        let mut t = new_table(vec![
+            "session", "tag", "command", "mailbox", "status", "result", "latency",
+        ]);
+        for s in imap {
+            for (i, e) in s.exchanges.iter().enumerate() {
+                let Some(c) = &e.command else { continue };
+                let mailbox = s.mailboxes.iter().find(|m| m.exchange == i).map(|m| {
+                    format!(
+                        "{} ({} messages{})",
+                        m.name,
+                        m.exists.map_or("?".into(), |n| n.to_string()),
+                        if m.read_only { ", read-only" } else { "" }
+                    )
+                });
+                let result = e
+                    .replies
+                    .last()
+                    .map(|r| {
+                        let line = &r.lines[0];
+                        line.split_once(' ')
+                            .map(|(_, rest)| rest.split_once(' ').map_or("", |(_, t)| t))
+                            .unwrap_or("")
+                            .chars()
+                            .take(50)
+                            .collect::<String>()
+                    })
+                    .unwrap_or_default();
+                let latency = e
+                    .replies
+                    .last()
+                    .and_then(|r| r.latency_ms)
+                    .map_or(String::new(), |ms| format!("{ms:.1} ms"));
+                t.add_row(vec![
+                    Cell::new(s.id),
+                    Cell::new(escape(c.tag.as_deref().unwrap_or(""))),
+                    Cell::new(escape(&c.verb)),
+                    Cell::new(escape(
+                        &mailbox.or_else(|| c.mailbox.clone()).unwrap_or_default(),
+                    )),
+                    Cell::new(e.status.as_deref().unwrap_or("-")),
+                    Cell::new(escape(&result)),
+                    Cell::new(latency).set_alignment(CellAlignment::Right),
+                ]);
+            }
+        }
+        writeln!(out, "Mailbox operations (IMAP)\n{t}")?;
+    }
     if show_secrets {
         let mut t = new_table(vec![
             "session",

@@ -404,6 +404,15 @@ fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()
     Ok(())
 }
 
+/// With a summary beside it, a long data line is cut (the JSON keeps it whole).
+fn shorten(line: &str, summarised: bool) -> String {
+    const KEEP: usize = 100;
+    match line.char_indices().nth(KEEP) {
+        Some((i, _)) if summarised => format!("{}…", &line[..i]),
+        _ => line.to_string(),
+    }
+}
+
 fn write_anomaly<W: Write>(out: &mut W, a: &AnomalyInfo, st: Style) -> io::Result<()> {
     let text = format!(
         "! {} ({}): {} — {}",
@@ -472,7 +481,9 @@ fn write_exchange<W: Write>(
         };
         for (k, l) in r.lines.iter().take(shown).enumerate() {
             let note = if k + 1 == shown {
-                let mut note = if s.protocol == Protocol::Imap {
+                let mut note = if let Some(summary) = &r.summary {
+                    escape(summary)
+                } else if s.protocol == Protocol::Imap {
                     imap_reply_note(&r.code, &r.lines[0])
                 } else {
                     reply_note(s.protocol, &r.code).to_string()
@@ -493,7 +504,7 @@ fn write_exchange<W: Write>(
                 "  {} {} {}{}",
                 st.dim(&rel(s, r.at)),
                 st.reply(&r.code, "S:"),
-                st.reply(&r.code, &escape(l)),
+                st.reply(&r.code, &escape(&shorten(l, r.summary.is_some()))),
                 note
             )?;
         }

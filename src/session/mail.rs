@@ -91,6 +91,9 @@ pub struct CommandInfo {
     pub address: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub params: Vec<(String, Option<String>)>,
+    /// IMAP: the mailbox named, decoded from modified UTF-7.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mailbox: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -100,6 +103,8 @@ pub struct ReplyInfo {
     pub code: String,
     pub enhanced: Option<String>,
     pub lines: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
     /// Milliseconds since the command (or the previous reply of the exchange).
     pub latency_ms: Option<f64>,
     #[serde(skip)]
@@ -245,6 +250,7 @@ pub fn session(
                         code: r.code.clone(),
                         enhanced: r.enhanced.clone(),
                         lines: r.lines.clone(),
+                        summary: r.summary.clone(),
                         latency_ms: latency,
                         at: rat,
                     }
@@ -262,6 +268,7 @@ pub fn session(
                     tag: c.tag.clone(),
                     address: c.address.clone(),
                     params: c.params.clone(),
+                    mailbox: c.mailbox.clone(),
                 }),
                 client_lines: e
                     .client_lines
