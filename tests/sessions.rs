@@ -316,3 +316,74 @@ fn implicit_tls_port_is_a_tls_session_with_sni() {
     assert!(text.contains("implicit TLS"), "{text}");
     assert!(text.contains("smtp.example.test"));
 }
+
+/// A capture with POP3 on port 1100 and IMAP on port 10143.
+fn odd_ports_capture(dir: &Path) -> PathBuf {
+    use mailscope::synth::{Conversation, PcapWriter, Side};
+    let mut frames = Vec::new();
+    let mut p = Conversation::new(
+        ("10.0.0.1".parse().unwrap(), 40010),
+        ("10.0.0.2".parse().unwrap(), 1100),
+        [1, 1],
+    );
+    p.handshake();
+    p.send(Side::Server, b"+OK ready\r\n");
+    p.send(Side::Client, b"RETR 1\r\n");
+    p.send(Side::Server, b"+OK\r\nSubject: pop\r\n\r\nbody\r\n.\r\n");
+    p.close();
+    frames.extend(p.frames);
+    let mut i = Conversation::new(
+        ("10.0.0.1".parse().unwrap(), 40011),
+        ("10.0.0.2".parse().unwrap(), 10143),
+        [1, 1],
+    );
+    i.handshake();
+    i.send(Side::Server, b"* OK IMAP ready\r\n");
+    i.send(Side::Client, b"a FETCH 1 BODY[]\r\n");
+    i.send(
+        Side::Server,
+        b"* 1 FETCH (BODY[] {23}\r\nSubject: imap\r\n\r\nbody\r\n)\r\na OK\r\n",
+    );
+    i.close();
+    frames.extend(i.frames);
+    let mut w = PcapWriter::new(Vec::new()).unwrap();
+    for (n, f) in frames.iter().enumerate() {
+        let ts = mailscope::capture::Timestamp::from_nanos(1_700_000_000_000_000_000 + n as i64);
+        w.frame(ts, &f.data, f.data.len()).unwrap();
+    }
+    let file = dir.join("odd.pcap");
+    std::fs::write(&file, w.into_inner()).unwrap();
+    file
+}
+
+#[test]
+fn pop3_and_imap_on_other_ports_by_mapping_or_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = odd_ports_capture(dir.path());
+    let (stdout, _, _) = run(&["--format", "json"], &file);
+    assert!(
+        sessions(&stdout).is_empty(),
+        "unmapped ports are not followed by default"
+    );
+    for args in [
+        vec![
+            "--format",
+            "json",
+            "--port",
+            "1100=pop3",
+            "--port",
+            "10143=imap",
+        ],
+        vec!["--format", "json", "--all-ports"],
+    ] {
+        let (stdout, _, code) = run(&args, &file);
+        assert_eq!(code, 0);
+        let s = sessions(&stdout);
+        let protos: Vec<&str> = s.iter().map(|s| s.protocol.as_str()).collect();
+        assert_eq!(protos, vec!["pop3", "imap"], "{args:?}");
+        assert_eq!(s[0].messages[0].origin, "pop3-retr");
+        assert_eq!(s[0].messages[0].headers.subject.as_deref(), Some("pop"));
+        assert_eq!(s[1].messages[0].origin, "imap-fetch");
+        assert_eq!(s[1].messages[0].headers.subject.as_deref(), Some("imap"));
+    }
+}
