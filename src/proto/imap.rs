@@ -218,8 +218,14 @@ impl Imap {
             Side::Server => (&mut self.server, &mut self.sl),
         };
         *logical = Logical::default();
-        if matches!(*mode, Mode::Literal { .. } | Mode::Line) {
+        if matches!(*mode, Mode::Literal { .. } | Mode::Line | Mode::Hold) {
+            // A held command line is gone with the gap: what follows is parsed afresh.
             *mode = Mode::Line;
+        }
+        if side == Side::Client {
+            self.held.clear();
+            self.held_tag = None;
+            self.pending_literal = None;
         }
         match side {
             Side::Client => self.client_resync = true,
@@ -364,7 +370,7 @@ impl Imap {
                     };
                 } else {
                     // Synchronising: the client waits for "+" (or a refusal).
-                    self.held_tag = first_token(&self.cl.texts[0]);
+                    self.held_tag = self.cl.texts.first().and_then(|t| first_token(t));
                     self.client = Mode::Hold;
                     self.held.clear();
                     self.pending_literal = Some(size);
@@ -410,7 +416,10 @@ impl Imap {
                 format!("client line of {} bytes", line.len),
             );
         }
-        let first = String::from_utf8_lossy(strip_eol(&line.texts[0])).into_owned();
+        let Some(first_raw) = line.texts.first() else {
+            return;
+        };
+        let first = String::from_utf8_lossy(strip_eol(first_raw)).into_owned();
         match self.client {
             Mode::Sasl | Mode::Idle => {
                 let Some(&idx) = self.pending.back() else {
@@ -596,7 +605,10 @@ impl Imap {
                 format!("server line of {} bytes", line.len),
             );
         }
-        let first = String::from_utf8_lossy(strip_eol(&line.texts[0])).into_owned();
+        let Some(first_raw) = line.texts.first() else {
+            return;
+        };
+        let first = String::from_utf8_lossy(strip_eol(first_raw)).into_owned();
         let mut text = first.clone();
         for t in &line.texts[1..] {
             text.push_str(&String::from_utf8_lossy(strip_eol(t)));
