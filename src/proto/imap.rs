@@ -19,7 +19,7 @@
 //! ```
 
 use super::event::{Anomaly, Auth, Mark, Secret, Side, Tls, client_hello, sasl_response};
-use super::line::{strip_eol, truncate};
+use super::line::{append_message, strip_eol, truncate};
 pub use super::transcript::{ClientLine, Command, Exchange, Mailbox, Message, Reply, Transcript};
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -280,7 +280,7 @@ impl Imap {
                     if n > room {
                         l.truncated = true;
                     }
-                    l.data.extend_from_slice(&piece[..n.min(room)]);
+                    append_message(&mut l.data, &piece[..n.min(room)]);
                 }
                 let remaining = remaining - n as u64;
                 *mode = if remaining == 0 {

@@ -50,3 +50,15 @@ pub fn truncate(s: &str, max: usize) -> String {
         None => s.to_string(),
     }
 }
+
+/// Appends to a message buffer growing it by about a quarter at a time instead of doubling:
+/// many messages are buffered at once, and doubling leaves up to half of each unused. (Large
+/// reallocations are remapped by the allocator, not copied.)
+pub fn append_message(buf: &mut Vec<u8>, piece: &[u8]) {
+    let need = buf.len() + piece.len();
+    if need > buf.capacity() {
+        let grow = (buf.len() / 4).max(piece.len()).max(4096);
+        buf.reserve_exact(grow);
+    }
+    buf.extend_from_slice(piece);
+}

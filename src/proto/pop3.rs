@@ -17,7 +17,7 @@
 
 use super::dotstuff::Unstuffer;
 use super::event::{Anomaly, Auth, Mark, Secret, Side, Tls, client_hello, sasl_response};
-use super::line::{Lines, strip_eol, truncate};
+use super::line::{Lines, append_message, strip_eol, truncate};
 pub use super::transcript::{ClientLine, Command, Exchange, Message, Reply, Transcript};
 use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
@@ -426,7 +426,7 @@ impl Pop3 {
                         if piece.len() > room {
                             b.truncated = true;
                         }
-                        b.bytes.extend_from_slice(&piece[..piece.len().min(room)]);
+                        append_message(&mut b.bytes, &piece[..piece.len().min(room)]);
                     }
                 })
             }

@@ -19,7 +19,7 @@
 
 use super::dotstuff::Unstuffer;
 use super::event::{Anomaly, Auth, Mark, Secret, Side, Tls, client_hello, sasl_response};
-use super::line::{Lines, strip_eol, truncate};
+use super::line::{Lines, append_message, strip_eol, truncate};
 pub use super::transcript::{ClientLine, Command, Exchange, Message, Reply, Transcript};
 use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
@@ -100,7 +100,7 @@ impl Building {
         if data.len() > room {
             self.truncated = true;
         }
-        self.bytes.extend_from_slice(&data[..data.len().min(room)]);
+        append_message(&mut self.bytes, &data[..data.len().min(room)]);
     }
 }
 
