@@ -558,10 +558,19 @@ impl Imap {
             }
             _ => {}
         }
-        if verb == "APPEND"
-            && let Some(lit) = line.literals.last()
-        {
-            self.store_literal_message(lit, "imap-append", idx);
+        let mut appended = 0;
+        if verb == "APPEND" {
+            // Every literal is a message (several with MULTIAPPEND, RFC 3502), except a
+            // mailbox name sent as a literal: then the first text holds nothing but its marker.
+            let name_is_literal = line.texts.first().is_some_and(|t| {
+                let t = String::from_utf8_lossy(strip_eol(t)).into_owned();
+                let after_verb = t.splitn(3, ' ').nth(2).unwrap_or("");
+                literal_marker(after_verb.as_bytes()).is_some() && !after_verb.contains(' ')
+            });
+            for lit in line.literals.iter().skip(usize::from(name_is_literal)) {
+                self.store_literal_message(lit, "imap-append", idx);
+                appended += 1;
+            }
         }
         self.t.exchanges.push(Exchange {
             mark,
@@ -572,8 +581,8 @@ impl Imap {
             message: None,
             incomplete: line.literals.iter().any(|l| l.cut),
         });
-        if verb == "APPEND" && line.literals.last().is_some() {
-            self.t.exchanges[idx].message = Some(self.message_count - 1);
+        if appended > 0 {
+            self.t.exchanges[idx].message = Some(self.message_count - appended);
         }
         self.pending.push_back(idx);
     }
@@ -1228,6 +1237,30 @@ mod tests {
         assert_eq!(
             t.exchanges[3].command.as_ref().unwrap().mailbox.as_deref(),
             Some("Ärger")
+        );
+    }
+
+    /// RFC 3502: several messages in one APPEND; a mailbox name sent as a literal is not one.
+    #[test]
+    fn multiappend_and_literal_mailbox_names() {
+        let t = run(&[
+            (
+                S,
+                b"* OK [CAPABILITY IMAP4rev1 LITERAL+ MULTIAPPEND] ready\r\n",
+            ),
+            (
+                C,
+                b"A1 APPEND {5+}\r\nINBOX (\\Seen) {8+}\r\nA: one\r\n {8+}\r\nA: two\r\n\r\n",
+            ),
+            (S, b"A1 OK [APPENDUID 38505 3955:3956] APPEND completed\r\n"),
+        ]);
+        assert_eq!(t.messages.len(), 2);
+        assert_eq!(t.messages[0].bytes, b"A: one\r\n");
+        assert_eq!(t.messages[1].bytes, b"A: two\r\n");
+        assert_eq!(t.exchanges[1].message, Some(0));
+        assert_eq!(
+            t.exchanges[1].command.as_ref().unwrap().mailbox.as_deref(),
+            Some("INBOX")
         );
     }
 
