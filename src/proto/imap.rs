@@ -119,6 +119,8 @@ pub struct Imap {
     login_disabled: bool,
     /// Size of the synchronising literal awaiting the server's "+".
     pending_literal: Option<u64>,
+    /// After COMPRESS=DEFLATE: one raw-deflate decoder per direction (client, server).
+    inflate: Option<Box<[flate2::Decompress; 2]>>,
 }
 
 impl Imap {
@@ -143,6 +145,7 @@ impl Imap {
             message_count: 0,
             login_disabled: false,
             pending_literal: None,
+            inflate: None,
         }
     }
 
@@ -163,19 +166,71 @@ impl Imap {
     }
 
     pub fn on_data(&mut self, side: Side, data: &[u8], mark: Mark) {
+        let d = match side {
+            Side::Client => 0,
+            Side::Server => 1,
+        };
+        self.offsets[d] += data.len() as u64;
+        if self.inflate.is_some() {
+            return self.inflated(side, data, mark);
+        }
         match side {
-            Side::Client => {
-                self.offsets[0] += data.len() as u64;
-                self.client_bytes(data, mark);
+            Side::Client => self.client_bytes(data, mark),
+            Side::Server => self.server_bytes(data, mark),
+        }
+    }
+
+    /// COMPRESS=DEFLATE (RFC 4978): inflate and parse what comes out, in bounded pieces so a
+    /// small input cannot make us hold a large output.
+    fn inflated(&mut self, side: Side, mut data: &[u8], mark: Mark) {
+        let d = usize::from(side == Side::Server);
+        let mut out = vec![0u8; 64 * 1024];
+        loop {
+            let Some(inflate) = self.inflate.as_mut() else {
+                return;
+            };
+            let z = &mut inflate[d];
+            let (before_in, before_out) = (z.total_in(), z.total_out());
+            let result = z.decompress(data, &mut out, flate2::FlushDecompress::Sync);
+            let used = (z.total_in() - before_in) as usize;
+            let produced = (z.total_out() - before_out) as usize;
+            data = &data[used..];
+            if result.is_err() {
+                self.anomaly(
+                    "decompression-failed",
+                    mark,
+                    "COMPRESS=DEFLATE data does not inflate",
+                );
+                self.inflate = None;
+                self.client = Mode::Opaque;
+                self.server = Mode::Opaque;
+                return;
             }
-            Side::Server => {
-                self.offsets[1] += data.len() as u64;
-                self.server_bytes(data, mark);
+            if produced > 0 {
+                match side {
+                    Side::Client => self.client_bytes(&out[..produced], mark),
+                    Side::Server => self.server_bytes(&out[..produced], mark),
+                }
+            }
+            if produced < out.len() && data.is_empty() || (used == 0 && produced == 0) {
+                return;
             }
         }
     }
 
     pub fn on_gap(&mut self, side: Side, len: u64, mark: Mark) {
+        if self.inflate.is_some() {
+            // A hole in a deflate stream cannot be skipped: the rest is unreadable.
+            self.inflate = None;
+            self.client = Mode::Opaque;
+            self.server = Mode::Opaque;
+            self.anomaly(
+                "gap",
+                mark,
+                format!("{len} compressed bytes missing; parsing stops"),
+            );
+            return;
+        }
         let (mode, logical) = match side {
             Side::Client => {
                 self.offsets[0] += len;
@@ -905,8 +960,11 @@ impl Imap {
                 });
             }
             "COMPRESS" if ok => {
-                self.client = Mode::Opaque;
-                self.server = Mode::Opaque;
+                // From the next byte on, both directions are raw deflate (RFC 4978).
+                self.inflate = Some(Box::new([
+                    flate2::Decompress::new(false),
+                    flate2::Decompress::new(false),
+                ]));
                 self.t.compression = Some(mark);
             }
             _ => {}
@@ -1321,6 +1379,46 @@ mod tests {
         assert_eq!(t.exchanges[2].client_lines[0].text, "DONE");
         assert_eq!(t.exchanges[2].replies.len(), 3);
         assert!(t.tls.is_some());
+    }
+
+    #[test]
+    fn compress_deflate_is_inflated_and_parsed() {
+        use std::io::Write;
+        let deflate = |chunks: &[&[u8]]| {
+            // One raw-deflate stream per direction, sync-flushed after each write.
+            let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+            let mut out = Vec::new();
+            for c in chunks {
+                z.write_all(c).unwrap();
+                z.flush().unwrap();
+                out.push(std::mem::take(z.get_mut()));
+            }
+            out
+        };
+        let c = deflate(&[b"b SELECT INBOX\r\n", b"c FETCH 1 BODY[]\r\n"]);
+        let sv = deflate(&[
+            b"* 1 EXISTS\r\nb OK done\r\n",
+            b"* 1 FETCH (BODY[] {9}\r\nA: b\r\n\r\nc)\r\nc OK\r\n",
+        ]);
+        let mut d = Imap::new(BOUNDS, false);
+        let m = Mark::default();
+        d.on_data(S, b"* OK ready\r\n", m);
+        d.on_data(C, b"a COMPRESS DEFLATE\r\n", m);
+        d.on_data(S, b"a OK DEFLATE active\r\n", m);
+        d.on_data(C, &c[0], m);
+        d.on_data(S, &sv[0], m);
+        d.on_data(C, &c[1], m);
+        d.on_data(S, &sv[1], m);
+        let msgs = d.take_messages();
+        let t = d.finish(m);
+        assert!(t.compression.is_some());
+        let s = summary(&t);
+        assert_eq!(
+            s.iter().map(|x| x.1.as_str()).collect::<Vec<_>>(),
+            ["COMPRESS", "SELECT", "FETCH"]
+        );
+        assert_eq!(msgs[0].bytes, b"A: b\r\n\r\nc");
+        assert!(t.anomalies.is_empty(), "{:?}", t.anomalies);
     }
 
     #[test]
