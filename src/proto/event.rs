@@ -33,6 +33,45 @@ pub struct Anomaly {
     pub frame: u64,
 }
 
+impl Anomaly {
+    /// An anomaly named `name`, with the `(rfc, explanation)` its protocol gives for it.
+    pub fn new(
+        name: &'static str,
+        (rfc, explanation): (&'static str, &'static str),
+        mark: Mark,
+        detail: impl Into<String>,
+    ) -> Anomaly {
+        Anomaly {
+            name,
+            rfc,
+            explanation,
+            detail: detail.into(),
+            ts: mark.ts,
+            frame: mark.frame,
+        }
+    }
+}
+
+/// Collects the first client bytes after TLS starts and fills in the ClientHello's server
+/// name and version once they can be read. Bounded: 4 KiB at most.
+#[derive(Clone, Debug, Default)]
+pub struct HelloWatch(Vec<u8>);
+
+impl HelloWatch {
+    pub fn observe(&mut self, data: &[u8], tls: Option<&mut Tls>) {
+        if self.0.len() >= 4096 {
+            return;
+        }
+        let take = (4096 - self.0.len()).min(data.len());
+        self.0.extend_from_slice(&data[..take]);
+        let (sni, version) = client_hello(&self.0);
+        if let Some(tls) = tls {
+            tls.sni = tls.sni.take().or(sni);
+            tls.version = tls.version.take().or(version);
+        }
+    }
+}
+
 /// A secret (password, token) that is only shown when the user asked for it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);

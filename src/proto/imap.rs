@@ -18,7 +18,7 @@
 //!          "tag OK|NO|BAD" completes the command with that tag
 //! ```
 
-use super::event::{Anomaly, Auth, Mark, Secret, Side, Tls, client_hello, sasl_response};
+use super::event::{Anomaly, Auth, HelloWatch, Mark, Secret, Side, Tls, sasl_response};
 use super::line::{append_message, strip_eol, truncate};
 pub use super::transcript::{ClientLine, Command, Exchange, Mailbox, Message, Reply, Transcript};
 use base64::Engine;
@@ -114,7 +114,7 @@ pub struct Imap {
     client_resync: bool,
     server_resync: bool,
     offsets: [u64; 2],
-    tls_hello: Vec<u8>,
+    tls_hello: HelloWatch,
     message_count: usize,
     login_disabled: bool,
     /// Size of the synchronising literal awaiting the server's "+".
@@ -141,7 +141,7 @@ impl Imap {
             client_resync: midstream,
             server_resync: midstream,
             offsets: [0, 0],
-            tls_hello: Vec::new(),
+            tls_hello: HelloWatch::default(),
             message_count: 0,
             login_disabled: false,
             pending_literal: None,
@@ -150,15 +150,9 @@ impl Imap {
     }
 
     fn anomaly(&mut self, name: &'static str, mark: Mark, detail: impl Into<String>) {
-        let (rfc, explanation) = explain(name);
-        self.t.anomalies.push(Anomaly {
-            name,
-            rfc,
-            explanation,
-            detail: detail.into(),
-            ts: mark.ts,
-            frame: mark.frame,
-        });
+        self.t
+            .anomalies
+            .push(Anomaly::new(name, explain(name), mark, detail));
     }
 
     pub fn take_messages(&mut self) -> Vec<Message> {
@@ -293,20 +287,15 @@ impl Imap {
     }
 
     pub fn finish(mut self, mark: Mark) -> Transcript {
-        for (side, logical) in [(Side::Client, &mut self.cl), (Side::Server, &mut self.sl)] {
-            if logical.literals.iter().any(|l| l.received < l.announced) {
-                let _ = side;
-                let detail = "the connection ended inside a literal";
-                let (rfc, explanation) = explain("literal-cut-short");
-                self.t.anomalies.push(Anomaly {
-                    name: "literal-cut-short",
-                    rfc,
-                    explanation,
-                    detail: detail.into(),
-                    ts: mark.ts,
-                    frame: mark.frame,
-                });
-            }
+        if [&self.cl, &self.sl]
+            .iter()
+            .any(|l| l.literals.iter().any(|l| l.received < l.announced))
+        {
+            self.anomaly(
+                "literal-cut-short",
+                mark,
+                "the connection ended inside a literal",
+            );
         }
         for &i in &self.pending {
             self.t.exchanges[i].incomplete = true;
@@ -392,15 +381,7 @@ impl Imap {
         while !data.is_empty() {
             match self.client {
                 Mode::Opaque => {
-                    if self.tls_hello.len() < 4096 {
-                        let take = (4096 - self.tls_hello.len()).min(data.len());
-                        self.tls_hello.extend_from_slice(&data[..take]);
-                        let (sni, version) = client_hello(&self.tls_hello);
-                        if let Some(tls) = self.t.tls.as_mut() {
-                            tls.sni = tls.sni.take().or(sni);
-                            tls.version = tls.version.take().or(version);
-                        }
-                    }
+                    self.tls_hello.observe(data, self.t.tls.as_mut());
                     return;
                 }
                 Mode::Hold => {

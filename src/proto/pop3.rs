@@ -16,7 +16,7 @@
 //! octet count a `+OK` may announce.
 
 use super::dotstuff::Unstuffer;
-use super::event::{Anomaly, Auth, Mark, Secret, Side, Tls, client_hello, sasl_response};
+use super::event::{Anomaly, Auth, HelloWatch, Mark, Secret, Side, Tls, sasl_response};
 use super::line::{Lines, append_message, strip_eol, truncate};
 pub use super::transcript::{ClientLine, Command, Exchange, Message, Reply, Transcript};
 use sha2::{Digest, Sha256};
@@ -84,7 +84,7 @@ pub struct Pop3 {
     offsets: [u64; 2],
     failed_logins: u32,
     reported_guessing: bool,
-    tls_hello: Vec<u8>,
+    tls_hello: HelloWatch,
     message_count: usize,
     /// The APOP timestamp of the greeting (`<…@…>`).
     pub apop_timestamp: Option<String>,
@@ -110,22 +110,16 @@ impl Pop3 {
             offsets: [0, 0],
             failed_logins: 0,
             reported_guessing: false,
-            tls_hello: Vec::new(),
+            tls_hello: HelloWatch::default(),
             message_count: 0,
             apop_timestamp: None,
         }
     }
 
     fn anomaly(&mut self, name: &'static str, mark: Mark, detail: impl Into<String>) {
-        let (rfc, explanation) = explain(name);
-        self.t.anomalies.push(Anomaly {
-            name,
-            rfc,
-            explanation,
-            detail: detail.into(),
-            ts: mark.ts,
-            frame: mark.frame,
-        });
+        self.t
+            .anomalies
+            .push(Anomaly::new(name, explain(name), mark, detail));
     }
 
     pub fn on_data(&mut self, side: Side, data: &[u8], mark: Mark) {
@@ -215,15 +209,7 @@ impl Pop3 {
     fn client_bytes(&mut self, mut data: &[u8], mark: Mark) {
         while !data.is_empty() {
             if self.client == Client::Tls {
-                if self.tls_hello.len() < 4096 {
-                    let take = (4096 - self.tls_hello.len()).min(data.len());
-                    self.tls_hello.extend_from_slice(&data[..take]);
-                    let (sni, version) = client_hello(&self.tls_hello);
-                    if let Some(tls) = self.t.tls.as_mut() {
-                        tls.sni = tls.sni.take().or(sni);
-                        tls.version = tls.version.take().or(version);
-                    }
-                }
+                self.tls_hello.observe(data, self.t.tls.as_mut());
                 return;
             }
             let (n, done) = self.client_line.take(data, mark, self.bounds.max_line);

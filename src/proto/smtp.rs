@@ -18,7 +18,7 @@
 //! sends after DATA or STARTTLS are held until the server's answer says what they are.
 
 use super::dotstuff::Unstuffer;
-use super::event::{Anomaly, Auth, Mark, Secret, Side, Tls, client_hello, sasl_response};
+use super::event::{Anomaly, Auth, HelloWatch, Mark, Secret, Side, Tls, sasl_response};
 use super::line::{Lines, append_message, strip_eol, truncate};
 pub use super::transcript::{ClientLine, Command, Exchange, Message, Reply, Transcript};
 use sha2::{Digest, Sha256};
@@ -133,7 +133,7 @@ pub struct Smtp {
     ehlo_done: bool,
     /// Counted once each.
     reported: Vec<&'static str>,
-    tls_hello: Vec<u8>,
+    tls_hello: HelloWatch,
     /// Messages completed so far (also those already handed out by `take_messages`).
     message_count: usize,
 }
@@ -171,21 +171,15 @@ impl Smtp {
             rcpt_to: Vec::new(),
             ehlo_done: false,
             reported: Vec::new(),
-            tls_hello: Vec::new(),
+            tls_hello: HelloWatch::default(),
             message_count: 0,
         }
     }
 
     fn anomaly(&mut self, name: &'static str, mark: Mark, detail: impl Into<String>) {
-        let (rfc, explanation) = explain(name);
-        self.t.anomalies.push(Anomaly {
-            name,
-            rfc,
-            explanation,
-            detail: detail.into(),
-            ts: mark.ts,
-            frame: mark.frame,
-        });
+        self.t
+            .anomalies
+            .push(Anomaly::new(name, explain(name), mark, detail));
     }
 
     fn anomaly_once(&mut self, name: &'static str, mark: Mark, detail: impl Into<String>) {
@@ -321,15 +315,7 @@ impl Smtp {
         while !data.is_empty() {
             match self.client {
                 Client::Tls => {
-                    if self.tls_hello.len() < 4096 {
-                        let take = (4096 - self.tls_hello.len()).min(data.len());
-                        self.tls_hello.extend_from_slice(&data[..take]);
-                        let (sni, version) = client_hello(&self.tls_hello);
-                        if let Some(tls) = self.t.tls.as_mut() {
-                            tls.sni = tls.sni.take().or(sni);
-                            tls.version = tls.version.take().or(version);
-                        }
-                    }
+                    self.tls_hello.observe(data, self.t.tls.as_mut());
                     return;
                 }
                 Client::Hold(_) => {
