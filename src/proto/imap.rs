@@ -443,7 +443,7 @@ impl Imap {
 impl Imap {
     // ----- client grammar -------------------------------------------------------------------
 
-    fn client_line(&mut self, line: Logical) {
+    fn client_line(&mut self, mut line: Logical) {
         let mark = line.start;
         if line.overlong || line.len > LONG_LINE {
             self.anomaly(
@@ -603,7 +603,7 @@ impl Imap {
                 let after_verb = t.splitn(3, ' ').nth(2).unwrap_or("");
                 literal_marker(after_verb.as_bytes()).is_some() && !after_verb.contains(' ')
             });
-            for lit in line.literals.iter().skip(usize::from(name_is_literal)) {
+            for lit in line.literals.iter_mut().skip(usize::from(name_is_literal)) {
                 self.store_literal_message(lit, "imap-append", idx);
                 appended += 1;
             }
@@ -623,12 +623,13 @@ impl Imap {
         self.pending.push_back(idx);
     }
 
-    fn store_literal_message(&mut self, lit: &Literal, origin: &'static str, exchange: usize) {
+    /// Moves a literal's bytes into a message.
+    fn store_literal_message(&mut self, lit: &mut Literal, origin: &'static str, exchange: usize) {
         self.message_count += 1;
         self.t.messages.push(Message {
             origin,
             mark: lit.mark,
-            bytes: lit.data.clone(),
+            bytes: std::mem::take(&mut lit.data),
             size: lit.received,
             sha256: hex::encode(lit.hash.clone().finalize()),
             truncated: lit.truncated,
@@ -641,7 +642,7 @@ impl Imap {
 
     // ----- server grammar -------------------------------------------------------------------
 
-    fn server_line(&mut self, line: Logical) {
+    fn server_line(&mut self, mut line: Logical) {
         let mark = line.start;
         if line.overlong || line.len > LONG_LINE {
             self.anomaly(
@@ -701,7 +702,7 @@ impl Imap {
         };
         match kind {
             "+" => self.continuation(reply),
-            "*" => self.untagged(reply, &line, rest, mark),
+            "*" => self.untagged(reply, &mut line, rest, mark),
             _ => self.tagged(tag, &code_word, reply, mark),
         }
     }
@@ -741,7 +742,7 @@ impl Imap {
         }
     }
 
-    fn untagged(&mut self, reply: Reply, line: &Logical, rest: &str, mark: Mark) {
+    fn untagged(&mut self, reply: Reply, line: &mut Logical, rest: &str, mark: Mark) {
         let words: Vec<&str> = rest.splitn(3, ' ').collect();
         let w0 = words.first().copied().unwrap_or("").to_ascii_uppercase();
         let w1 = words.get(1).copied().unwrap_or("").to_ascii_uppercase();
@@ -806,8 +807,8 @@ impl Imap {
 
     /// Messages out of a FETCH response: every literal whose item is a whole message
     /// (`BODY[]`, `RFC822`, `BINARY[]`); sections and partial fetches are not messages.
-    fn fetch(&mut self, line: &Logical, idx: usize) {
-        for (i, lit) in line.literals.iter().enumerate() {
+    fn fetch(&mut self, line: &mut Logical, idx: usize) {
+        for (i, lit) in line.literals.iter_mut().enumerate() {
             let before = String::from_utf8_lossy(&line.texts[i]).to_ascii_uppercase();
             let Some(item) = fetch_item(&before) else {
                 continue;
