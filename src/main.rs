@@ -76,28 +76,63 @@ fn flows(args: &FlowsArgs, out: &mut impl Write, color: bool) -> Result<(), Fail
 
 fn sessions(args: &SessionArgs, out: &mut impl Write, color: bool) -> Result<(), Failure> {
     let config = args.validate().map_err(Failure::Usage)?;
-    let outcome = pipeline::sessions(&config).map_err(|e| Failure::Run(e.to_string()))?;
-    match args.format {
-        Format::Text => {
-            render::text::write_sessions(out, &outcome.sessions, render::text::Style::new(color))?
-        }
-        Format::Json => {
-            for s in &outcome.sessions {
-                render::json::write_line(out, s, args.pretty)?;
+    let mut extractor = match &config.extract {
+        Some(dir) => Some(
+            render::extract::Extractor::new(dir)
+                .map_err(|e| Failure::Run(format!("--extract {}: {e}", dir.display())))?,
+        ),
+        None => None,
+    };
+    let extract_error = std::cell::RefCell::new(None);
+    let style = render::text::Style::new(color);
+    // Tables need every session; text and JSON stream as sessions finish.
+    let mut table = Vec::new();
+    let mut first = true;
+    let outcome = {
+        let mut sink = |s: mailscope::session::Session| -> io::Result<()> {
+            if let Some(x) = extractor.as_mut()
+                && let Err(e) = x.add(&s)
+            {
+                extract_error.borrow_mut().get_or_insert(e);
             }
-            render::json::write_line(out, &outcome.summary, args.pretty)?;
-        }
+            match args.format {
+                Format::Text => {
+                    if !first {
+                        writeln!(out)?;
+                    }
+                    first = false;
+                    render::text::write_session(out, &s, style)
+                }
+                Format::Json => render::json::write_line(out, &s, args.pretty),
+                Format::Table => {
+                    table.push(s);
+                    Ok(())
+                }
+            }
+        };
+        pipeline::sessions(&config, &mut sink).map_err(|e| Failure::Run(e.to_string()))?
+    };
+    if let Some(e) = outcome.output_error {
+        return Err(Failure::Output(e));
+    }
+    match args.format {
+        Format::Text => {}
+        Format::Json => render::json::write_line(out, &outcome.summary, args.pretty)?,
         Format::Table => render::table::write_sessions(
             out,
-            &outcome.sessions,
+            &table,
             &outcome.summary,
             config.show_secrets,
             color,
         )?,
     }
+    let extract_failed = extract_error.into_inner();
     if let Some(dir) = &config.extract {
-        render::extract::write(dir, &outcome.sessions)
-            .map_err(|e| Failure::Run(format!("--extract {}: {e}", dir.display())))?;
+        let finished = match extract_failed {
+            Some(e) => Err(e),
+            None => extractor.map_or(Ok(()), |x| x.finish()),
+        };
+        finished.map_err(|e| Failure::Run(format!("--extract {}: {e}", dir.display())))?;
     }
     match outcome.error {
         Some(e) => Err(Failure::Run(e.to_string())),

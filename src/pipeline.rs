@@ -223,6 +223,9 @@ fn drive<H: Handler>(
         {
             bar.set_position(counter.get());
         }
+        if handler.halted() {
+            break;
+        }
         let (ts, index) = (frame.ts, frame.index);
         if let Ok(seg) = decoder.decode(&frame)
             && (wanted[usize::from(seg.src.port)] || wanted[usize::from(seg.dst.port)])
@@ -306,10 +309,15 @@ pub struct SessionsConfig {
 }
 
 pub struct SessionsOutcome {
-    pub sessions: Vec<Session>,
     pub summary: RunSummary,
+    /// Reading stopped early (everything before it was handed out).
     pub error: Option<RunError>,
+    /// The sink failed (a closed pipe, a full disk); reading stopped there.
+    pub output_error: Option<io::Error>,
 }
+
+/// Where finished sessions go, in order of first packet.
+pub type SessionSink<'a> = dyn FnMut(Session) -> io::Result<()> + 'a;
 
 /// What a connection turned out to be.
 enum Dissect {
@@ -328,10 +336,39 @@ struct SessionState {
     messages: Vec<MessageInfo>,
 }
 
-struct SessionsHandler<'a> {
+struct SessionsHandler<'a, 'b> {
     cfg: &'a SessionsConfig,
     bounds: smtp::Bounds,
-    sessions: Vec<Session>,
+    /// Connections closed while an earlier one is still open, by connection id; `None` for
+    /// those that are not shown. Output keeps first-packet order without holding every
+    /// session until the end.
+    waiting: std::collections::BTreeMap<u64, Option<Session>>,
+    /// The next connection id to hand out.
+    next: u64,
+    sink: &'b mut SessionSink<'b>,
+    listed: u64,
+    output_error: Option<io::Error>,
+}
+
+impl SessionsHandler<'_, '_> {
+    fn settle(&mut self, id: u64, session: Option<Session>) {
+        self.waiting.insert(id, session);
+        while let Some(entry) = self.waiting.first_entry() {
+            if *entry.key() != self.next {
+                break;
+            }
+            let session = entry.remove();
+            self.next += 1;
+            if let Some(s) = session
+                && self.output_error.is_none()
+            {
+                match (self.sink)(s) {
+                    Ok(()) => self.listed += 1,
+                    Err(e) => self.output_error = Some(e),
+                }
+            }
+        }
+    }
 }
 
 fn side_of(dir: Direction) -> Side {
@@ -341,7 +378,7 @@ fn side_of(dir: Direction) -> Side {
     }
 }
 
-impl SessionsHandler<'_> {
+impl SessionsHandler<'_, '_> {
     fn dissector(&self, protocol: Protocol, midstream: bool) -> Option<Box<dyn Dissector>> {
         match protocol {
             Protocol::Smtp => Some(Box::new(Smtp::new(self.bounds, midstream))),
@@ -394,7 +431,7 @@ impl SessionsHandler<'_> {
     }
 }
 
-impl Handler for SessionsHandler<'_> {
+impl Handler for SessionsHandler<'_, '_> {
     type State = SessionState;
 
     fn open(&mut self, info: &ConnInfo) -> SessionState {
@@ -462,35 +499,43 @@ impl Handler for SessionsHandler<'_> {
                 }
                 s
             }
-            Dissect::Sniffing(_) | Dissect::Ignored => return,
+            Dissect::Sniffing(_) | Dissect::Ignored => return self.settle(summary.info.id, None),
         };
-        if self
-            .cfg
-            .filter
-            .allows(session.id, session.protocol, session.client, session.server)
-        {
-            self.sessions.push(session);
-        }
+        let shown =
+            self.cfg
+                .filter
+                .allows(session.id, session.protocol, session.client, session.server);
+        self.settle(summary.info.id, shown.then_some(session));
+    }
+
+    fn halted(&self) -> bool {
+        self.output_error.is_some()
     }
 }
 
-/// The main job: every mail session of the capture, dissected, in order of first packet.
-pub fn sessions(cfg: &SessionsConfig) -> Result<SessionsOutcome, RunError> {
+/// The main job: every mail session of the capture, dissected, handed to `sink` in order
+/// of first packet as soon as every earlier connection has closed.
+pub fn sessions<'b>(
+    cfg: &SessionsConfig,
+    sink: &'b mut SessionSink<'b>,
+) -> Result<SessionsOutcome, RunError> {
     let mut handler = SessionsHandler {
         cfg,
         bounds: smtp::Bounds {
             max_line: cfg.input.limits.max_line,
             max_message: cfg.input.limits.max_message,
         },
-        sessions: Vec::new(),
+        waiting: std::collections::BTreeMap::new(),
+        next: 1,
+        sink,
+        listed: 0,
+        output_error: None,
     };
     let (mut summary, error) = drive(&cfg.input, &mut handler)?;
-    let mut sessions = handler.sessions;
-    sessions.sort_by_key(|s| s.id);
-    summary.listed = sessions.len() as u64;
+    summary.listed = handler.listed;
     Ok(SessionsOutcome {
-        sessions,
         summary,
         error,
+        output_error: handler.output_error,
     })
 }

@@ -119,6 +119,10 @@ pub trait Handler {
         ts: Timestamp,
     );
     fn close(&mut self, state: Self::State, summary: &ConnSummary);
+    /// True once the consumer wants no more input (its output failed, say).
+    fn halted(&self) -> bool {
+        false
+    }
 }
 
 /// Table-wide counters.

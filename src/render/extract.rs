@@ -76,14 +76,28 @@ fn create_unique(dir: &Path, name: &str, data: &[u8]) -> io::Result<String> {
     Err(io::Error::other(format!("no free name for {name}")))
 }
 
-pub fn write(dir: &Path, sessions: &[Session]) -> io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let mut index = Vec::new();
-    for s in sessions {
+/// Writes sessions' messages and attachments as they come, and the index at the end.
+pub struct Extractor {
+    dir: PathBuf,
+    index: Vec<Entry>,
+}
+
+impl Extractor {
+    pub fn new(dir: &Path) -> io::Result<Extractor> {
+        std::fs::create_dir_all(dir)?;
+        Ok(Extractor {
+            dir: dir.to_path_buf(),
+            index: Vec::new(),
+        })
+    }
+
+    /// Writes one session's messages (`.eml`) and attachments.
+    pub fn add(&mut self, s: &Session) -> io::Result<()> {
+        let dir = &self.dir;
         for (i, m) in s.messages.iter().enumerate() {
             let Some(raw) = &m.raw else { continue };
             let file = create_unique(dir, &format!("session{}-msg{}.eml", s.id, i), raw)?;
-            index.push(Entry {
+            self.index.push(Entry {
                 session: s.id,
                 message: i,
                 part: None,
@@ -101,7 +115,7 @@ pub fn write(dir: &Path, sessions: &[Session]) -> io::Result<()> {
                 let base = sanitize(p.filename.as_deref().unwrap_or("attachment.bin"));
                 let name = format!("session{}-msg{}-part{}-{}", s.id, i, p.path, base);
                 let file = create_unique(dir, &sanitize(&name), &p.body)?;
-                index.push(Entry {
+                self.index.push(Entry {
                     session: s.id,
                     message: i,
                     part: Some(p.path.clone()),
@@ -112,11 +126,14 @@ pub fn write(dir: &Path, sessions: &[Session]) -> io::Result<()> {
                 });
             }
         }
+        Ok(())
     }
-    let json = serde_json::to_vec_pretty(&index).map_err(io::Error::other)?;
-    let name = create_unique(dir, "index.json", &json)?;
-    let _ = name;
-    Ok(())
+
+    /// Writes `index.json` (or `index-N.json` if one exists).
+    pub fn finish(self) -> io::Result<()> {
+        let json = serde_json::to_vec_pretty(&self.index).map_err(io::Error::other)?;
+        create_unique(&self.dir, "index.json", &json).map(|_| ())
+    }
 }
 
 #[cfg(test)]

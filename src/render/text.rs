@@ -262,18 +262,8 @@ fn human_size(n: u64) -> String {
     }
 }
 
-/// Writes every session.
-pub fn write_sessions<W: Write>(out: &mut W, sessions: &[Session], style: Style) -> io::Result<()> {
-    for (i, s) in sessions.iter().enumerate() {
-        if i > 0 {
-            writeln!(out)?;
-        }
-        write_session(out, s, style)?;
-    }
-    Ok(())
-}
-
-fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()> {
+/// Writes one session's block.
+pub fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()> {
     let start = s.start.trim_end_matches('Z').replace('T', " ");
     let header = format!(
         "── session {} · {} · {} → {} · {} UTC · {:.3} s · {}{}",
