@@ -199,7 +199,7 @@ impl InputArgs {
 
 impl FlowsArgs {
     /// Checks the flags and turns them into a run configuration.
-    pub fn validate(&self) -> Result<(FlowsConfig, Filter, FlowsOutput), String> {
+    pub fn validate(&self) -> Result<(FlowsConfig, FlowsOutput), String> {
         let (input, filter) = self.input.validate()?;
         let output = if self.json || self.pretty {
             FlowsOutput::Json {
@@ -211,8 +211,9 @@ impl FlowsArgs {
         let config = FlowsConfig {
             input,
             write_streams: self.write_streams.clone(),
+            filter,
         };
-        Ok((config, filter, output))
+        Ok((config, output))
     }
 }
 

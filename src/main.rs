@@ -53,20 +53,27 @@ impl From<io::Error> for Failure {
 }
 
 fn flows(args: &FlowsArgs, out: &mut impl Write, color: bool) -> Result<(), Failure> {
-    let (config, filter, output) = args.validate().map_err(Failure::Usage)?;
-    let mut outcome = pipeline::flows(&config).map_err(|e| Failure::Run(e.to_string()))?;
-    outcome.flows.retain(|f| filter.allows_flow(f));
-    outcome.summary.listed = outcome.flows.len() as u64;
-    match output {
-        FlowsOutput::Table => {
-            render::table::write_flows(out, &outcome.flows, &outcome.summary, color)?
-        }
-        FlowsOutput::Json { pretty } => {
-            for f in &outcome.flows {
-                render::json::write_line(out, f, pretty)?;
+    let (config, output) = args.validate().map_err(Failure::Usage)?;
+    // The table needs every row; JSON streams.
+    let mut rows = Vec::new();
+    let outcome = {
+        let mut sink = |f: mailscope::session::FlowRecord| -> io::Result<()> {
+            match output {
+                FlowsOutput::Table => {
+                    rows.push(f);
+                    Ok(())
+                }
+                FlowsOutput::Json { pretty } => render::json::write_line(out, &f, pretty),
             }
-            render::json::write_line(out, &outcome.summary, pretty)?;
-        }
+        };
+        pipeline::flows(&config, &mut sink).map_err(|e| Failure::Run(e.to_string()))?
+    };
+    if let Some(e) = outcome.output_error {
+        return Err(Failure::Output(e));
+    }
+    match output {
+        FlowsOutput::Table => render::table::write_flows(out, &rows, &outcome.summary, color)?,
+        FlowsOutput::Json { pretty } => render::json::write_line(out, &outcome.summary, pretty)?,
     }
     match outcome.error {
         Some(e) => Err(Failure::Run(e.to_string())),

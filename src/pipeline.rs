@@ -33,6 +33,7 @@ pub struct InputConfig {
 pub struct FlowsConfig {
     pub input: InputConfig,
     pub write_streams: Option<PathBuf>,
+    pub filter: Filter,
 }
 
 /// Why a run could not start, or stopped.
@@ -49,9 +50,53 @@ pub enum RunError {
 /// What a run produced. `error` is set when reading stopped early; everything decoded
 /// before that point is in `flows`.
 pub struct FlowsOutcome {
-    pub flows: Vec<FlowRecord>,
     pub summary: RunSummary,
     pub error: Option<RunError>,
+    /// The sink failed; reading stopped there.
+    pub output_error: Option<io::Error>,
+}
+
+/// Hands finished items out in connection-id order (first packet) as soon as every earlier
+/// connection has closed: a small reorder buffer instead of holding everything to the end.
+struct Ordered<'b, T> {
+    /// Closed while an earlier connection is still open; `None` for those not shown.
+    waiting: std::collections::BTreeMap<u64, Option<T>>,
+    /// The next connection id to hand out.
+    next: u64,
+    sink: &'b mut dyn FnMut(T) -> io::Result<()>,
+    listed: u64,
+    error: Option<io::Error>,
+}
+
+impl<'b, T> Ordered<'b, T> {
+    fn new(sink: &'b mut dyn FnMut(T) -> io::Result<()>) -> Ordered<'b, T> {
+        Ordered {
+            waiting: std::collections::BTreeMap::new(),
+            next: 1,
+            sink,
+            listed: 0,
+            error: None,
+        }
+    }
+
+    fn settle(&mut self, id: u64, item: Option<T>) {
+        self.waiting.insert(id, item);
+        while let Some(entry) = self.waiting.first_entry() {
+            if *entry.key() != self.next {
+                break;
+            }
+            let item = entry.remove();
+            self.next += 1;
+            if let Some(item) = item
+                && self.error.is_none()
+            {
+                match (self.sink)(item) {
+                    Ok(()) => self.listed += 1,
+                    Err(e) => self.error = Some(e),
+                }
+            }
+        }
+    }
 }
 
 /// Bytes of each direction kept for recognising the protocol by content.
@@ -62,14 +107,15 @@ struct FlowState {
     files: Option<[StreamFile; 2]>,
 }
 
-struct FlowsHandler<'a> {
+struct FlowsHandler<'a, 'b> {
     ports: &'a PortMap,
+    filter: &'a Filter,
     streams: Option<StreamDir>,
-    flows: Vec<FlowRecord>,
+    out: Ordered<'b, FlowRecord>,
     io_error: Option<io::Error>,
 }
 
-impl FlowsHandler<'_> {
+impl FlowsHandler<'_, '_> {
     fn keep_error(&mut self, r: io::Result<()>) {
         if let Err(e) = r {
             self.io_error.get_or_insert(e);
@@ -77,7 +123,7 @@ impl FlowsHandler<'_> {
     }
 }
 
-impl Handler for FlowsHandler<'_> {
+impl Handler for FlowsHandler<'_, '_> {
     type State = FlowState;
 
     fn open(&mut self, info: &ConnInfo) -> FlowState {
@@ -156,21 +202,27 @@ impl Handler for FlowsHandler<'_> {
             });
             self.keep_error(result);
         }
-        self.flows.push(record);
+        let shown = self.filter.allows_flow(&record);
+        self.out.settle(record.id, shown.then_some(record));
+    }
+
+    fn halted(&self) -> bool {
+        self.out.error.is_some()
     }
 }
 
-/// Reads the whole capture and returns a record per listed connection, in order of first
-/// packet. Fails outright only when the input cannot be opened or is not a capture.
-pub fn flows(cfg: &FlowsConfig) -> Result<FlowsOutcome, RunError> {
+/// Reads the whole capture and hands a record per listed connection to `sink`, in order of
+/// first packet. Fails outright only when the input cannot be opened or is not a capture.
+pub fn flows<'b>(cfg: &FlowsConfig, sink: &'b mut FlowSink<'b>) -> Result<FlowsOutcome, RunError> {
     let streams = match &cfg.write_streams {
         Some(dir) => Some(StreamDir::new(dir).map_err(RunError::Streams)?),
         None => None,
     };
     let mut handler = FlowsHandler {
         ports: &cfg.input.ports,
+        filter: &cfg.filter,
         streams,
-        flows: Vec::new(),
+        out: Ordered::new(sink),
         io_error: None,
     };
     let (mut summary, mut error) = drive(&cfg.input, &mut handler)?;
@@ -179,14 +231,12 @@ pub fn flows(cfg: &FlowsConfig) -> Result<FlowsOutcome, RunError> {
     {
         error = Some(RunError::Streams(e));
     }
-    let mut flows = handler.flows;
-    flows.sort_by_key(|f| f.id);
-    summary.listed = flows.len() as u64;
+    summary.listed = handler.out.listed;
     summary.error = error.as_ref().map(|e| e.to_string());
     Ok(FlowsOutcome {
-        flows,
         summary,
         error,
+        output_error: handler.out.error,
     })
 }
 
@@ -319,6 +369,9 @@ pub struct SessionsOutcome {
 /// Where finished sessions go, in order of first packet.
 pub type SessionSink<'a> = dyn FnMut(Session) -> io::Result<()> + 'a;
 
+/// Where finished connection records go, in order of first packet.
+pub type FlowSink<'a> = dyn FnMut(FlowRecord) -> io::Result<()> + 'a;
+
 /// What a connection turned out to be.
 enum Dissect {
     /// Not decided yet: the first bytes are kept until content tells.
@@ -339,36 +392,7 @@ struct SessionState {
 struct SessionsHandler<'a, 'b> {
     cfg: &'a SessionsConfig,
     bounds: smtp::Bounds,
-    /// Connections closed while an earlier one is still open, by connection id; `None` for
-    /// those that are not shown. Output keeps first-packet order without holding every
-    /// session until the end.
-    waiting: std::collections::BTreeMap<u64, Option<Session>>,
-    /// The next connection id to hand out.
-    next: u64,
-    sink: &'b mut SessionSink<'b>,
-    listed: u64,
-    output_error: Option<io::Error>,
-}
-
-impl SessionsHandler<'_, '_> {
-    fn settle(&mut self, id: u64, session: Option<Session>) {
-        self.waiting.insert(id, session);
-        while let Some(entry) = self.waiting.first_entry() {
-            if *entry.key() != self.next {
-                break;
-            }
-            let session = entry.remove();
-            self.next += 1;
-            if let Some(s) = session
-                && self.output_error.is_none()
-            {
-                match (self.sink)(s) {
-                    Ok(()) => self.listed += 1,
-                    Err(e) => self.output_error = Some(e),
-                }
-            }
-        }
-    }
+    out: Ordered<'b, Session>,
 }
 
 fn side_of(dir: Direction) -> Side {
@@ -499,17 +523,19 @@ impl Handler for SessionsHandler<'_, '_> {
                 }
                 s
             }
-            Dissect::Sniffing(_) | Dissect::Ignored => return self.settle(summary.info.id, None),
+            Dissect::Sniffing(_) | Dissect::Ignored => {
+                return self.out.settle(summary.info.id, None);
+            }
         };
         let shown =
             self.cfg
                 .filter
                 .allows(session.id, session.protocol, session.client, session.server);
-        self.settle(summary.info.id, shown.then_some(session));
+        self.out.settle(summary.info.id, shown.then_some(session));
     }
 
     fn halted(&self) -> bool {
-        self.output_error.is_some()
+        self.out.error.is_some()
     }
 }
 
@@ -525,17 +551,13 @@ pub fn sessions<'b>(
             max_line: cfg.input.limits.max_line,
             max_message: cfg.input.limits.max_message,
         },
-        waiting: std::collections::BTreeMap::new(),
-        next: 1,
-        sink,
-        listed: 0,
-        output_error: None,
+        out: Ordered::new(sink),
     };
     let (mut summary, error) = drive(&cfg.input, &mut handler)?;
-    summary.listed = handler.listed;
+    summary.listed = handler.out.listed;
     Ok(SessionsOutcome {
         summary,
         error,
-        output_error: handler.output_error,
+        output_error: handler.out.error,
     })
 }
