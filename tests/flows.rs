@@ -582,3 +582,51 @@ fn idle_connections_time_out() {
     let states: Vec<&str> = run.flows.iter().map(|f| f.state.as_str()).collect();
     assert_eq!(states, vec!["open", "complete"]);
 }
+
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    // 300 sessions: every format writes far more than a pipe buffer (64 KiB) holds.
+    let dir = tmp();
+    let file = dir.path().join("many.pcap");
+    let mut frames = Vec::new();
+    for i in 0..300u16 {
+        frames.extend(smtp_conversation(20000 + i, [1, 1]).0.frames);
+    }
+    for (i, f) in frames.iter_mut().enumerate() {
+        f.ts = Timestamp::from_nanos(1_700_000_000_000_000_000 + i as i64 * 1000);
+    }
+    write_pcap(&file, &frames);
+    for args in [vec!["flows", "--json"], vec!["--format", "json"], vec![]] {
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("mailscope"))
+            .args(&args)
+            .arg(&file)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 64];
+        child
+            .stdout
+            .as_mut()
+            .unwrap()
+            .read_exact(&mut first)
+            .unwrap();
+        drop(child.stdout.take()); // like `| head -c 64`
+        let out = child.wait_with_output().unwrap();
+        // The output really was cut: a full run writes much more than was read.
+        let full = mailscope().args(&args).arg(&file).output().unwrap();
+        assert!(
+            full.stdout.len() > 128 * 1024,
+            "{args:?}: only {} bytes",
+            full.stdout.len()
+        );
+        assert!(out.status.success(), "{args:?}: {:?}", out.status);
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
