@@ -243,18 +243,39 @@ impl Reassembler {
         out: &mut impl FnMut(Output<'_>),
     ) {
         debug_assert_eq!(start, self.delivered);
-        // Buffered bytes this segment also covers: compare them (first data wins, but the
-        // in-order segment arrived first at the receiver's application only if nothing was
-        // buffered, so the buffered copy yields to nothing here; we only count conflicts).
-        self.delivered = start + data.len() as u64;
-        self.stats.bytes += data.len() as u64;
-        out(Output::Data(Chunk {
-            offset: start,
-            ts,
-            frame,
-            data,
-        }));
-        self.drain(total_buffered, out, Some((start, data)));
+        // First data wins: the new segment only fills what is not buffered already. It is
+        // delivered up to the next buffered piece, the buffered run follows, then whatever of
+        // the segment reaches beyond it; overlaps are compared in `drain`.
+        let whole = (start, data);
+        let (mut start, mut data) = (start, data);
+        while !data.is_empty() {
+            let end = start + data.len() as u64;
+            let stop = self
+                .pending
+                .keys()
+                .next()
+                .copied()
+                .filter(|&k| k < end)
+                .map_or(end, |k| k.max(start));
+            let take = (stop - start) as usize;
+            if take > 0 {
+                self.delivered = stop;
+                self.stats.bytes += take as u64;
+                out(Output::Data(Chunk {
+                    offset: start,
+                    ts,
+                    frame,
+                    data: &data[..take],
+                }));
+            }
+            self.drain(total_buffered, out, Some(whole));
+            if end <= self.delivered {
+                break;
+            }
+            let skip = (self.delivered - start) as usize;
+            data = &data[skip..];
+            start = self.delivered;
+        }
     }
 
     /// Releases buffered segments that start at or before `delivered`.
@@ -541,6 +562,20 @@ mod tests {
         h.seg(1, b"xxxx");
         assert_eq!(h.bytes(), b"xxxxAAAA");
         assert_eq!(h.r.stats.overlap_conflicts, 1);
+        // An in-order segment spanning buffered bytes fills only the holes around them.
+        let mut h = Harness::new(0);
+        h.seg(5, b"AAAA");
+        h.seg(1, b"xxxxBBBBzz");
+        assert_eq!(h.bytes(), b"xxxxAAAAzz");
+        assert_eq!(h.r.stats.overlap_conflicts, 1);
+        let offsets: Vec<u64> = h
+            .events
+            .iter()
+            .map(|e| match e {
+                Ev::Data(o, _) | Ev::Gap(o, _) => *o,
+            })
+            .collect();
+        assert_eq!(offsets, vec![0, 4, 8]);
     }
 
     /// Found by fuzzing: a segment starting before stream offset 0 (picked up mid-stream,
