@@ -1175,16 +1175,7 @@ mod tests {
     };
 
     fn run(steps: &[(Side, &[u8])]) -> Transcript {
-        let mut d = Imap::new(BOUNDS, false);
-        let mut msgs = Vec::new();
-        for (side, data) in steps {
-            d.on_data(*side, data, Mark::default());
-            msgs.extend(d.take_messages());
-        }
-        let mut t = d.finish(Mark::default());
-        msgs.extend(std::mem::take(&mut t.messages));
-        t.messages = msgs;
-        t
+        crate::proto::testkit::run(Box::new(Imap::new(BOUNDS, false)), steps, &[])
     }
 
     fn summary(t: &Transcript) -> Vec<(String, String, Option<String>)> {
@@ -1451,23 +1442,10 @@ mod tests {
             fn chunking_does_not_matter(cuts in proptest::collection::vec(1usize..9, 100)) {
                 let whole = run(SESSION);
                 prop_assert_eq!(whole.messages.len(), 3);
-                let mut d = Imap::new(BOUNDS, false);
-                let mut msgs = Vec::new();
-                let mut k = 0;
-                for (side, data) in SESSION {
-                    let mut rest: &[u8] = data;
-                    while !rest.is_empty() {
-                        let n = cuts[k % cuts.len()].min(rest.len());
-                        k += 1;
-                        d.on_data(*side, &rest[..n], Mark::default());
-                        msgs.extend(d.take_messages());
-                        rest = &rest[n..];
-                    }
-                }
-                let split = d.finish(Mark::default());
+                let split = crate::proto::testkit::run(Box::new(Imap::new(BOUNDS, false)), SESSION, &cuts);
                 prop_assert_eq!(&split.exchanges, &whole.exchanges);
                 prop_assert_eq!(
-                    msgs.iter().map(|m| &m.bytes).collect::<Vec<_>>(),
+                    split.messages.iter().map(|m| &m.bytes).collect::<Vec<_>>(),
                     whole.messages.iter().map(|m| &m.bytes).collect::<Vec<_>>()
                 );
                 prop_assert_eq!(&split.auth, &whole.auth);

@@ -12,6 +12,8 @@ pub mod imap_data;
 pub mod line;
 pub mod pop3;
 pub mod smtp;
+#[cfg(test)]
+mod testkit;
 pub mod transcript;
 
 use serde::Serialize;

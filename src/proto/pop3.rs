@@ -721,16 +721,7 @@ mod tests {
     };
 
     fn run(steps: &[(Side, &[u8])]) -> Transcript {
-        let mut p = Pop3::new(BOUNDS, false);
-        let mut msgs = Vec::new();
-        for (side, data) in steps {
-            p.on_data(*side, data, Mark::default());
-            msgs.extend(p.take_messages());
-        }
-        let mut t = p.finish(Mark::default());
-        msgs.extend(std::mem::take(&mut t.messages));
-        t.messages = msgs;
-        t
+        crate::proto::testkit::run(Box::new(Pop3::new(BOUNDS, false)), steps, &[])
     }
 
     fn verbs(t: &Transcript) -> Vec<(String, Vec<String>)> {
@@ -888,23 +879,10 @@ mod tests {
             #[test]
             fn chunking_does_not_matter(cuts in proptest::collection::vec(1usize..9, 100)) {
                 let whole = run(SESSION);
-                let mut p = Pop3::new(BOUNDS, false);
-                let mut msgs = Vec::new();
-                let mut k = 0;
-                for (side, data) in SESSION {
-                    let mut rest: &[u8] = data;
-                    while !rest.is_empty() {
-                        let n = cuts[k % cuts.len()].min(rest.len());
-                        k += 1;
-                        p.on_data(*side, &rest[..n], Mark::default());
-                        msgs.extend(p.take_messages());
-                        rest = &rest[n..];
-                    }
-                }
-                let split = p.finish(Mark::default());
+                let split = crate::proto::testkit::run(Box::new(Pop3::new(BOUNDS, false)), SESSION, &cuts);
                 prop_assert_eq!(&split.exchanges, &whole.exchanges);
                 prop_assert_eq!(
-                    msgs.iter().map(|m| &m.bytes).collect::<Vec<_>>(),
+                    split.messages.iter().map(|m| &m.bytes).collect::<Vec<_>>(),
                     whole.messages.iter().map(|m| &m.bytes).collect::<Vec<_>>()
                 );
                 prop_assert_eq!(whole.messages[0].bytes.as_slice(), &b"Subject: a\r\n\r\n.x\r\n"[..]);

@@ -991,11 +991,7 @@ mod tests {
 
     /// Feeds a `C:`/`S:` transcript (each element one side's bytes).
     fn run(steps: &[(Side, &[u8])]) -> Transcript {
-        let mut s = Smtp::new(BOUNDS, false);
-        for (side, data) in steps {
-            s.on_data(*side, data, Mark::default());
-        }
-        s.finish(Mark::default())
+        crate::proto::testkit::run(Box::new(Smtp::new(BOUNDS, false)), steps, &[])
     }
 
     fn verbs(t: &Transcript) -> Vec<(String, Vec<String>)> {
@@ -1343,18 +1339,7 @@ mod tests {
             #[test]
             fn chunking_does_not_matter(cuts in proptest::collection::vec(1usize..7, 200)) {
                 let whole = run(SESSION);
-                let mut s = Smtp::new(BOUNDS, false);
-                let mut k = 0;
-                for (side, data) in SESSION {
-                    let mut rest: &[u8] = data;
-                    while !rest.is_empty() {
-                        let n = cuts[k % cuts.len()].min(rest.len());
-                        k += 1;
-                        s.on_data(*side, &rest[..n], Mark::default());
-                        rest = &rest[n..];
-                    }
-                }
-                let split = s.finish(Mark::default());
+                let split = crate::proto::testkit::run(Box::new(Smtp::new(BOUNDS, false)), SESSION, &cuts);
                 prop_assert_eq!(&split.exchanges, &whole.exchanges);
                 prop_assert_eq!(
                     split.messages.iter().map(|m| &m.bytes).collect::<Vec<_>>(),

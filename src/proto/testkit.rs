@@ -1,0 +1,29 @@
+//! Test harness shared by the dissectors' tests: feeds `C:`/`S:` steps, whole or cut into
+//! pieces, and returns the transcript with every message, however they were handed out.
+
+use super::Dissector;
+use super::event::{Mark, Side};
+use super::transcript::Transcript;
+
+/// Feeds each step whole (`cuts` empty) or in pieces of the sizes in `cuts`, cycled.
+pub fn run(mut d: Box<dyn Dissector>, steps: &[(Side, &[u8])], cuts: &[usize]) -> Transcript {
+    let mut messages = Vec::new();
+    let mut k = 0;
+    for (side, data) in steps {
+        let mut rest: &[u8] = data;
+        while !rest.is_empty() {
+            let n = match cuts {
+                [] => rest.len(),
+                _ => cuts[k % cuts.len()].clamp(1, rest.len()),
+            };
+            k += 1;
+            d.on_data(*side, &rest[..n], Mark::default());
+            messages.extend(d.take_messages());
+            rest = &rest[n..];
+        }
+    }
+    let mut t = d.finish(Mark::default());
+    messages.append(&mut t.messages);
+    t.messages = messages;
+    t
+}
