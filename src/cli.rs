@@ -122,6 +122,11 @@ pub struct SessionArgs {
     /// Only the session with this number. Repeatable.
     #[arg(long = "session", value_name = "ID")]
     pub sessions: Vec<u64>,
+    /// Threads to use: one reads and dissects, the others decode messages (MIME, hashes).
+    /// Default: the number of CPUs available to the process (at most 8). Output is the same
+    /// for any number.
+    #[arg(short = 'j', long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 /// Output choice for `flows`.
@@ -235,6 +240,11 @@ impl SessionArgs {
             filter,
             show_secrets: self.show_secrets,
             extract: self.extract.clone(),
+            threads: match self.threads {
+                Some(0) => return Err("--threads must be at least 1".into()),
+                Some(n) => n,
+                None => std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
+            },
         })
     }
 }

@@ -22,6 +22,9 @@ pub struct Limits {
     /// Bytes of one message kept for MIME; past it the message is marked truncated (its size
     /// and hash still cover every byte).
     pub max_message: usize,
+    /// Bytes of finished messages waiting for or under MIME decoding on worker threads;
+    /// past it the reading thread decodes them itself.
+    pub max_decoding_bytes: usize,
 }
 
 impl Default for Limits {
@@ -35,6 +38,7 @@ impl Default for Limits {
             max_pending_fragments: 8192,
             max_line: 64 << 10,
             max_message: 64 << 20,
+            max_decoding_bytes: 4 << 20,
         }
     }
 }

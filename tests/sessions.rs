@@ -387,3 +387,59 @@ fn pop3_and_imap_on_other_ports_by_mapping_or_content() {
         assert_eq!(s[1].messages[0].headers.subject.as_deref(), Some("imap"));
     }
 }
+
+/// Decoding on worker threads changes nothing: every session, message, part hash and
+/// anomaly comes out the same, in the same order, for 1, 2 or 4 threads, also when the
+/// decoding budget is so small that the reading thread decodes most messages itself.
+#[test]
+fn output_is_the_same_for_any_number_of_threads() {
+    use mailscope::pipeline::{Filter, InputConfig, SessionsConfig, sessions};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("traffic.pcap");
+    mailscope::synth::write_mail_traffic(std::fs::File::create(&file).unwrap(), 6 << 20, 16, true)
+        .unwrap();
+    let run = |threads: usize, budget: usize| -> Vec<String> {
+        let limits = mailscope::limits::Limits {
+            max_decoding_bytes: budget,
+            ..Default::default()
+        };
+        let cfg = SessionsConfig {
+            input: InputConfig {
+                input: file.to_string_lossy().into_owned(),
+                ports: Default::default(),
+                all_ports: false,
+                limits,
+                progress: false,
+            },
+            filter: Filter::default(),
+            show_secrets: false,
+            extract: None,
+            threads,
+        };
+        let mut out = Vec::new();
+        let mut sink = |s: mailscope::session::Session| {
+            out.push(serde_json::to_string(&s).unwrap());
+            Ok(())
+        };
+        let outcome = sessions(&cfg, &mut sink).unwrap();
+        assert!(outcome.error.is_none());
+        out
+    };
+    let one = run(1, 4 << 20);
+    let messages: usize = one.iter().map(|s| s.matches("\"origin\"").count()).sum();
+    assert!(
+        one.len() >= 8 && messages >= 8,
+        "{} sessions, {messages} messages",
+        one.len()
+    );
+    assert!(
+        one.iter().all(|s| !s.contains("\"parts\":[]")),
+        "every message decoded"
+    );
+    for (threads, budget) in [(2, 4 << 20), (4, 4 << 20), (4, 1), (3, 300 << 10)] {
+        assert!(
+            run(threads, budget) == one,
+            "{threads} threads, budget {budget}"
+        );
+    }
+}

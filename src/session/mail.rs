@@ -188,26 +188,37 @@ impl From<&Anomaly> for AnomalyInfo {
     }
 }
 
-/// Builds the model of a message from the dissector's bytes.
-pub fn message_info(m: &Message, keep_raw: bool) -> MessageInfo {
-    let mime: MimeInfo = crate::mime::parse(&m.bytes, keep_raw);
+/// The model of a message without its MIME decoding: what the transfer told (envelope,
+/// size, hash). [`MessageInfo::set_mime`] completes it; the pipeline may decode elsewhere.
+pub fn envelope(m: Message, keep_raw: bool) -> MessageInfo {
     MessageInfo {
         origin: m.origin,
         exchange: m.exchange,
         ts: m.mark.ts.to_rfc3339(),
         frame: m.mark.frame,
-        mail_from: m.mail_from.clone(),
-        rcpt_to: m.rcpt_to.clone(),
+        mail_from: m.mail_from,
+        rcpt_to: m.rcpt_to,
         size: m.size,
-        sha256: m.sha256.clone(),
+        sha256: m.sha256,
         truncated: m.truncated,
         incomplete: m.incomplete,
-        content_type: mime.content_type,
-        headers: mime.headers,
-        parts: mime.parts,
-        mime_anomalies: mime.anomalies,
-        tree: mime.tree,
-        raw: keep_raw.then(|| m.bytes.clone()),
+        content_type: None,
+        headers: Headers::default(),
+        parts: Vec::new(),
+        mime_anomalies: Vec::new(),
+        tree: Vec::new(),
+        raw: keep_raw.then_some(m.bytes),
+    }
+}
+
+impl MessageInfo {
+    /// Fills in what MIME decoding found.
+    pub fn set_mime(&mut self, mime: MimeInfo) {
+        self.content_type = mime.content_type;
+        self.headers = mime.headers;
+        self.parts = mime.parts;
+        self.mime_anomalies = mime.anomalies;
+        self.tree = mime.tree;
     }
 }
 

@@ -14,8 +14,12 @@ use crate::proto::{self, Basis, PortMap, Protocol};
 use crate::render::streams::{StreamDir, StreamFile};
 use crate::session::mail::MessageInfo;
 use crate::session::{self, FlowRecord, PerSide, RunSummary, Session};
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, IsTerminal};
 use std::path::PathBuf;
+
+mod pool;
+use pool::{Decoded, Done, Pool};
 
 /// What to read and how: shared by every command.
 #[derive(Clone, Debug)]
@@ -356,6 +360,8 @@ pub struct SessionsConfig {
     pub filter: Filter,
     pub show_secrets: bool,
     pub extract: Option<PathBuf>,
+    /// Threads in all: the reading thread plus `threads - 1` MIME decoding workers.
+    pub threads: usize,
 }
 
 pub struct SessionsOutcome {
@@ -387,12 +393,29 @@ struct SessionState {
     dissect: Dissect,
     head: [Vec<u8>; 2],
     messages: Vec<MessageInfo>,
+    /// Messages still being decoded elsewhere: (index in `messages`, job).
+    pending: Vec<(usize, u64)>,
+}
+
+/// A closed session waiting for some of its messages to be decoded.
+struct Finishing {
+    /// `None` when the filter hides it (it still holds its place in the order).
+    session: Option<Session>,
+    /// Job → index of the message in the session.
+    slots: HashMap<u64, usize>,
 }
 
 struct SessionsHandler<'a, 'b> {
     cfg: &'a SessionsConfig,
     bounds: smtp::Bounds,
     out: Ordered<'b, Session>,
+    pool: Pool,
+    /// Decoded messages of sessions still open, by job.
+    early: HashMap<u64, Done>,
+    /// Closed sessions waiting for decoding, by connection id.
+    finishing: BTreeMap<u64, Finishing>,
+    /// Job → connection id, for the jobs of `finishing` sessions.
+    waiting_for: HashMap<u64, u64>,
 }
 
 fn side_of(dir: Direction) -> Side {
@@ -403,6 +426,85 @@ fn side_of(dir: Direction) -> Side {
 }
 
 impl SessionsHandler<'_, '_> {
+    /// Records a finished message and has it decoded, here or by a worker.
+    fn add_message(&mut self, state: &mut SessionState, mut m: proto::transcript::Message) {
+        let keep = self.cfg.extract.is_some();
+        let bytes = std::mem::take(&mut m.bytes);
+        let mut info = session::mail::envelope(m, false);
+        match self.pool.submit(bytes, keep) {
+            Decoded::Now(done) => fill(&mut info, *done, keep),
+            Decoded::Later(job) => state.pending.push((state.messages.len(), job)),
+        }
+        state.messages.push(info);
+    }
+
+    /// Takes in whatever the workers have finished.
+    fn collect(&mut self) {
+        while let Some(done) = self.pool.try_done() {
+            self.deliver(done);
+        }
+    }
+
+    fn deliver(&mut self, done: Done) {
+        let Some(conn) = self.waiting_for.remove(&done.id) else {
+            self.early.insert(done.id, done);
+            return;
+        };
+        let Some(f) = self.finishing.get_mut(&conn) else {
+            return;
+        };
+        if let Some(idx) = f.slots.remove(&done.id)
+            && let Some(info) = f.session.as_mut().and_then(|s| s.messages.get_mut(idx))
+        {
+            fill(info, done, self.cfg.extract.is_some());
+        }
+        if f.slots.is_empty()
+            && let Some(f) = self.finishing.remove(&conn)
+        {
+            self.out.settle(conn, f.session);
+        }
+    }
+
+    /// Hands out a closed session once all its messages are decoded.
+    fn finish_session(
+        &mut self,
+        conn: u64,
+        mut session: Option<Session>,
+        pending: Vec<(usize, u64)>,
+    ) {
+        let keep = self.cfg.extract.is_some();
+        let mut slots = HashMap::new();
+        for (idx, job) in pending {
+            match self.early.remove(&job) {
+                Some(done) => {
+                    if let Some(info) = session.as_mut().and_then(|s| s.messages.get_mut(idx)) {
+                        fill(info, done, keep);
+                    }
+                }
+                None => {
+                    slots.insert(job, idx);
+                    self.waiting_for.insert(job, conn);
+                }
+            }
+        }
+        if slots.is_empty() {
+            self.out.settle(conn, session);
+        } else {
+            self.finishing.insert(conn, Finishing { session, slots });
+        }
+    }
+
+    /// Waits for every outstanding decoding job (after the last connection has closed).
+    fn drain(&mut self) {
+        while let Some(done) = self.pool.wait_done() {
+            self.deliver(done);
+        }
+        // Only if a worker vanished: hand out what is there rather than lose sessions.
+        for (conn, f) in std::mem::take(&mut self.finishing) {
+            self.out.settle(conn, f.session);
+        }
+    }
+
     fn dissector(&self, protocol: Protocol, midstream: bool) -> Option<Box<dyn Dissector>> {
         match protocol {
             Protocol::Smtp => Some(Box::new(Smtp::new(self.bounds, midstream))),
@@ -422,10 +524,7 @@ impl SessionsHandler<'_, '_> {
             Dissect::Mail(_, d) => {
                 d.on_data(side, data, mark);
                 for m in d.take_messages() {
-                    let keep_raw = self.cfg.extract.is_some();
-                    state
-                        .messages
-                        .push(session::mail::message_info(&m, keep_raw));
+                    self.add_message(state, m);
                 }
             }
             Dissect::Sniffing(buffered) => {
@@ -471,6 +570,7 @@ impl Handler for SessionsHandler<'_, '_> {
             dissect,
             head: [Vec::new(), Vec::new()],
             messages: Vec::new(),
+            pending: Vec::new(),
         }
     }
 
@@ -480,6 +580,7 @@ impl Handler for SessionsHandler<'_, '_> {
             frame: chunk.frame,
         };
         self.feed(state, side_of(dir), chunk.data, mark);
+        self.collect();
     }
 
     fn gap(
@@ -496,22 +597,23 @@ impl Handler for SessionsHandler<'_, '_> {
         }
     }
 
-    fn close(&mut self, state: SessionState, summary: &ConnSummary) {
+    fn close(&mut self, mut state: SessionState, summary: &ConnSummary) {
         let end = Mark {
             ts: summary.end,
             frame: 0,
         };
-        let mut messages = state.messages;
-        let session = match state.dissect {
+        let dissect = std::mem::replace(&mut state.dissect, Dissect::Ignored);
+        let session = match dissect {
             Dissect::Mail(protocol, mut d) => {
                 for m in d.take_messages() {
-                    messages.push(session::mail::message_info(&m, self.cfg.extract.is_some()));
+                    self.add_message(&mut state, m);
                 }
-                let t = d.finish(end);
+                let mut t = d.finish(end);
                 // Messages cut short at close were stored by finish.
-                for m in &t.messages {
-                    messages.push(session::mail::message_info(m, self.cfg.extract.is_some()));
+                for m in std::mem::take(&mut t.messages) {
+                    self.add_message(&mut state, m);
                 }
+                let messages = std::mem::take(&mut state.messages);
                 session::mail::session(summary, protocol, t, messages, self.cfg.show_secrets)
             }
             Dissect::Tls(protocol) => {
@@ -531,7 +633,8 @@ impl Handler for SessionsHandler<'_, '_> {
             self.cfg
                 .filter
                 .allows(session.id, session.protocol, session.client, session.server);
-        self.out.settle(summary.info.id, shown.then_some(session));
+        self.finish_session(summary.info.id, shown.then_some(session), state.pending);
+        self.collect();
     }
 
     fn halted(&self) -> bool {
@@ -545,6 +648,14 @@ pub fn sessions<'b>(
     cfg: &SessionsConfig,
     sink: &'b mut SessionSink<'b>,
 ) -> Result<SessionsOutcome, RunError> {
+    std::thread::scope(|scope| sessions_in(scope, cfg, sink))
+}
+
+fn sessions_in<'s, 'b>(
+    scope: &'s std::thread::Scope<'s, '_>,
+    cfg: &SessionsConfig,
+    sink: &'b mut SessionSink<'b>,
+) -> Result<SessionsOutcome, RunError> {
     let mut handler = SessionsHandler {
         cfg,
         bounds: smtp::Bounds {
@@ -552,12 +663,30 @@ pub fn sessions<'b>(
             max_message: cfg.input.limits.max_message,
         },
         out: Ordered::new(sink),
+        pool: Pool::new(
+            scope,
+            cfg.threads.saturating_sub(1),
+            cfg.input.limits.max_decoding_bytes,
+        ),
+        early: HashMap::new(),
+        finishing: BTreeMap::new(),
+        waiting_for: HashMap::new(),
     };
-    let (mut summary, error) = drive(&cfg.input, &mut handler)?;
+    let driven = drive(&cfg.input, &mut handler);
+    handler.drain();
+    let (mut summary, error) = driven?;
     summary.listed = handler.out.listed;
     Ok(SessionsOutcome {
         summary,
         error,
         output_error: handler.out.error,
     })
+}
+
+/// Puts a decoded message's MIME facts (and, when extracting, its bytes) into its record.
+fn fill(info: &mut MessageInfo, done: Done, keep_raw: bool) {
+    info.set_mime(done.mime);
+    if keep_raw {
+        info.raw = Some(done.bytes);
+    }
 }

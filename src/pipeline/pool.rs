@@ -1,0 +1,171 @@
+//! MIME decoding beside the reading thread. Finished messages go to worker threads while
+//! reading and reassembly go on; results come back tagged with the job number, and the
+//! pipeline puts them into their session before it is handed out, so output is the same
+//! for any number of threads.
+//!
+//! Memory stays bounded: messages waiting for or under decoding count against
+//! [`crate::limits::Limits::max_decoding_bytes`]; past it the reading thread decodes the
+//! message itself, which also keeps it from racing ahead of the workers.
+//!
+//! ```text
+//!  reader ──submit──▶ [job queue] ──▶ worker 1..n ──▶ [done queue] ──try_done──▶ reader
+//!     └── over budget, or no workers: decodes inline ──────────────────────────────┘
+//! ```
+
+use crate::mime::{self, MimeAnomaly, MimeInfo};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::Scope;
+
+struct Job {
+    id: u64,
+    bytes: Vec<u8>,
+    keep_bodies: bool,
+}
+
+/// A decoded message.
+pub struct Done {
+    pub id: u64,
+    pub mime: MimeInfo,
+    /// The message bytes, handed back when bodies are kept (for extraction), else empty.
+    pub bytes: Vec<u8>,
+    /// Size of the submitted message (for the budget).
+    len: usize,
+}
+
+/// Where a submitted message was decoded.
+pub enum Decoded {
+    /// Right away, on the calling thread.
+    Now(Box<Done>),
+    /// By a worker: the result comes out of [`Pool::try_done`] / [`Pool::wait_done`].
+    Later(u64),
+}
+
+pub struct Pool {
+    jobs: Option<Sender<Job>>,
+    done: Receiver<Done>,
+    /// Bytes of the messages submitted and not yet returned.
+    in_flight: usize,
+    /// Jobs submitted and not yet returned.
+    outstanding: usize,
+    budget: usize,
+    next: u64,
+}
+
+/// Decodes one message; a panic inside the MIME layer becomes an anomaly, not a lost result.
+fn decode(job: Job) -> Done {
+    let Job {
+        id,
+        bytes,
+        keep_bodies,
+    } = job;
+    let mime = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        mime::parse(&bytes, keep_bodies)
+    }))
+    .unwrap_or_else(|_| MimeInfo {
+        anomalies: vec![MimeAnomaly {
+            name: "decoder-failure",
+            detail: "the MIME decoder failed on this message (a bug: please report it)".into(),
+        }],
+        ..MimeInfo::default()
+    });
+    Done {
+        id,
+        mime,
+        len: bytes.len(),
+        bytes: if keep_bodies { bytes } else { Vec::new() },
+    }
+}
+
+impl Pool {
+    /// Starts `workers` decoding threads inside `scope`; with 0, every message is decoded
+    /// inline by [`Pool::submit`].
+    pub fn new<'s>(scope: &'s Scope<'s, '_>, workers: usize, budget: usize) -> Pool {
+        let (done_tx, done) = mpsc::channel::<Done>();
+        let jobs = (workers > 0).then(|| {
+            let (tx, rx) = mpsc::channel::<Job>();
+            let rx = Arc::new(Mutex::new(rx));
+            for _ in 0..workers {
+                let rx = Arc::clone(&rx);
+                let done_tx = done_tx.clone();
+                scope.spawn(move || {
+                    loop {
+                        // The lock is held only to take a job, never while decoding.
+                        let job = match rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(job) = job else { return };
+                        if done_tx.send(decode(job)).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            tx
+        });
+        Pool {
+            jobs,
+            done,
+            in_flight: 0,
+            outstanding: 0,
+            budget,
+            next: 1,
+        }
+    }
+
+    /// Decodes `bytes` now or hands it to a worker.
+    pub fn submit(&mut self, bytes: Vec<u8>, keep_bodies: bool) -> Decoded {
+        let id = self.next;
+        self.next += 1;
+        let job = Job {
+            id,
+            bytes,
+            keep_bodies,
+        };
+        let over_budget = self.outstanding > 0 && self.in_flight + job.bytes.len() > self.budget;
+        match &self.jobs {
+            Some(tx) if !over_budget => {
+                let len = job.bytes.len();
+                match tx.send(job) {
+                    Ok(()) => {
+                        self.in_flight += len;
+                        self.outstanding += 1;
+                        Decoded::Later(id)
+                    }
+                    // Every worker is gone: decode here from now on.
+                    Err(mpsc::SendError(job)) => {
+                        self.jobs = None;
+                        Decoded::Now(Box::new(decode(job)))
+                    }
+                }
+            }
+            _ => Decoded::Now(Box::new(decode(job))),
+        }
+    }
+
+    /// A finished job, if one is ready.
+    pub fn try_done(&mut self) -> Option<Done> {
+        if self.outstanding == 0 {
+            return None;
+        }
+        let done = self.done.try_recv().ok()?;
+        self.account(&done);
+        Some(done)
+    }
+
+    /// The next finished job, waiting for it; `None` once nothing is outstanding.
+    pub fn wait_done(&mut self) -> Option<Done> {
+        if self.outstanding == 0 {
+            return None;
+        }
+        let done = self.done.recv().ok()?;
+        self.account(&done);
+        Some(done)
+    }
+
+    fn account(&mut self, done: &Done) {
+        self.in_flight = self.in_flight.saturating_sub(done.len);
+        self.outstanding -= 1;
+    }
+}
