@@ -7,9 +7,13 @@
 //! charset left alone, so the hashes match the bytes of an attachment on disk), and MIME
 //! anomalies as named flags. It never fails: a broken message yields what could be read.
 
-use mail_parser::{Address, MessageParser, MimeHeaders, PartType};
+use mail_parser::decoders::base64::base64_decode;
+use mail_parser::decoders::charsets::map::charset_decoder;
+use mail_parser::decoders::quoted_printable::quoted_printable_decode;
+use mail_parser::{Address, MessageParser, MessagePart, MimeHeaders};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 
 /// Parts nested deeper than this are not descended into (reported as an anomaly).
 pub const MAX_DEPTH: usize = 32;
@@ -122,7 +126,8 @@ pub fn decode_words(value: &str) -> String {
 pub fn parse(bytes: &[u8], keep_bodies: bool) -> MimeInfo {
     let mut info = MimeInfo::default();
     header_lint(bytes, &mut info.anomalies);
-    let Some(msg) = MessageParser::default().parse(bytes) else {
+    let parser = MessageParser::default();
+    let Some(msg) = parser.parse_headers(bytes) else {
         info.anomalies.push(MimeAnomaly {
             name: "unparseable",
             detail: "no header or body could be read".into(),
@@ -151,13 +156,15 @@ pub fn parse(bytes: &[u8], keep_bodies: bool) -> MimeInfo {
             h.raw.push((name.to_string(), value));
         }
     }
-    info.content_type = msg.root_part().content_type().map(content_type_text);
+    let root = msg.root_part();
+    info.content_type = root.content_type().map(content_type_text);
+    let body = &bytes[body_start(bytes)..];
     let mut walker = Walker {
         info: &mut info,
-        boundaries_ok: true,
         keep_bodies,
+        parser,
     };
-    walker.message(&msg, None, 0);
+    walker.message(Some(root), body, None, 0);
     info
 }
 
@@ -168,42 +175,144 @@ fn content_type_text(ct: &mail_parser::ContentType<'_>) -> String {
     }
 }
 
+/// Where an entity's body starts: after the first empty line (RFC 5322 §2.1), or at the
+/// end when there is none.
+fn body_start(bytes: &[u8]) -> usize {
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', bytes) {
+        if matches!(&bytes[start..end], b"" | b"\r") {
+            return end + 1;
+        }
+        start = end + 1;
+    }
+    bytes.len()
+}
+
+/// The header fields of one entity, as mail-parser read them (`None`: there were none).
+type Head<'p, 'x> = Option<&'p MessagePart<'x>>;
+
+/// The parts of a multipart body (RFC 2046 §5.1.1): the text between delimiter lines
+/// (`--boundary` at the start of a line, then only white space), without the line break
+/// that belongs to the delimiter; preamble and epilogue dropped. `closed` tells whether the
+/// close delimiter (`--boundary--`) was there. `None` when no delimiter occurs at all.
+struct Multipart<'a> {
+    parts: Vec<&'a [u8]>,
+    closed: bool,
+}
+
+fn split_multipart<'a>(body: &'a [u8], boundary: &[u8]) -> Option<Multipart<'a>> {
+    let mut delimiter = Vec::with_capacity(boundary.len() + 2);
+    delimiter.extend_from_slice(b"--");
+    delimiter.extend_from_slice(boundary);
+    let mut parts = Vec::new();
+    // Start of the current part's content, once the first delimiter has been seen.
+    let mut start: Option<usize> = None;
+    for pos in memchr::memmem::find_iter(body, &delimiter) {
+        if pos > 0 && body[pos - 1] != b'\n' {
+            continue;
+        }
+        let after = &body[pos + delimiter.len()..];
+        let close = after.starts_with(b"--");
+        let rest = if close { &after[2..] } else { after };
+        let line_end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+        let tail = &rest[..line_end];
+        // A longer boundary that merely starts like this one is not a delimiter.
+        if !tail.iter().all(|&c| matches!(c, b' ' | b'\t' | b'\r')) {
+            continue;
+        }
+        if let Some(s) = start {
+            // The line break before the delimiter belongs to it.
+            let mut end = pos;
+            if end > s && body[end - 1] == b'\n' {
+                end -= 1;
+                if end > s && body[end - 1] == b'\r' {
+                    end -= 1;
+                }
+            }
+            parts.push(&body[s..end.max(s)]);
+        }
+        if close {
+            return Some(Multipart {
+                parts,
+                closed: true,
+            });
+        }
+        start = Some((pos + delimiter.len() + line_end + 1).min(body.len()));
+    }
+    let s = start?;
+    parts.push(&body[s..]);
+    Some(Multipart {
+        parts,
+        closed: false,
+    })
+}
+
 struct Walker<'a> {
     info: &'a mut MimeInfo,
-    boundaries_ok: bool,
     keep_bodies: bool,
+    parser: MessageParser,
 }
 
 impl Walker<'_> {
-    fn message(&mut self, msg: &mail_parser::Message<'_>, base: Option<&str>, depth: usize) {
+    /// Reads an entity's header block; returns it (if any) and where the body starts.
+    fn head<'x>(&self, bytes: &'x [u8]) -> (Option<mail_parser::Message<'x>>, usize) {
+        let at = body_start(bytes);
+        (self.parser.parse_headers(&bytes[..at]), at)
+    }
+
+    /// The multipart structure of an entity, when it is one with a boundary that occurs.
+    fn multipart<'b>(&self, head: Head<'_, '_>, body: &'b [u8]) -> Option<Multipart<'b>> {
+        let ct = head?.content_type()?;
+        if !ct.ctype().eq_ignore_ascii_case("multipart") {
+            return None;
+        }
+        let boundary = ct.attribute("boundary").filter(|b| !b.is_empty())?;
+        split_multipart(body, boundary.as_bytes())
+    }
+
+    /// A whole message (the top level, or inside a message/rfc822 part): a multipart root
+    /// is a container numbered like its parent, a single body is part 1.
+    fn message(&mut self, head: Head<'_, '_>, body: &[u8], base: Option<&str>, depth: usize) {
         let join = |i: usize| match base {
             Some(b) => format!("{b}.{i}"),
             None => i.to_string(),
         };
-        let Some(root) = msg.parts.first() else {
-            return;
-        };
-        match &root.body {
-            PartType::Multipart(children) => {
-                self.check_closing_boundary(msg, root);
+        match self.multipart(head, body) {
+            Some(mp) => {
+                let ct = head.and_then(|h| h.content_type());
                 self.info.tree.push((
                     depth,
                     base.unwrap_or("").to_string(),
-                    root.content_type()
-                        .map_or("multipart/mixed".into(), content_type_text),
+                    ct.map_or("multipart/mixed".into(), content_type_text),
                 ));
-                for (i, child) in children.iter().enumerate() {
-                    self.part(msg, *child as usize, join(i + 1), depth + 1);
-                }
+                self.children(mp, ct, &join, depth);
             }
-            _ => self.part(msg, 0, join(1), depth),
+            None => self.leaf(head, body, join(1), depth, false),
         }
     }
 
-    fn part(&mut self, msg: &mail_parser::Message<'_>, id: usize, path: String, depth: usize) {
-        let Some(part) = msg.parts.get(id) else {
-            return;
-        };
+    fn children(
+        &mut self,
+        mp: Multipart<'_>,
+        ct: Option<&mail_parser::ContentType<'_>>,
+        join: &dyn Fn(usize) -> String,
+        depth: usize,
+    ) {
+        if !mp.closed {
+            let boundary = ct.and_then(|c| c.attribute("boundary")).unwrap_or("");
+            self.info.anomalies.push(MimeAnomaly {
+                name: "missing-closing-boundary",
+                detail: format!("no --{boundary}--"),
+            });
+        }
+        let digest = ct.and_then(|c| c.subtype()) == Some("digest");
+        for (i, bytes) in mp.parts.into_iter().enumerate() {
+            self.entity(bytes, join(i + 1), depth + 1, digest);
+        }
+    }
+
+    /// One part of a multipart body.
+    fn entity(&mut self, bytes: &[u8], path: String, depth: usize, in_digest: bool) {
         if depth > MAX_DEPTH {
             self.info.anomalies.push(MimeAnomaly {
                 name: "nesting-too-deep",
@@ -211,111 +320,120 @@ impl Walker<'_> {
             });
             return;
         }
-        let content_type = part
-            .content_type()
-            .map_or_else(|| "text/plain".to_string(), content_type_text);
-        if let PartType::Multipart(children) = &part.body {
-            self.check_closing_boundary(msg, part);
-            self.info.tree.push((depth, path.clone(), content_type));
-            for (i, child) in children.iter().enumerate() {
-                self.part(msg, *child as usize, format!("{path}.{}", i + 1), depth + 1);
+        let (msg, at) = self.head(bytes);
+        let head = msg.as_ref().map(|m| m.root_part());
+        let body = &bytes[at..];
+        match self.multipart(head, body) {
+            Some(mp) => {
+                let ct = head.and_then(|h| h.content_type());
+                self.info.tree.push((
+                    depth,
+                    path.clone(),
+                    ct.map_or("multipart/mixed".into(), content_type_text),
+                ));
+                let join = |i: usize| format!("{path}.{i}");
+                self.children(mp, ct, &join, depth);
             }
+            None => self.leaf(head, body, path, depth, in_digest),
+        }
+    }
+
+    /// A non-multipart entity: transfer-decoded, hashed, listed; a message/rfc822 part is
+    /// then descended into.
+    fn leaf(&mut self, head: Head<'_, '_>, raw: &[u8], path: String, depth: usize, digest: bool) {
+        if depth > MAX_DEPTH {
+            self.info.anomalies.push(MimeAnomaly {
+                name: "nesting-too-deep",
+                detail: format!("part {path} is nested deeper than {MAX_DEPTH} levels"),
+            });
             return;
         }
-        let transfer_encoding = part
-            .content_transfer_encoding()
+        let ct = head.and_then(|h| h.content_type());
+        let content_type = match ct {
+            Some(ct) => content_type_text(ct),
+            None if digest => "message/rfc822".into(),
+            None => "text/plain".into(),
+        };
+        let transfer_encoding = head
+            .and_then(|h| h.content_transfer_encoding())
             .map(|e| e.trim().to_ascii_lowercase());
-        let raw = msg
-            .raw_message()
-            .get(part.raw_body_offset() as usize..part.raw_end_offset() as usize)
-            .unwrap_or(&[]);
-        let body: std::borrow::Cow<'_, [u8]> = match (&part.body, transfer_encoding.as_deref()) {
-            (PartType::Message(inner), _) => inner.raw_message().into(),
-            // mail-parser already undid the transfer encoding of non-text parts; text parts
-            // are also charset-converted there, so those are decoded again from the raw bytes.
-            (PartType::Binary(b) | PartType::InlineBinary(b), _) if !part.is_encoding_problem => {
-                b.as_ref().into()
-            }
-            (_, Some("base64")) => match mail_parser::decoders::base64::base64_decode(raw) {
-                Some(d) if !part.is_encoding_problem => d.into(),
-                _ => {
+        let mut encoding_problem = false;
+        let body: Cow<'_, [u8]> = match transfer_encoding.as_deref() {
+            Some("base64") => match base64_decode(raw) {
+                Some(d) => d.into(),
+                None => {
+                    encoding_problem = true;
                     self.info.anomalies.push(MimeAnomaly {
                         name: "invalid-base64",
                         detail: format!("part {path}"),
                     });
-                    part.contents().into()
+                    raw.into()
                 }
             },
-            (_, Some("quoted-printable")) => {
-                match mail_parser::decoders::quoted_printable::quoted_printable_decode(raw) {
-                    Some(d) if !part.is_encoding_problem => d.into(),
-                    _ => {
-                        self.info.anomalies.push(MimeAnomaly {
-                            name: "invalid-quoted-printable",
-                            detail: format!("part {path}"),
-                        });
-                        part.contents().into()
-                    }
+            Some("quoted-printable") => match quoted_printable_decode(raw) {
+                Some(d) => d.into(),
+                None => {
+                    encoding_problem = true;
+                    self.info.anomalies.push(MimeAnomaly {
+                        name: "invalid-quoted-printable",
+                        detail: format!("part {path}"),
+                    });
+                    raw.into()
                 }
-            }
+            },
             _ => raw.into(),
         };
-        let text = match &part.body {
-            PartType::Text(t) | PartType::Html(t) => {
-                Some(t.chars().take(PREVIEW_CHARS).collect::<String>())
-            }
-            _ => None,
-        };
-        let ct = part.content_type();
+        let is_message = matches!(content_type.as_str(), "message/rfc822" | "message/global");
+        let is_text = encoding_problem
+            || match ct {
+                Some(ct) => ["text", "multipart"]
+                    .iter()
+                    .any(|t| ct.ctype().eq_ignore_ascii_case(t)),
+                None => !digest,
+            };
+        let charset = ct.and_then(|c| c.attribute("charset"));
+        let text = is_text.then(|| preview(&body, charset));
         self.info
             .tree
             .push((depth, path.clone(), content_type.clone()));
+        let index = self.info.parts.len();
         self.info.parts.push(Part {
             path: path.clone(),
             depth,
             content_type,
-            charset: ct.and_then(|c| c.attribute("charset")).map(str::to_string),
+            charset: charset.map(str::to_string),
             transfer_encoding,
-            disposition: part
-                .content_disposition()
+            disposition: head
+                .and_then(|h| h.content_disposition())
                 .map(|d| d.ctype().to_ascii_lowercase()),
-            filename: part.attachment_name().map(str::to_string),
-            content_id: part.content_id().map(str::to_string),
+            filename: head.and_then(|h| h.attachment_name()).map(str::to_string),
+            content_id: head.and_then(|h| h.content_id()).map(str::to_string),
             size: body.len() as u64,
             sha256: sha256_hex(&body),
             text,
-            body: if self.keep_bodies {
-                body.into_owned()
-            } else {
-                Vec::new()
-            },
+            body: Vec::new(),
         });
-        if let PartType::Message(inner) = &part.body {
-            self.message(inner, Some(&path), depth + 1);
+        if is_message && !encoding_problem {
+            let (inner, at) = self.head(&body);
+            if let Some(inner) = &inner {
+                self.message(Some(inner.root_part()), &body[at..], Some(&path), depth + 1);
+            }
+        }
+        if self.keep_bodies {
+            self.info.parts[index].body = body.into_owned();
         }
     }
+}
 
-    fn check_closing_boundary(
-        &mut self,
-        msg: &mail_parser::Message<'_>,
-        part: &mail_parser::MessagePart<'_>,
-    ) {
-        let Some(boundary) = part.content_type().and_then(|c| c.attribute("boundary")) else {
-            return;
-        };
-        let raw = msg
-            .raw_message()
-            .get(part.raw_body_offset() as usize..)
-            .unwrap_or(&[]);
-        let close = format!("--{boundary}--");
-        // The closing delimiter is normally at the very end: search backwards.
-        if self.boundaries_ok && memchr::memmem::rfind(raw, close.as_bytes()).is_none() {
-            self.info.anomalies.push(MimeAnomaly {
-                name: "missing-closing-boundary",
-                detail: format!("no {close}"),
-            });
-        }
-    }
+/// The start of a text part, converted from its charset to UTF-8 (as mail-parser does for
+/// text bodies); only a prefix is converted, enough for [`PREVIEW_CHARS`].
+fn preview(body: &[u8], charset: Option<&str>) -> String {
+    let head = &body[..body.len().min(PREVIEW_CHARS * 16)];
+    let text = match charset.and_then(|c| charset_decoder(c.as_bytes())) {
+        Some(decode) => decode(head),
+        None => String::from_utf8_lossy(head).into_owned(),
+    };
+    text.chars().take(PREVIEW_CHARS).collect()
 }
 
 /// Checks the header block for lines without a colon and the whole message for lines
@@ -398,5 +516,195 @@ aGVsbG8=\r\n\
         let names: Vec<&str> = info.anomalies.iter().map(|a| a.name).collect();
         assert!(names.contains(&"header-without-colon"), "{names:?}");
         assert!(names.contains(&"missing-closing-boundary"), "{names:?}");
+    }
+
+    /// Random MIME trees (multipart nesting, message/rfc822, base64, quoted-printable and
+    /// 7-bit leaves, preambles and epilogues): every leaf comes back with its section number
+    /// and exactly the bytes that were encoded, and nothing is flagged.
+    mod trees {
+        use super::super::*;
+        use crate::synth::Rng;
+        use base64::Engine;
+        use proptest::prelude::*;
+
+        enum Node {
+            Leaf {
+                encoding: u64,
+                data: Vec<u8>,
+            },
+            Multi {
+                subtype: &'static str,
+                boundary: String,
+                preamble: bool,
+                kids: Vec<Node>,
+            },
+            Message(Box<Node>),
+        }
+
+        fn generate(rng: &mut Rng, depth: usize, counter: &mut u32) -> Node {
+            match rng.below(if depth >= 4 { 1 } else { 4 }) {
+                1 | 2 => {
+                    *counter += 1;
+                    let kids = (0..1 + rng.below(3))
+                        .map(|_| generate(rng, depth + 1, counter))
+                        .collect();
+                    Node::Multi {
+                        subtype: ["mixed", "alternative", "related"][rng.below(3) as usize],
+                        boundary: format!("=_b{:04}_{:08x}", *counter, rng.next_u64() as u32),
+                        preamble: rng.below(2) == 0,
+                        kids,
+                    }
+                }
+                3 => Node::Message(Box::new(generate(rng, depth + 1, counter))),
+                _ => {
+                    let encoding = rng.below(3);
+                    let cap = if rng.below(4) == 0 { 20_000 } else { 300 };
+                    let len = rng.below(cap) as usize;
+                    let data = if encoding == 2 {
+                        let alphabet = b"abcXYZ019 .,;:!?";
+                        let mut text: Vec<u8> = (0..len)
+                            .map(|_| alphabet[rng.below(alphabet.len() as u64) as usize])
+                            .collect();
+                        for i in (70..text.len()).step_by(71) {
+                            text[i - 1] = b'\r';
+                            text[i] = b'\n';
+                        }
+                        text
+                    } else {
+                        let mut d = vec![0; len];
+                        rng.fill(&mut d);
+                        d
+                    };
+                    Node::Leaf { encoding, data }
+                }
+            }
+        }
+
+        fn quoted_printable(data: &[u8]) -> Vec<u8> {
+            let mut out = Vec::new();
+            let mut column = 0;
+            for &b in data {
+                if column >= 70 {
+                    out.extend_from_slice(b"=\r\n");
+                    column = 0;
+                }
+                if b.is_ascii_alphanumeric() {
+                    out.push(b);
+                    column += 1;
+                } else {
+                    out.extend_from_slice(format!("={b:02X}").as_bytes());
+                    column += 3;
+                }
+            }
+            out
+        }
+
+        fn render(node: &Node, out: &mut Vec<u8>) {
+            match node {
+                Node::Leaf { encoding: 0, data } => {
+                    out.extend_from_slice(b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+                    let text = base64::engine::general_purpose::STANDARD.encode(data);
+                    for line in text.as_bytes().chunks(76) {
+                        out.extend_from_slice(line);
+                        out.extend_from_slice(b"\r\n");
+                    }
+                }
+                Node::Leaf { encoding: 1, data } => {
+                    out.extend_from_slice(b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: Quoted-Printable\r\n\r\n");
+                    out.extend_from_slice(&quoted_printable(data));
+                }
+                Node::Leaf { data, .. } => {
+                    out.extend_from_slice(b"Content-Type: text/plain\r\n\r\n");
+                    out.extend_from_slice(data);
+                }
+                Node::Multi {
+                    subtype,
+                    boundary,
+                    preamble,
+                    kids,
+                } => {
+                    out.extend_from_slice(
+                        format!(
+                            "Content-Type: multipart/{subtype};\r\n boundary=\"{boundary}\"\r\n\r\n"
+                        )
+                        .as_bytes(),
+                    );
+                    if *preamble {
+                        out.extend_from_slice(b"This is a multi-part message in MIME format.\r\n");
+                    }
+                    for kid in kids {
+                        out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+                        render(kid, out);
+                        out.extend_from_slice(b"\r\n");
+                    }
+                    out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+                    if *preamble {
+                        out.extend_from_slice(b"epilogue\r\n");
+                    }
+                }
+                Node::Message(inner) => {
+                    out.extend_from_slice(b"Content-Type: message/rfc822\r\n\r\n");
+                    out.extend_from_slice(&message(inner));
+                }
+            }
+        }
+
+        fn message(root: &Node) -> Vec<u8> {
+            let mut out = b"Subject: test\r\nMIME-Version: 1.0\r\n".to_vec();
+            render(root, &mut out);
+            out
+        }
+
+        fn expect(node: &Node, path: String, out: &mut Vec<(String, Vec<u8>)>) {
+            match node {
+                Node::Leaf { data, .. } => out.push((path, data.clone())),
+                Node::Multi { kids, .. } => {
+                    for (i, kid) in kids.iter().enumerate() {
+                        expect(kid, format!("{path}.{}", i + 1), out);
+                    }
+                }
+                Node::Message(inner) => {
+                    out.push((path.clone(), message(inner)));
+                    expect_message(inner, Some(&path), out);
+                }
+            }
+        }
+
+        fn expect_message(root: &Node, base: Option<&str>, out: &mut Vec<(String, Vec<u8>)>) {
+            let join = |i: usize| base.map_or(i.to_string(), |b| format!("{b}.{i}"));
+            match root {
+                Node::Multi { kids, .. } => {
+                    for (i, kid) in kids.iter().enumerate() {
+                        expect(kid, join(i + 1), out);
+                    }
+                }
+                other => expect(other, join(1), out),
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(200))]
+            #[test]
+            fn every_leaf_comes_back_exactly(seed in any::<u64>()) {
+                let mut rng = Rng::new(seed);
+                let root = generate(&mut rng, 0, &mut 0);
+                let msg = message(&root);
+                let mut want = Vec::new();
+                expect_message(&root, None, &mut want);
+                let info = parse(&msg, true);
+                prop_assert!(info.anomalies.is_empty(), "{:?}", info.anomalies);
+                let got: Vec<(String, Vec<u8>)> =
+                    info.parts.iter().map(|p| (p.path.clone(), p.body.clone())).collect();
+                prop_assert_eq!(got.len(), want.len());
+                for ((gp, gb), (wp, wb)) in got.iter().zip(&want) {
+                    prop_assert_eq!(gp, wp);
+                    prop_assert!(gb == wb, "part {} differs ({} vs {} bytes)", gp, gb.len(), wb.len());
+                }
+                for p in &info.parts {
+                    prop_assert_eq!(p.size, p.body.len() as u64);
+                    prop_assert_eq!(&p.sha256, &sha256_hex(&p.body));
+                }
+            }
+        }
     }
 }
