@@ -443,3 +443,37 @@ fn output_is_the_same_for_any_number_of_threads() {
         );
     }
 }
+
+/// A message over `--max-message` is truncated for MIME, but its size and SHA-256 still
+/// cover every byte, in every protocol.
+#[test]
+fn truncated_messages_keep_their_full_size_and_hash() {
+    for name in ["smtp-attachment.pcap", "pop3-retr.pcap", "imap-fetch.pcap"] {
+        let file = sample(name);
+        let facts = |args: &[&str]| -> Vec<(u64, String, bool)> {
+            let (out, err, code) = run(&[&["--format", "json"], args].concat(), &file);
+            assert_eq!(code, 0, "{err}");
+            out.lines()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+                .filter(|v| v["type"] == "session")
+                .flat_map(|v| v["messages"].as_array().cloned().unwrap_or_default())
+                .map(|m| {
+                    (
+                        m["size"].as_u64().unwrap(),
+                        m["sha256"].as_str().unwrap().to_string(),
+                        m["truncated"].as_bool().unwrap(),
+                    )
+                })
+                .collect()
+        };
+        let whole = facts(&[]);
+        let cut = facts(&["--max-message", "300"]);
+        assert!(!whole.is_empty(), "{name}");
+        assert_eq!(whole.len(), cut.len(), "{name}");
+        for ((size, sha, truncated), (cut_size, cut_sha, cut_truncated)) in whole.iter().zip(&cut) {
+            assert!(!truncated && *cut_truncated == (*size > 300), "{name}");
+            assert_eq!((size, sha), (cut_size, cut_sha), "{name}");
+            assert_eq!(sha.len(), 64, "{name}");
+        }
+    }
+}

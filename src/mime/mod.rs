@@ -82,7 +82,8 @@ pub struct MimeInfo {
     pub anomalies: Vec<MimeAnomaly>,
 }
 
-fn sha256_hex(data: &[u8]) -> String {
+/// SHA-256 as lower-case hex.
+pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 

@@ -430,8 +430,9 @@ impl SessionsHandler<'_, '_> {
     fn add_message(&mut self, state: &mut SessionState, mut m: proto::transcript::Message) {
         let keep = self.cfg.extract.is_some();
         let bytes = std::mem::take(&mut m.bytes);
+        let hash = m.sha256.is_none();
         let mut info = session::mail::envelope(m, false);
-        match self.pool.submit(bytes, keep) {
+        match self.pool.submit(bytes, keep, hash) {
             Decoded::Now(done) => fill(&mut info, *done, keep),
             Decoded::Later(job) => state.pending.push((state.messages.len(), job)),
         }
@@ -685,7 +686,7 @@ fn sessions_in<'s, 'b>(
 
 /// Puts a decoded message's MIME facts (and, when extracting, its bytes) into its record.
 fn fill(info: &mut MessageInfo, done: Done, keep_raw: bool) {
-    info.set_mime(done.mime);
+    info.set_decoded(done.mime, done.sha256);
     if keep_raw {
         info.raw = Some(done.bytes);
     }

@@ -21,12 +21,16 @@ struct Job {
     id: u64,
     bytes: Vec<u8>,
     keep_bodies: bool,
+    /// Also hash the bytes (the dissector did not).
+    hash: bool,
 }
 
 /// A decoded message.
 pub struct Done {
     pub id: u64,
     pub mime: MimeInfo,
+    /// SHA-256 of the message bytes, when asked for.
+    pub sha256: Option<String>,
     /// The message bytes, handed back when bodies are kept (for extraction), else empty.
     pub bytes: Vec<u8>,
     /// Size of the submitted message (for the budget).
@@ -58,7 +62,9 @@ fn decode(job: Job) -> Done {
         id,
         bytes,
         keep_bodies,
+        hash,
     } = job;
+    let sha256 = hash.then(|| mime::sha256_hex(&bytes));
     let mime = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         mime::parse(&bytes, keep_bodies)
     }))
@@ -72,6 +78,7 @@ fn decode(job: Job) -> Done {
     Done {
         id,
         mime,
+        sha256,
         len: bytes.len(),
         bytes: if keep_bodies { bytes } else { Vec::new() },
     }
@@ -114,14 +121,15 @@ impl Pool {
         }
     }
 
-    /// Decodes `bytes` now or hands it to a worker.
-    pub fn submit(&mut self, bytes: Vec<u8>, keep_bodies: bool) -> Decoded {
+    /// Decodes `bytes` (and hashes them if `hash`) now or hands them to a worker.
+    pub fn submit(&mut self, bytes: Vec<u8>, keep_bodies: bool, hash: bool) -> Decoded {
         let id = self.next;
         self.next += 1;
         let job = Job {
             id,
             bytes,
             keep_bodies,
+            hash,
         };
         let over_budget = self.outstanding > 0 && self.in_flight + job.bytes.len() > self.budget;
         match &self.jobs {

@@ -19,10 +19,10 @@
 //! ```
 
 use super::event::{Anomaly, Auth, HelloWatch, Mark, Secret, Side, Tls, sasl_response};
-use super::line::{append_message, strip_eol, truncate};
+use super::line::{keep_message, overflow_sha256, strip_eol, truncate};
 pub use super::transcript::{ClientLine, Command, Exchange, Mailbox, Message, Reply, Transcript};
 use base64::Engine;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use std::collections::VecDeque;
 
 pub use super::smtp::Bounds;
@@ -38,7 +38,8 @@ struct Literal {
     announced: u64,
     received: u64,
     data: Vec<u8>,
-    hash: Sha256,
+    /// Hashes the literal once it passes the size limit (see [`keep_message`]).
+    overflow: Option<Sha256>,
     truncated: bool,
     /// A gap or the end of the connection cut it short.
     cut: bool,
@@ -319,12 +320,8 @@ impl Imap {
                 if let Some(l) = logical.literals.last_mut() {
                     let piece = &data[..n];
                     l.received += n as u64;
-                    l.hash.update(piece);
-                    let room = bounds.max_message.saturating_sub(l.data.len());
-                    if n > room {
-                        l.truncated = true;
-                    }
-                    append_message(&mut l.data, &piece[..n.min(room)]);
+                    l.truncated |=
+                        keep_message(&mut l.data, &mut l.overflow, piece, bounds.max_message);
                 }
                 let remaining = remaining - n as u64;
                 *mode = if remaining == 0 {
@@ -364,7 +361,7 @@ impl Imap {
                             announced: size,
                             received: 0,
                             data: Vec::new(),
-                            hash: Sha256::new(),
+                            overflow: None,
                             truncated: false,
                             cut: false,
                             mark,
@@ -631,7 +628,7 @@ impl Imap {
             mark: lit.mark,
             bytes: std::mem::take(&mut lit.data),
             size: lit.received,
-            sha256: hex::encode(lit.hash.clone().finalize()),
+            sha256: overflow_sha256(lit.overflow.take()),
             truncated: lit.truncated,
             incomplete: lit.cut || lit.received < lit.announced,
             mail_from: None,

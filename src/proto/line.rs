@@ -1,6 +1,7 @@
 //! Line framing shared by the text protocols: bounded line assembly across chunks.
 
 use super::event::Mark;
+use sha2::{Digest, Sha256};
 
 /// Per-direction line assembly with a length cap.
 #[derive(Default)]
@@ -55,10 +56,73 @@ pub fn truncate(s: &str, max: usize) -> String {
 /// many messages are buffered at once, and doubling leaves up to half of each unused. (Large
 /// reallocations are remapped by the allocator, not copied.)
 pub fn append_message(buf: &mut Vec<u8>, piece: &[u8]) {
+    append(buf, piece);
+}
+
+/// Keeps a message's bytes up to `max`. Below the limit nothing is hashed here: the
+/// message's SHA-256 is that of the bytes kept, computed by whoever decodes them (off the
+/// dissecting thread). Past the limit the message is truncated, and `overflow` hashes every
+/// byte from then on (the kept ones first), so the hash still covers the whole message.
+/// Returns whether the message is truncated.
+pub fn keep_message(
+    buf: &mut Vec<u8>,
+    overflow: &mut Option<Sha256>,
+    piece: &[u8],
+    max: usize,
+) -> bool {
+    if let Some(h) = overflow {
+        h.update(piece);
+        return true;
+    }
+    let room = max.saturating_sub(buf.len());
+    if piece.len() <= room {
+        append(buf, piece);
+        return false;
+    }
+    let mut h = Sha256::new();
+    h.update(&buf[..]);
+    h.update(piece);
+    append(buf, &piece[..room]);
+    *overflow = Some(h);
+    true
+}
+
+/// The hash of a message kept by [`keep_message`]: `None` when it is that of the bytes kept.
+pub fn overflow_sha256(overflow: Option<Sha256>) -> Option<String> {
+    overflow.map(|h| hex::encode(h.finalize()))
+}
+
+fn append(buf: &mut Vec<u8>, piece: &[u8]) {
     let need = buf.len() + piece.len();
     if need > buf.capacity() {
         let grow = (buf.len() / 4).max(piece.len()).max(4096);
         buf.reserve_exact(grow);
     }
     buf.extend_from_slice(piece);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the pieces, the kept bytes are the first `max`, and a hash is made here
+        /// exactly when more arrived, over all of it.
+        #[test]
+        fn keep_message_keeps_a_prefix_and_hashes_past_the_limit(
+            pieces in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..50), 0..20),
+            max in 0usize..400,
+        ) {
+            let (mut buf, mut overflow, mut truncated) = (Vec::new(), None, false);
+            for p in &pieces {
+                truncated |= keep_message(&mut buf, &mut overflow, p, max);
+            }
+            let all = pieces.concat();
+            prop_assert_eq!(&buf[..], &all[..all.len().min(max)]);
+            prop_assert_eq!(truncated, all.len() > max);
+            let expected = (all.len() > max).then(|| hex::encode(Sha256::digest(&all)));
+            prop_assert_eq!(overflow_sha256(overflow), expected);
+        }
+    }
 }

@@ -17,9 +17,9 @@
 
 use super::dotstuff::Unstuffer;
 use super::event::{Anomaly, Auth, HelloWatch, Mark, Secret, Side, Tls, sasl_response};
-use super::line::{Lines, append_message, strip_eol, truncate};
+use super::line::{Lines, keep_message, overflow_sha256, strip_eol, truncate};
 pub use super::transcript::{ClientLine, Command, Exchange, Message, Reply, Transcript};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use std::collections::VecDeque;
 
 /// RFC 2449 4: a command line is at most 255 octets with the CRLF.
@@ -58,7 +58,8 @@ struct Building {
     mark: Mark,
     bytes: Vec<u8>,
     size: u64,
-    hash: Sha256,
+    /// Hashes the message once it passes the size limit (see [`keep_message`]).
+    overflow: Option<Sha256>,
     truncated: bool,
     incomplete: bool,
 }
@@ -407,12 +408,7 @@ impl Pop3 {
                 self.unstuff.feed(data, usize::MAX, |piece| {
                     if let Some(b) = building.as_mut() {
                         b.size += piece.len() as u64;
-                        b.hash.update(piece);
-                        let room = max.saturating_sub(b.bytes.len());
-                        if piece.len() > room {
-                            b.truncated = true;
-                        }
-                        append_message(&mut b.bytes, &piece[..piece.len().min(room)]);
+                        b.truncated |= keep_message(&mut b.bytes, &mut b.overflow, piece, max);
                     }
                 })
             }
@@ -481,7 +477,7 @@ impl Pop3 {
             origin,
             mark: b.mark,
             size: b.size,
-            sha256: hex::encode(b.hash.finalize()),
+            sha256: overflow_sha256(b.overflow),
             bytes: b.bytes,
             truncated: b.truncated,
             incomplete: b.incomplete || cut,
@@ -642,7 +638,7 @@ impl Pop3 {
                         mark,
                         bytes: Vec::new(),
                         size: 0,
-                        hash: Sha256::new(),
+                        overflow: None,
                         truncated: false,
                         incomplete: false,
                     });

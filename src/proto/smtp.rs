@@ -19,9 +19,9 @@
 
 use super::dotstuff::Unstuffer;
 use super::event::{Anomaly, Auth, HelloWatch, Mark, Secret, Side, Tls, sasl_response};
-use super::line::{Lines, append_message, strip_eol, truncate};
+use super::line::{Lines, keep_message, overflow_sha256, strip_eol, truncate};
 pub use super::transcript::{ClientLine, Command, Exchange, Message, Reply, Transcript};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use std::collections::VecDeque;
 
 /// RFC 5321 4.5.3.1.4: a command line is at most 512 octets with the CRLF.
@@ -68,7 +68,8 @@ struct Building {
     mark: Mark,
     bytes: Vec<u8>,
     size: u64,
-    hash: Sha256,
+    /// Hashes the message once it passes the size limit (see [`keep_message`]).
+    overflow: Option<Sha256>,
     truncated: bool,
     incomplete: bool,
     eight_bit: bool,
@@ -83,7 +84,7 @@ impl Building {
             mark,
             bytes: Vec::new(),
             size: 0,
-            hash: Sha256::new(),
+            overflow: None,
             truncated: false,
             incomplete: false,
             eight_bit: false,
@@ -94,13 +95,8 @@ impl Building {
 
     fn push(&mut self, data: &[u8], max: usize) {
         self.size += data.len() as u64;
-        self.hash.update(data);
         self.eight_bit |= data.iter().any(|b| *b >= 0x80);
-        let room = max.saturating_sub(self.bytes.len());
-        if data.len() > room {
-            self.truncated = true;
-        }
-        append_message(&mut self.bytes, &data[..data.len().min(room)]);
+        self.truncated |= keep_message(&mut self.bytes, &mut self.overflow, data, max);
     }
 }
 
@@ -633,7 +629,7 @@ impl Smtp {
             origin: b.origin,
             mark: b.mark,
             size: b.size,
-            sha256: hex::encode(b.hash.finalize()),
+            sha256: overflow_sha256(b.overflow),
             bytes: b.bytes,
             truncated: b.truncated,
             incomplete: b.incomplete || cut,

@@ -80,8 +80,9 @@ pub struct Message {
     pub bytes: Vec<u8>,
     /// Size of the whole message, also past the limit.
     pub size: u64,
-    /// SHA-256 over every byte seen.
-    pub sha256: String,
+    /// SHA-256 over every byte seen, when that is more than `bytes` (a truncated message);
+    /// `None`: it is the SHA-256 of `bytes`, left to the decoding stage.
+    pub sha256: Option<String>,
     pub truncated: bool,
     /// A gap fell inside it: bytes are missing.
     pub incomplete: bool,

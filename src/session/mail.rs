@@ -189,7 +189,8 @@ impl From<&Anomaly> for AnomalyInfo {
 }
 
 /// The model of a message without its MIME decoding: what the transfer told (envelope,
-/// size, hash). [`MessageInfo::set_mime`] completes it; the pipeline may decode elsewhere.
+/// size; the hash only if the dissector computed it, for a truncated message).
+/// [`MessageInfo::set_decoded`] completes it; the pipeline may decode elsewhere.
 pub fn envelope(m: Message, keep_raw: bool) -> MessageInfo {
     MessageInfo {
         origin: m.origin,
@@ -199,7 +200,7 @@ pub fn envelope(m: Message, keep_raw: bool) -> MessageInfo {
         mail_from: m.mail_from,
         rcpt_to: m.rcpt_to,
         size: m.size,
-        sha256: m.sha256,
+        sha256: m.sha256.unwrap_or_default(),
         truncated: m.truncated,
         incomplete: m.incomplete,
         content_type: None,
@@ -212,8 +213,12 @@ pub fn envelope(m: Message, keep_raw: bool) -> MessageInfo {
 }
 
 impl MessageInfo {
-    /// Fills in what MIME decoding found.
-    pub fn set_mime(&mut self, mime: MimeInfo) {
+    /// Fills in what decoding found: the MIME facts and, unless the dissector had to
+    /// compute it, the SHA-256 of the message bytes.
+    pub fn set_decoded(&mut self, mime: MimeInfo, sha256: Option<String>) {
+        if let Some(h) = sha256 {
+            self.sha256 = h;
+        }
         self.content_type = mime.content_type;
         self.headers = mime.headers;
         self.parts = mime.parts;
