@@ -38,7 +38,7 @@ impl Default for Limits {
             max_pending_fragments: 8192,
             max_line: 64 << 10,
             max_message: 64 << 20,
-            max_decoding_bytes: 4 << 20,
+            max_decoding_bytes: 3 << 20,
         }
     }
 }

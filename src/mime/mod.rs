@@ -529,39 +529,88 @@ fn preview(body: &[u8], charset: Option<&str>) -> String {
 /// Checks the header block for lines without a colon and the whole message for lines
 /// longer than RFC 5322's 998 characters.
 fn header_lint(bytes: &[u8], anomalies: &mut Vec<MimeAnomaly>) {
-    let mut in_header = true;
-    let mut reported_long = false;
+    if let Some((n, len)) = first_long_line(bytes, 998) {
+        anomalies.push(MimeAnomaly {
+            name: "line-too-long",
+            detail: format!("line {n} has {len} characters (limit 998)"),
+        });
+    }
+    let header = &bytes[..body_start(bytes)];
     let mut start = 0;
-    let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
-    for (n, end) in ends.enumerate() {
-        if start > bytes.len() {
-            break;
-        }
-        let line = &bytes[start..end];
+    for (n, end) in memchr::memchr_iter(b'\n', header).enumerate() {
+        let line = &header[start..end];
         start = end + 1;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.len() > 998 && !reported_long {
-            reported_long = true;
+        if !line.is_empty()
+            && !line.starts_with(b" ")
+            && !line.starts_with(b"\t")
+            && !line.contains(&b':')
+        {
             anomalies.push(MimeAnomaly {
-                name: "line-too-long",
-                detail: format!("line {} has {} characters (limit 998)", n + 1, line.len()),
+                name: "header-without-colon",
+                detail: format!(
+                    "header line {}: {}",
+                    n + 1,
+                    String::from_utf8_lossy(&line[..line.len().min(60)])
+                ),
             });
         }
-        if in_header {
-            if line.is_empty() {
-                in_header = false;
-            } else if !line.starts_with(b" ") && !line.starts_with(b"\t") && !line.contains(&b':') {
-                anomalies.push(MimeAnomaly {
-                    name: "header-without-colon",
-                    detail: format!(
-                        "header line {}: {}",
-                        n + 1,
-                        String::from_utf8_lossy(&line[..line.len().min(60)])
-                    ),
-                });
-            }
-        }
     }
+    // A last header line without a line end (a message of headers only).
+    let line = &header[start.min(header.len())..];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if !line.is_empty()
+        && !line.starts_with(b" ")
+        && !line.starts_with(b"\t")
+        && !line.contains(&b':')
+    {
+        anomalies.push(MimeAnomaly {
+            name: "header-without-colon",
+            detail: format!(
+                "header line {}: {}",
+                memchr::memchr_iter(b'\n', header).count() + 1,
+                String::from_utf8_lossy(&line[..line.len().min(60)])
+            ),
+        });
+    }
+}
+
+/// The first line with more than `limit` characters (the line break not counted): its
+/// number (from 1) and length. Looks at a window of `limit + 2` bytes at a time and jumps to
+/// the last line end inside it, so text of short lines costs one search per window, not
+/// one per line.
+fn first_long_line(bytes: &[u8], limit: usize) -> Option<(usize, usize)> {
+    let mut start = 0;
+    while start < bytes.len() {
+        let window = &bytes[start..(start + limit + 2).min(bytes.len())];
+        let long = match memchr::memrchr(b'\n', window) {
+            // Every line ending inside the window is short enough, except a first line
+            // that ends on the window's last byte without a CR before its LF.
+            Some(last) => {
+                let first_is_last =
+                    last == limit + 1 && memchr::memchr(b'\n', &window[..last]).is_none();
+                if !(first_is_last && window[limit] != b'\r') {
+                    start += last + 1;
+                    continue;
+                }
+                true
+            }
+            // No line end: the rest is one line (the last, when the window is short).
+            None => {
+                window.len() == limit + 2
+                    || window.strip_suffix(b"\r").unwrap_or(window).len() > limit
+            }
+        };
+        if !long {
+            break;
+        }
+        let rest = &bytes[start..];
+        let line = &rest[..memchr::memchr(b'\n', rest).unwrap_or(rest.len())];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let number = memchr::memchr_iter(b'\n', &bytes[..start]).count() + 1;
+        return Some((number, line.len()));
+    }
+    None
 }
 
 #[cfg(test)]
@@ -606,6 +655,33 @@ aGVsbG8=\r\n\
         let names: Vec<&str> = info.anomalies.iter().map(|a| a.name).collect();
         assert!(names.contains(&"header-without-colon"), "{names:?}");
         assert!(names.contains(&"missing-closing-boundary"), "{names:?}");
+    }
+
+    proptest::proptest! {
+        /// The windowed search finds the same first long line as looking at every line.
+        #[test]
+        fn first_long_line_is_the_first_long_line(
+            lines in proptest::collection::vec((0usize..30, proptest::prelude::any::<u8>()), 0..40),
+            limit in 1usize..12,
+        ) {
+            let mut bytes = Vec::new();
+            for (len, end) in &lines {
+                bytes.extend(std::iter::repeat_n(b'x', *len));
+                match end % 4 {
+                    0 => bytes.extend_from_slice(b"\r\n"),
+                    1 => bytes.push(b'\n'),
+                    2 => bytes.push(b'\r'),
+                    _ => {}
+                }
+            }
+            let simple = bytes
+                .split(|&b| b == b'\n')
+                .map(|l| l.strip_suffix(b"\r").unwrap_or(l).len())
+                .enumerate()
+                .find(|(_, len)| *len > limit)
+                .map(|(n, len)| (n + 1, len));
+            proptest::prop_assert_eq!(first_long_line(&bytes, limit), simple);
+        }
     }
 
     mod base64_paths {

@@ -95,7 +95,7 @@ impl Building {
 
     fn push(&mut self, data: &[u8], max: usize) {
         self.size += data.len() as u64;
-        self.eight_bit |= data.iter().any(|b| *b >= 0x80);
+        self.eight_bit = self.eight_bit || !data.is_ascii();
         self.truncated |= keep_message(&mut self.bytes, &mut self.overflow, data, max);
     }
 }
