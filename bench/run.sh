@@ -9,7 +9,7 @@
 # Captures are generated deterministically into bench/data/ (git-ignored) by
 # `cargo run --release --example synth -- traffic`: 64 concurrent SMTP/POP3/IMAP sessions,
 # 1448-byte segments, base64 attachments of 16 KiB to 1 MiB. Every tool is pinned to one core
-# (taskset -c 0; the `-j 2` row to cores 0-1) and reads from a warm page cache; MB/s is
+# (taskset -c 0; the `-j 2` row to cores 0-1) and reads from a warm page cache; MiB/s is
 # capture bytes / wall time (best of three for mailscope), peak RSS from /usr/bin/time. Finally the disordered variant must give
 # byte-identical streams to the clean one.
 set -euo pipefail
@@ -31,7 +31,7 @@ gen() {
     [[ -s $file ]] || target/release/examples/synth traffic "$file" "${@:2}"
 }
 
-# run LABEL FILE CMD...: prints "label  MB/s  RSS" for CMD over FILE.
+# run LABEL FILE CMD...: prints "label  MiB/s  RSS" for CMD over FILE.
 run() {
     local label=$1 file=$2
     shift 2
@@ -51,7 +51,7 @@ run() {
         rss=$(cat "$scratch/rss")
     done
     ((best == 0)) && best=1
-    printf '%-34s %-28s %9.0f MB/s %8.1f MiB peak RSS\n' "$label" "$(basename "$file")" \
+    printf '%-34s %-28s %9.0f MiB/s %8.1f MiB peak RSS\n' "$label" "$(basename "$file")" \
         "$(echo "$bytes / 1048576 / ($best / 1000)" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
 }
 
