@@ -365,50 +365,29 @@ impl Walker<'_> {
                 .any(|t| ct.ctype().eq_ignore_ascii_case(t)),
             None => !digest,
         };
-        // Size and hash of an attachment nobody needs the bytes of: decoded and hashed in
-        // small pieces, never held whole.
-        let mut summed = None;
-        let mut encoding_problem = false;
-        let body: Cow<'_, [u8]> = match transfer_encoding.as_deref() {
-            Some("base64") if !(self.keep_bodies || is_message || text_type) => {
-                match hash_base64(raw) {
-                    Some(s) => {
-                        summed = Some(s);
-                        Cow::Borrowed(&[])
-                    }
-                    None => {
-                        encoding_problem = true;
-                        self.info.anomalies.push(MimeAnomaly {
-                            name: "invalid-base64",
-                            detail: format!("part {path}"),
-                        });
-                        raw.into()
-                    }
-                }
+        let keep = self.keep_bodies || is_message || text_type;
+        let decoded = match transfer_encoding.as_deref() {
+            Some("base64") if !keep => hash_base64(raw).map(Decoded::Summed),
+            Some("base64") => decode_base64(raw).map(|d| Decoded::Bytes(d.into())),
+            Some("quoted-printable") => {
+                quoted_printable_decode(raw).map(|d| Decoded::Bytes(d.into()))
             }
-            Some("base64") => match decode_base64(raw) {
-                Some(d) => d.into(),
-                None => {
-                    encoding_problem = true;
-                    self.info.anomalies.push(MimeAnomaly {
-                        name: "invalid-base64",
-                        detail: format!("part {path}"),
-                    });
-                    raw.into()
-                }
-            },
-            Some("quoted-printable") => match quoted_printable_decode(raw) {
-                Some(d) => d.into(),
-                None => {
-                    encoding_problem = true;
-                    self.info.anomalies.push(MimeAnomaly {
-                        name: "invalid-quoted-printable",
-                        detail: format!("part {path}"),
-                    });
-                    raw.into()
-                }
-            },
-            _ => raw.into(),
+            _ => Some(Decoded::Bytes(raw.into())),
+        };
+        let (body, summed, encoding_problem): (Cow<'_, [u8]>, _, _) = match decoded {
+            Some(Decoded::Bytes(b)) => (b, None, false),
+            Some(Decoded::Summed(s)) => (Cow::Borrowed(&[]), Some(s), false),
+            None => {
+                let name = match transfer_encoding.as_deref() {
+                    Some("base64") => "invalid-base64",
+                    _ => "invalid-quoted-printable",
+                };
+                self.info.anomalies.push(MimeAnomaly {
+                    name,
+                    detail: format!("part {path}"),
+                });
+                (raw.into(), None, true)
+            }
         };
         let is_text = encoding_problem || text_type;
         let (size, sha256) = summed.unwrap_or_else(|| (body.len() as u64, sha256_hex(&body)));
@@ -444,6 +423,13 @@ impl Walker<'_> {
             self.info.parts[index].body = body.into_owned();
         }
     }
+}
+
+/// A leaf's transfer-decoded content: the bytes, or only their size and SHA-256 (an
+/// attachment nobody needs the bytes of is decoded and hashed in pieces, never held whole).
+enum Decoded<'a> {
+    Bytes(Cow<'a, [u8]>),
+    Summed((u64, String)),
 }
 
 /// Undoes base64. The fast path strips line breaks in cache-sized chunks and decodes them
@@ -536,10 +522,7 @@ fn header_lint(bytes: &[u8], anomalies: &mut Vec<MimeAnomaly>) {
         });
     }
     let header = &bytes[..body_start(bytes)];
-    let mut start = 0;
-    for (n, end) in memchr::memchr_iter(b'\n', header).enumerate() {
-        let line = &header[start..end];
-        start = end + 1;
+    for (n, line) in header.split(|&b| b == b'\n').enumerate() {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if !line.is_empty()
             && !line.starts_with(b" ")
@@ -555,23 +538,6 @@ fn header_lint(bytes: &[u8], anomalies: &mut Vec<MimeAnomaly>) {
                 ),
             });
         }
-    }
-    // A last header line without a line end (a message of headers only).
-    let line = &header[start.min(header.len())..];
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    if !line.is_empty()
-        && !line.starts_with(b" ")
-        && !line.starts_with(b"\t")
-        && !line.contains(&b':')
-    {
-        anomalies.push(MimeAnomaly {
-            name: "header-without-colon",
-            detail: format!(
-                "header line {}: {}",
-                memchr::memchr_iter(b'\n', header).count() + 1,
-                String::from_utf8_lossy(&line[..line.len().min(60)])
-            ),
-        });
     }
 }
 

@@ -154,26 +154,25 @@ impl Pool {
 
     /// A finished job, if one is ready.
     pub fn try_done(&mut self) -> Option<Done> {
-        if self.outstanding == 0 {
-            return None;
-        }
-        let done = self.done.try_recv().ok()?;
-        self.account(&done);
-        Some(done)
+        self.next_done(false)
     }
 
     /// The next finished job, waiting for it; `None` once nothing is outstanding.
     pub fn wait_done(&mut self) -> Option<Done> {
+        self.next_done(true)
+    }
+
+    fn next_done(&mut self, wait: bool) -> Option<Done> {
         if self.outstanding == 0 {
             return None;
         }
-        let done = self.done.recv().ok()?;
-        self.account(&done);
-        Some(done)
-    }
-
-    fn account(&mut self, done: &Done) {
+        let done = if wait {
+            self.done.recv().ok()?
+        } else {
+            self.done.try_recv().ok()?
+        };
         self.in_flight = self.in_flight.saturating_sub(done.len);
         self.outstanding -= 1;
+        Some(done)
     }
 }
