@@ -169,11 +169,22 @@ pub fn imap(data: &[u8]) {
     dissector(Box::new(d), data, FUZZ_BOUNDS.max_message);
 }
 
-/// Any bytes as a message through the MIME layer.
+/// Any bytes as a message through the MIME layer, with and without bodies kept (sizes and
+/// hashes must not depend on it); and as a base64 body, where the SIMD fast path must agree
+/// with mail-parser's decoder.
 pub fn mime(data: &[u8]) {
     let info = crate::mime::parse(data, true);
     for p in &info.parts {
         assert_eq!(p.size, p.body.len() as u64);
         assert!(!p.path.is_empty());
     }
+    let lean = crate::mime::parse(data, false);
+    let facts = |i: &crate::mime::MimeInfo| {
+        i.parts
+            .iter()
+            .map(|p| (p.path.clone(), p.size, p.sha256.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(facts(&info), facts(&lean));
+    crate::mime::check_base64_paths(data);
 }
