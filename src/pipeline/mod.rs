@@ -390,6 +390,8 @@ enum Dissect {
 }
 
 struct SessionState {
+    /// Connection number and endpoints, for the filter.
+    conn: (u64, Endpoint, Endpoint),
     dissect: Dissect,
     head: [Vec<u8>; 2],
     messages: Vec<MessageInfo>,
@@ -426,8 +428,19 @@ fn side_of(dir: Direction) -> Side {
 }
 
 impl SessionsHandler<'_, '_> {
-    /// Records a finished message and has it decoded, here or by a worker.
-    fn add_message(&mut self, state: &mut SessionState, mut m: proto::transcript::Message) {
+    /// Records a finished message and has it decoded, here or by a worker; not at all when
+    /// the filters hide its session (a `--session` or `--host` run skips the MIME work of
+    /// every other session).
+    fn add_message(
+        &mut self,
+        state: &mut SessionState,
+        protocol: Protocol,
+        mut m: proto::transcript::Message,
+    ) {
+        let (id, client, server) = state.conn;
+        if !self.cfg.filter.allows(id, protocol, client, server) {
+            return;
+        }
         let keep = self.cfg.extract.is_some();
         let bytes = std::mem::take(&mut m.bytes);
         let hash = m.sha256.is_none();
@@ -522,10 +535,11 @@ impl SessionsHandler<'_, '_> {
             head.extend_from_slice(&data[..take]);
         }
         match &mut state.dissect {
-            Dissect::Mail(_, d) => {
+            Dissect::Mail(protocol, d) => {
                 d.on_data(side, data, mark);
+                let protocol = *protocol;
                 for m in d.take_messages() {
-                    self.add_message(state, m);
+                    self.add_message(state, protocol, m);
                 }
             }
             Dissect::Sniffing(buffered) => {
@@ -568,6 +582,7 @@ impl Handler for SessionsHandler<'_, '_> {
             None => Dissect::Sniffing(Vec::new()),
         };
         SessionState {
+            conn: (info.id, info.client, info.server),
             dissect,
             head: [Vec::new(), Vec::new()],
             messages: Vec::new(),
@@ -607,12 +622,12 @@ impl Handler for SessionsHandler<'_, '_> {
         let session = match dissect {
             Dissect::Mail(protocol, mut d) => {
                 for m in d.take_messages() {
-                    self.add_message(&mut state, m);
+                    self.add_message(&mut state, protocol, m);
                 }
                 let mut t = d.finish(end);
                 // Messages cut short at close were stored by finish.
                 for m in std::mem::take(&mut t.messages) {
-                    self.add_message(&mut state, m);
+                    self.add_message(&mut state, protocol, m);
                 }
                 let messages = std::mem::take(&mut state.messages);
                 session::mail::session(summary, protocol, t, messages, self.cfg.show_secrets)
