@@ -1164,12 +1164,8 @@ pub fn explain(name: &str) -> (&'static str, &'static str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::testkit::BOUNDS;
     use Side::{Client as C, Server as S};
-
-    const BOUNDS: Bounds = Bounds {
-        max_line: 4096,
-        max_message: 1 << 20,
-    };
 
     fn run(steps: &[(Side, &[u8])]) -> Transcript {
         crate::proto::testkit::run(Box::new(Imap::new(BOUNDS, false)), steps, &[])

@@ -979,27 +979,11 @@ pub fn explain(name: &str) -> (&'static str, &'static str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const BOUNDS: Bounds = Bounds {
-        max_line: 4096,
-        max_message: 1 << 20,
-    };
+    use crate::proto::testkit::{BOUNDS, verbs};
 
     /// Feeds a `C:`/`S:` transcript (each element one side's bytes).
     fn run(steps: &[(Side, &[u8])]) -> Transcript {
         crate::proto::testkit::run(Box::new(Smtp::new(BOUNDS, false)), steps, &[])
-    }
-
-    fn verbs(t: &Transcript) -> Vec<(String, Vec<String>)> {
-        t.exchanges
-            .iter()
-            .map(|e| {
-                (
-                    e.command.as_ref().map_or(String::new(), |c| c.verb.clone()),
-                    e.replies.iter().map(|r| r.code.clone()).collect(),
-                )
-            })
-            .collect()
     }
 
     use Side::{Client as C, Server as S};

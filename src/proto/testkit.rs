@@ -3,7 +3,27 @@
 
 use super::Dissector;
 use super::event::{Mark, Side};
+use super::smtp::Bounds;
 use super::transcript::Transcript;
+
+/// Limits the dissector tests run with.
+pub const BOUNDS: Bounds = Bounds {
+    max_line: 4096,
+    max_message: 1 << 20,
+};
+
+/// Each exchange's command verb (empty for none) and reply codes.
+pub fn verbs(t: &Transcript) -> Vec<(String, Vec<String>)> {
+    t.exchanges
+        .iter()
+        .map(|e| {
+            (
+                e.command.as_ref().map_or(String::new(), |c| c.verb.clone()),
+                e.replies.iter().map(|r| r.code.clone()).collect(),
+            )
+        })
+        .collect()
+}
 
 /// Feeds each step whole (`cuts` empty) or in pieces of the sizes in `cuts`, cycled.
 pub fn run(mut d: Box<dyn Dissector>, steps: &[(Side, &[u8])], cuts: &[usize]) -> Transcript {
