@@ -1,5 +1,7 @@
 //! The only place that wires the layers together:
 //! capture → packet → flow → (proto: recognition) → session records → render.
+//! Messages the dissectors finish are decoded (mime) by [`pool`], on worker threads when
+//! there are several, and put back into their session before it is handed out.
 
 use crate::capture::{CaptureError, FileReader, InputSource};
 use crate::flow::{Chunk, ConnInfo, ConnSummary, Direction, FlowTable, Handler};
