@@ -151,19 +151,19 @@ const FUZZ_BOUNDS: crate::proto::smtp::Bounds = crate::proto::smtp::Bounds {
     max_message: 4096,
 };
 
-/// The SMTP dissector; see [`dissector`].
+/// The SMTP dissector; see `dissector` in this module.
 pub fn smtp(data: &[u8]) {
     let d = crate::proto::smtp::Smtp::new(FUZZ_BOUNDS, false);
     dissector(Box::new(d), data, FUZZ_BOUNDS.max_message);
 }
 
-/// The POP3 dissector; see [`dissector`].
+/// The POP3 dissector; see `dissector` in this module.
 pub fn pop3(data: &[u8]) {
     let d = crate::proto::pop3::Pop3::new(FUZZ_BOUNDS, false);
     dissector(Box::new(d), data, FUZZ_BOUNDS.max_message);
 }
 
-/// The IMAP dissector; see [`dissector`].
+/// The IMAP dissector; see `dissector` in this module.
 pub fn imap(data: &[u8]) {
     let d = crate::proto::imap::Imap::new(FUZZ_BOUNDS, false);
     dissector(Box::new(d), data, FUZZ_BOUNDS.max_message);

@@ -1,6 +1,6 @@
 //! The only place that wires the layers together:
 //! capture → packet → flow → (proto: recognition) → session records → render.
-//! Messages the dissectors finish are decoded (mime) by [`pool`], on worker threads when
+//! Messages the dissectors finish are decoded (mime) by `pool`, on worker threads when
 //! there are several, and put back into their session before it is handed out.
 
 use crate::capture::{CaptureError, FileReader, InputSource};

@@ -6,7 +6,7 @@
 //! as tcpflow does), and listed beside the file in `NAME.gaps`, one `offset length` per line.
 //! A second connection on the same 4-tuple gets a `c2`, `c3`, … suffix.
 //!
-//! At most [`MAX_OPEN`] files are open at once; the least recently written is closed and
+//! At most `MAX_OPEN` files are open at once; the least recently written is closed and
 //! reopened at its offset when needed, so a capture with a million concurrent connections
 //! does not run out of file descriptors.
 
