@@ -272,6 +272,34 @@ pub fn fragment_ipv4(ethernet: &[u8], size: usize) -> Vec<Vec<u8>> {
     out
 }
 
+/// Splits the IPv6 packet of an Ethernet frame (fixed header only, no extension headers)
+/// into fragments carrying at most `size` bytes each (a multiple of 8), with a Fragment
+/// header (RFC 8200 4.5) as the sending host would.
+pub fn fragment_ipv6(ethernet: &[u8], size: usize, id: u32) -> Vec<Vec<u8>> {
+    let (l2, ip) = ethernet.split_at(14);
+    let (header, payload) = ip.split_at(40);
+    let next = header[6];
+    let size = (size / 8).max(1) * 8;
+    let mut out = Vec::new();
+    let mut offset = 0;
+    while offset < payload.len() {
+        let end = (offset + size).min(payload.len());
+        let more = end < payload.len();
+        let mut h = header.to_vec();
+        h[4..6].copy_from_slice(&((8 + end - offset) as u16).to_be_bytes());
+        h[6] = 44;
+        let mut frame = l2.to_vec();
+        frame.extend_from_slice(&h);
+        frame.extend_from_slice(&[next, 0]);
+        frame.extend_from_slice(&((offset as u16) | u16::from(more)).to_be_bytes());
+        frame.extend_from_slice(&id.to_be_bytes());
+        frame.extend_from_slice(&payload[offset..end]);
+        out.push(frame);
+        offset = end;
+    }
+    out
+}
+
 /// One synthetic frame, not yet written.
 #[derive(Clone, Debug)]
 pub struct SynthFrame {

@@ -277,6 +277,44 @@ fn ipv4_fragments_are_reassembled() {
     assert!(run.summary.ip_fragments > 0);
 }
 
+/// IPv6 fragments (RFC 8200 Fragment header), some arriving last-first, are put back
+/// together before TCP sees them.
+#[test]
+fn ipv6_fragments_are_reassembled() {
+    let mut c = Conversation::new((ip("2001:db8::1"), 40008), (ip("2001:db8::2"), 25), [5, 6]);
+    c.handshake();
+    let greeting = b"220 mx.example.test ESMTP\r\n".to_vec();
+    let mut client = b"EHLO v6.example.test\r\n".to_vec();
+    client.extend_from_slice(&support::bytes(6000, 8));
+    c.send(Side::Server, &greeting);
+    c.send(Side::Client, &client);
+    c.close();
+    let mut frames = Vec::new();
+    for (n, f) in c.frames.iter().enumerate() {
+        if f.payload_len > 600 {
+            let mut frags = synth::fragment_ipv6(&f.data, 512, n as u32);
+            if n % 2 == 0 {
+                frags.reverse();
+            }
+            for (i, frag) in frags.into_iter().enumerate() {
+                frames.push(SynthFrame {
+                    ts: Timestamp::from_nanos(f.ts.as_nanos() + i as i64),
+                    data: frag,
+                    payload_len: 0,
+                });
+            }
+        } else {
+            frames.push(f.clone());
+        }
+    }
+    let dir = tmp();
+    let file = dir.path().join("frag6.pcap");
+    write_pcap(&file, &frames);
+    let run = check_streams(&file, &client, &greeting);
+    assert!(run.summary.ip_fragments > 0);
+    assert_eq!(run.flows[0].client.ip, "2001:db8::1");
+}
+
 #[test]
 fn pcap_byte_orders_resolutions_gzip_and_stdin() {
     let (conv, client, server) = smtp_conversation(40007, [11, 12]);
