@@ -253,23 +253,33 @@ fn ipv6_with_extension_header() {
     assert_eq!(run.flows[0].protocol, "imap");
 }
 
+/// Replaces every frame carrying more than 600 payload bytes by the fragments `split`
+/// makes of it (given the frame's index), one nanosecond apart.
+fn fragmented(
+    frames: &[SynthFrame],
+    split: impl Fn(usize, &SynthFrame) -> Vec<Vec<u8>>,
+) -> Vec<SynthFrame> {
+    let mut out = Vec::new();
+    for (n, f) in frames.iter().enumerate() {
+        if f.payload_len <= 600 {
+            out.push(f.clone());
+            continue;
+        }
+        for (i, frag) in split(n, f).into_iter().enumerate() {
+            out.push(SynthFrame {
+                ts: Timestamp::from_nanos(f.ts.as_nanos() + i as i64),
+                data: frag,
+                payload_len: 0,
+            });
+        }
+    }
+    out
+}
+
 #[test]
 fn ipv4_fragments_are_reassembled() {
     let (conv, client, server) = smtp_conversation(40006, [3, 4]);
-    let mut frames = Vec::new();
-    for f in &conv.frames {
-        if f.payload_len > 600 {
-            for (i, frag) in synth::fragment_ipv4(&f.data, 512).into_iter().enumerate() {
-                frames.push(SynthFrame {
-                    ts: Timestamp::from_nanos(f.ts.as_nanos() + i as i64),
-                    data: frag,
-                    payload_len: 0,
-                });
-            }
-        } else {
-            frames.push(f.clone());
-        }
-    }
+    let frames = fragmented(&conv.frames, |_, f| synth::fragment_ipv4(&f.data, 512));
     let dir = tmp();
     let file = dir.path().join("frag.pcap");
     write_pcap(&file, &frames);
@@ -289,24 +299,13 @@ fn ipv6_fragments_are_reassembled() {
     c.send(Side::Server, &greeting);
     c.send(Side::Client, &client);
     c.close();
-    let mut frames = Vec::new();
-    for (n, f) in c.frames.iter().enumerate() {
-        if f.payload_len > 600 {
-            let mut frags = synth::fragment_ipv6(&f.data, 512, n as u32);
-            if n % 2 == 0 {
-                frags.reverse();
-            }
-            for (i, frag) in frags.into_iter().enumerate() {
-                frames.push(SynthFrame {
-                    ts: Timestamp::from_nanos(f.ts.as_nanos() + i as i64),
-                    data: frag,
-                    payload_len: 0,
-                });
-            }
-        } else {
-            frames.push(f.clone());
+    let frames = fragmented(&c.frames, |n, f| {
+        let mut frags = synth::fragment_ipv6(&f.data, 512, n as u32);
+        if n % 2 == 0 {
+            frags.reverse();
         }
-    }
+        frags
+    });
     let dir = tmp();
     let file = dir.path().join("frag6.pcap");
     write_pcap(&file, &frames);
