@@ -1449,14 +1449,9 @@ mod tests {
             fn hostile_input_is_bounded(
                 chunks in proptest::collection::vec((any::<bool>(), proptest::collection::vec(any::<u8>(), 0..300)), 0..40)
             ) {
-                let mut d = Imap::new(Bounds { max_line: 128, max_message: 512 }, false);
-                for (client, data) in &chunks {
-                    let side = if *client { C } else { S };
-                    d.on_data(side, data, Mark::default());
-                    d.on_gap(side, 7, Mark::default());
-                }
-                for m in d.finish(Mark::default()).messages {
-                    prop_assert!(m.bytes.len() <= 512);
+                let d = Imap::new(Bounds { max_line: 128, max_message: 512 }, false);
+                for size in crate::proto::testkit::hostile(Box::new(d), &chunks, 7) {
+                    prop_assert!(size <= 512);
                 }
             }
         }

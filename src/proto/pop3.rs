@@ -873,14 +873,9 @@ mod tests {
             fn hostile_input_is_bounded(
                 chunks in proptest::collection::vec((any::<bool>(), proptest::collection::vec(any::<u8>(), 0..300)), 0..40)
             ) {
-                let mut p = Pop3::new(Bounds { max_line: 128, max_message: 512 }, false);
-                for (client, data) in &chunks {
-                    let side = if *client { C } else { S };
-                    p.on_data(side, data, Mark::default());
-                    p.on_gap(side, 5, Mark::default());
-                }
-                for m in p.finish(Mark::default()).messages {
-                    prop_assert!(m.bytes.len() <= 512);
+                let d = Pop3::new(Bounds { max_line: 128, max_message: 512 }, false);
+                for size in crate::proto::testkit::hostile(Box::new(d), &chunks, 5) {
+                    prop_assert!(size <= 512);
                 }
             }
         }

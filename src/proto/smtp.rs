@@ -1336,15 +1336,9 @@ mod tests {
             fn hostile_input_is_bounded(
                 chunks in proptest::collection::vec((any::<bool>(), proptest::collection::vec(any::<u8>(), 0..300)), 0..40)
             ) {
-                let mut s = Smtp::new(Bounds { max_line: 128, max_message: 512 }, false);
-                for (client, data) in &chunks {
-                    let side = if *client { C } else { S };
-                    s.on_data(side, data, Mark::default());
-                    s.on_gap(side, 3, Mark::default());
-                }
-                let t = s.finish(Mark::default());
-                for m in &t.messages {
-                    prop_assert!(m.bytes.len() <= 512);
+                let d = Smtp::new(Bounds { max_line: 128, max_message: 512 }, false);
+                for size in crate::proto::testkit::hostile(Box::new(d), &chunks, 3) {
+                    prop_assert!(size <= 512);
                 }
             }
         }

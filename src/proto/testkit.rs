@@ -47,3 +47,23 @@ pub fn run(mut d: Box<dyn Dissector>, steps: &[(Side, &[u8])], cuts: &[usize]) -
     t.messages = messages;
     t
 }
+
+/// Feeds arbitrary chunks (client or server) with a gap of `gap` bytes after each, as a
+/// hostile capture would, and returns the sizes of the messages kept (each must stay
+/// within the dissector's `max_message`).
+pub fn hostile(mut d: Box<dyn Dissector>, chunks: &[(bool, Vec<u8>)], gap: u64) -> Vec<usize> {
+    let mut sizes = Vec::new();
+    for (client, data) in chunks {
+        let side = if *client { Side::Client } else { Side::Server };
+        d.on_data(side, data, Mark::default());
+        d.on_gap(side, gap, Mark::default());
+        sizes.extend(d.take_messages().iter().map(|m| m.bytes.len()));
+    }
+    sizes.extend(
+        d.finish(Mark::default())
+            .messages
+            .iter()
+            .map(|m| m.bytes.len()),
+    );
+    sizes
+}
