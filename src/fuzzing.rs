@@ -3,7 +3,7 @@
 //! panics only when an invariant is broken.
 
 use crate::capture::{FileReader, Frame, InputSource, LinkType, Timestamp};
-use crate::flow::{Chunk, ConnInfo, ConnSummary, Direction, FlowTable, Handler};
+use crate::flow::{Chunk, ConnInfo, ConnSummary, Direction, FlowTable, Gap, Handler};
 use crate::limits::Limits;
 use crate::packet::Decoder;
 
@@ -38,19 +38,11 @@ impl Handler for Invariants {
         assert!(!chunk.data.is_empty(), "no empty data events");
         *n += chunk.data.len() as u64;
     }
-    fn gap(
-        &mut self,
-        next: &mut [u64; 2],
-        _: &ConnInfo,
-        dir: Direction,
-        offset: u64,
-        len: u64,
-        _: Timestamp,
-    ) {
+    fn gap(&mut self, next: &mut [u64; 2], _: &ConnInfo, dir: Direction, gap: Gap) {
         let n = &mut next[dir.index()];
-        assert_eq!(offset, *n, "gaps are contiguous with data");
-        assert!(len > 0, "no empty gaps");
-        *n += len;
+        assert_eq!(gap.offset, *n, "gaps are contiguous with data");
+        assert!(gap.len > 0, "no empty gaps");
+        *n += gap.len;
     }
     fn close(&mut self, next: [u64; 2], summary: &ConnSummary) {
         for (d, n) in next.iter().enumerate() {
@@ -146,9 +138,16 @@ fn dissector(mut d: Box<dyn crate::proto::Dissector>, data: &[u8], max_message: 
     }
 }
 
-const FUZZ_BOUNDS: crate::proto::smtp::Bounds = crate::proto::smtp::Bounds {
+/// Small limits, so fuzzing reaches them.
+const FUZZ_BOUNDS: crate::proto::Bounds = crate::proto::Bounds {
     max_line: 256,
     max_message: 4096,
+    max_exchanges: 64,
+    max_replies: 8,
+    max_reply_lines: 8,
+    max_anomalies: 4,
+    max_imap_line: 2048,
+    max_imap_literals: 8,
 };
 
 /// The SMTP dissector; see `dissector` in this module.

@@ -25,6 +25,27 @@ pub struct Limits {
     /// Bytes of finished messages waiting for or under MIME decoding on worker threads;
     /// past it the reading thread decodes them itself.
     pub max_decoding_bytes: usize,
+    /// Exchanges (command + replies) kept in full per session; later ones are counted and
+    /// summarised by verb.
+    pub max_exchanges: usize,
+    /// Replies kept per exchange (and client lines per exchange); the last reply is always
+    /// kept as the outcome.
+    pub max_replies: usize,
+    /// Lines kept per multi-line reply (and capabilities per session).
+    pub max_reply_lines: usize,
+    /// Anomalies kept per name per session; the rest are counted.
+    pub max_anomalies: usize,
+    /// IMAP: bytes of one logical line's text and its non-message literals together.
+    pub max_imap_line: usize,
+    /// IMAP: literals in one logical line.
+    pub max_imap_literals: usize,
+    /// Messages kept per session; later ones are counted (size and count), not decoded.
+    pub max_messages: usize,
+    /// Message bytes held for MIME across all open sessions together; past it the largest
+    /// messages in flight stop keeping bytes (size and SHA-256 stay exact; not decoded).
+    pub max_held_messages: usize,
+    /// Bytes per direction kept to recognise a protocol by content.
+    pub max_sniff: usize,
 }
 
 impl Default for Limits {
@@ -39,6 +60,15 @@ impl Default for Limits {
             max_line: 64 << 10,
             max_message: 64 << 20,
             max_decoding_bytes: 3 << 20,
+            max_exchanges: 10_000,
+            max_replies: 1_000,
+            max_reply_lines: 1_000,
+            max_anomalies: 100,
+            max_imap_line: 1 << 20,
+            max_imap_literals: 1_000,
+            max_messages: 10_000,
+            max_held_messages: 32 << 20,
+            max_sniff: 512,
         }
     }
 }

@@ -96,6 +96,8 @@ pub struct ConnInfo {
 pub struct ConnSummary {
     pub info: ConnInfo,
     pub end: Timestamp,
+    /// The connection's last frame.
+    pub last_frame: u64,
     pub state: EndState,
     /// The handshake (SYN or SYN-ACK) was seen.
     pub handshake: bool,
@@ -104,20 +106,23 @@ pub struct ConnSummary {
     pub dirs: [DirStats; 2],
 }
 
+/// Bytes of one direction the capture does not hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gap {
+    /// Stream offset of the first missing byte.
+    pub offset: u64,
+    pub len: u64,
+    /// Time and frame of the packet that made the gap certain.
+    pub ts: Timestamp,
+    pub frame: u64,
+}
+
 /// Receives each connection's events, in stream order per direction.
 pub trait Handler {
     type State;
     fn open(&mut self, info: &ConnInfo) -> Self::State;
     fn data(&mut self, state: &mut Self::State, info: &ConnInfo, dir: Direction, chunk: Chunk<'_>);
-    fn gap(
-        &mut self,
-        state: &mut Self::State,
-        info: &ConnInfo,
-        dir: Direction,
-        offset: u64,
-        len: u64,
-        ts: Timestamp,
-    );
+    fn gap(&mut self, state: &mut Self::State, info: &ConnInfo, dir: Direction, gap: Gap);
     fn close(&mut self, state: Self::State, summary: &ConnSummary);
     /// True once the consumer wants no more input (its output failed, say).
     fn halted(&self) -> bool {
@@ -304,8 +309,21 @@ impl<H: Handler> FlowTable<H> {
         let mut emit = |dir: Direction, o: Output<'_>| match o {
             Output::Data(chunk) => handler.data(state, info, dir, chunk),
             Output::Gap {
-                offset, len, ts, ..
-            } => handler.gap(state, info, dir, offset, len, ts),
+                offset,
+                len,
+                ts,
+                frame,
+            } => handler.gap(
+                state,
+                info,
+                dir,
+                Gap {
+                    offset,
+                    len,
+                    ts,
+                    frame,
+                },
+            ),
         };
         let mut seq = seg.seq;
         if seg.flags.syn {
@@ -431,13 +449,27 @@ impl<H: Handler> FlowTable<H> {
                 &mut |o| match o {
                     Output::Data(chunk) => handler.data(&mut state, &info, dir, chunk),
                     Output::Gap {
-                        offset, len, ts, ..
-                    } => handler.gap(&mut state, &info, dir, offset, len, ts),
+                        offset,
+                        len,
+                        ts,
+                        frame,
+                    } => handler.gap(
+                        &mut state,
+                        &info,
+                        dir,
+                        Gap {
+                            offset,
+                            len,
+                            ts,
+                            frame,
+                        },
+                    ),
                 },
             );
         }
         let summary = ConnSummary {
             end: last_ts,
+            last_frame,
             state: end,
             handshake,
             packets,

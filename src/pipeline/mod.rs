@@ -4,14 +4,14 @@
 //! there are several, and put back into their session before it is handed out.
 
 use crate::capture::{CaptureError, FileReader, InputSource};
-use crate::flow::{Chunk, ConnInfo, ConnSummary, Direction, FlowTable, Handler};
+use crate::flow::{Chunk, ConnInfo, ConnSummary, Direction, FlowTable, Gap, Handler};
 use crate::limits::Limits;
 use crate::packet::{Decoder, Endpoint};
 use crate::proto::Dissector;
 use crate::proto::event::{Mark, Side};
 use crate::proto::imap::Imap;
 use crate::proto::pop3::Pop3;
-use crate::proto::smtp::{self, Smtp};
+use crate::proto::smtp::Smtp;
 use crate::proto::{self, Basis, PortMap, Protocol};
 use crate::render::streams::{StreamDir, StreamFile};
 use crate::session::mail::MessageInfo;
@@ -158,15 +158,8 @@ impl Handler for FlowsHandler<'_, '_> {
         }
     }
 
-    fn gap(
-        &mut self,
-        state: &mut FlowState,
-        _: &ConnInfo,
-        dir: Direction,
-        offset: u64,
-        len: u64,
-        _: crate::capture::Timestamp,
-    ) {
+    fn gap(&mut self, state: &mut FlowState, _: &ConnInfo, dir: Direction, gap: Gap) {
+        let (offset, len) = (gap.offset, gap.len);
         // A gap in the first bytes makes content recognition unreliable: stop sniffing.
         let head = &mut state.head[dir.index()];
         if head.len() < SNIFF_BYTES {
@@ -399,6 +392,10 @@ struct SessionState {
     messages: Vec<MessageInfo>,
     /// Messages still being decoded elsewhere: (index in `messages`, job).
     pending: Vec<(usize, u64)>,
+    /// Messages past `max_messages`: counted, not kept.
+    omitted: session::mail::MessagesOmitted,
+    /// Message bytes the dissector held at the last look (for the global budget).
+    held: usize,
 }
 
 /// A closed session waiting for some of its messages to be decoded.
@@ -411,7 +408,14 @@ struct Finishing {
 
 struct SessionsHandler<'a, 'b> {
     cfg: &'a SessionsConfig,
-    bounds: smtp::Bounds,
+    bounds: proto::Bounds,
+    /// Every open session, by connection id (the flow table only holds the id, so that a
+    /// memory budget can reach any session's messages in flight).
+    open: HashMap<u64, SessionState>,
+    /// Message bytes held by all open sessions' dissectors together.
+    held: usize,
+    /// Times the budget made sessions let go of their messages in flight.
+    shed_count: u64,
     out: Ordered<'b, Session>,
     pool: Pool,
     /// Decoded messages of sessions still open, by job.
@@ -443,10 +447,21 @@ impl SessionsHandler<'_, '_> {
         if !self.cfg.filter.allows(id, protocol, client, server) {
             return;
         }
+        if state.messages.len() >= self.cfg.input.limits.max_messages {
+            state.omitted.count += 1;
+            state.omitted.bytes += m.size;
+            return;
+        }
         let keep = self.cfg.extract.is_some();
         let bytes = std::mem::take(&mut m.bytes);
         let hash = m.sha256.is_none();
+        let shed = m.not_decoded.is_some();
         let mut info = session::mail::envelope(m, false);
+        if shed {
+            // Its bytes were let go: size and hash are the dissector's, nothing to decode.
+            state.messages.push(info);
+            return;
+        }
         match self.pool.submit(bytes, keep, hash) {
             Decoded::Now(done) => fill(&mut info, *done, keep),
             Decoded::Later(job) => state.pending.push((state.messages.len(), job)),
@@ -531,9 +546,10 @@ impl SessionsHandler<'_, '_> {
     }
 
     fn feed(&mut self, state: &mut SessionState, side: Side, data: &[u8], mark: Mark) {
+        let sniff = self.cfg.input.limits.max_sniff;
         let head = &mut state.head[side as usize];
-        if head.len() < SNIFF_BYTES {
-            let take = (SNIFF_BYTES - head.len()).min(data.len());
+        if head.len() < sniff {
+            let take = (sniff - head.len()).min(data.len());
             head.extend_from_slice(&data[..take]);
         }
         match &mut state.dissect {
@@ -559,7 +575,9 @@ impl SessionsHandler<'_, '_> {
                             state.dissect = Dissect::Tls(Protocol::Tls)
                         }
                         Some(_) => state.dissect = Dissect::Ignored,
-                        None if state.head.iter().all(|h| h.len() >= SNIFF_BYTES) => {
+                        // One side sent its first `max_sniff` bytes and nothing was
+                        // recognised: not mail (and nothing more is buffered).
+                        None if state.head.iter().any(|h| h.len() >= sniff) => {
                             state.dissect = Dissect::Ignored
                         }
                         None => {}
@@ -571,10 +589,54 @@ impl SessionsHandler<'_, '_> {
     }
 }
 
-impl Handler for SessionsHandler<'_, '_> {
-    type State = SessionState;
+impl SessionsHandler<'_, '_> {
+    /// Keeps the message bytes held by all open sessions within `max_held_messages`: past
+    /// it, the sessions with the most bytes in flight let go of them (hashed on, not
+    /// decoded) until the total is back under half the budget, so the scan is rare.
+    fn account(&mut self, id: u64) {
+        let Some(state) = self.open.get_mut(&id) else {
+            return;
+        };
+        let now = match &state.dissect {
+            Dissect::Mail(_, d) => d.held_bytes(),
+            _ => 0,
+        };
+        self.held = self.held - state.held + now;
+        state.held = now;
+        let budget = self.cfg.input.limits.max_held_messages;
+        if self.held <= budget {
+            return;
+        }
+        let mut by_size: Vec<(usize, u64)> = self
+            .open
+            .iter()
+            .filter(|(_, s)| s.held > 0)
+            .map(|(id, s)| (s.held, *id))
+            .collect();
+        // Largest first; ties by connection id, so the outcome does not depend on hashing.
+        by_size.sort_unstable_by(|a, b| b.cmp(a));
+        for (_, id) in by_size {
+            if self.held <= budget / 2 {
+                break;
+            }
+            if let Some(state) = self.open.get_mut(&id)
+                && let Dissect::Mail(_, d) = &mut state.dissect
+            {
+                d.shed();
+                self.shed_count += 1;
+                let now = d.held_bytes();
+                self.held = self.held - state.held + now;
+                state.held = now;
+            }
+        }
+    }
+}
 
-    fn open(&mut self, info: &ConnInfo) -> SessionState {
+impl Handler for SessionsHandler<'_, '_> {
+    /// The connection id: the sessions themselves live in `open`.
+    type State = u64;
+
+    fn open(&mut self, info: &ConnInfo) -> u64 {
         let dissect = match self.cfg.input.ports.get(info.server.port) {
             Some(role) if role.tls => Dissect::Tls(role.protocol),
             Some(role) => match self.dissector(role.protocol, info.midstream) {
@@ -583,42 +645,57 @@ impl Handler for SessionsHandler<'_, '_> {
             },
             None => Dissect::Sniffing(Vec::new()),
         };
-        SessionState {
+        let state = SessionState {
             conn: (info.id, info.client, info.server),
             dissect,
             head: [Vec::new(), Vec::new()],
             messages: Vec::new(),
             pending: Vec::new(),
-        }
+            omitted: session::mail::MessagesOmitted::default(),
+            held: 0,
+        };
+        self.open.insert(info.id, state);
+        info.id
     }
 
-    fn data(&mut self, state: &mut SessionState, _: &ConnInfo, dir: Direction, chunk: Chunk<'_>) {
+    fn data(&mut self, id: &mut u64, _: &ConnInfo, dir: Direction, chunk: Chunk<'_>) {
         let mark = Mark {
             ts: chunk.ts,
             frame: chunk.frame,
         };
-        self.feed(state, side_of(dir), chunk.data, mark);
+        let Some(mut state) = self.open.remove(id) else {
+            return;
+        };
+        self.feed(&mut state, side_of(dir), chunk.data, mark);
+        self.open.insert(*id, state);
+        self.account(*id);
         self.collect();
     }
 
-    fn gap(
-        &mut self,
-        state: &mut SessionState,
-        _: &ConnInfo,
-        dir: Direction,
-        _offset: u64,
-        len: u64,
-        ts: crate::capture::Timestamp,
-    ) {
-        if let Dissect::Mail(_, d) = &mut state.dissect {
-            d.on_gap(side_of(dir), len, Mark { ts, frame: 0 });
+    fn gap(&mut self, id: &mut u64, _: &ConnInfo, dir: Direction, gap: Gap) {
+        if let Some(state) = self.open.get_mut(id)
+            && let Dissect::Mail(_, d) = &mut state.dissect
+        {
+            d.on_gap(
+                side_of(dir),
+                gap.len,
+                Mark {
+                    ts: gap.ts,
+                    frame: gap.frame,
+                },
+            );
         }
+        self.account(*id);
     }
 
-    fn close(&mut self, mut state: SessionState, summary: &ConnSummary) {
+    fn close(&mut self, id: u64, summary: &ConnSummary) {
+        let Some(mut state) = self.open.remove(&id) else {
+            return;
+        };
+        self.held -= state.held;
         let end = Mark {
             ts: summary.end,
-            frame: 0,
+            frame: summary.last_frame,
         };
         let dissect = std::mem::replace(&mut state.dissect, Dissect::Ignored);
         let session = match dissect {
@@ -632,7 +709,12 @@ impl Handler for SessionsHandler<'_, '_> {
                     self.add_message(&mut state, protocol, m);
                 }
                 let messages = std::mem::take(&mut state.messages);
-                session::mail::session(summary, protocol, t, messages, self.cfg.show_secrets)
+                let mut s =
+                    session::mail::session(summary, protocol, t, messages, self.cfg.show_secrets);
+                if state.omitted.count > 0 {
+                    s.messages_omitted = Some(std::mem::take(&mut state.omitted));
+                }
+                s
             }
             Dissect::Tls(protocol) => {
                 let mut s = session::mail::tls_session(summary, protocol);
@@ -676,11 +758,11 @@ fn sessions_in<'s, 'b>(
 ) -> Result<SessionsOutcome, RunError> {
     let mut handler = SessionsHandler {
         cfg,
-        bounds: smtp::Bounds {
-            max_line: cfg.input.limits.max_line,
-            max_message: cfg.input.limits.max_message,
-        },
+        bounds: proto::Bounds::new(&cfg.input.limits),
         out: Ordered::new(sink),
+        open: HashMap::new(),
+        held: 0,
+        shed_count: 0,
         pool: Pool::new(
             scope,
             cfg.threads.saturating_sub(1),

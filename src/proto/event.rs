@@ -31,6 +31,9 @@ pub struct Anomaly {
     pub detail: String,
     pub ts: Timestamp,
     pub frame: u64,
+    /// For `limit-reached`: how many things went uncounted or unkept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
 }
 
 impl Anomaly {
@@ -48,6 +51,7 @@ impl Anomaly {
             detail: detail.into(),
             ts: mark.ts,
             frame: mark.frame,
+            count: None,
         }
     }
 }

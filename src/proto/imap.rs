@@ -19,13 +19,13 @@
 //! ```
 
 use super::event::{Anomaly, Auth, HelloWatch, Mark, Secret, Side, Tls, sasl_response};
-use super::line::{keep_message, overflow_sha256, strip_eol, truncate};
+use super::line::{SHED_REASON, keep_message, overflow_sha256, shed_message, strip_eol, truncate};
 pub use super::transcript::{ClientLine, Command, Exchange, Mailbox, Message, Reply, Transcript};
 use base64::Engine;
 use sha2::Sha256;
 use std::collections::VecDeque;
 
-pub use super::smtp::Bounds;
+pub use super::Bounds;
 
 /// Lines longer than this are reported (RFC 7162 3.2.1 recommends clients keep to 8192).
 const LONG_LINE: usize = 8192;
@@ -44,6 +44,8 @@ struct Literal {
     /// A gap or the end of the connection cut it short.
     cut: bool,
     mark: Mark,
+    /// Its bytes were let go to stay within the memory budget (hashed, not kept).
+    shed: bool,
 }
 
 /// A logical line being assembled: text pieces and literals alternate; the text before a
@@ -57,6 +59,11 @@ struct Logical {
     overlong: bool,
     /// Bytes of the whole logical line outside literals.
     len: usize,
+    /// Literals and text pieces past the line's bounds: framed (their bytes skipped) but
+    /// not kept.
+    dropped: u64,
+    /// The literal being received is one of those.
+    skipping: bool,
 }
 
 impl Logical {
@@ -128,7 +135,7 @@ impl Imap {
     pub fn new(bounds: Bounds, midstream: bool) -> Imap {
         Imap {
             bounds,
-            t: Transcript::default(),
+            t: Transcript::new(bounds),
             client: Mode::Line,
             server: Mode::Line,
             cl: Logical::default(),
@@ -152,8 +159,26 @@ impl Imap {
 
     fn anomaly(&mut self, name: &'static str, mark: Mark, detail: impl Into<String>) {
         self.t
-            .anomalies
-            .push(Anomaly::new(name, explain(name), mark, detail));
+            .anomaly(Anomaly::new(name, explain(name), mark, detail));
+    }
+
+    /// Bytes of literals in flight kept for decoding.
+    pub fn held_bytes(&self) -> usize {
+        [&self.cl, &self.sl]
+            .iter()
+            .flat_map(|l| l.literals.iter())
+            .map(|l| l.data.len())
+            .sum()
+    }
+
+    /// Stops keeping the bytes of the literals in flight (memory budget).
+    pub fn shed(&mut self) {
+        for l in self.cl.literals.iter_mut().chain(self.sl.literals.iter_mut()) {
+            if !l.shed {
+                shed_message(&mut l.data, &mut l.overflow);
+                l.shed = true;
+            }
+        }
     }
 
     pub fn take_messages(&mut self) -> Vec<Message> {
@@ -301,6 +326,7 @@ impl Imap {
         for &i in &self.pending {
             self.t.exchanges[i].incomplete = true;
         }
+        self.t.finish();
         self.t
     }
 
@@ -317,7 +343,9 @@ impl Imap {
         match *mode {
             Mode::Literal { remaining } => {
                 let n = remaining.min(data.len() as u64) as usize;
-                if let Some(l) = logical.literals.last_mut() {
+                if !logical.skipping
+                    && let Some(l) = logical.literals.last_mut()
+                {
                     let piece = &data[..n];
                     l.received += n as u64;
                     l.truncated |=
@@ -354,18 +382,31 @@ impl Imap {
                 } else {
                     None
                 };
-                logical.texts.push(text);
+                // The first piece (tag and command) is always kept; later ones while the line
+                // stays within its bounds.
+                if logical.texts.is_empty() || logical.len <= bounds.max_imap_line {
+                    logical.texts.push(text);
+                } else {
+                    logical.dropped += 1;
+                }
                 match marker {
                     Some((size, non_sync)) => {
-                        logical.literals.push(Literal {
-                            announced: size,
-                            received: 0,
-                            data: Vec::new(),
-                            overflow: None,
-                            truncated: false,
-                            cut: false,
-                            mark,
-                        });
+                        logical.skipping = logical.literals.len() >= bounds.max_imap_literals
+                            || logical.len > bounds.max_imap_line;
+                        if logical.skipping {
+                            logical.dropped += 1;
+                        } else {
+                            logical.literals.push(Literal {
+                                announced: size,
+                                received: 0,
+                                data: Vec::new(),
+                                overflow: None,
+                                truncated: false,
+                                cut: false,
+                                mark,
+                                shed: false,
+                            });
+                        }
                         (n, None, Some((size, non_sync)))
                     }
                     None => (n, Some(std::mem::take(logical)), None),
@@ -442,6 +483,7 @@ impl Imap {
 
     fn client_line(&mut self, mut line: Logical) {
         let mark = line.start;
+        self.line_bounds(&line);
         if line.overlong || line.len > LONG_LINE {
             self.anomaly(
                 "line-too-long",
@@ -475,7 +517,7 @@ impl Imap {
                     cl.text = "<redacted>".into();
                     cl.secret = Some(Secret::new(first));
                 }
-                self.t.exchanges[idx].client_lines.push(cl);
+                self.t.add_client_line(idx, cl);
                 return;
             }
             _ => {}
@@ -547,14 +589,17 @@ impl Imap {
                     .map(|s| String::from_utf8_lossy(s).into_owned());
                 command.args = format!("{} <redacted>", user.as_deref().unwrap_or(""));
                 command.secret_args = Some(Secret::new(args.clone()));
-                self.t.auth.push(Auth {
-                    mechanism: "LOGIN".into(),
-                    username: user,
-                    password: pass.map(Secret::new),
-                    authzid: None,
-                    success: None,
-                    exchange: idx,
-                });
+                self.t.add_auth(
+                    Auth {
+                        mechanism: "LOGIN".into(),
+                        username: user,
+                        password: pass.map(Secret::new),
+                        authzid: None,
+                        success: None,
+                        exchange: idx,
+                    },
+                    mark,
+                );
             }
             "AUTHENTICATE" => {
                 let mut it = args.split_ascii_whitespace();
@@ -574,7 +619,7 @@ impl Imap {
                         sasl_response(&mut auth, initial);
                     }
                 }
-                self.t.auth.push(auth);
+                self.t.add_auth(auth, mark);
                 self.client = Mode::Sasl;
             }
             "SELECT" | "EXAMINE" | "CREATE" | "DELETE" | "RENAME" | "SUBSCRIBE" | "UNSUBSCRIBE"
@@ -605,7 +650,7 @@ impl Imap {
                 appended += 1;
             }
         }
-        self.t.exchanges.push(Exchange {
+        self.t.push_exchange(Exchange {
             mark,
             command: Some(command),
             client_lines: Vec::new(),
@@ -613,11 +658,24 @@ impl Imap {
             pipelined: !self.pending.is_empty(),
             message: None,
             incomplete: line.literals.iter().any(|l| l.cut),
+            ..Exchange::default()
         });
         if appended > 0 {
             self.t.exchanges[idx].message = Some(self.message_count - appended);
         }
         self.pending.push_back(idx);
+    }
+
+    /// Reports a logical line that went past its bounds (its extra pieces were not kept).
+    fn line_bounds(&mut self, line: &Logical) {
+        if line.dropped > 0 {
+            let (bytes, literals) = (self.bounds.max_imap_line, self.bounds.max_imap_literals);
+            self.t.limit("max-imap-line", line.start, || {
+                format!(
+                    "pieces of one logical line past {bytes} bytes or {literals} literals are framed, not kept"
+                )
+            });
+        }
     }
 
     /// Moves a literal's bytes into a message.
@@ -629,8 +687,13 @@ impl Imap {
             bytes: std::mem::take(&mut lit.data),
             size: lit.received,
             sha256: overflow_sha256(lit.overflow.take()),
-            truncated: lit.truncated,
+            truncated: if lit.shed {
+                lit.received > self.bounds.max_message as u64
+            } else {
+                lit.truncated
+            },
             incomplete: lit.cut || lit.received < lit.announced,
+            not_decoded: lit.shed.then_some(SHED_REASON),
             mail_from: None,
             rcpt_to: Vec::new(),
             exchange,
@@ -641,6 +704,7 @@ impl Imap {
 
     fn server_line(&mut self, mut line: Logical) {
         let mark = line.start;
+        self.line_bounds(&line);
         if line.overlong || line.len > LONG_LINE {
             self.anomaly(
                 "line-too-long",
@@ -714,7 +778,7 @@ impl Imap {
             // The go-ahead for a synchronising literal.
             let idx_tag = self.held_tag.clone();
             if let Some(i) = self.in_flight(idx_tag.as_deref()) {
-                self.t.exchanges[i].replies.push(reply);
+                self.t.add_reply(i, reply);
             }
             let size = self.pending_literal.take().unwrap_or(0);
             self.client = Mode::Literal { remaining: size };
@@ -729,7 +793,7 @@ impl Imap {
                 if verb == "IDLE" {
                     self.client = Mode::Idle;
                 }
-                self.t.exchanges[i].replies.push(reply);
+                self.t.add_reply(i, reply);
             }
             None => self.anomaly(
                 "unexpected-continuation",
@@ -747,7 +811,7 @@ impl Imap {
             !self.greeting_seen && self.t.exchanges.is_empty() && self.pending.is_empty();
         if matches!(w0.as_str(), "OK" | "PREAUTH" | "BYE") && greeting {
             self.greeting_seen = true;
-            self.t.exchanges.push(Exchange {
+            self.t.push_exchange(Exchange {
                 mark,
                 command: None,
                 client_lines: Vec::new(),
@@ -755,6 +819,7 @@ impl Imap {
                 pipelined: false,
                 message: None,
                 incomplete: false,
+                ..Exchange::default()
             });
             return;
         }
@@ -766,18 +831,10 @@ impl Imap {
         // Attributed to the oldest command in flight (or to none: unsolicited).
         let idx = match self.pending.front().copied() {
             Some(i) => i,
-            None => {
-                self.t.exchanges.push(Exchange {
-                    mark,
-                    command: None,
-                    client_lines: Vec::new(),
-                    replies: Vec::new(),
-                    pipelined: false,
-                    message: None,
-                    incomplete: false,
-                });
-                self.t.exchanges.len() - 1
-            }
+            None => self.t.push_exchange(Exchange {
+                mark,
+                ..Exchange::default()
+            }),
         };
         let mut reply = reply;
         if w1 == "FETCH" {
@@ -892,7 +949,7 @@ impl Imap {
                 mark,
                 format!("{tag} {status} with no such command in flight"),
             );
-            self.t.exchanges.push(Exchange {
+            self.t.push_exchange(Exchange {
                 mark,
                 command: None,
                 client_lines: Vec::new(),
@@ -900,6 +957,7 @@ impl Imap {
                 pipelined: false,
                 message: None,
                 incomplete: false,
+                ..Exchange::default()
             });
             return;
         };
@@ -908,7 +966,7 @@ impl Imap {
         if status == "BAD" {
             self.anomaly("bad-response", mark, reply.lines[0].clone());
         }
-        self.t.exchanges[idx].replies.push(reply);
+        self.t.add_reply(idx, reply);
         let verb = self.verb_of(idx);
         if refused {
             let held = std::mem::take(&mut self.held);
@@ -1449,7 +1507,7 @@ mod tests {
             fn hostile_input_is_bounded(
                 chunks in proptest::collection::vec((any::<bool>(), proptest::collection::vec(any::<u8>(), 0..300)), 0..40)
             ) {
-                let d = Imap::new(Bounds { max_line: 128, max_message: 512 }, false);
+                let d = Imap::new(Bounds { max_line: 128, max_message: 512, ..BOUNDS }, false);
                 for size in crate::proto::testkit::hostile(Box::new(d), &chunks, 7) {
                     prop_assert!(size <= 512);
                 }

@@ -87,6 +87,22 @@ pub fn keep_message(
     true
 }
 
+/// Why a shed message was not decoded.
+pub const SHED_REASON: &str =
+    "memory budget for messages in flight reached (--max-held-messages): not decoded";
+
+/// Stops keeping a message's bytes (a memory budget was reached): the bytes kept so far go
+/// into the hash that [`keep_message`] carries on with, and are freed. Size and SHA-256 stay
+/// exact; the message can no longer be decoded.
+pub fn shed_message(buf: &mut Vec<u8>, overflow: &mut Option<Sha256>) {
+    if overflow.is_none() {
+        let mut h = Sha256::new();
+        h.update(&buf[..]);
+        *overflow = Some(h);
+    }
+    *buf = Vec::new();
+}
+
 /// The hash of a message kept by [`keep_message`]: `None` when it is that of the bytes kept.
 pub fn overflow_sha256(overflow: Option<Sha256>) -> Option<String> {
     overflow.map(|h| hex::encode(h.finalize()))

@@ -19,6 +19,48 @@ pub mod transcript;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+/// Limits every dissector enforces (from [`crate::limits::Limits`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bounds {
+    /// Longest line kept; longer lines are cut (and reported).
+    pub max_line: usize,
+    /// Bytes of a message kept for MIME; past it the message is marked truncated.
+    pub max_message: usize,
+    /// Exchanges kept in full per session; later ones are counted and summarised.
+    pub max_exchanges: usize,
+    /// Replies (and client lines) kept per exchange.
+    pub max_replies: usize,
+    /// Lines kept per multi-line reply.
+    pub max_reply_lines: usize,
+    /// Anomalies kept per name per session.
+    pub max_anomalies: usize,
+    /// IMAP: bytes of one logical line (its text parts and the literals that are not
+    /// messages), and the number of literals in it.
+    pub max_imap_line: usize,
+    pub max_imap_literals: usize,
+}
+
+impl Bounds {
+    pub fn new(limits: &crate::limits::Limits) -> Bounds {
+        Bounds {
+            max_line: limits.max_line,
+            max_message: limits.max_message,
+            max_exchanges: limits.max_exchanges,
+            max_replies: limits.max_replies,
+            max_reply_lines: limits.max_reply_lines,
+            max_anomalies: limits.max_anomalies,
+            max_imap_line: limits.max_imap_line,
+            max_imap_literals: limits.max_imap_literals,
+        }
+    }
+}
+
+impl Default for Bounds {
+    fn default() -> Bounds {
+        Bounds::new(&crate::limits::Limits::default())
+    }
+}
+
 /// What every sans-IO mail dissector offers the pipeline.
 pub trait Dissector {
     /// Bytes from one side, in stream order, any chunking.
@@ -27,6 +69,11 @@ pub trait Dissector {
     fn on_gap(&mut self, side: event::Side, len: u64, mark: event::Mark);
     /// Messages completed since the last call.
     fn take_messages(&mut self) -> Vec<transcript::Message>;
+    /// Bytes of messages in flight kept for decoding.
+    fn held_bytes(&self) -> usize;
+    /// Stop keeping the bytes of the messages in flight: they are hashed instead, and
+    /// marked as not decoded (a memory budget over all sessions was reached).
+    fn shed(&mut self);
     /// Both directions ended.
     fn finish(self: Box<Self>, mark: event::Mark) -> transcript::Transcript;
 }
@@ -42,6 +89,12 @@ macro_rules! dissector {
             }
             fn take_messages(&mut self) -> Vec<transcript::Message> {
                 <$t>::take_messages(self)
+            }
+            fn held_bytes(&self) -> usize {
+                <$t>::held_bytes(self)
+            }
+            fn shed(&mut self) {
+                <$t>::shed(self)
             }
             fn finish(self: Box<Self>, mark: event::Mark) -> transcript::Transcript {
                 <$t>::finish(*self, mark)

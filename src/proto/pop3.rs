@@ -17,7 +17,9 @@
 
 use super::dotstuff::Unstuffer;
 use super::event::{Anomaly, Auth, HelloWatch, Mark, Secret, Side, Tls, sasl_response};
-use super::line::{Lines, keep_message, overflow_sha256, strip_eol, truncate};
+use super::line::{
+    Lines, SHED_REASON, keep_message, overflow_sha256, shed_message, strip_eol, truncate,
+};
 pub use super::transcript::{ClientLine, Command, Exchange, Message, Reply, Transcript};
 use sha2::Sha256;
 use std::collections::VecDeque;
@@ -62,6 +64,8 @@ struct Building {
     overflow: Option<Sha256>,
     truncated: bool,
     incomplete: bool,
+    /// Its bytes were let go to stay within the memory budget (hashed, not kept).
+    shed: bool,
 }
 
 /// The POP3 dissector for one connection.
@@ -95,7 +99,7 @@ impl Pop3 {
     pub fn new(bounds: Bounds, midstream: bool) -> Pop3 {
         Pop3 {
             bounds,
-            t: Transcript::default(),
+            t: Transcript::new(bounds),
             client: Client::Command,
             client_line: Lines::default(),
             server_line: Lines::default(),
@@ -119,8 +123,7 @@ impl Pop3 {
 
     fn anomaly(&mut self, name: &'static str, mark: Mark, detail: impl Into<String>) {
         self.t
-            .anomalies
-            .push(Anomaly::new(name, explain(name), mark, detail));
+            .anomaly(Anomaly::new(name, explain(name), mark, detail));
     }
 
     pub fn on_data(&mut self, side: Side, data: &[u8], mark: Mark) {
@@ -181,6 +184,19 @@ impl Pop3 {
         }
     }
 
+    /// Bytes of messages in flight kept for decoding.
+    pub fn held_bytes(&self) -> usize {
+        self.building.as_ref().map_or(0, |b| b.bytes.len())
+    }
+
+    /// Stops keeping the bytes of the message in flight (memory budget).
+    pub fn shed(&mut self) {
+        if let Some(b) = self.building.as_mut() {
+            shed_message(&mut b.bytes, &mut b.overflow);
+            b.shed = true;
+        }
+    }
+
     pub fn take_messages(&mut self) -> Vec<Message> {
         std::mem::take(&mut self.t.messages)
     }
@@ -202,6 +218,7 @@ impl Pop3 {
         for &i in &self.pending {
             self.t.exchanges[i].incomplete = true;
         }
+        self.t.finish();
         self.t
     }
 
@@ -247,7 +264,7 @@ impl Pop3 {
                         secret: None,
                     }
                 };
-                self.t.exchanges[idx].client_lines.push(cl);
+                self.t.add_client_line(idx, cl);
                 return;
             }
             self.client = Client::Command;
@@ -294,14 +311,17 @@ impl Pop3 {
         };
         let idx = self.t.exchanges.len();
         match verb.as_str() {
-            "USER" => self.t.auth.push(Auth {
-                mechanism: "USER/PASS".into(),
-                username: Some(args.clone()),
-                password: None,
-                authzid: None,
-                success: None,
-                exchange: idx,
-            }),
+            "USER" => self.t.add_auth(
+                Auth {
+                    mechanism: "USER/PASS".into(),
+                    username: Some(args.clone()),
+                    password: None,
+                    authzid: None,
+                    success: None,
+                    exchange: idx,
+                },
+                mark,
+            ),
             "PASS" => {
                 command.args = "<redacted>".into();
                 command.secret_args = Some(Secret::new(args.clone()));
@@ -315,28 +335,34 @@ impl Pop3 {
                         a.password = Some(Secret::new(args.clone()));
                         a.exchange = idx;
                     }
-                    None => self.t.auth.push(Auth {
-                        mechanism: "USER/PASS".into(),
-                        username: None,
-                        password: Some(Secret::new(args.clone())),
-                        authzid: None,
-                        success: None,
-                        exchange: idx,
-                    }),
+                    None => self.t.add_auth(
+                        Auth {
+                            mechanism: "USER/PASS".into(),
+                            username: None,
+                            password: Some(Secret::new(args.clone())),
+                            authzid: None,
+                            success: None,
+                            exchange: idx,
+                        },
+                        mark,
+                    ),
                 }
             }
             "APOP" => {
                 let (name, digest) = args.split_once(' ').unwrap_or((args.as_str(), ""));
                 command.args = format!("{name} <redacted>");
                 command.secret_args = Some(Secret::new(args.clone()));
-                self.t.auth.push(Auth {
-                    mechanism: "APOP".into(),
-                    username: Some(name.to_string()),
-                    password: Some(Secret::new(digest)),
-                    authzid: None,
-                    success: None,
-                    exchange: idx,
-                });
+                self.t.add_auth(
+                    Auth {
+                        mechanism: "APOP".into(),
+                        username: Some(name.to_string()),
+                        password: Some(Secret::new(digest)),
+                        authzid: None,
+                        success: None,
+                        exchange: idx,
+                    },
+                    mark,
+                );
             }
             "AUTH" if !args.trim().is_empty() => {
                 let mut it = args.trim().splitn(2, ' ');
@@ -357,13 +383,13 @@ impl Pop3 {
                         sasl_response(&mut auth, initial);
                     }
                 }
-                self.t.auth.push(auth);
+                self.t.add_auth(auth, mark);
                 self.client = Client::Sasl;
             }
             _ => {}
         }
         let pipelined = !self.pending.is_empty();
-        self.t.exchanges.push(Exchange {
+        self.t.push_exchange(Exchange {
             mark,
             command: Some(command),
             client_lines: Vec::new(),
@@ -371,6 +397,7 @@ impl Pop3 {
             pipelined,
             message: None,
             incomplete: false,
+            ..Exchange::default()
         });
         self.pending.push_back(idx);
     }
@@ -479,8 +506,13 @@ impl Pop3 {
             size: b.size,
             sha256: overflow_sha256(b.overflow),
             bytes: b.bytes,
-            truncated: b.truncated,
+            truncated: if b.shed {
+                b.size > self.bounds.max_message as u64
+            } else {
+                b.truncated
+            },
             incomplete: b.incomplete || cut,
+            not_decoded: b.shed.then_some(SHED_REASON),
             mail_from: None,
             rcpt_to: Vec::new(),
             exchange,
@@ -564,7 +596,7 @@ impl Pop3 {
                     format!("{} with no command waiting", truncate(&text, 60)),
                 );
             }
-            self.t.exchanges.push(Exchange {
+            self.t.push_exchange(Exchange {
                 mark,
                 command: None,
                 client_lines: Vec::new(),
@@ -572,13 +604,14 @@ impl Pop3 {
                 pipelined: false,
                 message: None,
                 incomplete: false,
+                ..Exchange::default()
             });
             return;
         };
         self.greeting_seen = true;
         let verb = self.verb_of(idx);
         let args = self.args_of(idx);
-        self.t.exchanges[idx].replies.push(reply);
+        self.t.add_reply(idx, reply);
         if code == "+" {
             if verb != "AUTH" {
                 self.anomaly("unexpected-continuation", mark, truncate(&text, 60));
@@ -641,6 +674,7 @@ impl Pop3 {
                         overflow: None,
                         truncated: false,
                         incomplete: false,
+                        shed: false,
                     });
                 }
             }
@@ -873,7 +907,7 @@ mod tests {
             fn hostile_input_is_bounded(
                 chunks in proptest::collection::vec((any::<bool>(), proptest::collection::vec(any::<u8>(), 0..300)), 0..40)
             ) {
-                let d = Pop3::new(Bounds { max_line: 128, max_message: 512 }, false);
+                let d = Pop3::new(Bounds { max_line: 128, max_message: 512, ..BOUNDS }, false);
                 for size in crate::proto::testkit::hostile(Box::new(d), &chunks, 5) {
                     prop_assert!(size <= 512);
                 }

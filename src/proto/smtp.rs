@@ -17,9 +17,12 @@
 //! or BDAT chunks first, so message content can never be read as commands. Bytes the client
 //! sends after DATA or STARTTLS are held until the server's answer says what they are.
 
+pub use super::Bounds;
 use super::dotstuff::Unstuffer;
 use super::event::{Anomaly, Auth, HelloWatch, Mark, Secret, Side, Tls, sasl_response};
-use super::line::{Lines, keep_message, overflow_sha256, strip_eol, truncate};
+use super::line::{
+    Lines, SHED_REASON, keep_message, overflow_sha256, shed_message, strip_eol, truncate,
+};
 pub use super::transcript::{ClientLine, Command, Exchange, Message, Reply, Transcript};
 use sha2::Sha256;
 use std::collections::VecDeque;
@@ -30,15 +33,6 @@ const MAX_COMMAND_LINE: usize = 512;
 const MAX_TEXT_LINE: usize = 1000;
 /// RFC 5321 4.5.3.1.5: a reply line is at most 512 octets with the CRLF.
 const MAX_REPLY_LINE: usize = 512;
-
-/// Limits the dissector enforces (from [`crate::limits::Limits`]).
-#[derive(Clone, Copy, Debug)]
-pub struct Bounds {
-    /// Longest line kept; longer lines are cut (and reported).
-    pub max_line: usize,
-    /// Bytes of a message kept for MIME; past it the message is marked truncated.
-    pub max_message: usize,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Hold {
@@ -75,6 +69,8 @@ struct Building {
     eight_bit: bool,
     long_line: bool,
     bare_lf: bool,
+    /// Its bytes were let go to stay within the memory budget (hashed, not kept).
+    shed: bool,
 }
 
 impl Building {
@@ -90,6 +86,7 @@ impl Building {
             eight_bit: false,
             long_line: false,
             bare_lf: false,
+            shed: false,
         }
     }
 
@@ -146,7 +143,7 @@ impl Smtp {
     pub fn new(bounds: Bounds, midstream: bool) -> Smtp {
         Smtp {
             bounds,
-            t: Transcript::default(),
+            t: Transcript::new(bounds),
             client: Client::Command,
             unstuff: Unstuffer::default(),
             building: None,
@@ -174,8 +171,7 @@ impl Smtp {
 
     fn anomaly(&mut self, name: &'static str, mark: Mark, detail: impl Into<String>) {
         self.t
-            .anomalies
-            .push(Anomaly::new(name, explain(name), mark, detail));
+            .anomaly(Anomaly::new(name, explain(name), mark, detail));
     }
 
     fn anomaly_once(&mut self, name: &'static str, mark: Mark, detail: impl Into<String>) {
@@ -279,6 +275,19 @@ impl Smtp {
         }
     }
 
+    /// Bytes of messages in flight kept for decoding.
+    pub fn held_bytes(&self) -> usize {
+        self.building.as_ref().map_or(0, |b| b.bytes.len())
+    }
+
+    /// Stops keeping the bytes of the message in flight (memory budget).
+    pub fn shed(&mut self) {
+        if let Some(b) = self.building.as_mut() {
+            shed_message(&mut b.bytes, &mut b.overflow);
+            b.shed = true;
+        }
+    }
+
     /// Hands out the messages completed since the last call (their indices, as exchanges
     /// refer to them, count from the first message of the connection).
     pub fn take_messages(&mut self) -> Vec<Message> {
@@ -302,6 +311,7 @@ impl Smtp {
         for &i in &self.pending {
             self.t.exchanges[i].incomplete = true;
         }
+        self.t.finish();
         self.t
     }
 
@@ -392,16 +402,11 @@ impl Smtp {
     }
 
     fn new_exchange(&mut self, mark: Mark, command: Option<Command>) -> usize {
-        self.t.exchanges.push(Exchange {
+        self.t.push_exchange(Exchange {
             mark,
             command,
-            client_lines: Vec::new(),
-            replies: Vec::new(),
-            pipelined: false,
-            message: None,
-            incomplete: false,
-        });
-        self.t.exchanges.len() - 1
+            ..Exchange::default()
+        })
     }
 
     fn command(&mut self, text: String, mark: Mark) {
@@ -503,14 +508,17 @@ impl Smtp {
             "AUTH" => {
                 let mechanism = args.split(' ').next().unwrap_or("").to_ascii_uppercase();
                 let initial = args.split_once(' ').map(|(_, r)| r.trim().to_string());
-                self.t.auth.push(Auth {
-                    mechanism,
-                    username: None,
-                    password: None,
-                    authzid: None,
-                    success: None,
-                    exchange: idx,
-                });
+                self.t.add_auth(
+                    Auth {
+                        mechanism,
+                        username: None,
+                        password: None,
+                        authzid: None,
+                        success: None,
+                        exchange: idx,
+                    },
+                    mark,
+                );
                 if let Some(initial) = initial.filter(|s| !s.is_empty() && s != "=") {
                     self.sasl_decode(&initial);
                 }
@@ -540,7 +548,7 @@ impl Smtp {
                 secret: None,
             }
         };
-        self.t.exchanges[idx].client_lines.push(line);
+        self.t.add_client_line(idx, line);
     }
 
     /// Decodes one SASL response into the current AUTH record; true if it carried a secret.
@@ -631,8 +639,13 @@ impl Smtp {
             size: b.size,
             sha256: overflow_sha256(b.overflow),
             bytes: b.bytes,
-            truncated: b.truncated,
+            truncated: if b.shed {
+                b.size > self.bounds.max_message as u64
+            } else {
+                b.truncated
+            },
             incomplete: b.incomplete || cut,
+            not_decoded: b.shed.then_some(SHED_REASON),
             mail_from: self.mail_from.clone(),
             rcpt_to: self.rcpt_to.clone(),
             exchange,
@@ -710,7 +723,13 @@ impl Smtp {
             );
         }
         let last = line.get(3) != Some(&b'-');
-        self.reply.push(text);
+        if last && self.reply.len() >= self.bounds.max_reply_lines.max(1) {
+            // The final line carries the outcome: it replaces the last line kept.
+            self.reply.pop();
+        }
+        let mut lines = std::mem::take(&mut self.reply);
+        self.t.reply_line(&mut lines, text, mark);
+        self.reply = lines;
         if last {
             let lines = std::mem::take(&mut self.reply);
             let code = lines[0][..3].to_string();
@@ -739,7 +758,7 @@ impl Smtp {
                 );
             }
             let i = self.new_exchange(mark, None);
-            self.t.exchanges[i].replies.push(reply);
+            self.t.add_reply(i, reply);
             return;
         };
         self.greeting_seen = true;
@@ -747,7 +766,7 @@ impl Smtp {
         let code = reply.code.clone();
         let positive = code.starts_with('2');
         let lines = reply.lines.clone();
-        self.t.exchanges[idx].replies.push(reply);
+        self.t.add_reply(idx, reply);
         let mut complete = true;
         match verb.as_str() {
             "DATA" => {
@@ -838,11 +857,11 @@ impl Smtp {
             }
             "EHLO" | "LHLO" if positive => {
                 self.ehlo_done = true;
-                self.t.capabilities = lines
+                let caps = lines
                     .iter()
                     .skip(1)
-                    .map(|l| l.get(4..).unwrap_or("").trim().to_string())
-                    .collect();
+                    .map(|l| l.get(4..).unwrap_or("").trim().to_string());
+                self.t.set_capabilities(caps, mark);
                 for c in &mut self.t.capabilities {
                     if let Some((k, v)) = c.split_once(' ') {
                         *c = format!("{} {v}", k.to_ascii_uppercase());
@@ -859,7 +878,14 @@ impl Smtp {
                     .as_ref()
                     .and_then(|c| c.address.clone());
                 if let Some(a) = addr {
-                    self.rcpt_to.push(a);
+                    if self.rcpt_to.len() < self.bounds.max_replies {
+                        self.rcpt_to.push(a);
+                    } else {
+                        let cap = self.bounds.max_replies;
+                        self.t.limit("max-recipients", mark, || {
+                            format!("recipients of one transaction past the first {cap} are counted, not kept")
+                        });
+                    }
                 }
             }
             "RSET" => self.end_transaction(),
@@ -1336,7 +1362,7 @@ mod tests {
             fn hostile_input_is_bounded(
                 chunks in proptest::collection::vec((any::<bool>(), proptest::collection::vec(any::<u8>(), 0..300)), 0..40)
             ) {
-                let d = Smtp::new(Bounds { max_line: 128, max_message: 512 }, false);
+                let d = Smtp::new(Bounds { max_line: 128, max_message: 512, ..BOUNDS }, false);
                 for size in crate::proto::testkit::hostile(Box::new(d), &chunks, 3) {
                     prop_assert!(size <= 512);
                 }

@@ -1,15 +1,21 @@
 //! Test harness shared by the dissectors' tests: feeds `C:`/`S:` steps, whole or cut into
 //! pieces, and returns the transcript with every message, however they were handed out.
 
+use super::Bounds;
 use super::Dissector;
 use super::event::{Mark, Side};
-use super::smtp::Bounds;
 use super::transcript::Transcript;
 
 /// Limits the dissector tests run with.
 pub const BOUNDS: Bounds = Bounds {
     max_line: 4096,
     max_message: 1 << 20,
+    max_exchanges: 10_000,
+    max_replies: 1_000,
+    max_reply_lines: 1_000,
+    max_anomalies: 100,
+    max_imap_line: 1 << 20,
+    max_imap_literals: 1_000,
 };
 
 /// Each exchange's command verb (empty for none) and reply codes.

@@ -37,11 +37,38 @@ pub struct Session {
     /// IMAP COMPRESS=DEFLATE: when compression started (RFC 3339); nothing after it is read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compression: Option<String>,
+    /// Exchanges past `--max-exchanges`: counted and summarised, not kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exchanges_omitted: Option<OmittedInfo>,
+    /// Messages past the per-session limit: counted, not kept or decoded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages_omitted: Option<MessagesOmitted>,
     /// Stream bytes the capture lacks, per direction.
     pub gap_bytes: crate::session::PerSide<u64>,
     /// Session start, for relative times; not serialised.
     #[serde(skip)]
     pub start_ts: Timestamp,
+}
+
+/// Exchanges counted instead of kept.
+#[derive(Clone, Debug, Serialize)]
+pub struct OmittedInfo {
+    pub count: u64,
+    /// Index of the first exchange kept after the omitted ones began (they are reported
+    /// before it).
+    pub after: usize,
+    pub first: String,
+    pub last: String,
+    /// Omitted exchanges per command verb (`""`: no command).
+    pub verbs: std::collections::BTreeMap<String, u64>,
+}
+
+/// Messages counted instead of kept.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct MessagesOmitted {
+    pub count: u64,
+    /// Their sizes added up.
+    pub bytes: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -150,6 +177,9 @@ pub struct MessageInfo {
     pub sha256: String,
     pub truncated: bool,
     pub incomplete: bool,
+    /// Why the message was not decoded via MIME (its size and SHA-256 are still exact).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_decoded: Option<String>,
     pub content_type: Option<String>,
     pub headers: Headers,
     pub parts: Vec<Part>,
@@ -170,6 +200,9 @@ pub struct AnomalyInfo {
     pub ts: String,
     pub frame: u64,
     pub detail: String,
+    /// `limit-reached`: how many things were counted instead of kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
     #[serde(skip)]
     pub at: Timestamp,
 }
@@ -183,6 +216,7 @@ impl From<&Anomaly> for AnomalyInfo {
             ts: a.ts.to_rfc3339(),
             frame: a.frame,
             detail: a.detail.clone(),
+            count: a.count,
             at: a.ts,
         }
     }
@@ -203,6 +237,7 @@ pub fn envelope(m: Message, keep_raw: bool) -> MessageInfo {
         sha256: m.sha256.unwrap_or_default(),
         truncated: m.truncated,
         incomplete: m.incomplete,
+        not_decoded: m.not_decoded.map(str::to_string),
         content_type: None,
         headers: Headers::default(),
         parts: Vec::new(),
@@ -235,12 +270,18 @@ fn at(mark: Mark) -> (String, u64, Timestamp) {
 pub fn session(
     summary: &ConnSummary,
     protocol: Protocol,
-    t: Transcript,
-    messages: Vec<MessageInfo>,
+    mut t: Transcript,
+    mut messages: Vec<MessageInfo>,
     show_secrets: bool,
 ) -> Session {
-    let exchanges = t
-        .exchanges
+    // Exchanges past the limit were let go: references are translated to positions in the
+    // list kept (one to an exchange let go points where the omission is reported).
+    let (kept_list, kept, omitted) = std::mem::take(&mut t.exchanges).into_kept();
+    for m in &mut messages {
+        m.exchange = kept.position(m.exchange);
+    }
+    let message_count = messages.len();
+    let exchanges = kept_list
         .iter()
         .map(|e| {
             let (ts, frame, when) = at(e.mark);
@@ -304,7 +345,7 @@ pub fn session(
                     .collect(),
                 replies,
                 status: e.status().map(str::to_string),
-                message: e.message,
+                message: e.message.filter(|&i| i < message_count),
                 pipelined: e.pipelined,
                 incomplete: e.incomplete,
                 at: when,
@@ -331,7 +372,7 @@ pub fn session(
                     .map(|p| p.shown(show_secrets).to_string()),
                 authzid: a.authzid.clone(),
                 success: a.success,
-                exchange: a.exchange,
+                exchange: kept.position(a.exchange),
             })
             .collect(),
         capabilities: t.capabilities.clone(),
@@ -349,10 +390,17 @@ pub fn session(
                 uidvalidity: m.uidvalidity,
                 uidnext: m.uidnext,
                 flags: m.flags.clone(),
-                exchange: m.exchange,
+                exchange: kept.position(m.exchange),
             })
             .collect(),
         compression: t.compression.map(|m| m.ts.to_rfc3339()),
+        exchanges_omitted: (omitted.count > 0).then(|| OmittedInfo {
+            count: omitted.count,
+            after: kept.position(omitted.after),
+            first: omitted.first.unwrap_or_default().ts.to_rfc3339(),
+            last: omitted.last.unwrap_or_default().ts.to_rfc3339(),
+            verbs: omitted.verbs,
+        }),
         ..base(summary, protocol)
     }
 }
@@ -379,6 +427,8 @@ fn base(summary: &ConnSummary, protocol: Protocol) -> Session {
         anomalies: Vec::new(),
         mailboxes: Vec::new(),
         compression: None,
+        exchanges_omitted: None,
+        messages_omitted: None,
         gap_bytes: crate::session::PerSide::from_dirs([
             summary.dirs[0].gap_bytes,
             summary.dirs[1].gap_bytes,
