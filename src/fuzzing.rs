@@ -148,6 +148,7 @@ const FUZZ_BOUNDS: crate::proto::Bounds = crate::proto::Bounds {
     max_anomalies: 4,
     max_imap_line: 2048,
     max_imap_literals: 8,
+    max_in_flight: 2,
 };
 
 /// The SMTP dissector; see `dissector` in this module.

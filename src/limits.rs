@@ -39,6 +39,9 @@ pub struct Limits {
     pub max_imap_line: usize,
     /// IMAP: literals in one logical line.
     pub max_imap_literals: usize,
+    /// Commands waiting for their reply at once (pipelining depth); past it the oldest
+    /// stops waiting and is marked incomplete.
+    pub max_in_flight: usize,
     /// Messages kept per session; later ones are counted (size and count), not decoded.
     pub max_messages: usize,
     /// Message bytes held for MIME across all open sessions together; past it the largest
@@ -66,6 +69,7 @@ impl Default for Limits {
             max_anomalies: 100,
             max_imap_line: 1 << 20,
             max_imap_literals: 1_000,
+            max_in_flight: 1_000,
             max_messages: 10_000,
             max_held_messages: 32 << 20,
             max_sniff: 512,

@@ -38,6 +38,8 @@ pub struct Bounds {
     /// messages), and the number of literals in it.
     pub max_imap_line: usize,
     pub max_imap_literals: usize,
+    /// Commands waiting for their reply at once.
+    pub max_in_flight: usize,
 }
 
 impl Bounds {
@@ -51,6 +53,7 @@ impl Bounds {
             max_anomalies: limits.max_anomalies,
             max_imap_line: limits.max_imap_line,
             max_imap_literals: limits.max_imap_literals,
+            max_in_flight: limits.max_in_flight,
         }
     }
 }

@@ -16,6 +16,7 @@ pub const BOUNDS: Bounds = Bounds {
     max_anomalies: 100,
     max_imap_line: 1 << 20,
     max_imap_literals: 1_000,
+    max_in_flight: 1_000,
 };
 
 /// Each exchange's command verb (empty for none) and reply codes.
@@ -54,22 +55,99 @@ pub fn run(mut d: Box<dyn Dissector>, steps: &[(Side, &[u8])], cuts: &[usize]) -
     t
 }
 
+/// Small limits for the hostile-input tests, so that random input reaches them.
+pub const TIGHT: Bounds = Bounds {
+    max_line: 128,
+    max_message: 512,
+    max_exchanges: 4,
+    max_replies: 2,
+    max_reply_lines: 3,
+    max_anomalies: 2,
+    max_imap_line: 256,
+    max_imap_literals: 2,
+    max_in_flight: 2,
+};
+
 /// Feeds arbitrary chunks (client or server) with a gap of `gap` bytes after each, as a
-/// hostile capture would, and returns the sizes of the messages kept (each must stay
-/// within the dissector's `max_message`).
-pub fn hostile(mut d: Box<dyn Dissector>, chunks: &[(bool, Vec<u8>)], gap: u64) -> Vec<usize> {
-    let mut sizes = Vec::new();
+/// hostile capture would, and checks that every collection of the transcript stays within
+/// `b` (see [`check_bounds`]).
+pub fn hostile(mut d: Box<dyn Dissector>, b: &Bounds, chunks: &[(bool, Vec<u8>)], gap: u64) {
+    let mut messages = Vec::new();
     for (client, data) in chunks {
         let side = if *client { Side::Client } else { Side::Server };
         d.on_data(side, data, Mark::default());
         d.on_gap(side, gap, Mark::default());
-        sizes.extend(d.take_messages().iter().map(|m| m.bytes.len()));
+        messages.extend(d.take_messages());
     }
-    sizes.extend(
-        d.finish(Mark::default())
-            .messages
-            .iter()
-            .map(|m| m.bytes.len()),
+    let mut t = d.finish(Mark::default());
+    messages.append(&mut t.messages);
+    t.messages = messages;
+    check_bounds(&t, b);
+}
+
+/// Asserts that a finished transcript keeps within its bounds, and that what it let go of
+/// is counted.
+pub fn check_bounds(t: &Transcript, b: &Bounds) {
+    for m in &t.messages {
+        assert!(m.bytes.len() <= b.max_message, "message over max_message");
+        assert!(m.size >= m.bytes.len() as u64);
+    }
+    let mut per_name = std::collections::HashMap::new();
+    for a in &t.anomalies {
+        *per_name.entry(a.name).or_insert(0usize) += 1;
+        if a.name == "limit-reached" {
+            assert!(
+                a.count.is_some_and(|c| c > 0),
+                "limit-reached without count"
+            );
+        }
+    }
+    for (name, n) in &per_name {
+        if *name != "limit-reached" {
+            assert!(*n <= b.max_anomalies, "{n} {name} anomalies kept");
+        }
+    }
+    let kept: Vec<_> = t.exchanges.iter().collect();
+    assert_eq!(
+        kept.len() as u64 + t.exchanges.omitted.count,
+        t.exchanges.len() as u64,
+        "every exchange is kept or counted"
     );
-    sizes
+    let unpinned_past_cap = kept
+        .iter()
+        .skip(b.max_exchanges)
+        .filter(|e| e.message.is_none())
+        .count();
+    assert!(
+        unpinned_past_cap <= 256 + t.auth.len() + t.mailboxes.len(),
+        "{unpinned_past_cap} exchanges kept past the cap"
+    );
+    if t.exchanges.omitted.count > 0 {
+        assert!(
+            per_name.contains_key("limit-reached"),
+            "omission not reported"
+        );
+    }
+    for e in kept {
+        assert!(
+            e.replies.len() <= b.max_replies.max(1),
+            "replies over the cap"
+        );
+        assert!(
+            e.client_lines.len() <= b.max_replies,
+            "client lines over the cap"
+        );
+        for r in &e.replies {
+            assert!(
+                r.lines.len() <= b.max_reply_lines.max(1),
+                "reply lines over the cap"
+            );
+        }
+    }
+    assert!(t.capabilities.len() <= b.max_reply_lines);
+    assert!(t.auth.len() <= b.max_exchanges);
+    assert!(t.mailboxes.len() <= b.max_exchanges);
+    for m in &t.messages {
+        assert!(m.rcpt_to.len() <= b.max_replies);
+    }
 }

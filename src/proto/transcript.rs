@@ -433,6 +433,22 @@ impl Transcript {
         false
     }
 
+    /// Queues exchange `n` as waiting for its reply. Past `max_in_flight` commands waiting,
+    /// the oldest stops waiting (marked incomplete, counted): a client that is never
+    /// answered cannot grow the queue, or the search for a tag, without bound.
+    pub fn in_flight(&mut self, pending: &mut VecDeque<usize>, n: usize, mark: Mark) {
+        pending.push_back(n);
+        let cap = self.bounds.max_in_flight.max(1);
+        if pending.len() > cap {
+            if let Some(old) = pending.pop_front() {
+                self.exchanges[old].incomplete = true;
+            }
+            self.limit("max-in-flight", mark, || {
+                format!("commands waiting for a reply past {cap}: the oldest stop waiting")
+            });
+        }
+    }
+
     /// Adds a credential record, up to `max_exchanges` of them.
     pub fn add_auth(&mut self, auth: Auth, mark: Mark) {
         let cap = self.bounds.max_exchanges;
