@@ -1,4 +1,4 @@
-//! Human tables (comfy-table).
+//! Human tables (comfy-table). Capture strings pass through [`crate::render::escape`].
 
 use crate::session::{FlowRecord, RunSummary};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
@@ -121,7 +121,7 @@ pub fn write_sessions<W: Write>(
     show_secrets: bool,
     color: bool,
 ) -> io::Result<()> {
-    use crate::render::text::escape;
+    use crate::render::escape;
     let new_table = |header: Vec<&str>| {
         let mut t = Table::new();
         t.load_style(UTF8_FULL_CONDENSED)
@@ -274,7 +274,7 @@ pub fn write_sessions<W: Write>(
                     Cell::new(escape(
                         &mailbox.or_else(|| c.mailbox.clone()).unwrap_or_default(),
                     )),
-                    Cell::new(e.status.as_deref().unwrap_or("-")),
+                    Cell::new(escape(e.status.as_deref().unwrap_or("-"))),
                     Cell::new(escape(&result)),
                     Cell::new(latency).set_alignment(CellAlignment::Right),
                 ]);

@@ -1,9 +1,11 @@
 //! The human transcript: one block per session, every command and reply with its time
 //! relative to the session start, reply latency, a short note of what it means, messages
 //! with their MIME tree and the start of their text, anomalies inline. Bytes from the
-//! capture never reach the terminal raw: control characters are shown escaped.
+//! capture never reach the terminal raw: control and bidi characters are shown escaped
+//! ([`crate::render::escape`]).
 
 use crate::proto::Protocol;
+use crate::render::escape;
 use crate::session::Session;
 use crate::session::mail::{AnomalyInfo, ExchangeInfo, MessageInfo};
 use std::io::{self, Write};
@@ -45,24 +47,6 @@ impl Style {
     fn warn(&self, s: &str) -> String {
         self.paint("33", s)
     }
-}
-
-/// Escapes control characters (and the escape character itself) so capture bytes can't
-/// drive the terminal.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\n' => out.push_str("\\n"),
-            c if c.is_control() || c == '\u{fffd}' => {
-                out.push_str(&format!("\\u{{{:x}}}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn rel(session: &Session, at: crate::capture::Timestamp) -> String {
