@@ -8,8 +8,8 @@ use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 /// Exit codes: 0 success, 1 the capture or output failed (everything decoded before the
-/// failure is still printed), 2 bad usage. Error messages are one line, control and bidi
-/// characters escaped.
+/// failure is still printed; a capture of which no frame could be decoded fails too), 2 bad
+/// usage. Error messages are one line, control and bidi characters escaped.
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let stdout = io::stdout();
@@ -128,6 +128,9 @@ fn sessions(args: &SessionArgs, out: &mut impl Write, color: bool) -> Result<(),
         return Err(Failure::Output(e));
     }
     match args.format {
+        Format::Text if outcome.error.is_none() => {
+            render::text::write_skipped(&mut io::stderr().lock(), &outcome.summary)?
+        }
         Format::Text => {}
         Format::Json => render::json::write_line(out, &outcome.summary, args.pretty)?,
         Format::Table => render::table::write_sessions(

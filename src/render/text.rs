@@ -6,8 +6,8 @@
 
 use crate::proto::Protocol;
 use crate::render::escape;
-use crate::session::Session;
 use crate::session::mail::{AnomalyInfo, ExchangeInfo, MessageInfo};
+use crate::session::{RunSummary, Session};
 use std::io::{self, Write};
 
 /// ANSI styling, or none.
@@ -47,6 +47,33 @@ impl Style {
     fn warn(&self, s: &str) -> String {
         self.paint("33", s)
     }
+}
+
+/// Text output has no summary block; when frames were not fully read, this one line (for
+/// standard error) names them, as the JSON summary and the table footer count them.
+pub fn write_skipped<W: Write>(out: &mut W, summary: &RunSummary) -> io::Result<()> {
+    let counts = [
+        (
+            summary.frames_unsupported_link,
+            "frames on unsupported link types",
+        ),
+        (summary.frames_malformed, "malformed frames"),
+        (summary.frames_cut_by_snaplen, "frames cut by snaplen"),
+    ];
+    let parts: Vec<String> = counts
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+    if parts.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "mailscope: partly read: {} of {} frames (see the summary of --format json)",
+        parts.join(", "),
+        summary.frames
+    )
 }
 
 fn rel(session: &Session, at: crate::capture::Timestamp) -> String {
