@@ -1,7 +1,7 @@
 //! JSON Lines: one object per record, each with a `type` tag, written as it is produced.
 //!
 //! Every JSON writer (sessions, flows, the summary, `--pretty`, `--extract`'s `index.json`)
-//! goes through [`write`], whose formatter writes every character of
+//! goes through [`write()`], whose formatter writes every character of
 //! [`crate::render::is_unsafe`] as a `\uXXXX` escape: serde_json escapes C0 controls itself,
 //! but writes DEL, the C1 controls (U+009B is an 8-bit CSI) and the bidi controls raw, and
 //! `cat out.json` would hand them to the terminal. The escapes are plain JSON: a parser reads
