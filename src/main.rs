@@ -8,7 +8,8 @@ use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 /// Exit codes: 0 success, 1 the capture or output failed (everything decoded before the
-/// failure is still printed), 2 bad usage.
+/// failure is still printed; a capture of which no frame could be decoded fails too), 2 bad
+/// usage. Error messages are one line, control and bidi characters escaped.
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let stdout = io::stdout();
@@ -21,7 +22,7 @@ fn main() -> ExitCode {
     let written = out.flush();
     match (result, written) {
         (Err(Failure::Usage(msg)), _) => {
-            eprintln!("mailscope: {msg}");
+            eprintln!("mailscope: {}", render::escape(&msg));
             ExitCode::from(2)
         }
         (Err(Failure::Output(e)), _) | (_, Err(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
@@ -29,11 +30,15 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         (Err(Failure::Output(e)), _) | (_, Err(e)) => {
-            eprintln!("mailscope: writing output: {e}");
+            eprintln!(
+                "mailscope: writing output: {}",
+                render::escape(&e.to_string())
+            );
             ExitCode::from(1)
         }
         (Err(Failure::Run(msg)), _) => {
-            eprintln!("mailscope: {msg}");
+            // One line, whatever a file name or a capture put into it.
+            eprintln!("mailscope: {}", render::escape(&msg));
             ExitCode::from(1)
         }
         (Ok(()), Ok(())) => ExitCode::SUCCESS,
@@ -123,6 +128,9 @@ fn sessions(args: &SessionArgs, out: &mut impl Write, color: bool) -> Result<(),
         return Err(Failure::Output(e));
     }
     match args.format {
+        Format::Text if outcome.error.is_none() => {
+            render::text::write_skipped(&mut io::stderr().lock(), &outcome.summary)?
+        }
         Format::Text => {}
         Format::Json => render::json::write_line(out, &outcome.summary, args.pretty)?,
         Format::Table => render::table::write_sessions(

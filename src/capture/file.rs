@@ -1,7 +1,7 @@
 //! pcap / pcapng reader on top of pcap-parser: the only file that knows its
 //! next / consume / refill protocol.
 
-use super::{CaptureError, CaptureErrorKind, Frame, InputSource, LinkType, Timestamp};
+use super::{CaptureError, CaptureErrorKind, Frame, InputSource, LinkType, Timestamp, Unreadable};
 use pcap_parser::pcapng::Block;
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
 use pcap_parser::{PcapBlockOwned, PcapError};
@@ -40,6 +40,11 @@ pub struct FileReader {
     /// Frames the file holds that this reader could not turn into a `Frame` (an EPB naming
     /// an interface that was never described, for example).
     pub skipped_blocks: u64,
+    /// Frames on a link type [`LinkType`] names (the packet layer can decode them).
+    decodable: u64,
+    /// The first packet record that could not be decoded at the link level: its number,
+    /// byte offset and why. When no record was decodable, the end of input reports it.
+    first_unreadable: Option<(u64, u64, Unreadable)>,
 }
 
 /// A reader that fills the buffer it is given as far as the input allows: pipes and gzip
@@ -69,7 +74,7 @@ impl<R: Read> Read for FullReads<R> {
 enum Step {
     Skip(usize),
     /// A packet block this reader cannot place (unknown interface).
-    Unusable(usize),
+    Unusable(usize, Unreadable),
     Refill,
     Grow,
     End,
@@ -119,6 +124,8 @@ impl FileReader {
             interfaces: Vec::new(),
             big_endian: false,
             skipped_blocks: 0,
+            decodable: 0,
+            first_unreadable: None,
         })
     }
 
@@ -143,6 +150,12 @@ impl FileReader {
 
     /// The next frame, `None` at a clean end of input, or an error that says where the file
     /// stopped making sense. After an error the reader is not used again.
+    ///
+    /// An input that held packet records of which none could be decoded at the link level
+    /// (every frame on an unsupported link type, every packet block before any interface
+    /// description) ends with [`CaptureErrorKind::NothingDecodable`], at the first such
+    /// record, after all its frames were handed out: nothing was readable, so the run failed.
+    /// When some records were decodable, the others are only counted.
     pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
         if self.pending > 0 {
             self.inner.consume(self.pending);
@@ -177,8 +190,11 @@ impl FileReader {
             };
             match step {
                 Step::Skip(n) => self.inner.consume(n),
-                Step::Unusable(n) => {
+                Step::Unusable(n, why) => {
                     self.skipped_blocks += 1;
+                    let record = self.frames + self.skipped_blocks;
+                    let offset = self.offset();
+                    self.first_unreadable.get_or_insert((record, offset, why));
                     self.inner.consume(n)
                 }
                 Step::Refill => {
@@ -200,7 +216,19 @@ impl FileReader {
                         ))));
                     }
                 }
-                Step::End => return Ok(None),
+                Step::End => {
+                    if self.decodable == 0
+                        && let Some((frame, offset, why)) = self.first_unreadable.take()
+                    {
+                        return Err(CaptureError {
+                            path: self.name.clone(),
+                            frame,
+                            offset,
+                            kind: CaptureErrorKind::NothingDecodable(why),
+                        });
+                    }
+                    return Ok(None);
+                }
                 Step::Fail(kind) => return Err(self.error(kind)),
                 Step::Packet {
                     consumed,
@@ -212,6 +240,13 @@ impl FileReader {
                 } => {
                     self.pending = consumed;
                     self.frames += 1;
+                    match link {
+                        LinkType::Other(n) => {
+                            let at = (self.frames, self.offset(), Unreadable::Link(n));
+                            self.first_unreadable.get_or_insert(at);
+                        }
+                        _ => self.decodable += 1,
+                    }
                     let data = self.inner.data();
                     let data = data.get(start..start + len).unwrap_or(&[]);
                     return Ok(Some(Frame {
@@ -270,6 +305,14 @@ fn classify(
         }
         PcapBlockOwned::NG(block) => match block {
             Block::SectionHeader(shb) => {
+                // A new major version means blocks laid out in a way this reader does not
+                // know; minor versions stay compatible (pcapng spec, Section Header Block).
+                if shb.major_version != 1 {
+                    return Step::Fail(CaptureErrorKind::UnsupportedVersion {
+                        major: shb.major_version,
+                        minor: shb.minor_version,
+                    });
+                }
                 interfaces.clear();
                 *big_endian = shb.big_endian();
                 Step::Skip(consumed)
@@ -286,7 +329,7 @@ fn classify(
             }
             Block::EnhancedPacket(epb) => {
                 let Some(iface) = interfaces.get(epb.if_id as usize).copied() else {
-                    return Step::Unusable(consumed);
+                    return Step::Unusable(consumed, Unreadable::NoInterface(epb.if_id));
                 };
                 let data = epb.packet_data();
                 let ts = ng_timestamp(epb.ts_high, epb.ts_low, iface);
@@ -302,7 +345,7 @@ fn classify(
             Block::SimplePacket(spb) => {
                 // SPBs belong to interface 0 and carry no timestamp.
                 let Some(iface) = interfaces.first().copied() else {
-                    return Step::Unusable(consumed);
+                    return Step::Unusable(consumed, Unreadable::NoInterface(0));
                 };
                 let data = spb.packet_data();
                 Step::Packet {
@@ -325,9 +368,9 @@ fn classify(
                             link: iface.link,
                             orig_len: opb.orig_len,
                         },
-                        None => Step::Unusable(consumed),
+                        None => Step::Unusable(consumed, Unreadable::NoInterface(opb.if_id as u32)),
                     },
-                    None => Step::Unusable(consumed),
+                    None => Step::Unusable(consumed, Unreadable::ShortBlock),
                 }
             }
             _ => Step::Skip(consumed),

@@ -6,7 +6,9 @@
 //! standard input) and nothing about what is inside a frame. pcap-parser's
 //! next / consume / refill protocol is wrapped once, in [`file::FileReader`]; the rest of the
 //! program only sees frames and [`CaptureError`]s that name the frame and byte offset where
-//! reading stopped.
+//! reading stopped. An input that holds packets of which none is on a link type [`LinkType`]
+//! names (or, in pcapng, none belongs to a described interface) is such an error too, raised
+//! at the end of input: one rule, here, for every command.
 //!
 //! Memory use is bounded: frames are borrowed from one circular buffer that is refilled in
 //! place, so a 100 GB file is read with the same few MiB as a 1 KB one.
@@ -67,7 +69,7 @@ impl fmt::Display for Timestamp {
 }
 
 /// Link-layer header type of a frame (the pcap LINKTYPE_ values we decode, plus the raw
-/// number for everything else so it can be reported).
+/// number for everything else so it can be reported: `Other` is not decoded).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum LinkType {
     /// LINKTYPE_NULL (0): BSD loopback, 4-byte address family in host byte order.
@@ -134,7 +136,75 @@ pub enum CaptureErrorKind {
     Oversized(usize),
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// A pcapng section whose major version is not 1: its blocks cannot be read.
+    #[error("pcapng version {major}.{minor} is not supported (only 1.x is)")]
+    UnsupportedVersion { major: u16, minor: u16 },
+    /// The input held packet records, but not one became a frame the packet layer can
+    /// decode. The position is that of the first such record.
+    #[error("no frame could be decoded: {0}")]
+    NothingDecodable(Unreadable),
 }
+
+/// Why a packet record could not be decoded at the link level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unreadable {
+    /// Its link type is not one [`LinkType`] names.
+    Link(i32),
+    /// A pcapng packet block naming an interface no Interface Description Block described.
+    NoInterface(u32),
+    /// A pcapng obsolete packet block too short for its own fields.
+    ShortBlock,
+}
+
+impl fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Unreadable::Link(n) => match link_type_name(n) {
+                Some(name) => write!(f, "link type {n} ({name}) is not supported"),
+                None => write!(f, "link type {n} is not supported"),
+            },
+            Unreadable::NoInterface(id) => write!(
+                f,
+                "packet block for interface {id} comes before any interface description block"
+            ),
+            Unreadable::ShortBlock => f.write_str("obsolete packet block cut short"),
+        }
+    }
+}
+
+/// The tcpdump name (`LINKTYPE_` dropped) of link types seen in the wild that mailscope does
+/// not decode, so an error can say what the capture holds.
+fn link_type_name(n: i32) -> Option<&'static str> {
+    Some(match n {
+        6 => "IEEE802_5",
+        9 => "PPP",
+        10 => "FDDI",
+        50 => "PPP_HDLC",
+        51 => "PPP_ETHER",
+        104 => "C_HDLC",
+        105 => "IEEE802_11",
+        107 => "FRELAY",
+        119 => "IEEE802_11_PRISM",
+        127 => "IEEE802_11_RADIOTAP",
+        147..=162 => USER[(n - 147) as usize],
+        163 => "IEEE802_11_AVS",
+        187 => "BLUETOOTH_HCI_H4",
+        189 => "USB_LINUX",
+        195 => "IEEE802_15_4_WITHFCS",
+        201 => "BLUETOOTH_HCI_H4_WITH_PHDR",
+        220 => "USB_LINUX_MMAPPED",
+        239 => "NFLOG",
+        249 => "USBPCAP",
+        252 => "WIRESHARK_UPPER_PDU",
+        253 => "NETLINK",
+        _ => return None,
+    })
+}
+
+const USER: [&str; 16] = [
+    "USER0", "USER1", "USER2", "USER3", "USER4", "USER5", "USER6", "USER7", "USER8", "USER9",
+    "USER10", "USER11", "USER12", "USER13", "USER14", "USER15",
+];
 
 /// A capture error with the position where it happened: the number of the frame that could
 /// not be read and the byte offset of its record in the (decompressed) input.

@@ -1,8 +1,9 @@
 //! `--extract DIR`: every message as an `.eml` file and every attachment as a file, plus an
-//! `index.json` of names, sizes and hashes. Names come from the capture, so they are
-//! sanitised: only `[A-Za-z0-9._-]` survive, no leading dot, no path separators, bounded
-//! length; files are created with `create_new`, so nothing is ever overwritten (a clash
-//! gets a numeric suffix).
+//! `index.json` of names, sizes and hashes (written by [`crate::render::json`], so control
+//! and bidi characters of original names are escaped). Names come from the capture, so they
+//! are sanitised: only `[A-Za-z0-9._-]` survive (no control or bidi character, no path
+//! separator), no leading dot, bounded length; files are created with `create_new`, so
+//! nothing is ever overwritten (a clash gets a numeric suffix).
 
 use crate::session::Session;
 use serde::Serialize;
@@ -131,7 +132,8 @@ impl Extractor {
 
     /// Writes `index.json` (or `index-N.json` if one exists).
     pub fn finish(self) -> io::Result<()> {
-        let json = serde_json::to_vec_pretty(&self.index).map_err(io::Error::other)?;
+        let mut json = Vec::new();
+        crate::render::json::write(&mut json, &self.index, true)?;
         create_unique(&self.dir, "index.json", &json).map(|_| ())
     }
 }
@@ -148,5 +150,10 @@ mod tests {
         assert_eq!(sanitize(""), "unnamed");
         assert!(sanitize(&"x".repeat(500)).len() <= 100);
         assert_eq!(sanitize("Quarterly report.pdf"), "Quarterly_report.pdf");
+        // Control and bidi characters (RLO hides `exe.pdf` as `fdp.exe`) become `_`.
+        assert_eq!(
+            sanitize("a\u{202e}fdp.exe\u{9b}\x1b[2J\x07\u{2066}"),
+            "a_fdp.exe___2J__"
+        );
     }
 }

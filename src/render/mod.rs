@@ -1,8 +1,80 @@
 //! Render layer: turns the session model into output. One printer per format; renderers read
 //! only `session` types, never dissector or reassembly internals.
+//!
+//! Strings in the model come from the capture, so no printer writes them raw: the text and
+//! table printers pass them through [`escape`], the JSON printers through the escaping
+//! formatter of [`json`] (also used for `--extract`'s `index.json`), and extracted file names
+//! keep only `[A-Za-z0-9._-]`. The characters that matter are those [`is_unsafe`] names.
 
 pub mod extract;
 pub mod json;
 pub mod streams;
 pub mod table;
 pub mod text;
+
+/// Bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069): they reorder how
+/// the text around them is shown ("Trojan Source", CVE-2021-42574), so `exe.pdf` can hide
+/// `fdp.exe`.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Characters never written raw in any format: C0 controls (U+0000–U+001F), DEL (U+007F),
+/// C1 controls (U+0080–U+009F, among them U+009B, the 8-bit CSI some terminals obey) and the
+/// bidi controls of [`is_bidi_control`].
+pub fn is_unsafe(c: char) -> bool {
+    c.is_control() || is_bidi_control(c)
+}
+
+/// A capture string made safe for a terminal, in text and table output: tab, CR and LF as
+/// `\t`, `\r`, `\n`; every other character of [`is_unsafe`], and U+FFFD (which stands for
+/// bytes that were not UTF-8), as `\u{…}` with its hex code point.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            c if is_unsafe(c) || c == '\u{fffd}' => {
+                use std::fmt::Write;
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_shows_every_control_and_bidi_character() {
+        assert_eq!(escape("a\tb\r\n"), "a\\tb\\r\\n");
+        assert_eq!(escape("\0\x07\x1b[2J"), "\\u{0}\\u{7}\\u{1b}[2J");
+        assert_eq!(
+            escape("\x7f\u{80}\u{9b}31m\u{9f}"),
+            "\\u{7f}\\u{80}\\u{9b}31m\\u{9f}"
+        );
+        assert_eq!(
+            escape("invoice\u{202e}fdp.exe\u{2066}x\u{2069}"),
+            "invoice\\u{202e}fdp.exe\\u{2066}x\\u{2069}"
+        );
+        assert_eq!(escape("bad \u{fffd} byte"), "bad \\u{fffd} byte");
+        // Printable text, including non-ASCII, stays as it is.
+        assert_eq!(escape("Grüße, 東京 → ✉ \u{a0}"), "Grüße, 東京 → ✉ \u{a0}");
+    }
+
+    #[test]
+    fn unsafe_characters_are_exactly_c0_del_c1_and_bidi_controls() {
+        for c in (0..=0x10ffffu32).filter_map(char::from_u32) {
+            let want = (c as u32) < 0x20
+                || (0x7f..=0x9f).contains(&(c as u32))
+                || (0x202a..=0x202e).contains(&(c as u32))
+                || (0x2066..=0x2069).contains(&(c as u32));
+            assert_eq!(is_unsafe(c), want, "U+{:04X}", c as u32);
+        }
+    }
+}

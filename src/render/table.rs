@@ -1,4 +1,5 @@
-//! Human tables (comfy-table).
+//! Human tables (comfy-table). Capture strings pass through [`crate::render::escape`]; the
+//! footer line names what was skipped, as the JSON summary counts it.
 
 use crate::session::{FlowRecord, RunSummary};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
@@ -89,6 +90,12 @@ pub fn write_flows<W: Write>(
         "{} connection(s) listed of {} seen; {} frames, {} TCP segments",
         summary.listed, summary.connections, summary.frames, summary.tcp_segments
     )?;
+    writeln!(out, "{}", skipped_notes(summary))
+}
+
+/// `; N malformed; N on unsupported link types; …` for every nonzero count of frames or
+/// connections not fully read, as the JSON summary has them; empty when there is none.
+pub fn skipped_notes(summary: &RunSummary) -> String {
     let notes = [
         (summary.frames_malformed, "malformed"),
         (summary.frames_cut_by_snaplen, "cut by snaplen"),
@@ -104,12 +111,11 @@ pub fn write_flows<W: Write>(
             "holes given up at the buffer limit",
         ),
     ];
-    for (n, what) in notes {
-        if n > 0 {
-            write!(out, "; {n} {what}")?;
-        }
-    }
-    writeln!(out)
+    notes
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("; {n} {what}"))
+        .collect()
 }
 
 /// The main job's table view: sessions, then messages, then (with `--show-secrets`)
@@ -121,7 +127,7 @@ pub fn write_sessions<W: Write>(
     show_secrets: bool,
     color: bool,
 ) -> io::Result<()> {
-    use crate::render::text::escape;
+    use crate::render::escape;
     let new_table = |header: Vec<&str>| {
         let mut t = Table::new();
         t.load_style(UTF8_FULL_CONDENSED)
@@ -274,7 +280,7 @@ pub fn write_sessions<W: Write>(
                     Cell::new(escape(
                         &mailbox.or_else(|| c.mailbox.clone()).unwrap_or_default(),
                     )),
-                    Cell::new(e.status.as_deref().unwrap_or("-")),
+                    Cell::new(escape(e.status.as_deref().unwrap_or("-"))),
                     Cell::new(escape(&result)),
                     Cell::new(latency).set_alignment(CellAlignment::Right),
                 ]);
@@ -309,7 +315,10 @@ pub fn write_sessions<W: Write>(
     }
     writeln!(
         out,
-        "{} session(s) of {} connection(s); {} frames",
-        summary.listed, summary.connections, summary.frames
+        "{} session(s) of {} connection(s); {} frames{}",
+        summary.listed,
+        summary.connections,
+        summary.frames,
+        skipped_notes(summary)
     )
 }

@@ -1,11 +1,13 @@
 //! The human transcript: one block per session, every command and reply with its time
 //! relative to the session start, reply latency, a short note of what it means, messages
 //! with their MIME tree and the start of their text, anomalies inline. Bytes from the
-//! capture never reach the terminal raw: control characters are shown escaped.
+//! capture never reach the terminal raw: control and bidi characters are shown escaped
+//! ([`crate::render::escape`]).
 
 use crate::proto::Protocol;
-use crate::session::Session;
+use crate::render::escape;
 use crate::session::mail::{AnomalyInfo, ExchangeInfo, MessageInfo};
+use crate::session::{RunSummary, Session};
 use std::io::{self, Write};
 
 /// ANSI styling, or none.
@@ -47,22 +49,31 @@ impl Style {
     }
 }
 
-/// Escapes control characters (and the escape character itself) so capture bytes can't
-/// drive the terminal.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\n' => out.push_str("\\n"),
-            c if c.is_control() || c == '\u{fffd}' => {
-                out.push_str(&format!("\\u{{{:x}}}", c as u32));
-            }
-            c => out.push(c),
-        }
+/// Text output has no summary block; when frames were not fully read, this one line (for
+/// standard error) names them, as the JSON summary and the table footer count them.
+pub fn write_skipped<W: Write>(out: &mut W, summary: &RunSummary) -> io::Result<()> {
+    let counts = [
+        (
+            summary.frames_unsupported_link,
+            "frames on unsupported link types",
+        ),
+        (summary.frames_malformed, "malformed frames"),
+        (summary.frames_cut_by_snaplen, "frames cut by snaplen"),
+    ];
+    let parts: Vec<String> = counts
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+    if parts.is_empty() {
+        return Ok(());
     }
-    out
+    writeln!(
+        out,
+        "mailscope: partly read: {} of {} frames (see the summary of --format json)",
+        parts.join(", "),
+        summary.frames
+    )
 }
 
 fn rel(session: &Session, at: crate::capture::Timestamp) -> String {
