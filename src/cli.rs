@@ -70,6 +70,16 @@ pub struct InputArgs {
     /// Bytes of one message kept for MIME decoding; larger messages are marked truncated.
     #[arg(long, value_name = "BYTES")]
     pub max_message: Option<usize>,
+    /// Exchanges kept in full per session; later ones are counted and summarised by verb.
+    #[arg(long, value_name = "N")]
+    pub max_exchanges: Option<usize>,
+    /// Messages kept per session; later ones are counted, not decoded.
+    #[arg(long, value_name = "N")]
+    pub max_messages: Option<usize>,
+    /// Bytes of messages in flight held over all open sessions; past it the largest stop
+    /// keeping bytes (size and SHA-256 stay exact, marked not decoded).
+    #[arg(long, value_name = "BYTES")]
+    pub max_held_messages: Option<usize>,
     /// Never draw a progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -188,6 +198,15 @@ impl InputArgs {
         }
         if let Some(n) = self.max_message {
             limits.max_message = n;
+        }
+        if let Some(n) = self.max_exchanges {
+            limits.max_exchanges = n;
+        }
+        if let Some(n) = self.max_messages {
+            limits.max_messages = n;
+        }
+        if let Some(n) = self.max_held_messages {
+            limits.max_held_messages = n;
         }
         Ok((
             InputConfig {

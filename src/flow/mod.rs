@@ -141,6 +141,8 @@ pub struct TableStats {
     /// Packets arriving after their connection closed.
     pub late_packets: u64,
     pub buffer_limit_flushes: u64,
+    /// Segments ignored as absurdly far ahead, over all closed connections.
+    pub out_of_window: u64,
 }
 
 type Key = (Endpoint, Endpoint);
@@ -467,6 +469,7 @@ impl<H: Handler> FlowTable<H> {
                 },
             );
         }
+        self.stats.out_of_window += dirs[0].stats.out_of_window + dirs[1].stats.out_of_window;
         let summary = ConnSummary {
             end: last_ts,
             last_frame,

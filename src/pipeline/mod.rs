@@ -303,6 +303,12 @@ fn drive<H: Handler>(
         connections_timed_out: table.stats.timed_out,
         connections_evicted_at_limit: table.stats.evicted_at_limit,
         buffer_limit_flushes: table.stats.buffer_limit_flushes,
+        segments_out_of_window: table.stats.out_of_window,
+        packets_late: table.stats.late_packets,
+        packets_ignored: table.stats.ignored_packets,
+        ip_fragments_dropped: ds.fragments_dropped,
+        pcapng_blocks_skipped: reader.skipped_blocks,
+        messages_not_decoded: 0,
         error: error.as_ref().map(|e| e.to_string()),
     };
     Ok((summary, error))
@@ -416,6 +422,8 @@ struct SessionsHandler<'a, 'b> {
     held: usize,
     /// Times the budget made sessions let go of their messages in flight.
     shed_count: u64,
+    /// Messages handed out without their bytes (let go for the budget).
+    not_decoded: u64,
     out: Ordered<'b, Session>,
     pool: Pool,
     /// Decoded messages of sessions still open, by job.
@@ -458,6 +466,7 @@ impl SessionsHandler<'_, '_> {
         let shed = m.not_decoded.is_some();
         let mut info = session::mail::envelope(m, false);
         if shed {
+            self.not_decoded += 1;
             // Its bytes were let go: size and hash are the dissector's, nothing to decode.
             state.messages.push(info);
             return;
@@ -763,6 +772,7 @@ fn sessions_in<'s, 'b>(
         open: HashMap::new(),
         held: 0,
         shed_count: 0,
+        not_decoded: 0,
         pool: Pool::new(
             scope,
             cfg.threads.saturating_sub(1),
@@ -776,6 +786,7 @@ fn sessions_in<'s, 'b>(
     handler.drain();
     let (mut summary, error) = driven?;
     summary.listed = handler.out.listed;
+    summary.messages_not_decoded = handler.not_decoded;
     Ok(SessionsOutcome {
         summary,
         error,

@@ -110,6 +110,18 @@ pub fn skipped_notes(summary: &RunSummary) -> String {
             summary.buffer_limit_flushes,
             "holes given up at the buffer limit",
         ),
+        (summary.segments_out_of_window, "segments out of window"),
+        (
+            summary.packets_late,
+            "packets after their connection closed",
+        ),
+        (summary.packets_ignored, "packets of no connection"),
+        (summary.ip_fragments_dropped, "IP fragments dropped"),
+        (summary.pcapng_blocks_skipped, "pcapng blocks skipped"),
+        (
+            summary.messages_not_decoded,
+            "messages not decoded (memory budget)",
+        ),
     ];
     notes
         .iter()

@@ -59,6 +59,13 @@ pub fn write_skipped<W: Write>(out: &mut W, summary: &RunSummary) -> io::Result<
         ),
         (summary.frames_malformed, "malformed frames"),
         (summary.frames_cut_by_snaplen, "frames cut by snaplen"),
+        (summary.segments_out_of_window, "segments out of window"),
+        (summary.ip_fragments_dropped, "IP fragments dropped"),
+        (summary.pcapng_blocks_skipped, "pcapng blocks skipped"),
+        (
+            summary.messages_not_decoded,
+            "messages not decoded (memory budget, --max-held-messages)",
+        ),
     ];
     let parts: Vec<String> = counts
         .iter()
@@ -70,9 +77,9 @@ pub fn write_skipped<W: Write>(out: &mut W, summary: &RunSummary) -> io::Result<
     }
     writeln!(
         out,
-        "mailscope: partly read: {} of {} frames (see the summary of --format json)",
-        parts.join(", "),
-        summary.frames
+        "mailscope: partly read ({} frames): {} (see the summary of --format json)",
+        summary.frames,
+        parts.join(", ")
     )
 }
 
@@ -310,7 +317,23 @@ pub fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Resul
     }
     let mut anomalies: Vec<&AnomalyInfo> = s.anomalies.iter().collect();
     anomalies.sort_by_key(|a| a.at);
+    // Messages and mailboxes by exchange, found once (not once per exchange).
+    let mut by_exchange: Vec<(Vec<usize>, Vec<usize>)> =
+        vec![Default::default(); s.exchanges.len()];
+    for (n, m) in s.messages.iter().enumerate() {
+        if let Some(slot) = by_exchange.get_mut(m.exchange) {
+            slot.0.push(n);
+        }
+    }
+    for (n, mb) in s.mailboxes.iter().enumerate() {
+        if let Some(slot) = by_exchange.get_mut(mb.exchange) {
+            slot.1.push(n);
+        }
+    }
     for (idx, e) in s.exchanges.iter().enumerate() {
+        if let Some(o) = s.exchanges_omitted.as_ref().filter(|o| o.after == idx) {
+            write_omitted(out, o, st)?;
+        }
         write_exchange(out, s, idx, e, st)?;
         // Anomalies seen up to the end of this exchange.
         let until = e.replies.last().map_or(e.at, |r| r.at).max(e.at);
@@ -318,15 +341,11 @@ pub fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Resul
         for a in anomalies.drain(..split) {
             write_anomaly(out, a, st)?;
         }
-        for (n, m) in s
-            .messages
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| m.exchange == idx)
-        {
-            write_message(out, n, m, st)?;
+        let (messages, mailboxes) = std::mem::take(&mut by_exchange[idx]);
+        for n in messages {
+            write_message(out, n, &s.messages[n], st)?;
         }
-        for mb in s.mailboxes.iter().filter(|m| m.exchange == idx) {
+        for mb in mailboxes.into_iter().map(|n| &s.mailboxes[n]) {
             let mut facts = Vec::new();
             if let Some(n) = mb.exists {
                 facts.push(format!("{n} messages"));
@@ -351,6 +370,24 @@ pub fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Resul
                 facts.join(", ")
             )?;
         }
+    }
+    if let Some(o) = s
+        .exchanges_omitted
+        .as_ref()
+        .filter(|o| o.after >= s.exchanges.len())
+    {
+        write_omitted(out, o, st)?;
+    }
+    if let Some(m) = &s.messages_omitted {
+        writeln!(
+            out,
+            "           {}",
+            st.dim(&format!(
+                "… {} more messages ({}) counted, not kept (limit: --max-messages)",
+                m.count,
+                human_size(m.bytes)
+            ))
+        )?;
     }
     if let Some(at) = &s.compression {
         writeln!(
@@ -523,6 +560,40 @@ fn write_exchange<W: Write>(
     Ok(())
 }
 
+/// Where exchanges past `--max-exchanges` were let go: how many, of which verbs, when.
+fn write_omitted<W: Write>(
+    out: &mut W,
+    o: &crate::session::mail::OmittedInfo,
+    st: Style,
+) -> io::Result<()> {
+    let mut verbs: Vec<(&String, &u64)> = o.verbs.iter().collect();
+    verbs.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let list: Vec<String> = verbs
+        .iter()
+        .take(8)
+        .map(|(v, n)| {
+            let v = if v.is_empty() {
+                "(reply only)"
+            } else {
+                v.as_str()
+            };
+            format!("{} {}", escape(v), n)
+        })
+        .collect();
+    writeln!(
+        out,
+        "           {}",
+        st.dim(&format!(
+            "… {} exchanges from {} to {} counted, not kept (limit: --max-exchanges): {}{}",
+            o.count,
+            o.first,
+            o.last,
+            list.join(", "),
+            if verbs.len() > 8 { ", …" } else { "" }
+        ))
+    )
+}
+
 fn write_message<W: Write>(out: &mut W, n: usize, m: &MessageInfo, st: Style) -> io::Result<()> {
     let pad = "           ";
     let mut flags = Vec::new();
@@ -531,6 +602,9 @@ fn write_message<W: Write>(out: &mut W, n: usize, m: &MessageInfo, st: Style) ->
     }
     if m.incomplete {
         flags.push("incomplete");
+    }
+    if m.not_decoded.is_some() {
+        flags.push("not decoded: memory budget for messages in flight (--max-held-messages)");
     }
     writeln!(
         out,

@@ -160,8 +160,18 @@ pub struct ExchangeInfo {
     pub message: Option<usize>,
     pub pipelined: bool,
     pub incomplete: bool,
+    /// Replies past `max_replies`: counted, not kept.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub replies_omitted: u64,
+    /// Client lines past `max_replies`: counted, not kept.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub client_lines_omitted: u64,
     #[serde(skip)]
     pub at: Timestamp,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -348,6 +358,8 @@ pub fn session(
                 message: e.message.filter(|&i| i < message_count),
                 pipelined: e.pipelined,
                 incomplete: e.incomplete,
+                replies_omitted: e.replies_omitted,
+                client_lines_omitted: e.client_lines_omitted,
                 at: when,
             }
         })

@@ -123,6 +123,19 @@ pub struct RunSummary {
     pub connections_timed_out: u64,
     pub connections_evicted_at_limit: u64,
     pub buffer_limit_flushes: u64,
+    /// TCP segments ignored because their sequence number was absurdly far ahead.
+    pub segments_out_of_window: u64,
+    /// Packets after their connection had closed (late retransmissions, stray ACKs).
+    pub packets_late: u64,
+    /// Packets of no connection: a bare ACK, FIN or RST seen without any payload before.
+    pub packets_ignored: u64,
+    /// IP fragments dropped because too many datagrams were pending at once.
+    pub ip_fragments_dropped: u64,
+    /// pcapng packet blocks naming an interface never described.
+    pub pcapng_blocks_skipped: u64,
+    /// Messages whose bytes were let go to stay within `--max-held-messages` (size and
+    /// SHA-256 exact, not decoded).
+    pub messages_not_decoded: u64,
     /// A capture error that stopped reading early, with frame number and offset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
