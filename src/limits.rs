@@ -25,6 +25,9 @@ pub struct Limits {
     /// Bytes of finished messages waiting for or under MIME decoding on worker threads;
     /// past it the reading thread decodes them itself.
     pub max_decoding_bytes: usize,
+    /// Tunnel layers (IP-in-IP, GRE) peeled off one frame; a frame nested deeper is skipped
+    /// and counted.
+    pub max_tunnel_depth: usize,
 }
 
 impl Default for Limits {
@@ -39,6 +42,7 @@ impl Default for Limits {
             max_line: 64 << 10,
             max_message: 64 << 20,
             max_decoding_bytes: 3 << 20,
+            max_tunnel_depth: 4,
         }
     }
 }

@@ -258,7 +258,8 @@ fn drive<H: Handler>(
     let counter = source.progress.clone();
     let mut reader = FileReader::new(source)?;
     let mut table: FlowTable<H> = FlowTable::new(&cfg.limits, cfg.ports.ports());
-    let mut decoder = Decoder::new(cfg.limits.max_pending_fragments);
+    let mut decoder = Decoder::new(cfg.limits.max_pending_fragments)
+        .max_tunnel_depth(cfg.limits.max_tunnel_depth);
     let mut wanted = vec![cfg.all_ports; 65536];
     for p in cfg.ports.ports() {
         wanted[usize::from(p)] = true;
