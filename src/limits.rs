@@ -28,6 +28,9 @@ pub struct Limits {
     /// Tunnel layers (IP-in-IP, GRE) peeled off one frame; a frame nested deeper is skipped
     /// and counted.
     pub max_tunnel_depth: usize,
+    /// Bytes per side held while a proxy tunnel (HTTP CONNECT, SOCKS) is being set up; past
+    /// it the connection is taken as no tunnel.
+    pub max_proxy_setup: usize,
 }
 
 impl Default for Limits {
@@ -43,6 +46,7 @@ impl Default for Limits {
             max_message: 64 << 20,
             max_decoding_bytes: 3 << 20,
             max_tunnel_depth: 4,
+            max_proxy_setup: 8 << 10,
         }
     }
 }

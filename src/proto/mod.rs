@@ -15,6 +15,7 @@ pub mod smtp;
 #[cfg(test)]
 mod testkit;
 pub mod transcript;
+pub mod tunnel;
 
 use serde::Serialize;
 use std::collections::BTreeMap;
