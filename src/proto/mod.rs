@@ -148,6 +148,11 @@ impl PortMap {
     }
 }
 
+/// Server ports of proxies (SOCKS 1080, Squid 3128, HTTP alternate 8080) whose connections
+/// are checked for a tunnel setup ([`tunnel`]) with mail inside; with `--all-ports` every
+/// connection on a port without a mail protocol is.
+pub const PROXY_PORTS: [u16; 3] = [1080, 3128, 8080];
+
 /// How a protocol was recognised.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -162,6 +162,14 @@ impl Tunnel {
         self.progress
     }
 
+    /// Stops waiting (a gap, the end of the connection): unless decided already, it is not
+    /// a tunnel, and every byte is handed back.
+    pub fn give_up(&mut self, why: &'static str) {
+        if self.progress == Progress::NeedMore {
+            self.progress = Progress::NotATunnel(why);
+        }
+    }
+
     /// The bytes held that belong to what follows: after the setup when established, all of
     /// them when not a tunnel, none when refused; in arrival order with their marks.
     pub fn take_held(&mut self) -> Vec<(Side, Vec<u8>, Mark)> {
