@@ -600,15 +600,28 @@ fn socks4_request(c: &[u8]) -> Parse<(Kind, String, Option<String>, usize)> {
         return No("not a SOCKS4 CONNECT");
     }
     let port = u16::from_be_bytes([head[2], head[3]]);
-    let nul = |from: usize| c[from..].iter().position(|&b| b == 0).map(|n| from + n);
-    let Some(uend) = nul(8) else {
-        return More;
+    // User id and host name end with a NUL within 256 bytes each, so that re-reading the
+    // request as bytes trickle in stays cheap.
+    let nul = |from: usize| -> Parse<usize> {
+        let window = &c[from.min(c.len())..c.len().min(from + 256)];
+        match window.iter().position(|&b| b == 0) {
+            Some(n) => Done(from + n),
+            None if window.len() == 256 => No("SOCKS4 user id or host name too long"),
+            None => More,
+        }
+    };
+    let uend = match nul(8) {
+        Done(n) => n,
+        More => return More,
+        No(why) => return No(why),
     };
     let user = String::from_utf8_lossy(&c[8..uend]).into_owned();
     // 0.0.0.x with x ≠ 0: SOCKS4a, the host name follows.
     if head[4..7] == [0, 0, 0] && head[7] != 0 {
-        let Some(hend) = nul(uend + 1) else {
-            return More;
+        let hend = match nul(uend + 1) {
+            Done(n) => n,
+            More => return More,
+            No(why) => return No(why),
         };
         let host = String::from_utf8_lossy(&c[uend + 1..hend]).into_owned();
         return Done((
