@@ -49,6 +49,12 @@ pub struct Limits {
     pub max_held_messages: usize,
     /// Bytes per direction kept to recognise a protocol by content.
     pub max_sniff: usize,
+    /// Tunnel layers (IP-in-IP, GRE) peeled off one frame; a frame nested deeper is skipped
+    /// and counted.
+    pub max_tunnel_depth: usize,
+    /// Bytes per side held while a proxy tunnel (HTTP CONNECT, SOCKS) is being set up; past
+    /// it the connection is taken as no tunnel.
+    pub max_proxy_setup: usize,
 }
 
 impl Default for Limits {
@@ -73,6 +79,8 @@ impl Default for Limits {
             max_messages: 10_000,
             max_held_messages: 32 << 20,
             max_sniff: 512,
+            max_tunnel_depth: 4,
+            max_proxy_setup: 8 << 10,
         }
     }
 }

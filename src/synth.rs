@@ -841,3 +841,97 @@ mod tests {
         assert_eq!(base64_mime(b"f"), b"Zg==\r\n");
     }
 }
+
+/// How [`encapsulate`] wraps a frame's packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encap {
+    /// IP protocol 4 (IPv4 inside) or 41 (IPv6 inside: 6in4, 6to4), chosen by the inner
+    /// packet's version.
+    IpInIp,
+    /// GRE version 0 carrying the IP packet (0x0800 / 0x86DD), with the optional checksum,
+    /// key and sequence number fields of RFC 2784 and RFC 2890.
+    Gre {
+        checksum: bool,
+        key: Option<u32>,
+        seq: Option<u32>,
+    },
+    /// GRE transparent Ethernet bridging (0x6558): the whole inner Ethernet frame.
+    GreEthernet,
+    /// ERSPAN type II (GRE 0x88BE, sequence number, 8-byte ERSPAN header) mirroring the
+    /// inner Ethernet frame.
+    Erspan2,
+}
+
+/// Wraps the packet of an Ethernet frame (as [`Conversation`] builds them) in a tunnel from
+/// `outer.0` to `outer.1` (both IPv4 or both IPv6), inside a new Ethernet frame.
+pub fn encapsulate(ethernet: &[u8], outer: (IpAddr, IpAddr), how: Encap) -> Vec<u8> {
+    let inner_ip = &ethernet[14..];
+    let inner_v6 = ethernet[12..14] == [0x86, 0xdd];
+    let (protocol, payload) = match how {
+        Encap::IpInIp => (if inner_v6 { 41 } else { 4 }, inner_ip.to_vec()),
+        Encap::Gre { checksum, key, seq } => {
+            let proto: u16 = if inner_v6 { 0x86dd } else { 0x0800 };
+            (47, gre_packet(proto, checksum, key, seq, inner_ip))
+        }
+        Encap::GreEthernet => (47, gre_packet(0x6558, false, None, None, ethernet)),
+        Encap::Erspan2 => {
+            // Ver 1, VLAN 0, COS/En/T 0, session 7; reserved and index 0.
+            let mut mirrored = vec![0x10, 0x00, 0x00, 0x07, 0, 0, 0, 0];
+            mirrored.extend_from_slice(ethernet);
+            (47, gre_packet(0x88be, false, None, Some(1), &mirrored))
+        }
+    };
+    let eth = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 3], [2, 0, 0, 0, 0, 4]);
+    let b = match outer {
+        (IpAddr::V6(s), IpAddr::V6(d)) => eth.ipv6(s.octets(), d.octets(), 64),
+        (s, d) => eth.ipv4(v4_octets(s), v4_octets(d), 64),
+    };
+    let mut out = Vec::with_capacity(payload.len() + 64);
+    // Writing into a Vec cannot fail; test packets stay below the IP length limit.
+    let _ = b.write(&mut out, etherparse::IpNumber(protocol), &payload);
+    out
+}
+
+/// A GRE header (version 0) followed by `payload`; the checksum covers header and payload.
+fn gre_packet(
+    protocol: u16,
+    checksum: bool,
+    key: Option<u32>,
+    seq: Option<u32>,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut flags = 0u16;
+    if checksum {
+        flags |= 0x8000;
+    }
+    if key.is_some() {
+        flags |= 0x2000;
+    }
+    if seq.is_some() {
+        flags |= 0x1000;
+    }
+    let mut g = Vec::with_capacity(payload.len() + 16);
+    g.extend_from_slice(&flags.to_be_bytes());
+    g.extend_from_slice(&protocol.to_be_bytes());
+    if checksum {
+        g.extend_from_slice(&[0; 4]);
+    }
+    if let Some(k) = key {
+        g.extend_from_slice(&k.to_be_bytes());
+    }
+    if let Some(s) = seq {
+        g.extend_from_slice(&s.to_be_bytes());
+    }
+    g.extend_from_slice(payload);
+    if checksum {
+        let mut sum = 0u32;
+        for w in g.chunks(2) {
+            sum += u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]));
+        }
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        g[4..6].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    }
+    g
+}

@@ -12,6 +12,7 @@ use crate::proto::event::{Mark, Side};
 use crate::proto::imap::Imap;
 use crate::proto::pop3::Pop3;
 use crate::proto::smtp::Smtp;
+use crate::proto::tunnel::{Progress, Setup, Tunnel};
 use crate::proto::{self, Basis, PortMap, Protocol};
 use crate::render::streams::{StreamDir, StreamFile};
 use crate::session::mail::MessageInfo;
@@ -115,6 +116,7 @@ struct FlowState {
 
 struct FlowsHandler<'a, 'b> {
     ports: &'a PortMap,
+    all_ports: bool,
     filter: &'a Filter,
     streams: Option<StreamDir>,
     out: Ordered<'b, FlowRecord>,
@@ -172,7 +174,17 @@ impl Handler for FlowsHandler<'_, '_> {
 
     fn close(&mut self, mut state: FlowState, summary: &ConnSummary) {
         let by_port = self.ports.get(summary.info.server.port);
-        let by_content = proto::sniff(&state.head[1], &state.head[0]);
+        let tunnel = tunnel_in(&state.head);
+        let by_content = match &tunnel {
+            Some((_, [client, server])) => proto::sniff(server, client),
+            None => proto::sniff(&state.head[1], &state.head[0]),
+        };
+        // Proxy ports are followed for the tunnels they may carry, not listed for themselves.
+        let hidden = by_port.is_none()
+            && by_content.is_none()
+            && !self.all_ports
+            && tunnel.is_none()
+            && proto::PROXY_PORTS.contains(&summary.info.server.port);
         let (protocol, basis, tls) = match (by_port, by_content) {
             // Content names a different protocol than the port: believe the content.
             (Some(p), Some(c)) if c.protocol != p.protocol && c.protocol != Protocol::Tls => {
@@ -183,6 +195,8 @@ impl Handler for FlowsHandler<'_, '_> {
             (None, None) => (Protocol::Unknown, Basis::None, false),
         };
         let mut record = FlowRecord::new(summary, protocol, basis, tls);
+        record.tunnel =
+            tunnel.map(|(setup, _)| format!("{} proxy to {}", setup.kind.as_str(), setup.target));
         if let (Some(dirs), Some(files)) = (self.streams.as_mut(), state.files.as_mut()) {
             let mut result = Ok(());
             for f in files.iter_mut() {
@@ -201,13 +215,31 @@ impl Handler for FlowsHandler<'_, '_> {
             });
             self.keep_error(result);
         }
-        let shown = self.filter.allows_flow(&record);
+        let shown = !hidden && self.filter.allows_flow(&record);
         self.out.settle(record.id, shown.then_some(record));
     }
 
     fn halted(&self) -> bool {
         self.out.error.is_some()
     }
+}
+
+/// The proxy tunnel whose setup opens the first bytes of each side, and the first bytes
+/// inside it (client, server). The heads lose the order between sides, which only the
+/// "server spoke first" rule needs: a server head alone is no tunnel anyway.
+fn tunnel_in(head: &[Vec<u8>; 2]) -> Option<(Setup, [Vec<u8>; 2])> {
+    let mut t = Tunnel::new(SNIFF_BYTES);
+    for (side, bytes) in [(Side::Client, &head[0]), (Side::Server, &head[1])] {
+        t.on_data(side, bytes, Mark::default());
+    }
+    if t.progress() != Progress::Established {
+        return None;
+    }
+    let mut inner = [Vec::new(), Vec::new()];
+    for (side, bytes, _) in t.take_held() {
+        inner[side as usize].extend_from_slice(&bytes);
+    }
+    Some((t.into_setup()?, inner))
 }
 
 /// Reads the whole capture and hands a record per listed connection to `sink`, in order of
@@ -219,6 +251,7 @@ pub fn flows<'b>(cfg: &FlowsConfig, sink: &'b mut FlowSink<'b>) -> Result<FlowsO
     };
     let mut handler = FlowsHandler {
         ports: &cfg.input.ports,
+        all_ports: cfg.input.all_ports,
         filter: &cfg.filter,
         streams,
         out: Ordered::new(sink),
@@ -250,10 +283,12 @@ fn drive<H: Handler>(
     let size = source.size;
     let counter = source.progress.clone();
     let mut reader = FileReader::new(source)?;
-    let mut table: FlowTable<H> = FlowTable::new(&cfg.limits, cfg.ports.ports());
-    let mut decoder = Decoder::new(cfg.limits.max_pending_fragments);
+    let proxies = proto::PROXY_PORTS.into_iter();
+    let mut table: FlowTable<H> = FlowTable::new(&cfg.limits, cfg.ports.ports().chain(proxies));
+    let mut decoder = Decoder::new(cfg.limits.max_pending_fragments)
+        .max_tunnel_depth(cfg.limits.max_tunnel_depth);
     let mut wanted = vec![cfg.all_ports; 65536];
-    for p in cfg.ports.ports() {
+    for p in cfg.ports.ports().chain(proto::PROXY_PORTS) {
         wanted[usize::from(p)] = true;
     }
     let bar = progress_bar(cfg.progress, size);
@@ -384,6 +419,9 @@ enum Dissect {
     /// Not decided yet: the first bytes are kept until content tells.
     Sniffing(Vec<(Side, Vec<u8>, Mark)>),
     Mail(Protocol, Box<dyn Dissector>),
+    /// A proxy tunnel's setup being read (proxy ports, and any port with `--all-ports`); once
+    /// it opens, the bytes inside are recognised as `Sniffing` does.
+    Tunnel(Box<Tunnel>),
     /// TLS from the first byte (465/993/995, or a ClientHello seen).
     Tls(Protocol),
     /// A protocol without a dissector yet, or not mail at all.
@@ -394,6 +432,8 @@ struct SessionState {
     /// Connection number and endpoints, for the filter.
     conn: (u64, Endpoint, Endpoint),
     dissect: Dissect,
+    /// The proxy tunnel the session runs in.
+    tunnel: Option<Setup>,
     head: [Vec<u8>; 2],
     messages: Vec<MessageInfo>,
     /// Messages still being decoded elsewhere: (index in `messages`, job).
@@ -554,6 +594,24 @@ impl SessionsHandler<'_, '_> {
         }
     }
 
+    /// The tunnel opened (the bytes inside it are recognised from their start) or there is
+    /// none (every byte is recognised as on any other port).
+    fn leave_tunnel(&mut self, state: &mut SessionState) {
+        let dissect = std::mem::replace(&mut state.dissect, Dissect::Sniffing(Vec::new()));
+        let Dissect::Tunnel(mut t) = dissect else {
+            state.dissect = dissect;
+            return;
+        };
+        let held = t.take_held();
+        if t.progress() == Progress::Established {
+            state.tunnel = t.into_setup();
+        }
+        state.head = [Vec::new(), Vec::new()];
+        for (side, bytes, mark) in held {
+            self.feed(state, side, &bytes, mark);
+        }
+    }
+
     fn feed(&mut self, state: &mut SessionState, side: Side, data: &[u8], mark: Mark) {
         let sniff = self.cfg.input.limits.max_sniff;
         let head = &mut state.head[side as usize];
@@ -572,7 +630,10 @@ impl SessionsHandler<'_, '_> {
             Dissect::Sniffing(buffered) => {
                 buffered.push((side, data.to_vec(), mark));
                 let sniffed = proto::sniff(&state.head[1], &state.head[0]);
-                match sniffed.and_then(|r| Some((r.protocol, self.dissector(r.protocol, true)?))) {
+                let midstream = state.tunnel.is_none();
+                match sniffed
+                    .and_then(|r| Some((r.protocol, self.dissector(r.protocol, midstream)?)))
+                {
                     Some((protocol, mut d)) => {
                         for (side, bytes, mark) in std::mem::take(buffered) {
                             d.on_data(side, &bytes, mark);
@@ -593,6 +654,11 @@ impl SessionsHandler<'_, '_> {
                     },
                 }
             }
+            Dissect::Tunnel(t) => match t.on_data(side, data, mark) {
+                Progress::NeedMore => {}
+                Progress::Refused => state.dissect = Dissect::Ignored,
+                Progress::Established | Progress::NotATunnel(_) => self.leave_tunnel(state),
+            },
             Dissect::Tls(_) | Dissect::Ignored => {}
         }
     }
@@ -652,11 +718,12 @@ impl Handler for SessionsHandler<'_, '_> {
                 Some(d) => Dissect::Mail(role.protocol, d),
                 None => Dissect::Ignored,
             },
-            None => Dissect::Sniffing(Vec::new()),
+            None => Dissect::Tunnel(Box::new(Tunnel::new(self.cfg.input.limits.max_proxy_setup))),
         };
         let state = SessionState {
             conn: (info.id, info.client, info.server),
             dissect,
+            tunnel: None,
             head: [Vec::new(), Vec::new()],
             messages: Vec::new(),
             pending: Vec::new(),
@@ -682,18 +749,26 @@ impl Handler for SessionsHandler<'_, '_> {
     }
 
     fn gap(&mut self, id: &mut u64, _: &ConnInfo, dir: Direction, gap: Gap) {
-        if let Some(state) = self.open.get_mut(id)
-            && let Dissect::Mail(_, d) = &mut state.dissect
-        {
-            d.on_gap(
+        let Some(mut state) = self.open.remove(id) else {
+            return;
+        };
+        match &mut state.dissect {
+            Dissect::Mail(_, d) => d.on_gap(
                 side_of(dir),
                 gap.len,
                 Mark {
                     ts: gap.ts,
                     frame: gap.frame,
                 },
-            );
+            ),
+            // A setup with a hole cannot be read: recognise the bytes as on any other port.
+            Dissect::Tunnel(t) => {
+                t.give_up("a gap in the proxy setup");
+                self.leave_tunnel(&mut state);
+            }
+            _ => {}
         }
+        self.open.insert(*id, state);
         self.account(*id);
     }
 
@@ -707,7 +782,7 @@ impl Handler for SessionsHandler<'_, '_> {
             frame: summary.last_frame,
         };
         let dissect = std::mem::replace(&mut state.dissect, Dissect::Ignored);
-        let session = match dissect {
+        let mut session = match dissect {
             Dissect::Mail(protocol, mut d) => {
                 for m in d.take_messages() {
                     self.add_message(&mut state, protocol, m);
@@ -734,10 +809,13 @@ impl Handler for SessionsHandler<'_, '_> {
                 }
                 s
             }
-            Dissect::Sniffing(_) | Dissect::Ignored => {
+            Dissect::Sniffing(_) | Dissect::Tunnel(_) | Dissect::Ignored => {
                 return self.out.settle(summary.info.id, None);
             }
         };
+        if let Some(setup) = &state.tunnel {
+            session::mail::add_tunnel(&mut session, setup, self.cfg.show_secrets);
+        }
         let shown =
             self.cfg
                 .filter

@@ -15,6 +15,7 @@ pub mod smtp;
 #[cfg(test)]
 mod testkit;
 pub mod transcript;
+pub mod tunnel;
 
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -202,6 +203,11 @@ impl PortMap {
         self.0.keys().copied()
     }
 }
+
+/// Server ports of proxies (SOCKS 1080, Squid 3128, HTTP alternate 8080) whose connections
+/// are checked for a tunnel setup ([`tunnel`]) with mail inside; with `--all-ports` every
+/// connection on a port without a mail protocol is.
+pub const PROXY_PORTS: [u16; 3] = [1080, 3128, 8080];
 
 /// How a protocol was recognised.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -284,7 +284,7 @@ fn human_size(n: u64) -> String {
 pub fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()> {
     let start = s.start.trim_end_matches('Z').replace('T', " ");
     let header = format!(
-        "── session {} · {} · {} → {} · {} UTC · {:.3} s · {}{}",
+        "── session {} · {} · {} → {} · {} UTC · {:.3} s · {}{}{}",
         s.id,
         s.protocol.as_str().to_ascii_uppercase(),
         s.client,
@@ -297,6 +297,10 @@ pub fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Resul
         } else {
             " (picked up mid-stream)"
         },
+        s.tunnel
+            .as_ref()
+            .map(|t| format!(" · via {} proxy to {}", t.label, escape(&t.target)))
+            .unwrap_or_default(),
     );
     writeln!(out, "{}", st.bold(&header))?;
     if let Some(tls) = &s.tls

@@ -25,6 +25,9 @@ pub struct Session {
     pub state: &'static str,
     /// The TCP handshake was seen (false: picked up mid-stream).
     pub handshake: bool,
+    /// The session ran inside a proxy tunnel (HTTP CONNECT, SOCKS).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<TunnelInfo>,
     pub tls: Option<TlsInfo>,
     pub auth: Vec<AuthInfo>,
     pub capabilities: Vec<String>,
@@ -69,6 +72,25 @@ pub struct MessagesOmitted {
     pub count: u64,
     /// Their sizes added up.
     pub bytes: u64,
+}
+
+/// The proxy tunnel a session ran in.
+#[derive(Clone, Debug, Serialize)]
+pub struct TunnelInfo {
+    /// `http-connect`, `socks4`, `socks4a` or `socks5`.
+    pub kind: &'static str,
+    /// How a person names it: `HTTP CONNECT`, `SOCKS5`.
+    #[serde(skip)]
+    pub label: &'static str,
+    /// The proxy: the server end of the connection.
+    pub proxy: Endpoint,
+    /// `host:port` the client asked the proxy for.
+    pub target: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// `<redacted>` unless secrets were asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -276,6 +298,82 @@ fn at(mark: Mark) -> (String, u64, Timestamp) {
     (mark.ts.to_rfc3339(), mark.frame, mark.ts)
 }
 
+/// One exchange of the model; `protocol` decides how reply latencies are counted.
+fn exchange_info(
+    e: &crate::proto::transcript::Exchange,
+    protocol: Protocol,
+    show_secrets: bool,
+) -> ExchangeInfo {
+    let (ts, frame, when) = at(e.mark);
+    let mut prev = when;
+    let replies = e
+        .replies
+        .iter()
+        .map(|r| {
+            let (ts, frame, rat) = at(r.mark);
+            // IMAP: the tagged completion counts from the command, untagged data
+            // has no latency of its own; SMTP/POP3: from the previous step.
+            let latency = match (protocol, r.code.as_str()) {
+                (Protocol::Imap, "OK" | "NO" | "BAD") => Some(rat.since(when)),
+                (Protocol::Imap, _) => None,
+                _ => Some(rat.since(prev)),
+            }
+            .filter(|_| e.command.is_some())
+            .map(|ns| ns as f64 / 1e6);
+            prev = rat;
+            ReplyInfo {
+                ts,
+                frame,
+                code: r.code.clone(),
+                enhanced: r.enhanced.clone(),
+                lines: r.lines.clone(),
+                summary: r.summary.clone(),
+                latency_ms: latency,
+                at: rat,
+            }
+        })
+        .collect();
+    ExchangeInfo {
+        ts,
+        frame,
+        command: e.command.as_ref().map(|c| CommandInfo {
+            verb: c.verb.clone(),
+            args: match (&c.secret_args, show_secrets) {
+                (Some(s), true) => s.expose().to_string(),
+                _ => c.args.clone(),
+            },
+            tag: c.tag.clone(),
+            address: c.address.clone(),
+            params: c.params.clone(),
+            mailbox: c.mailbox.clone(),
+        }),
+        client_lines: e
+            .client_lines
+            .iter()
+            .map(|l| {
+                let (ts, frame, lat) = at(l.mark);
+                ClientLineInfo {
+                    ts,
+                    frame,
+                    text: match (&l.secret, show_secrets) {
+                        (Some(s), true) => s.expose().to_string(),
+                        _ => l.text.clone(),
+                    },
+                    at: lat,
+                }
+            })
+            .collect(),
+        replies,
+        status: e.status().map(str::to_string),
+        message: e.message,
+        pipelined: e.pipelined,
+        incomplete: e.incomplete,
+        replies_omitted: e.replies_omitted,
+        client_lines_omitted: e.client_lines_omitted,
+        at: when,
+    }
+}
+
 /// Builds a session from the connection summary and a dissector's transcript.
 pub fn session(
     summary: &ConnSummary,
@@ -294,74 +392,10 @@ pub fn session(
     let exchanges = kept_list
         .iter()
         .map(|e| {
-            let (ts, frame, when) = at(e.mark);
-            let mut prev = when;
-            let replies = e
-                .replies
-                .iter()
-                .map(|r| {
-                    let (ts, frame, rat) = at(r.mark);
-                    // IMAP: the tagged completion counts from the command, untagged data
-                    // has no latency of its own; SMTP/POP3: from the previous step.
-                    let latency = match (protocol, r.code.as_str()) {
-                        (Protocol::Imap, "OK" | "NO" | "BAD") => Some(rat.since(when)),
-                        (Protocol::Imap, _) => None,
-                        _ => Some(rat.since(prev)),
-                    }
-                    .filter(|_| e.command.is_some())
-                    .map(|ns| ns as f64 / 1e6);
-                    prev = rat;
-                    ReplyInfo {
-                        ts,
-                        frame,
-                        code: r.code.clone(),
-                        enhanced: r.enhanced.clone(),
-                        lines: r.lines.clone(),
-                        summary: r.summary.clone(),
-                        latency_ms: latency,
-                        at: rat,
-                    }
-                })
-                .collect();
-            ExchangeInfo {
-                ts,
-                frame,
-                command: e.command.as_ref().map(|c| CommandInfo {
-                    verb: c.verb.clone(),
-                    args: match (&c.secret_args, show_secrets) {
-                        (Some(s), true) => s.expose().to_string(),
-                        _ => c.args.clone(),
-                    },
-                    tag: c.tag.clone(),
-                    address: c.address.clone(),
-                    params: c.params.clone(),
-                    mailbox: c.mailbox.clone(),
-                }),
-                client_lines: e
-                    .client_lines
-                    .iter()
-                    .map(|l| {
-                        let (ts, frame, lat) = at(l.mark);
-                        ClientLineInfo {
-                            ts,
-                            frame,
-                            text: match (&l.secret, show_secrets) {
-                                (Some(s), true) => s.expose().to_string(),
-                                _ => l.text.clone(),
-                            },
-                            at: lat,
-                        }
-                    })
-                    .collect(),
-                replies,
-                status: e.status().map(str::to_string),
-                message: e.message.filter(|&i| i < message_count),
-                pipelined: e.pipelined,
-                incomplete: e.incomplete,
-                replies_omitted: e.replies_omitted,
-                client_lines_omitted: e.client_lines_omitted,
-                at: when,
-            }
+            let mut x = exchange_info(e, protocol, show_secrets);
+            // A message past the per-session limit was counted, not kept.
+            x.message = x.message.filter(|&i| i < message_count);
+            x
         })
         .collect();
     Session {
@@ -431,6 +465,7 @@ fn base(summary: &ConnSummary, protocol: Protocol) -> Session {
         duration: summary.end.since(info.start).max(0) as f64 / 1e9,
         state: summary.state.as_str(),
         handshake: summary.handshake,
+        tunnel: None,
         tls: None,
         auth: Vec::new(),
         capabilities: Vec::new(),
@@ -462,4 +497,34 @@ pub fn tls_session(summary: &ConnSummary, protocol: Protocol) -> Session {
         }),
         ..base(summary, protocol)
     }
+}
+
+/// Puts the proxy setup a session ran inside in front of it: the tunnel facts, and the
+/// proxy request and answer as its first exchange(s) (the indices into the exchanges move).
+pub fn add_tunnel(s: &mut Session, setup: &crate::proto::tunnel::Setup, show_secrets: bool) {
+    let n = setup.exchanges.len();
+    let mut exchanges: Vec<ExchangeInfo> = setup
+        .exchanges
+        .iter()
+        .map(|e| exchange_info(e, Protocol::Unknown, show_secrets))
+        .collect();
+    exchanges.append(&mut s.exchanges);
+    s.exchanges = exchanges;
+    s.auth.iter_mut().for_each(|a| a.exchange += n);
+    s.messages.iter_mut().for_each(|m| m.exchange += n);
+    s.mailboxes.iter_mut().for_each(|m| m.exchange += n);
+    if let Some(o) = s.exchanges_omitted.as_mut() {
+        o.after += n;
+    }
+    s.tunnel = Some(TunnelInfo {
+        kind: setup.kind.as_str(),
+        label: setup.kind.label(),
+        proxy: s.server,
+        target: setup.target.clone(),
+        user: setup.user.clone(),
+        password: setup
+            .password
+            .as_ref()
+            .map(|p| p.shown(show_secrets).to_string()),
+    });
 }

@@ -65,6 +65,9 @@ pub struct FlowRecord {
     pub retransmissions: PerSide<u64>,
     pub out_of_order: PerSide<u64>,
     pub overlap_conflicts: PerSide<u64>,
+    /// The proxy tunnel the protocol runs in: `socks5 proxy to mx.example.net:25`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub streams: Option<PerSide<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -98,6 +101,7 @@ impl FlowRecord {
             retransmissions: stat(|d| d.retransmissions),
             out_of_order: stat(|d| d.out_of_order),
             overlap_conflicts: stat(|d| d.overlap_conflicts),
+            tunnel: None,
             streams: None,
             gap_list: None,
         }
