@@ -175,25 +175,21 @@ impl Handler for FlowsHandler<'_, '_> {
     fn close(&mut self, mut state: FlowState, summary: &ConnSummary) {
         let by_port = self.ports.get(summary.info.server.port);
         let tunnel = tunnel_in(&state.head);
-        let by_content = match &tunnel {
-            Some((_, [client, server])) => proto::sniff(server, client),
-            None => proto::sniff(&state.head[1], &state.head[0]),
+        let (server, client) = match &tunnel {
+            Some((_, [client, server])) => (&server[..], &client[..]),
+            None => (&state.head[1][..], &state.head[0][..]),
         };
+        // The same recogniser as the main job's, with everything there is to see.
+        let r = proto::recognise(by_port, server, client, SNIFF_BYTES, true);
+        let (protocol, basis, tls) = r.map_or((Protocol::Unknown, Basis::None, false), |r| {
+            (r.protocol, r.basis, r.tls)
+        });
         // Proxy ports are followed for the tunnels they may carry, not listed for themselves.
         let hidden = by_port.is_none()
-            && by_content.is_none()
+            && protocol == Protocol::Unknown
             && !self.all_ports
             && tunnel.is_none()
             && proto::PROXY_PORTS.contains(&summary.info.server.port);
-        let (protocol, basis, tls) = match (by_port, by_content) {
-            // Content names a different protocol than the port: believe the content.
-            (Some(p), Some(c)) if c.protocol != p.protocol && c.protocol != Protocol::Tls => {
-                (c.protocol, Basis::Content, c.tls)
-            }
-            (Some(p), c) => (p.protocol, Basis::Port, p.tls || c.is_some_and(|c| c.tls)),
-            (None, Some(c)) => (c.protocol, Basis::Content, c.tls),
-            (None, None) => (Protocol::Unknown, Basis::None, false),
-        };
         let mut record = FlowRecord::new(summary, protocol, basis, tls);
         record.tunnel =
             tunnel.map(|(setup, _)| format!("{} proxy to {}", setup.kind.as_str(), setup.target));
@@ -431,6 +427,12 @@ enum Dissect {
 struct SessionState {
     /// Connection number and endpoints, for the filter.
     conn: (u64, Endpoint, Endpoint),
+    /// What the server port is mapped to: the recogniser's hint.
+    hint: Option<proto::PortRole>,
+    /// Picked up without its handshake.
+    midstream: bool,
+    /// The port's protocol, when the content contradicted it (reported with the session).
+    port_said: Option<Protocol>,
     dissect: Dissect,
     /// The proxy tunnel the session runs in.
     tunnel: Option<Setup>,
@@ -612,6 +614,43 @@ impl SessionsHandler<'_, '_> {
         }
     }
 
+    /// Recognises a connection still being sniffed, if its first bytes (or `done`: a gap or
+    /// its end) allow, and hands what was buffered to its dissector.
+    fn decide(&mut self, state: &mut SessionState, done: bool) {
+        if !matches!(state.dissect, Dissect::Sniffing(_)) {
+            return;
+        }
+        let cap = self.cfg.input.limits.max_sniff;
+        let Some(r) = proto::recognise(state.hint, &state.head[1], &state.head[0], cap, done)
+        else {
+            return;
+        };
+        let Dissect::Sniffing(buffered) = std::mem::replace(&mut state.dissect, Dissect::Ignored)
+        else {
+            return;
+        };
+        state.port_said = r.port_said;
+        if r.tls || r.protocol == Protocol::Tls {
+            state.dissect = Dissect::Tls(r.protocol);
+            return;
+        }
+        // On a mapped port the handshake tells; content found elsewhere (or inside a
+        // tunnel, which starts at its beginning) may have been picked up anywhere.
+        let midstream = match state.hint {
+            Some(_) => state.midstream,
+            None => state.tunnel.is_none(),
+        };
+        if let Some(mut d) = self.dissector(r.protocol, midstream) {
+            for (side, bytes, mark) in buffered {
+                d.on_data(side, &bytes, mark);
+            }
+            for m in d.take_messages() {
+                self.add_message(state, r.protocol, m);
+            }
+            state.dissect = Dissect::Mail(r.protocol, d);
+        }
+    }
+
     fn feed(&mut self, state: &mut SessionState, side: Side, data: &[u8], mark: Mark) {
         let sniff = self.cfg.input.limits.max_sniff;
         let head = &mut state.head[side as usize];
@@ -629,30 +668,7 @@ impl SessionsHandler<'_, '_> {
             }
             Dissect::Sniffing(buffered) => {
                 buffered.push((side, data.to_vec(), mark));
-                let sniffed = proto::sniff(&state.head[1], &state.head[0]);
-                let midstream = state.tunnel.is_none();
-                match sniffed
-                    .and_then(|r| Some((r.protocol, self.dissector(r.protocol, midstream)?)))
-                {
-                    Some((protocol, mut d)) => {
-                        for (side, bytes, mark) in std::mem::take(buffered) {
-                            d.on_data(side, &bytes, mark);
-                        }
-                        state.dissect = Dissect::Mail(protocol, d);
-                    }
-                    None => match sniffed {
-                        Some(role) if role.protocol == Protocol::Tls => {
-                            state.dissect = Dissect::Tls(Protocol::Tls)
-                        }
-                        Some(_) => state.dissect = Dissect::Ignored,
-                        // One side sent its first `max_sniff` bytes and nothing was
-                        // recognised: not mail (and nothing more is buffered).
-                        None if state.head.iter().any(|h| h.len() >= sniff) => {
-                            state.dissect = Dissect::Ignored
-                        }
-                        None => {}
-                    },
-                }
+                self.decide(state, false);
             }
             Dissect::Tunnel(t) => match t.on_data(side, data, mark) {
                 Progress::NeedMore => {}
@@ -712,16 +728,18 @@ impl Handler for SessionsHandler<'_, '_> {
     type State = u64;
 
     fn open(&mut self, info: &ConnInfo) -> u64 {
-        let dissect = match self.cfg.input.ports.get(info.server.port) {
+        let hint = self.cfg.input.ports.get(info.server.port);
+        let dissect = match hint {
             Some(role) if role.tls => Dissect::Tls(role.protocol),
-            Some(role) => match self.dissector(role.protocol, info.midstream) {
-                Some(d) => Dissect::Mail(role.protocol, d),
-                None => Dissect::Ignored,
-            },
+            // The port is a hint: the first line decides (see `proto::recognise`).
+            Some(_) => Dissect::Sniffing(Vec::new()),
             None => Dissect::Tunnel(Box::new(Tunnel::new(self.cfg.input.limits.max_proxy_setup))),
         };
         let state = SessionState {
             conn: (info.id, info.client, info.server),
+            hint,
+            midstream: info.midstream,
+            port_said: None,
             dissect,
             tunnel: None,
             head: [Vec::new(), Vec::new()],
@@ -752,6 +770,7 @@ impl Handler for SessionsHandler<'_, '_> {
         let Some(mut state) = self.open.remove(id) else {
             return;
         };
+        self.decide(&mut state, true);
         match &mut state.dissect {
             Dissect::Mail(_, d) => d.on_gap(
                 side_of(dir),
@@ -777,6 +796,7 @@ impl Handler for SessionsHandler<'_, '_> {
             return;
         };
         self.held -= state.held;
+        self.decide(&mut state, true);
         let end = Mark {
             ts: summary.end,
             frame: summary.last_frame,
@@ -815,6 +835,24 @@ impl Handler for SessionsHandler<'_, '_> {
         };
         if let Some(setup) = &state.tunnel {
             session::mail::add_tunnel(&mut session, setup, self.cfg.show_secrets);
+        }
+        if let Some(port_said) = state.port_said {
+            let info = &summary.info;
+            let a = proto::event::Anomaly::new(
+                "port-protocol-mismatch",
+                proto::PORT_MISMATCH,
+                Mark {
+                    ts: info.start,
+                    frame: info.first_frame,
+                },
+                format!(
+                    "port {} is mapped to {port_said}, but the content is {}",
+                    info.server.port, session.protocol
+                ),
+            );
+            session
+                .anomalies
+                .insert(0, session::mail::AnomalyInfo::from(&a));
         }
         let shown =
             self.cfg

@@ -218,6 +218,69 @@ pub enum Basis {
     None,
 }
 
+/// What a connection was recognised as, and on what grounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Recognition {
+    pub protocol: Protocol,
+    /// TLS from the first byte.
+    pub tls: bool,
+    pub basis: Basis,
+    /// The protocol the port is mapped to, when the content contradicted it (and won).
+    pub port_said: Option<Protocol>,
+}
+
+/// The one recogniser of `mailscope` and `mailscope flows`: the port's mapping is a hint,
+/// the first bytes of each side decide. Content that clearly names another mail protocol
+/// wins over the port (and says so in `port_said`); TLS from the first byte on a plain port
+/// keeps the port's protocol. Returns `None` while more bytes could still change the
+/// answer: nothing recognisable yet and neither side's first line complete, no side past
+/// `cap` bytes, and `done` false (the connection is still open and had no gap).
+pub fn recognise(
+    hint: Option<PortRole>,
+    server_head: &[u8],
+    client_head: &[u8],
+    cap: usize,
+    done: bool,
+) -> Option<Recognition> {
+    let content = sniff(server_head, client_head);
+    let enough = done
+        || server_head.len() >= cap
+        || client_head.len() >= cap
+        || server_head.contains(&b'\n')
+        || (hint.is_some() && client_head.contains(&b'\n'));
+    let by = |role: PortRole, basis, port_said| Recognition {
+        protocol: role.protocol,
+        tls: role.tls,
+        basis,
+        port_said,
+    };
+    match (hint, content) {
+        (Some(p), Some(c)) if c.protocol != p.protocol && c.protocol != Protocol::Tls => {
+            Some(by(c, Basis::Content, Some(p.protocol)))
+        }
+        (Some(p), Some(c)) => Some(Recognition {
+            tls: p.tls || c.tls,
+            ..by(p, Basis::Port, None)
+        }),
+        (Some(p), None) => enough.then(|| by(p, Basis::Port, None)),
+        (None, Some(c)) => Some(by(c, Basis::Content, None)),
+        (None, None) => {
+            (server_head.len() >= cap || client_head.len() >= cap || done).then_some(Recognition {
+                protocol: Protocol::Unknown,
+                tls: false,
+                basis: Basis::None,
+                port_said: None,
+            })
+        }
+    }
+}
+
+/// RFC reference and explanation of the anomaly a contradicted port mapping gives.
+pub const PORT_MISMATCH: (&str, &str) = (
+    "RFC 6335 (ports name services, they do not prove them)",
+    "the content is another mail protocol than the port is mapped to; the content decided",
+);
+
 /// Recognises a protocol from the first bytes each side sent. Content wins over the port
 /// when it is unambiguous (an SMTP server on port 110 is still SMTP).
 pub fn sniff(server_first: &[u8], client_first: &[u8]) -> Option<PortRole> {
@@ -280,6 +343,38 @@ mod tests {
         );
         assert_eq!(p(b"", b"\x16\x03\x01\x02\x00"), Some(Protocol::Tls));
         assert_eq!(p(b"HTTP/1.1 200 OK\r\n", b"GET /"), None);
+    }
+
+    #[test]
+    fn content_that_contradicts_the_port_wins_and_says_so() {
+        let pop3 = Some(PortRole {
+            protocol: Protocol::Pop3,
+            tls: false,
+        });
+        let r = recognise(pop3, b"220 mx ESMTP Postfix\r\n", b"", 512, false).unwrap();
+        assert_eq!(
+            (r.protocol, r.basis, r.port_said),
+            (Protocol::Smtp, Basis::Content, Some(Protocol::Pop3))
+        );
+        // Agreeing or silent content: the port decides, once a first line is complete.
+        let r = recognise(pop3, b"+OK ready\r\n", b"", 512, false).unwrap();
+        assert_eq!(
+            (r.protocol, r.basis, r.port_said),
+            (Protocol::Pop3, Basis::Port, None)
+        );
+        assert_eq!(recognise(pop3, b"250 o", b"", 512, false), None);
+        let r = recognise(pop3, b"250 ok\r\n", b"", 512, false).unwrap();
+        assert_eq!((r.protocol, r.basis), (Protocol::Pop3, Basis::Port));
+        // TLS from the first byte keeps the port's protocol.
+        let r = recognise(pop3, b"", b"\x16\x03\x01\x02\x00", 512, false).unwrap();
+        assert_eq!((r.protocol, r.tls), (Protocol::Pop3, true));
+        // No mapping: content or, past the cap or at the end, unknown.
+        assert_eq!(
+            recognise(None, b"HTTP/1.1 200 OK\r\n", b"", 512, false),
+            None
+        );
+        let r = recognise(None, b"HTTP/1.1 200 OK\r\n", b"", 512, true).unwrap();
+        assert_eq!(r.protocol, Protocol::Unknown);
     }
 
     #[test]
