@@ -858,10 +858,9 @@ impl Imap {
         if matches!(verb.as_str(), "SELECT" | "EXAMINE") {
             self.mailbox_fact(idx, &w0, &w1, rest, reply.enhanced.as_deref());
         }
-        let ex = &mut self.t.exchanges[idx];
-        ex.replies.push(reply);
+        self.t.add_reply(idx, reply);
         if line.literals.iter().any(|l| l.cut) {
-            ex.incomplete = true;
+            self.t.exchanges[idx].incomplete = true;
         }
     }
 
@@ -888,14 +887,19 @@ impl Imap {
             .and_then(|c| c.mailbox.clone())
             .unwrap_or_default();
         if self.t.mailboxes.last().is_none_or(|m| m.exchange != idx) {
-            self.t.mailboxes.push(Mailbox {
-                name,
-                read_only: self.verb_of(idx) == "EXAMINE",
-                exchange: idx,
-                ..Mailbox::default()
-            });
+            let mark = self.t.exchanges[idx].mark;
+            let read_only = self.verb_of(idx) == "EXAMINE";
+            self.t.add_mailbox(
+                Mailbox {
+                    name,
+                    read_only,
+                    exchange: idx,
+                    ..Mailbox::default()
+                },
+                mark,
+            );
         }
-        let Some(m) = self.t.mailboxes.last_mut() else {
+        let Some(m) = self.t.mailboxes.last_mut().filter(|m| m.exchange == idx) else {
             return;
         };
         let number = w0.parse::<u64>().ok();

@@ -89,6 +89,9 @@ pub struct Pop3 {
     failed_logins: u32,
     reported_guessing: bool,
     tls_hello: HelloWatch,
+    /// Server-only capture: an `+OK` without a command seen (its exchange, where it began,
+    /// whether it counted octets) whose next line tells whether an answer body follows.
+    unseen_command: Option<(usize, Mark, bool)>,
     message_count: usize,
     /// The APOP timestamp of the greeting (`<…@…>`).
     pub apop_timestamp: Option<String>,
@@ -115,6 +118,7 @@ impl Pop3 {
             failed_logins: 0,
             reported_guessing: false,
             tls_hello: HelloWatch::default(),
+            unseen_command: None,
             message_count: 0,
             apop_timestamp: None,
         }
@@ -151,6 +155,7 @@ impl Pop3 {
             Side::Server => {
                 self.offsets[1] += len;
                 self.server_line.clear();
+                self.unseen_command = None;
                 if self.client == Client::Tls {
                     return;
                 }
@@ -420,8 +425,39 @@ impl Pop3 {
                 let overlong = self.server_line.overlong;
                 let raw = std::mem::take(&mut self.server_line.buf);
                 self.server_line.clear();
-                self.status_line(&raw, overlong, start);
+                match self.unseen_command.take() {
+                    Some(ok) if !overlong && !is_status(&raw) => self.unseen_body(ok, &raw, start),
+                    _ => self.status_line(&raw, overlong, start),
+                }
             }
+        }
+    }
+
+    /// Server-only capture: the line after an `+OK` whose command was not captured is not a
+    /// status line, so the `+OK` began a multi-line answer. A message (RETR/TOP) when the
+    /// `+OK` counts octets or the first line is a header field; a listing otherwise.
+    fn unseen_body(&mut self, (idx, ok_mark, octets): (usize, Mark, bool), raw: &[u8], mark: Mark) {
+        let body = if octets || looks_like_header(raw) {
+            self.building = Some(Building {
+                mark: ok_mark,
+                bytes: Vec::new(),
+                size: 0,
+                overflow: None,
+                truncated: false,
+                incomplete: false,
+                shed: false,
+            });
+            Body::Message("pop3-retr")
+        } else {
+            Body::Listing
+        };
+        self.pending.push_front(idx);
+        self.body = Some(body);
+        self.unstuff.reset();
+        let n = self.body_bytes(body, raw, mark);
+        if n < raw.len() {
+            // The answer ended inside this line (".\r\n"): the rest is a status line.
+            self.server_bytes(&raw[n..], mark);
         }
     }
 
@@ -597,14 +633,14 @@ impl Pop3 {
                 {
                     self.apop_timestamp = Some(text[a..=b].to_string());
                 }
-            } else {
+            } else if self.offsets[0] > 0 {
                 self.anomaly(
                     "response-without-command",
                     mark,
                     format!("{} with no command waiting", truncate(&text, 60)),
                 );
             }
-            self.t.push_exchange(Exchange {
+            let idx = self.t.push_exchange(Exchange {
                 mark,
                 command: None,
                 client_lines: Vec::new(),
@@ -614,6 +650,12 @@ impl Pop3 {
                 incomplete: false,
                 ..Exchange::default()
             });
+            // Nothing from the client so far: its commands may not be in the capture at all
+            // (a one-sided capture). Whether this answer goes on is told by the next line.
+            if !greeting && self.offsets[0] == 0 && code == "+OK" {
+                let octets = text.to_ascii_lowercase().contains("octets");
+                self.unseen_command = Some((idx, mark, octets));
+            }
             return;
         };
         self.greeting_seen = true;
@@ -705,6 +747,17 @@ fn multiline(verb: &str, args: &str) -> Option<Body> {
         "AUTH" if no_args => Some(Body::Listing),
         _ => None,
     }
+}
+
+/// A POP3 status line: `+OK`, `-ERR` or a `+` continuation.
+fn is_status(raw: &[u8]) -> bool {
+    raw.starts_with(b"+") || raw.starts_with(b"-ERR")
+}
+
+/// `Name: value` with a field name of printable characters (RFC 5322 2.2).
+fn looks_like_header(raw: &[u8]) -> bool {
+    let name_end = raw.iter().position(|&b| b == b':');
+    name_end.is_some_and(|n| n > 0 && raw[..n].iter().all(|b| (33..=126).contains(b)))
 }
 
 /// RFC reference and one-line explanation of each anomaly name.

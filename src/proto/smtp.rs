@@ -33,6 +33,9 @@ const MAX_COMMAND_LINE: usize = 512;
 const MAX_TEXT_LINE: usize = 1000;
 /// RFC 5321 4.5.3.1.5: a reply line is at most 512 octets with the CRLF.
 const MAX_REPLY_LINE: usize = 512;
+/// Client bytes held after DATA while the server has sent nothing at all: past this the
+/// capture is taken as one-sided and the bytes as the message.
+const ONE_SIDED_HOLD: usize = 64 << 10;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Hold {
@@ -122,6 +125,9 @@ pub struct Smtp {
     mail_from: Option<String>,
     eight_bit_ok: bool,
     rcpt_to: Vec<String>,
+    /// Recipients the client named in the transaction (the envelope as sent, for captures
+    /// without the server's side).
+    rcpt_sent: Vec<String>,
     /// Index of the exchange a RCPT address waits in.
     ehlo_done: bool,
     /// Counted once each.
@@ -162,6 +168,7 @@ impl Smtp {
             mail_from: None,
             eight_bit_ok: false,
             rcpt_to: Vec::new(),
+            rcpt_sent: Vec::new(),
             ehlo_done: false,
             reported: Vec::new(),
             tls_hello: HelloWatch::default(),
@@ -296,6 +303,12 @@ impl Smtp {
 
     /// Both directions ended: whatever is unfinished stays marked incomplete.
     pub fn finish(mut self, mark: Mark) -> Transcript {
+        while self.server_silent()
+            && self.client == Client::Hold(Hold::Data)
+            && !self.held.is_empty()
+        {
+            self.accept_unanswered_data();
+        }
         if let Some(b) = self.building.take() {
             let keep = !matches!(self.client, Client::Data { keep: false });
             if keep {
@@ -324,12 +337,18 @@ impl Smtp {
                     self.tls_hello.observe(data, self.t.tls.as_mut());
                     return;
                 }
-                Client::Hold(_) => {
+                Client::Hold(hold) => {
                     if self.held.is_empty() {
                         self.held_mark = mark;
                     }
                     let room = self.bounds.max_message.saturating_sub(self.held.len());
                     self.held.extend_from_slice(&data[..data.len().min(room)]);
+                    if hold == Hold::Data
+                        && self.server_silent()
+                        && self.held.len() > ONE_SIDED_HOLD
+                    {
+                        self.accept_unanswered_data();
+                    }
                     return;
                 }
                 Client::Data { keep } => {
@@ -476,6 +495,18 @@ impl Smtp {
                     })
                 });
                 self.rcpt_to.clear();
+                self.rcpt_sent.clear();
+            }
+            "RCPT" => {
+                let address = self.t.exchanges[idx]
+                    .command
+                    .as_ref()
+                    .and_then(|c| c.address.clone());
+                if let Some(a) = address
+                    && self.rcpt_sent.len() < self.bounds.max_replies
+                {
+                    self.rcpt_sent.push(a);
+                }
             }
             "DATA" => {
                 self.client = Client::Hold(Hold::Data);
@@ -647,7 +678,11 @@ impl Smtp {
             incomplete: b.incomplete || cut,
             not_decoded: b.shed.then_some(SHED_REASON),
             mail_from: self.mail_from.clone(),
-            rcpt_to: self.rcpt_to.clone(),
+            rcpt_to: if self.server_silent() {
+                self.rcpt_sent.clone()
+            } else {
+                self.rcpt_to.clone()
+            },
             exchange,
         });
         if let Some(ex) = self.t.exchanges.get_mut(exchange) {
@@ -660,6 +695,21 @@ impl Smtp {
             .command
             .as_ref()
             .map(|c| c.verb.as_str())
+    }
+
+    /// Nothing at all came from the server: a one-sided capture (or the server's direction
+    /// is missing). Replies will not tell what the client's bytes are.
+    fn server_silent(&self) -> bool {
+        self.offsets[1] == 0
+    }
+
+    /// One-sided capture: DATA will get no 354 the capture shows, so the bytes after it are
+    /// read as the message it announced (acceptance unknown).
+    fn accept_unanswered_data(&mut self) {
+        self.client = Client::Data { keep: true };
+        self.building = Some(Building::new("smtp-data", self.held_mark));
+        self.unstuff.reset();
+        self.release_held();
     }
 
     /// Re-feeds client bytes held while a DATA/STARTTLS answer was awaited.
@@ -899,6 +949,7 @@ impl Smtp {
     fn end_transaction(&mut self) {
         self.mail_from = None;
         self.rcpt_to.clear();
+        self.rcpt_sent.clear();
         self.eight_bit_ok = false;
     }
 }

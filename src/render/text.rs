@@ -303,6 +303,21 @@ pub fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Resul
             .unwrap_or_default(),
     );
     writeln!(out, "{}", st.bold(&header))?;
+    match s.one_sided {
+        Some("client") => writeln!(
+            out,
+            "  {}",
+            st.dim(
+                "one-sided: only the client's bytes were captured; replies unseen, acceptance unknown"
+            )
+        )?,
+        Some(_) => writeln!(
+            out,
+            "  {}",
+            st.dim("one-sided: only the server's bytes were captured; commands unseen")
+        )?,
+        None => {}
+    }
     if let Some(tls) = &s.tls
         && tls.mode == "implicit"
     {

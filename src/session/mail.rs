@@ -25,6 +25,10 @@ pub struct Session {
     pub state: &'static str,
     /// The TCP handshake was seen (false: picked up mid-stream).
     pub handshake: bool,
+    /// Only one direction was captured (asymmetric routing, a one-way SPAN port): `client`
+    /// or `server`, the side that was seen. Absent for a two-sided capture.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub one_sided: Option<&'static str>,
     /// The session ran inside a proxy tunnel (HTTP CONNECT, SOCKS).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tunnel: Option<TunnelInfo>,
@@ -451,6 +455,16 @@ pub fn session(
     }
 }
 
+/// The side seen, when the capture holds bytes from one side only.
+pub fn one_sided(summary: &ConnSummary) -> Option<&'static str> {
+    let seen = |d: usize| summary.dirs[d].bytes + summary.dirs[d].gap_bytes > 0;
+    match (seen(0), seen(1)) {
+        (true, false) => Some("client"),
+        (false, true) => Some("server"),
+        _ => None,
+    }
+}
+
 /// A session with the connection's facts and nothing dissected yet.
 fn base(summary: &ConnSummary, protocol: Protocol) -> Session {
     let info = &summary.info;
@@ -465,6 +479,7 @@ fn base(summary: &ConnSummary, protocol: Protocol) -> Session {
         duration: summary.end.since(info.start).max(0) as f64 / 1e9,
         state: summary.state.as_str(),
         handshake: summary.handshake,
+        one_sided: one_sided(summary),
         tunnel: None,
         tls: None,
         auth: Vec::new(),
