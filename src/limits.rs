@@ -77,7 +77,7 @@ impl Default for Limits {
             max_imap_literals: 1_000,
             max_in_flight: 1_000,
             max_messages: 10_000,
-            max_held_messages: 32 << 20,
+            max_held_messages: 40 << 20,
             max_sniff: 512,
             max_tunnel_depth: 4,
             max_proxy_setup: 8 << 10,
