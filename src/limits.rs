@@ -25,6 +25,22 @@ pub struct Limits {
     /// Bytes of finished messages waiting for or under MIME decoding on worker threads;
     /// past it the reading thread decodes them itself.
     pub max_decoding_bytes: usize,
+    /// MIME entities (leaf parts and multipart containers) listed per message; the rest are
+    /// counted and reported once (`too-many-parts`). The message's size and hash still
+    /// cover every byte.
+    pub max_mime_parts: usize,
+    /// Multipart and message/rfc822 nesting followed; deeper entities are reported
+    /// (`nesting-too-deep`) and not descended into.
+    pub max_mime_depth: usize,
+    /// Header fields of a message listed (raw, Received); the rest are still read for the
+    /// fields shown (Date, …), counted and reported once (`too-many-headers`).
+    pub max_mime_headers: usize,
+    /// Addresses listed per address field (From, To, Cc, Bcc, Reply-To); the rest are
+    /// counted and reported once per field (`too-many-addresses`).
+    pub max_mime_addresses: usize,
+    /// MIME anomalies kept per name and message; the rest are counted and reported once per
+    /// name (`too-many-anomalies`).
+    pub max_mime_anomalies_per_name: usize,
 }
 
 impl Default for Limits {
@@ -39,6 +55,11 @@ impl Default for Limits {
             max_line: 64 << 10,
             max_message: 64 << 20,
             max_decoding_bytes: 3 << 20,
+            max_mime_parts: 10_000,
+            max_mime_depth: 32,
+            max_mime_headers: 500,
+            max_mime_addresses: 1000,
+            max_mime_anomalies_per_name: 20,
         }
     }
 }
