@@ -148,6 +148,12 @@ impl Anomalies {
         }
     }
 
+    /// Records one that sums up a limit (at most one per limit, and per address field):
+    /// always kept.
+    fn summary(&mut self, name: &'static str, detail: String) {
+        self.list.push(MimeAnomaly { name, detail });
+    }
+
     fn finish(mut self) -> Vec<MimeAnomaly> {
         for &(name, n) in &self.seen {
             if n > self.cap as u64 {
@@ -191,9 +197,10 @@ fn address_text(
         .collect();
     let more = all.count();
     if more > 0 {
-        anomalies.push("too-many-addresses", || {
-            format!("{more} more addresses in {field} not listed (limit {max})")
-        });
+        anomalies.summary(
+            "too-many-addresses",
+            format!("{more} more addresses in {field} not listed (limit {max})"),
+        );
     }
     (!list.is_empty()).then(|| list.join(", "))
 }
@@ -271,12 +278,13 @@ pub fn parse_bounded(bytes: &[u8], keep_bodies: bool, bounds: &Bounds) -> MimeIn
         }
     }
     if unlisted > 0 {
-        anomalies.push("too-many-headers", || {
+        anomalies.summary(
+            "too-many-headers",
             format!(
                 "{unlisted} more header fields not listed (limit {})",
                 bounds.max_headers
-            )
-        });
+            ),
+        );
     }
     let root = msg.root_part();
     info.content_type = root.content_type().map(content_type_text);
@@ -296,12 +304,13 @@ pub fn parse_bounded(bytes: &[u8], keep_bodies: bool, bounds: &Bounds) -> MimeIn
         ..
     } = walker;
     if unlisted > 0 {
-        anomalies.push("too-many-parts", || {
+        anomalies.summary(
+            "too-many-parts",
             format!(
                 "{unlisted} more entities not listed (limit {}; message/rfc822 parts among them not opened)",
                 bounds.max_parts
-            )
-        });
+            ),
+        );
     }
     info.anomalies = anomalies.finish();
     info
@@ -927,6 +936,33 @@ aGVsbG8=\r\n\
             );
             // Every part is still listed and hashed.
             assert_eq!(info.parts.len(), 30);
+        }
+
+        #[test]
+        fn limit_reports_are_kept_whatever_the_anomaly_cap() {
+            let msg = b"To: a@x, b@x, c@x\r\nCc: d@x, e@x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n1\r\n--b\r\n\r\n2\r\n--b--\r\n";
+            let bounds = Bounds {
+                max_parts: 2,
+                max_headers: 1,
+                max_addresses: 1,
+                max_anomalies_per_name: 0,
+                ..B
+            };
+            let info = parse_bounded(msg, false, &bounds);
+            let names: Vec<&str> = info.anomalies.iter().map(|a| a.name).collect();
+            assert_eq!(
+                names,
+                [
+                    "too-many-addresses",
+                    "too-many-addresses",
+                    "too-many-headers",
+                    "too-many-parts"
+                ]
+            );
+            assert_eq!(
+                info.anomalies[1].detail,
+                "1 more addresses in Cc not listed (limit 1)"
+            );
         }
 
         #[test]
