@@ -55,6 +55,22 @@ pub struct Limits {
     /// Bytes per side held while a proxy tunnel (HTTP CONNECT, SOCKS) is being set up; past
     /// it the connection is taken as no tunnel.
     pub max_proxy_setup: usize,
+    /// MIME entities (leaf parts and multipart containers) listed per message; the rest are
+    /// counted and reported once (`too-many-parts`). The message's size and hash still
+    /// cover every byte.
+    pub max_mime_parts: usize,
+    /// Multipart and message/rfc822 nesting followed; deeper entities are reported
+    /// (`nesting-too-deep`) and not descended into.
+    pub max_mime_depth: usize,
+    /// Header fields of a message listed (raw, Received); the rest are still read for the
+    /// fields shown (Date, …), counted and reported once (`too-many-headers`).
+    pub max_mime_headers: usize,
+    /// Addresses listed per address field (From, To, Cc, Bcc, Reply-To); the rest are
+    /// counted and reported once per field (`too-many-addresses`).
+    pub max_mime_addresses: usize,
+    /// MIME anomalies kept per name and message; the rest are counted and reported once per
+    /// name (`too-many-anomalies`).
+    pub max_mime_anomalies_per_name: usize,
 }
 
 impl Default for Limits {
@@ -81,6 +97,11 @@ impl Default for Limits {
             max_sniff: 512,
             max_tunnel_depth: 4,
             max_proxy_setup: 8 << 10,
+            max_mime_parts: 10_000,
+            max_mime_depth: 32,
+            max_mime_headers: 500,
+            max_mime_addresses: 1000,
+            max_mime_anomalies_per_name: 20,
         }
     }
 }

@@ -6,6 +6,11 @@
 //! the size and SHA-256 of their *transfer-decoded* bytes (base64 / quoted-printable undone,
 //! charset left alone, so the hashes match the bytes of an attachment on disk), and MIME
 //! anomalies as named flags. It never fails: a broken message yields what could be read.
+//!
+//! Every count a message controls has a bound ([`Bounds`], from [`crate::limits::Limits`]):
+//! entities listed, nesting followed, header fields and addresses listed, anomalies kept per
+//! name. Past a bound the rest is counted and reported by one anomaly with the count; the
+//! work per entity is linear in its bytes, so a message costs time linear in its size.
 
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::charsets::map::charset_decoder;
@@ -14,9 +19,6 @@ use mail_parser::{Address, MessageParser, MessagePart, MimeHeaders};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
-
-/// Parts nested deeper than this are not descended into (reported as an anomaly).
-pub const MAX_DEPTH: usize = 32;
 /// Characters of decoded text kept as a preview.
 const PREVIEW_CHARS: usize = 400;
 
@@ -82,15 +84,109 @@ pub struct MimeInfo {
     pub anomalies: Vec<MimeAnomaly>,
 }
 
+/// The limits MIME decoding enforces (from [`crate::limits::Limits`]; see the fields there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bounds {
+    pub max_parts: usize,
+    pub max_depth: usize,
+    pub max_headers: usize,
+    pub max_addresses: usize,
+    pub max_anomalies_per_name: usize,
+}
+
+impl From<&crate::limits::Limits> for Bounds {
+    fn from(l: &crate::limits::Limits) -> Bounds {
+        Bounds {
+            max_parts: l.max_mime_parts,
+            max_depth: l.max_mime_depth,
+            max_headers: l.max_mime_headers,
+            max_addresses: l.max_mime_addresses,
+            max_anomalies_per_name: l.max_mime_anomalies_per_name,
+        }
+    }
+}
+
+impl Default for Bounds {
+    fn default() -> Bounds {
+        Bounds::from(&crate::limits::Limits::default())
+    }
+}
+
+/// The anomalies of one message: the first `cap` of each name are kept, the rest counted;
+/// [`Anomalies::finish`] adds one `too-many-anomalies` per name that went over.
+struct Anomalies {
+    list: Vec<MimeAnomaly>,
+    /// Anomalies seen per name (few names, so a list).
+    seen: Vec<(&'static str, u64)>,
+    cap: usize,
+}
+
+impl Anomalies {
+    fn new(cap: usize) -> Anomalies {
+        Anomalies {
+            list: Vec::new(),
+            seen: Vec::new(),
+            cap,
+        }
+    }
+
+    /// Records one; `detail` is only built when the anomaly is kept.
+    fn push(&mut self, name: &'static str, detail: impl FnOnce() -> String) {
+        let i = match self.seen.iter().position(|(n, _)| *n == name) {
+            Some(i) => i,
+            None => {
+                self.seen.push((name, 0));
+                self.seen.len() - 1
+            }
+        };
+        self.seen[i].1 += 1;
+        if self.seen[i].1 <= self.cap as u64 {
+            self.list.push(MimeAnomaly {
+                name,
+                detail: detail(),
+            });
+        }
+    }
+
+    /// Records one that sums up a limit (at most one per limit, and per address field):
+    /// always kept.
+    fn summary(&mut self, name: &'static str, detail: String) {
+        self.list.push(MimeAnomaly { name, detail });
+    }
+
+    fn finish(mut self) -> Vec<MimeAnomaly> {
+        for &(name, n) in &self.seen {
+            if n > self.cap as u64 {
+                self.list.push(MimeAnomaly {
+                    name: "too-many-anomalies",
+                    detail: format!(
+                        "{} more {name} (first {} listed)",
+                        n - self.cap as u64,
+                        self.cap
+                    ),
+                });
+            }
+        }
+        self.list
+    }
+}
+
 /// SHA-256 as lower-case hex.
 pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
-fn address_text(a: Option<&Address<'_>>) -> Option<String> {
-    let a = a?;
-    let list: Vec<String> = a
-        .iter()
+/// An address field as text, its first `max` addresses listed (the rest reported).
+fn address_text(
+    a: Option<&Address<'_>>,
+    field: &str,
+    max: usize,
+    anomalies: &mut Anomalies,
+) -> Option<String> {
+    let mut all = a?.iter();
+    let list: Vec<String> = all
+        .by_ref()
+        .take(max)
         .map(|addr| match (addr.name(), addr.address()) {
             (Some(n), Some(e)) => format!("{n} <{e}>"),
             (None, Some(e)) => e.to_string(),
@@ -99,6 +195,13 @@ fn address_text(a: Option<&Address<'_>>) -> Option<String> {
         })
         .filter(|s| !s.is_empty())
         .collect();
+    let more = all.count();
+    if more > 0 {
+        anomalies.summary(
+            "too-many-addresses",
+            format!("{more} more addresses in {field} not listed (limit {max})"),
+        );
+    }
     (!list.is_empty()).then(|| list.join(", "))
 }
 
@@ -122,50 +225,94 @@ pub fn decode_words(value: &str) -> String {
         .unwrap_or_else(|| value.to_string())
 }
 
+/// Parses a message with the default [`Bounds`]; see [`parse_bounded`].
+pub fn parse(bytes: &[u8], keep_bodies: bool) -> MimeInfo {
+    parse_bounded(bytes, keep_bodies, &Bounds::default())
+}
+
 /// Parses a message. `bytes` is the message as transferred (no transport framing);
 /// `keep_bodies` keeps each leaf's decoded bytes in [`Part::body`] (for extraction).
-pub fn parse(bytes: &[u8], keep_bodies: bool) -> MimeInfo {
+pub fn parse_bounded(bytes: &[u8], keep_bodies: bool, bounds: &Bounds) -> MimeInfo {
     let mut info = MimeInfo::default();
-    header_lint(bytes, &mut info.anomalies);
+    let mut anomalies = Anomalies::new(bounds.max_anomalies_per_name);
+    header_lint(bytes, &mut anomalies);
     let parser = MessageParser::default();
     let Some(msg) = parser.parse_headers(bytes) else {
-        info.anomalies.push(MimeAnomaly {
-            name: "unparseable",
-            detail: "no header or body could be read".into(),
-        });
+        anomalies.push("unparseable", || "no header or body could be read".into());
+        info.anomalies = anomalies.finish();
         return info;
     };
     let h = &mut info.headers;
-    h.from = address_text(msg.from());
-    h.to = address_text(msg.to());
-    h.cc = address_text(msg.cc());
-    h.bcc = address_text(msg.bcc());
-    h.reply_to = address_text(msg.reply_to());
+    let max = bounds.max_addresses;
+    h.from = address_text(msg.from(), "From", max, &mut anomalies);
+    h.to = address_text(msg.to(), "To", max, &mut anomalies);
+    h.cc = address_text(msg.cc(), "Cc", max, &mut anomalies);
+    h.bcc = address_text(msg.bcc(), "Bcc", max, &mut anomalies);
+    h.reply_to = address_text(msg.reply_to(), "Reply-To", max, &mut anomalies);
     h.subject = msg.subject().map(str::to_string);
     h.message_id = msg.message_id().map(str::to_string);
+    let mut unlisted = 0u64;
     for (name, value) in msg.headers_raw() {
-        let value = unfold(value);
-        match name.to_ascii_lowercase().as_str() {
-            "date" => h.date = Some(value.clone()),
-            "in-reply-to" => h.in_reply_to = Some(value.clone()),
-            "references" => h.references = Some(value.clone()),
-            "user-agent" | "x-mailer" => h.user_agent = Some(value.clone()),
-            "received" => h.received.push(value.clone()),
-            _ => {}
+        let listed = h.raw.len() < bounds.max_headers;
+        unlisted += u64::from(!listed);
+        let lower = name.to_ascii_lowercase();
+        let slot = match lower.as_str() {
+            "date" => Some(&mut h.date),
+            "in-reply-to" => Some(&mut h.in_reply_to),
+            "references" => Some(&mut h.references),
+            "user-agent" | "x-mailer" => Some(&mut h.user_agent),
+            _ => None,
+        };
+        if !listed && slot.is_none() {
+            continue;
         }
-        if h.raw.len() < 500 {
+        let value = unfold(value);
+        if let Some(slot) = slot {
+            *slot = Some(value.clone());
+        }
+        if listed {
+            if lower == "received" {
+                h.received.push(value.clone());
+            }
             h.raw.push((name.to_string(), value));
         }
+    }
+    if unlisted > 0 {
+        anomalies.summary(
+            "too-many-headers",
+            format!(
+                "{unlisted} more header fields not listed (limit {})",
+                bounds.max_headers
+            ),
+        );
     }
     let root = msg.root_part();
     info.content_type = root.content_type().map(content_type_text);
     let body = &bytes[body_start(bytes)..];
     let mut walker = Walker {
         info: &mut info,
+        anomalies,
         keep_bodies,
         parser,
+        bounds: *bounds,
+        unlisted: 0,
     };
     walker.message(Some(root), body, None, 0);
+    let Walker {
+        mut anomalies,
+        unlisted,
+        ..
+    } = walker;
+    if unlisted > 0 {
+        anomalies.summary(
+            "too-many-parts",
+            format!(
+                "{unlisted} more entities not listed (limit {}; message/rfc822 parts among them not opened)",
+                bounds.max_parts
+            ),
+        );
+    }
+    info.anomalies = anomalies.finish();
     info
 }
 
@@ -250,11 +397,34 @@ fn split_multipart<'a>(body: &'a [u8], boundary: &[u8]) -> Option<Multipart<'a>>
 
 struct Walker<'a> {
     info: &'a mut MimeInfo,
+    anomalies: Anomalies,
     keep_bodies: bool,
     parser: MessageParser,
+    bounds: Bounds,
+    /// Entities past [`Bounds::max_parts`], counted instead of listed.
+    unlisted: u64,
 }
 
 impl Walker<'_> {
+    /// Whether one more entity may be listed; counts it when not.
+    fn may_list(&mut self) -> bool {
+        let ok = self.info.tree.len() < self.bounds.max_parts;
+        self.unlisted += u64::from(!ok);
+        ok
+    }
+
+    /// Reports an entity nested deeper than [`Bounds::max_depth`]; true when it is.
+    fn too_deep(&mut self, path: &str, depth: usize) -> bool {
+        let max = self.bounds.max_depth;
+        if depth <= max {
+            return false;
+        }
+        self.anomalies.push("nesting-too-deep", || {
+            format!("part {path} is nested deeper than {max} levels")
+        });
+        true
+    }
+
     /// Reads an entity's header block; returns it (if any) and where the body starts.
     fn head<'x>(&self, bytes: &'x [u8]) -> (Option<mail_parser::Message<'x>>, usize) {
         let at = body_start(bytes);
@@ -281,11 +451,13 @@ impl Walker<'_> {
         match self.multipart(head, body) {
             Some(mp) => {
                 let ct = head.and_then(|h| h.content_type());
-                self.info.tree.push((
-                    depth,
-                    base.unwrap_or("").to_string(),
-                    ct.map_or("multipart/mixed".into(), content_type_text),
-                ));
+                if self.may_list() {
+                    self.info.tree.push((
+                        depth,
+                        base.unwrap_or("").to_string(),
+                        ct.map_or("multipart/mixed".into(), content_type_text),
+                    ));
+                }
                 self.children(mp, ct, &join, depth);
             }
             None => self.leaf(head, body, join(1), depth, false),
@@ -301,10 +473,8 @@ impl Walker<'_> {
     ) {
         if !mp.closed {
             let boundary = ct.and_then(|c| c.attribute("boundary")).unwrap_or("");
-            self.info.anomalies.push(MimeAnomaly {
-                name: "missing-closing-boundary",
-                detail: format!("no --{boundary}--"),
-            });
+            self.anomalies
+                .push("missing-closing-boundary", || format!("no --{boundary}--"));
         }
         let digest = ct.and_then(|c| c.subtype()) == Some("digest");
         for (i, bytes) in mp.parts.into_iter().enumerate() {
@@ -314,11 +484,7 @@ impl Walker<'_> {
 
     /// One part of a multipart body.
     fn entity(&mut self, bytes: &[u8], path: String, depth: usize, in_digest: bool) {
-        if depth > MAX_DEPTH {
-            self.info.anomalies.push(MimeAnomaly {
-                name: "nesting-too-deep",
-                detail: format!("part {path} is nested deeper than {MAX_DEPTH} levels"),
-            });
+        if self.too_deep(&path, depth) {
             return;
         }
         let (msg, at) = self.head(bytes);
@@ -327,11 +493,13 @@ impl Walker<'_> {
         match self.multipart(head, body) {
             Some(mp) => {
                 let ct = head.and_then(|h| h.content_type());
-                self.info.tree.push((
-                    depth,
-                    path.clone(),
-                    ct.map_or("multipart/mixed".into(), content_type_text),
-                ));
+                if self.may_list() {
+                    self.info.tree.push((
+                        depth,
+                        path.clone(),
+                        ct.map_or("multipart/mixed".into(), content_type_text),
+                    ));
+                }
                 let join = |i: usize| format!("{path}.{i}");
                 self.children(mp, ct, &join, depth);
             }
@@ -340,13 +508,9 @@ impl Walker<'_> {
     }
 
     /// A non-multipart entity: transfer-decoded, hashed, listed; a message/rfc822 part is
-    /// then descended into.
+    /// then descended into. Past the entity limit it is only counted.
     fn leaf(&mut self, head: Head<'_, '_>, raw: &[u8], path: String, depth: usize, digest: bool) {
-        if depth > MAX_DEPTH {
-            self.info.anomalies.push(MimeAnomaly {
-                name: "nesting-too-deep",
-                detail: format!("part {path} is nested deeper than {MAX_DEPTH} levels"),
-            });
+        if self.too_deep(&path, depth) || !self.may_list() {
             return;
         }
         let ct = head.and_then(|h| h.content_type());
@@ -382,10 +546,7 @@ impl Walker<'_> {
                     Some("base64") => "invalid-base64",
                     _ => "invalid-quoted-printable",
                 };
-                self.info.anomalies.push(MimeAnomaly {
-                    name,
-                    detail: format!("part {path}"),
-                });
+                self.anomalies.push(name, || format!("part {path}"));
                 (raw.into(), None, true)
             }
         };
@@ -525,11 +686,10 @@ fn preview(body: &[u8], charset: Option<&str>) -> String {
 
 /// Checks the header block for lines without a colon and the whole message for lines
 /// longer than RFC 5322's 998 characters.
-fn header_lint(bytes: &[u8], anomalies: &mut Vec<MimeAnomaly>) {
+fn header_lint(bytes: &[u8], anomalies: &mut Anomalies) {
     if let Some((n, len)) = first_long_line(bytes, 998) {
-        anomalies.push(MimeAnomaly {
-            name: "line-too-long",
-            detail: format!("line {n} has {len} characters (limit 998)"),
+        anomalies.push("line-too-long", || {
+            format!("line {n} has {len} characters (limit 998)")
         });
     }
     let header = &bytes[..body_start(bytes)];
@@ -540,13 +700,12 @@ fn header_lint(bytes: &[u8], anomalies: &mut Vec<MimeAnomaly>) {
             && !line.starts_with(b"\t")
             && !line.contains(&b':')
         {
-            anomalies.push(MimeAnomaly {
-                name: "header-without-colon",
-                detail: format!(
+            anomalies.push("header-without-colon", || {
+                format!(
                     "header line {}: {}",
                     n + 1,
                     String::from_utf8_lossy(&line[..line.len().min(60)])
-                ),
+                )
             });
         }
     }
@@ -632,6 +791,221 @@ aGVsbG8=\r\n\
         let names: Vec<&str> = info.anomalies.iter().map(|a| a.name).collect();
         assert!(names.contains(&"header-without-colon"), "{names:?}");
         assert!(names.contains(&"missing-closing-boundary"), "{names:?}");
+    }
+
+    /// Counts an attacker controls (parts, header fields, addresses, anomalies) are listed up
+    /// to a limit, then counted and reported once.
+    mod bounds {
+        use super::super::*;
+
+        /// The defaults (the tests need counts well past them).
+        const B: Bounds = Bounds {
+            max_parts: 10_000,
+            max_depth: 32,
+            max_headers: 500,
+            max_addresses: 1000,
+            max_anomalies_per_name: 20,
+        };
+
+        #[test]
+        fn the_defaults_are_the_limits_defaults() {
+            assert_eq!(Bounds::default(), B);
+        }
+
+        fn details<'a>(info: &'a MimeInfo, name: &str) -> Vec<&'a str> {
+            info.anomalies
+                .iter()
+                .filter(|a| a.name == name)
+                .map(|a| a.detail.as_str())
+                .collect()
+        }
+
+        #[test]
+        fn parts_past_the_limit_are_counted_not_listed() {
+            let mut msg =
+                b"Subject: many\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n".to_vec();
+            for i in 0..20_000 {
+                msg.extend_from_slice(
+                    format!("--b\r\nContent-Type: text/plain\r\n\r\n{i}\r\n").as_bytes(),
+                );
+            }
+            msg.extend_from_slice(b"--b--\r\n");
+            let info = parse(&msg, false);
+            // The root container and the first leaves are listed, in order.
+            assert_eq!(info.tree.len(), B.max_parts);
+            assert_eq!(info.parts.len(), B.max_parts - 1);
+            assert_eq!(info.parts.last().map(|p| p.path.as_str()), Some("9999"));
+            let over = details(&info, "too-many-parts");
+            assert_eq!(over.len(), 1, "{:?}", info.anomalies);
+            assert!(
+                over[0].starts_with(&format!("{} more ", 20_001 - B.max_parts)),
+                "{}",
+                over[0]
+            );
+        }
+
+        #[test]
+        fn a_header_block_without_end_gives_bounded_anomalies() {
+            let mut msg = b"Subject: forever\r\n".to_vec();
+            for _ in 0..100_000 {
+                msg.extend_from_slice(b"X\r\n");
+            }
+            let info = parse(&msg, false);
+            assert_eq!(
+                details(&info, "header-without-colon").len(),
+                B.max_anomalies_per_name
+            );
+            let over = details(&info, "too-many-anomalies");
+            assert_eq!(
+                over.len(),
+                1,
+                "{:?}",
+                &info.anomalies[B.max_anomalies_per_name..]
+            );
+            assert!(
+                over[0].starts_with(&format!(
+                    "{} more header-without-colon",
+                    100_000 - B.max_anomalies_per_name
+                )),
+                "{}",
+                over[0]
+            );
+            assert!(
+                info.anomalies.len() <= B.max_anomalies_per_name + 2,
+                "{:?}",
+                info.anomalies
+            );
+        }
+
+        #[test]
+        fn anomalies_are_capped_per_name() {
+            // Containers nested down to the depth limit, then 100 leaves one level too deep.
+            let mut msg =
+                b"Subject: deep\r\nContent-Type: multipart/mixed; boundary=b0\r\n\r\n".to_vec();
+            for i in 1..=B.max_depth {
+                msg.extend_from_slice(
+                    format!(
+                        "--b{}\r\nContent-Type: multipart/mixed; boundary=b{i}\r\n\r\n",
+                        i - 1
+                    )
+                    .as_bytes(),
+                );
+            }
+            for _ in 0..100 {
+                msg.extend_from_slice(format!("--b{}\r\n\r\nleaf\r\n", B.max_depth).as_bytes());
+            }
+            for i in (0..=B.max_depth).rev() {
+                msg.extend_from_slice(format!("--b{i}--\r\n").as_bytes());
+            }
+            // And 30 leaves with invalid base64.
+            let mut outer =
+                b"Subject: x\r\nContent-Type: multipart/mixed; boundary=top\r\n\r\n".to_vec();
+            for _ in 0..30 {
+                outer.extend_from_slice(
+                    b"--top\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!\r\n",
+                );
+            }
+            outer.extend_from_slice(b"--top--\r\n");
+            let info = parse(&msg, false);
+            assert_eq!(
+                details(&info, "nesting-too-deep").len(),
+                B.max_anomalies_per_name,
+                "{:?}",
+                info.anomalies
+            );
+            assert_eq!(
+                details(&info, "too-many-anomalies"),
+                [format!(
+                    "{} more nesting-too-deep (first {} listed)",
+                    100 - B.max_anomalies_per_name,
+                    B.max_anomalies_per_name
+                )]
+            );
+            let info = parse(&outer, false);
+            assert_eq!(
+                details(&info, "invalid-base64").len(),
+                B.max_anomalies_per_name
+            );
+            assert_eq!(
+                details(&info, "too-many-anomalies"),
+                [format!(
+                    "{} more invalid-base64 (first {} listed)",
+                    30 - B.max_anomalies_per_name,
+                    B.max_anomalies_per_name
+                )]
+            );
+            // Every part is still listed and hashed.
+            assert_eq!(info.parts.len(), 30);
+        }
+
+        #[test]
+        fn limit_reports_are_kept_whatever_the_anomaly_cap() {
+            let msg = b"To: a@x, b@x, c@x\r\nCc: d@x, e@x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n1\r\n--b\r\n\r\n2\r\n--b--\r\n";
+            let bounds = Bounds {
+                max_parts: 2,
+                max_headers: 1,
+                max_addresses: 1,
+                max_anomalies_per_name: 0,
+                ..B
+            };
+            let info = parse_bounded(msg, false, &bounds);
+            let names: Vec<&str> = info.anomalies.iter().map(|a| a.name).collect();
+            assert_eq!(
+                names,
+                [
+                    "too-many-addresses",
+                    "too-many-addresses",
+                    "too-many-headers",
+                    "too-many-parts"
+                ]
+            );
+            assert_eq!(
+                info.anomalies[1].detail,
+                "1 more addresses in Cc not listed (limit 1)"
+            );
+        }
+
+        #[test]
+        fn header_fields_past_the_limit_are_counted() {
+            let mut msg = Vec::new();
+            for i in 0..1200 {
+                msg.extend_from_slice(format!("Received: from h{i}\r\n").as_bytes());
+            }
+            msg.extend_from_slice(b"Date: Mon, 1 Jan 2024 00:00:00 +0000\r\n\r\nbody\r\n");
+            let info = parse(&msg, false);
+            assert_eq!(info.headers.raw.len(), B.max_headers);
+            assert_eq!(info.headers.received.len(), B.max_headers);
+            // A field past the limit is still read.
+            assert!(info.headers.date.is_some());
+            assert_eq!(
+                details(&info, "too-many-headers"),
+                [format!(
+                    "{} more header fields not listed (limit {})",
+                    1201 - B.max_headers,
+                    B.max_headers
+                )]
+            );
+        }
+
+        #[test]
+        fn addresses_past_the_limit_are_counted() {
+            let mut msg = b"To: ".to_vec();
+            for i in 0..2500 {
+                msg.extend_from_slice(format!("u{i}@example.test,\r\n ").as_bytes());
+            }
+            msg.extend_from_slice(b"last@example.test\r\nSubject: x\r\n\r\nbody\r\n");
+            let info = parse(&msg, false);
+            let to = info.headers.to.as_deref().unwrap_or_default();
+            assert_eq!(to.split(", ").count(), B.max_addresses);
+            assert_eq!(
+                details(&info, "too-many-addresses"),
+                [format!(
+                    "{} more addresses in To not listed (limit {})",
+                    2501 - B.max_addresses,
+                    B.max_addresses
+                )]
+            );
+        }
     }
 
     proptest::proptest! {

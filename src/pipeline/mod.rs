@@ -893,6 +893,7 @@ fn sessions_in<'s, 'b>(
             scope,
             cfg.threads.saturating_sub(1),
             cfg.input.limits.max_decoding_bytes,
+            crate::mime::Bounds::from(&cfg.input.limits),
         ),
         early: HashMap::new(),
         finishing: BTreeMap::new(),

@@ -54,10 +54,12 @@ pub struct Pool {
     outstanding: usize,
     budget: usize,
     next: u64,
+    /// MIME limits, for messages decoded inline.
+    bounds: mime::Bounds,
 }
 
 /// Decodes one message; a panic inside the MIME layer becomes an anomaly, not a lost result.
-fn decode(job: Job) -> Done {
+fn decode(job: Job, bounds: &mime::Bounds) -> Done {
     let Job {
         id,
         bytes,
@@ -66,7 +68,7 @@ fn decode(job: Job) -> Done {
     } = job;
     let sha256 = hash.then(|| mime::sha256_hex(&bytes));
     let mime = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        mime::parse(&bytes, keep_bodies)
+        mime::parse_bounded(&bytes, keep_bodies, bounds)
     }))
     .unwrap_or_else(|_| MimeInfo {
         anomalies: vec![MimeAnomaly {
@@ -87,7 +89,12 @@ fn decode(job: Job) -> Done {
 impl Pool {
     /// Starts `workers` decoding threads inside `scope`; with 0, every message is decoded
     /// inline by [`Pool::submit`].
-    pub fn new<'s>(scope: &'s Scope<'s, '_>, workers: usize, budget: usize) -> Pool {
+    pub fn new<'s>(
+        scope: &'s Scope<'s, '_>,
+        workers: usize,
+        budget: usize,
+        bounds: mime::Bounds,
+    ) -> Pool {
         let (done_tx, done) = mpsc::channel::<Done>();
         let jobs = (workers > 0).then(|| {
             let (tx, rx) = mpsc::channel::<Job>();
@@ -103,7 +110,7 @@ impl Pool {
                             Err(_) => return,
                         };
                         let Ok(job) = job else { return };
-                        if done_tx.send(decode(job)).is_err() {
+                        if done_tx.send(decode(job, &bounds)).is_err() {
                             return;
                         }
                     }
@@ -118,6 +125,7 @@ impl Pool {
             outstanding: 0,
             budget,
             next: 1,
+            bounds,
         }
     }
 
@@ -144,11 +152,11 @@ impl Pool {
                     // Every worker is gone: decode here from now on.
                     Err(mpsc::SendError(job)) => {
                         self.jobs = None;
-                        Decoded::Now(Box::new(decode(job)))
+                        Decoded::Now(Box::new(decode(job, &self.bounds)))
                     }
                 }
             }
-            _ => Decoded::Now(Box::new(decode(job))),
+            _ => Decoded::Now(Box::new(decode(job, &self.bounds))),
         }
     }
 

@@ -659,9 +659,17 @@ fn write_message<W: Write>(out: &mut W, n: usize, m: &MessageInfo, st: Style) ->
             writeln!(out, "{pad}  {label}: {}", escape(v))?;
         }
     }
+    // Leaves by section path, found once (a scan per entity was quadratic in the parts).
+    let leaves: std::collections::HashMap<&str, &crate::mime::Part> = m
+        .parts
+        .iter()
+        .filter(|p| !p.path.is_empty())
+        .map(|p| (p.path.as_str(), p))
+        .rev()
+        .collect();
     for (depth, path, ctype) in &m.tree {
         let indent = "  ".repeat(*depth);
-        let leaf = m.parts.iter().find(|p| &p.path == path && !path.is_empty());
+        let leaf = leaves.get(path.as_str()).copied();
         let detail = match leaf {
             Some(p) => {
                 let mut d = vec![human_size(p.size)];
