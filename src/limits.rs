@@ -25,6 +25,12 @@ pub struct Limits {
     /// Bytes of finished messages waiting for or under MIME decoding on worker threads;
     /// past it the reading thread decodes them itself.
     pub max_decoding_bytes: usize,
+    /// A hole the receiver has acknowledged stays open for its late segment until more than
+    /// this many out-of-order bytes are buffered behind it; then it becomes a gap.
+    pub max_acked_hole_bytes: usize,
+    /// A hole the receiver has acknowledged stays open for its late segment until this much
+    /// capture time has passed since the first ACK past it; then it becomes a gap.
+    pub acked_hole_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -39,6 +45,8 @@ impl Default for Limits {
             max_line: 64 << 10,
             max_message: 64 << 20,
             max_decoding_bytes: 3 << 20,
+            max_acked_hole_bytes: 1 << 20,
+            acked_hole_timeout: Duration::from_secs(1),
         }
     }
 }
