@@ -207,6 +207,56 @@ fn late_segments_after_the_peers_ack_are_kept() {
     assert_eq!(f.packets.client + f.packets.server, total);
 }
 
+/// The benchmark's traffic, small: its disordered variant (segments held back past the
+/// ACKs covering them, retransmissions) gives the clean variant's streams, connection by
+/// connection.
+#[test]
+fn disordered_mail_traffic_gives_the_clean_streams() {
+    let dir = tmp();
+    let mut streams_of = Vec::new();
+    for disorder in [false, true] {
+        let file = dir.path().join(format!("traffic-{disorder}.pcap"));
+        let n =
+            synth::write_mail_traffic(std::fs::File::create(&file).unwrap(), 4 << 20, 16, disorder)
+                .unwrap();
+        assert!(n >= 4, "{n} sessions");
+        let out = dir.path().join(format!("streams-{disorder}"));
+        let run = flows(&file, &["--write-streams", out.to_str().unwrap()]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(run.flows.iter().all(|f| f.gaps.client + f.gaps.server == 0));
+        if disorder {
+            let moved: u64 = run
+                .flows
+                .iter()
+                .map(|f| f.out_of_order.client + f.out_of_order.server)
+                .sum();
+            let resent: u64 = run
+                .flows
+                .iter()
+                .map(|f| f.retransmissions.client + f.retransmissions.server)
+                .sum();
+            assert!(moved > 0 && resent > 0, "{moved} {resent}");
+        }
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        files.sort();
+        streams_of.push(files);
+    }
+    assert_eq!(streams_of[0].len(), streams_of[1].len());
+    for (clean, disordered) in streams_of[0].iter().zip(&streams_of[1]) {
+        assert_eq!(clean.0, disordered.0);
+        assert!(clean.1 == disordered.1, "{} differs", clean.0);
+    }
+}
+
 #[test]
 fn conflicting_overlap_is_counted_first_data_wins() {
     let dir = tmp();
