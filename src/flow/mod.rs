@@ -136,6 +136,9 @@ pub struct TableStats {
     /// Packets arriving after their connection closed.
     pub late_packets: u64,
     pub buffer_limit_flushes: u64,
+    /// Holes the peer acknowledged that were given up before their segment came (a bound
+    /// of `Limits` reached, or the peer's data answered past them), over closed connections.
+    pub acked_hole_flushes: u64,
 }
 
 type Key = (Endpoint, Endpoint);
@@ -498,6 +501,8 @@ impl<H: Handler> FlowTable<H> {
                 emit(handler, &mut state, &info, dir, o)
             });
         }
+        self.stats.acked_hole_flushes +=
+            dirs[0].stats.acked_hole_flushes + dirs[1].stats.acked_hole_flushes;
         let summary = ConnSummary {
             end: last_ts,
             state: end,
@@ -666,6 +671,7 @@ mod tests {
         f.now = 31;
         f.packet(40001, CLIENT, 0, 0, "S", b"");
         assert_eq!(f.log.closed, vec![(1, EndState::Complete)]);
+        assert_eq!(f.table.stats.acked_hole_flushes, 1);
         assert_eq!(
             f.log.events,
             vec![
