@@ -71,6 +71,12 @@ pub struct Limits {
     /// MIME anomalies kept per name and message; the rest are counted and reported once per
     /// name (`too-many-anomalies`).
     pub max_mime_anomalies_per_name: usize,
+    /// A hole the receiver has acknowledged stays open for its late segment until more than
+    /// this many out-of-order bytes are buffered behind it; then it becomes a gap.
+    pub max_acked_hole_bytes: usize,
+    /// A hole the receiver has acknowledged stays open for its late segment until this much
+    /// capture time has passed since the first ACK past it; then it becomes a gap.
+    pub acked_hole_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -102,6 +108,8 @@ impl Default for Limits {
             max_mime_headers: 500,
             max_mime_addresses: 1000,
             max_mime_anomalies_per_name: 20,
+            max_acked_hole_bytes: 1 << 20,
+            acked_hole_timeout: Duration::from_secs(1),
         }
     }
 }

@@ -328,6 +328,9 @@ pub struct Conversation {
     pub frames: Vec<SynthFrame>,
     /// `close` or `reset` was called.
     pub closed: bool,
+    /// In [`Conversation::send`], the peer acknowledges every this many segments (delayed
+    /// ACKs); 0: only where the caller sends an ACK.
+    pub ack_every: usize,
 }
 
 #[derive(Clone, Copy)]
@@ -358,6 +361,7 @@ impl Conversation {
             step_ns: 100_000,
             frames: Vec::new(),
             closed: false,
+            ack_every: 0,
         }
     }
 
@@ -428,14 +432,22 @@ impl Conversation {
         self.push(f, 0);
     }
 
-    /// Sends `data` from `side` in MSS-sized segments, each acknowledging the peer.
+    /// Sends `data` from `side` in MSS-sized segments, each acknowledging the peer (and,
+    /// with `ack_every`, the peer acknowledging them between).
     pub fn send(&mut self, side: Side, data: &[u8]) {
         let me = Self::idx(side);
-        for chunk in data.chunks(self.mss.max(1)) {
+        let chunks = data.len().div_ceil(self.mss.max(1));
+        for (k, chunk) in data.chunks(self.mss.max(1)).enumerate() {
             let flags = TcpFlags { psh: true, ..ACK };
             let f = self.raw(side, self.seq[me], self.seq[1 - me], flags, chunk);
             self.push(f, chunk.len());
             self.seq[me] = self.seq[me].wrapping_add(chunk.len() as u32);
+            if self.ack_every > 0 && (k + 1) % self.ack_every == 0 && k + 1 < chunks {
+                self.ack(match side {
+                    Side::Client => Side::Server,
+                    Side::Server => Side::Client,
+                });
+            }
         }
     }
 
@@ -519,38 +531,33 @@ impl Rng {
     }
 }
 
-/// Disorders frames in place: about `reorder_pct` % of data frames swap places with a frame
-/// up to three positions later, and about `dup_pct` % are sent again a few frames later
-/// (retransmissions). Frame timestamps keep their order of appearance.
+/// Disorders frames in place, as capture points do (SPAN ports, multi-queue NICs, merged
+/// files): about `reorder_pct` % of data frames are held back 1–3 frames, behind whatever
+/// follows them (later data, and the peer's ACKs covering them), and about `dup_pct` % are
+/// sent again 2–5 frames later (retransmissions). Frame timestamps keep their order of
+/// appearance.
 pub fn disorder(frames: &mut Vec<SynthFrame>, rng: &mut Rng, reorder_pct: u64, dup_pct: u64) {
     let n = frames.len();
-    let mut i = 0;
-    while i + 1 < n {
-        if frames[i].payload_len > 0 && rng.below(100) < reorder_pct {
-            let j = (i + 1 + rng.below(3) as usize).min(n - 1);
-            frames.swap(i, j);
-            i = j + 1;
+    let mut out: Vec<SynthFrame> = Vec::with_capacity(n + n / 50);
+    // (release once `out` holds this many frames, frame)
+    let mut held: Vec<(usize, SynthFrame)> = Vec::new();
+    for f in frames.drain(..) {
+        let data = f.payload_len > 0;
+        if data && rng.below(100) < reorder_pct {
+            held.push((out.len() + 1 + rng.below(3) as usize, f));
             continue;
         }
-        i += 1;
-    }
-    let mut out = Vec::with_capacity(n + n / 50);
-    let mut pending: Vec<(usize, SynthFrame)> = Vec::new();
-    for (k, f) in frames.drain(..).enumerate() {
-        if f.payload_len > 0 && rng.below(100) < dup_pct {
-            pending.push((k + 2 + rng.below(4) as usize, f.clone()));
+        if data && rng.below(100) < dup_pct {
+            held.push((out.len() + 3 + rng.below(4) as usize, f.clone()));
         }
         out.push(f);
-        pending.retain(|(at, dup)| {
-            if *at <= k {
-                out.push(dup.clone());
-                false
-            } else {
-                true
-            }
-        });
+        while let Some(k) = held.iter().position(|(at, _)| *at <= out.len()) {
+            let (_, f) = held.remove(k);
+            out.push(f);
+        }
     }
-    out.extend(pending.into_iter().map(|(_, f)| f));
+    held.sort_by_key(|(at, _)| *at);
+    out.extend(held.into_iter().map(|(_, f)| f));
     // Timestamps in file order, as a capture would record them.
     let mut ts: Vec<Timestamp> = out.iter().map(|f| f.ts).collect();
     ts.sort_unstable();
@@ -687,9 +694,11 @@ pub fn session_script(protocol: u8, message: &[u8]) -> Vec<(Side, Vec<u8>)> {
 }
 
 /// Writes about `target_bytes` of concurrent mail sessions (SMTP 25, POP3 110, IMAP 143 in
-/// turn, 1448-byte segments, attachments of 16 KiB to 1 MiB) as a pcap. With `disorder`,
-/// each burst of segments gets about 2 % reordering and 1 % retransmissions; the connections
-/// and their bytes are the same either way. Returns the number of sessions written.
+/// turn, 1448-byte segments, attachments of 16 KiB to 1 MiB) as a pcap. With `disorder`, the
+/// receiver acknowledges every second segment and each burst goes through [`disorder`]: about
+/// 2 % of data segments held back 1–3 frames (often behind the ACK covering them) and 1 %
+/// retransmitted; the connections and their bytes are the same either way. Returns the
+/// number of sessions written.
 pub fn write_mail_traffic<W: Write>(
     out: W,
     target_bytes: u64,
@@ -721,6 +730,9 @@ pub fn write_mail_traffic<W: Write>(
         let cport = 1024 + (n % 60000) as u16;
         let isn = [rng.next_u64() as u32, rng.next_u64() as u32];
         let mut conv = Conversation::new((client, cport), (server, port), isn);
+        if disorder_frames {
+            conv.ack_every = 2;
+        }
         conv.handshake();
         Live {
             conv,

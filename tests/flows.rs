@@ -121,6 +121,142 @@ fn reordered_retransmitted_overlapping_gives_identical_streams() {
     );
 }
 
+/// Moves frame `from` to just after frame `after`: a segment the capture holds back.
+fn hold_back(frames: &mut Vec<SynthFrame>, from: usize, after: usize) {
+    let f = frames.remove(from);
+    frames.insert(after, f);
+}
+
+fn from_client(f: &SynthFrame) -> bool {
+    f.data[26..30] == [10, 0, 0, 1]
+}
+
+/// SPAN ports, multi-queue NICs and merged captures put an ACK ahead of the data it
+/// acknowledges: the late segment is kept, not taken for a retransmission of a gap.
+#[test]
+fn late_segments_after_the_peers_ack_are_kept() {
+    let (conv, client, server) = smtp_conversation(40020, [3, u32::MAX - 2000]);
+    let frames = conv.frames;
+    let body: Vec<usize> = (0..frames.len())
+        .filter(|&i| from_client(&frames[i]) && frames[i].payload_len == 1448)
+        .collect();
+    assert!(body.len() >= 4);
+    let server_ack = (body[2]..frames.len())
+        .find(|&k| !from_client(&frames[k]) && frames[k].payload_len == 0)
+        .unwrap();
+    let dir = tmp();
+    let file = dir.path().join("late.pcap");
+    // The third body segment comes after the rest of the body and the server's ACK of it.
+    let mut late = frames.clone();
+    hold_back(&mut late, body[2], server_ack);
+    write_pcap(&file, &late);
+    let run = check_streams(&file, &client, &server);
+    let f = &run.flows[0];
+    assert_eq!(f.gaps.client, 0);
+    assert_eq!(f.retransmissions.client, 0);
+    assert_eq!(f.state, "complete");
+    // A segment coming after the server's reply (data acknowledging it) is not waited for:
+    // the reply answers what it acknowledges, so it is handed on after a gap in its place.
+    let reply = (server_ack..frames.len())
+        .find(|&k| !from_client(&frames[k]) && frames[k].payload_len > 0)
+        .unwrap();
+    let mut late = frames.clone();
+    hold_back(&mut late, body[2], reply);
+    write_pcap(&file, &late);
+    let d = tmp();
+    let run = flows(&file, &["--write-streams", d.path().to_str().unwrap()]);
+    let f = &run.flows[0];
+    let at: usize = frames[..body[2]]
+        .iter()
+        .filter(|f| from_client(f))
+        .map(|f| f.payload_len)
+        .sum();
+    assert_eq!(
+        f.gap_list.as_ref().unwrap().client,
+        vec![Gap {
+            offset: at as u64,
+            len: 1448
+        }]
+    );
+    assert_eq!(f.retransmissions.client, 1);
+    assert_eq!(streams(f).1, server);
+
+    // After both FINs and the final ACK (only pure ACKs and FINs pass it): still kept,
+    // every packet is counted with the connection, which still ends complete.
+    let mut c = Conversation::new((ip("10.0.0.1"), 40021), (ip("10.0.0.2"), 25), [9, 9]);
+    c.handshake();
+    c.send(Side::Server, b"220 mx ESMTP\r\n");
+    c.ack(Side::Client);
+    let blob = bytes(5 * 1448, 7);
+    c.send(Side::Client, &blob);
+    c.ack(Side::Server);
+    c.close();
+    let mut frames = c.frames;
+    let second = (0..frames.len())
+        .filter(|&i| from_client(&frames[i]) && frames[i].payload_len > 0)
+        .nth(1)
+        .unwrap();
+    let last = frames.len() - 1;
+    let total = frames.len() as u64;
+    hold_back(&mut frames, second, last);
+    write_pcap(&file, &frames);
+    let run = check_streams(&file, &blob, b"220 mx ESMTP\r\n");
+    let f = &run.flows[0];
+    assert_eq!(f.gaps.client, 0);
+    assert_eq!(f.state, "complete");
+    assert_eq!(f.packets.client + f.packets.server, total);
+}
+
+/// The benchmark's traffic, small: its disordered variant (segments held back past the
+/// ACKs covering them, retransmissions) gives the clean variant's streams, connection by
+/// connection.
+#[test]
+fn disordered_mail_traffic_gives_the_clean_streams() {
+    let dir = tmp();
+    let mut streams_of = Vec::new();
+    for disorder in [false, true] {
+        let file = dir.path().join(format!("traffic-{disorder}.pcap"));
+        let n =
+            synth::write_mail_traffic(std::fs::File::create(&file).unwrap(), 4 << 20, 16, disorder)
+                .unwrap();
+        assert!(n >= 4, "{n} sessions");
+        let out = dir.path().join(format!("streams-{disorder}"));
+        let run = flows(&file, &["--write-streams", out.to_str().unwrap()]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(run.flows.iter().all(|f| f.gaps.client + f.gaps.server == 0));
+        if disorder {
+            let moved: u64 = run
+                .flows
+                .iter()
+                .map(|f| f.out_of_order.client + f.out_of_order.server)
+                .sum();
+            let resent: u64 = run
+                .flows
+                .iter()
+                .map(|f| f.retransmissions.client + f.retransmissions.server)
+                .sum();
+            assert!(moved > 0 && resent > 0, "{moved} {resent}");
+        }
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        files.sort();
+        streams_of.push(files);
+    }
+    assert_eq!(streams_of[0].len(), streams_of[1].len());
+    for (clean, disordered) in streams_of[0].iter().zip(&streams_of[1]) {
+        assert_eq!(clean.0, disordered.0);
+        assert!(clean.1 == disordered.1, "{} differs", clean.0);
+    }
+}
+
 #[test]
 fn conflicting_overlap_is_counted_first_data_wins() {
     let dir = tmp();

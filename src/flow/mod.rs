@@ -143,6 +143,9 @@ pub struct TableStats {
     pub buffer_limit_flushes: u64,
     /// Segments ignored as absurdly far ahead, over all closed connections.
     pub out_of_window: u64,
+    /// Holes the peer acknowledged that were given up before their segment came (a bound
+    /// of `Limits` reached, or the peer's data answered past them), over closed connections.
+    pub acked_hole_flushes: u64,
 }
 
 type Key = (Endpoint, Endpoint);
@@ -207,6 +210,9 @@ impl<H: Handler> FlowTable<H> {
                 max_buffered_bytes: limits.max_buffered_bytes,
                 max_buffered_segments: limits.max_buffered_segments,
                 max_total_buffered: limits.max_total_buffered,
+                max_acked_hole_bytes: limits.max_acked_hole_bytes,
+                acked_hole_timeout_ns: i64::try_from(limits.acked_hole_timeout.as_nanos())
+                    .unwrap_or(i64::MAX),
             },
             max_connections: limits.max_connections.max(1),
             idle_timeout_ns: i64::try_from(limits.idle_timeout.as_nanos()).unwrap_or(i64::MAX),
@@ -229,7 +235,7 @@ impl<H: Handler> FlowTable<H> {
             self.now = ts;
         }
         if self.now.since(self.last_sweep) > self.sweep_interval() {
-            self.sweep(handler);
+            self.sweep(frame, handler);
         }
         let key = key_of(seg.src, seg.dst);
         let fresh_syn = seg.flags.syn && !seg.flags.ack;
@@ -238,7 +244,7 @@ impl<H: Handler> FlowTable<H> {
             let dir = if seg.src == conn.info.client { 0 } else { 1 };
             let ended = conn.rst || conn.dirs.iter().any(Reassembler::fin_seen);
             if fresh_syn && dir == 0 && ended {
-                let state = conn.end_state(EndState::Open);
+                let state = self.ending_state(key, EndState::Open, handler);
                 self.close(key, state, handler);
             }
         }
@@ -308,25 +314,7 @@ impl<H: Handler> FlowTable<H> {
         } = conn;
         let total = &mut self.total_buffered;
         let bounds = &self.bounds;
-        let mut emit = |dir: Direction, o: Output<'_>| match o {
-            Output::Data(chunk) => handler.data(state, info, dir, chunk),
-            Output::Gap {
-                offset,
-                len,
-                ts,
-                frame,
-            } => handler.gap(
-                state,
-                info,
-                dir,
-                Gap {
-                    offset,
-                    len,
-                    ts,
-                    frame,
-                },
-            ),
-        };
+        let mut emit = |dir: Direction, o: Output<'_>| emit(handler, state, info, dir, o);
         let mut seq = seg.seq;
         if seg.flags.syn {
             conn.handshake = true;
@@ -337,7 +325,17 @@ impl<H: Handler> FlowTable<H> {
             }
             seq = seq.wrapping_add(1);
         }
-        if !seg.payload.is_empty() || seg.missing > 0 || seg.flags.fin {
+        let carries_data = !seg.payload.is_empty() || seg.missing > 0;
+        if seg.flags.ack {
+            let other = dir.reverse();
+            dirs[other.index()].ack(seg.ack, ts, frame, total, &mut |o| emit(other, o));
+            // New data from the peer answers what it acknowledges: what it answers goes
+            // first, so holes below its ACK are given up before its data is delivered.
+            if carries_data && dirs[d].is_new(seq, seg.payload.len(), seg.missing) {
+                dirs[other.index()].answered(seg.ack, ts, frame, total, &mut |o| emit(other, o));
+            }
+        }
+        if carries_data || seg.flags.fin {
             let before = dirs[d].stats.limit_flushes;
             dirs[d].segment(
                 seq,
@@ -352,14 +350,16 @@ impl<H: Handler> FlowTable<H> {
             );
             self.stats.buffer_limit_flushes += dirs[d].stats.limit_flushes - before;
         }
-        if seg.flags.ack {
-            let other = dir.reverse();
-            dirs[other.index()].ack(seg.ack, ts, frame, total, &mut |o| emit(other, o));
+        // Holes the peer acknowledged wait for their late segment only so long.
+        for dir in [Direction::ClientToServer, Direction::ServerToClient] {
+            dirs[dir.index()].expire(ts, frame, bounds, total, &mut |o| emit(dir, o));
         }
         if dirs[0].is_finished() && dirs[1].is_finished() {
             // Both FINs are in and every byte is accounted for. Wait for the final ACK (a
-            // segment without FIN) so it is counted with the connection, as tshark does.
-            if conn.closing && !seg.flags.fin {
+            // segment without FIN) so it is counted with the connection, as tshark does;
+            // if it came already (a late segment completed the stream), close now.
+            let fins_acked = dirs.iter().all(Reassembler::fin_acked);
+            if (conn.closing || fins_acked) && !seg.flags.fin {
                 let state = conn.end_state(EndState::Open);
                 self.close(key, state, handler);
             } else {
@@ -390,25 +390,80 @@ impl<H: Handler> FlowTable<H> {
         (self.idle_timeout_ns / 10).max(1_000_000_000)
     }
 
-    /// Closes connections idle for longer than the timeout and forgets old tombstones.
-    fn sweep(&mut self, handler: &mut H) {
+    /// Closes connections idle for longer than the timeout, gives up acknowledged holes of
+    /// quiet connections whose bound passed meanwhile, and forgets old tombstones.
+    fn sweep(&mut self, frame: u64, handler: &mut H) {
         self.last_sweep = self.now;
         let now = self.now;
         let timeout = self.idle_timeout_ns;
-        let mut idle: Vec<(u64, Key, EndState)> = self
+        let mut idle: Vec<(u64, Key)> = self
             .conns
             .iter()
             .filter(|(_, c)| now.since(c.last_ts) > timeout)
-            .map(|(k, c)| (c.info.id, *k, c.end_state(EndState::TimedOut)))
+            .map(|(k, c)| (c.info.id, *k))
             .collect();
-        idle.sort_unstable_by_key(|(id, _, _)| *id);
-        for (_, key, state) in idle {
+        idle.sort_unstable_by_key(|(id, _)| *id);
+        for (_, key) in idle {
+            let state = self.ending_state(key, EndState::TimedOut, handler);
             if state == EndState::TimedOut {
                 self.stats.timed_out += 1;
             }
             self.close(key, state, handler);
         }
+        let mut waiting: Vec<(u64, Key)> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.dirs.iter().any(Reassembler::waits_on_ack))
+            .map(|(k, c)| (c.info.id, *k))
+            .collect();
+        waiting.sort_unstable_by_key(|(id, _)| *id);
+        for (_, key) in waiting {
+            let Some(conn) = self.conns.get_mut(&key) else {
+                continue;
+            };
+            let Conn {
+                info, dirs, state, ..
+            } = conn;
+            for dir in [Direction::ClientToServer, Direction::ServerToClient] {
+                dirs[dir.index()].expire(
+                    now,
+                    frame,
+                    &self.bounds,
+                    &mut self.total_buffered,
+                    &mut |o| emit(handler, state, info, dir, o),
+                );
+            }
+            if dirs.iter().all(Reassembler::is_finished) {
+                let state = conn.end_state(EndState::Open);
+                self.close(key, state, handler);
+            }
+        }
         self.tombstones.retain(|_, t| now.since(*t) <= timeout);
+    }
+
+    /// How a connection ends if it ends now: holes its peer acknowledged are given up first
+    /// (their segments can no longer come), then [`Conn::end_state`].
+    fn ending_state(&mut self, key: Key, otherwise: EndState, handler: &mut H) -> EndState {
+        let Some(conn) = self.conns.get_mut(&key) else {
+            return otherwise;
+        };
+        let Conn {
+            info,
+            dirs,
+            state,
+            last_ts,
+            last_frame,
+            ..
+        } = conn;
+        for dir in [Direction::ClientToServer, Direction::ServerToClient] {
+            dirs[dir.index()].give_up_acked(
+                *last_ts,
+                *last_frame,
+                &mut self.total_buffered,
+                &mut |o| emit(handler, state, info, dir, o),
+            );
+        }
+        conn.end_state(otherwise)
     }
 
     /// Makes room for one more connection by closing the least recently active ones.
@@ -444,31 +499,12 @@ impl<H: Handler> FlowTable<H> {
             ..
         } = conn;
         for dir in [Direction::ClientToServer, Direction::ServerToClient] {
-            dirs[dir.index()].finish(
-                last_ts,
-                last_frame,
-                &mut self.total_buffered,
-                &mut |o| match o {
-                    Output::Data(chunk) => handler.data(&mut state, &info, dir, chunk),
-                    Output::Gap {
-                        offset,
-                        len,
-                        ts,
-                        frame,
-                    } => handler.gap(
-                        &mut state,
-                        &info,
-                        dir,
-                        Gap {
-                            offset,
-                            len,
-                            ts,
-                            frame,
-                        },
-                    ),
-                },
-            );
+            dirs[dir.index()].finish(last_ts, last_frame, &mut self.total_buffered, &mut |o| {
+                emit(handler, &mut state, &info, dir, o)
+            });
         }
+        self.stats.acked_hole_flushes +=
+            dirs[0].stats.acked_hole_flushes + dirs[1].stats.acked_hole_flushes;
         self.stats.out_of_window += dirs[0].stats.out_of_window + dirs[1].stats.out_of_window;
         let summary = ConnSummary {
             end: last_ts,
@@ -490,9 +526,176 @@ impl<H: Handler> FlowTable<H> {
         let mut open: Vec<(u64, Key)> = self.conns.iter().map(|(k, c)| (c.info.id, *k)).collect();
         open.sort_unstable();
         for (_, key) in open {
-            if let Some(state) = self.conns.get(&key).map(|c| c.end_state(EndState::Open)) {
-                self.close(key, state, handler);
+            let state = self.ending_state(key, EndState::Open, handler);
+            self.close(key, state, handler);
+        }
+    }
+}
+
+/// Hands one reassembler output to the handler.
+fn emit<H: Handler>(
+    handler: &mut H,
+    state: &mut H::State,
+    info: &ConnInfo,
+    dir: Direction,
+    o: Output<'_>,
+) {
+    match o {
+        Output::Data(chunk) => handler.data(state, info, dir, chunk),
+        Output::Gap {
+            offset,
+            len,
+            ts,
+            frame,
+        } => handler.gap(
+            state,
+            info,
+            dir,
+            Gap {
+                offset,
+                len,
+                ts,
+                frame,
+            },
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::Flags;
+
+    /// Records what the table hands on.
+    #[derive(Default)]
+    struct Log {
+        events: Vec<String>,
+        closed: Vec<(u64, EndState)>,
+    }
+
+    impl Handler for Log {
+        type State = ();
+        fn open(&mut self, _: &ConnInfo) {}
+        fn data(&mut self, _: &mut (), info: &ConnInfo, dir: Direction, chunk: Chunk<'_>) {
+            let text = String::from_utf8_lossy(chunk.data);
+            self.events
+                .push(format!("{} {dir:?} {} {text}", info.id, chunk.offset));
+        }
+        fn gap(&mut self, _: &mut (), info: &ConnInfo, dir: Direction, gap: Gap) {
+            self.events.push(format!(
+                "{} {dir:?} {} gap {}",
+                info.id, gap.offset, gap.len
+            ));
+        }
+        fn close(&mut self, _: (), summary: &ConnSummary) {
+            self.closed.push((summary.info.id, summary.state));
+        }
+    }
+
+    const CLIENT: u8 = 1;
+    const SERVER: u8 = 2;
+
+    struct Feed {
+        table: FlowTable<Log>,
+        log: Log,
+        frame: u64,
+        /// Seconds into the capture.
+        now: i64,
+    }
+
+    impl Feed {
+        fn new() -> Feed {
+            Feed {
+                table: FlowTable::new(&Limits::default(), [25]),
+                log: Log::default(),
+                frame: 0,
+                now: 0,
             }
         }
+        /// One packet from `from` (CLIENT or SERVER) of the connection on client port `port`.
+        fn packet(&mut self, port: u16, from: u8, seq: u32, ack: u32, flags: &str, data: &[u8]) {
+            let ep = |host: u8| Endpoint {
+                ip: [10, 0, 0, host].into(),
+                port: if host == CLIENT { port } else { 25 },
+            };
+            let seg = Segment {
+                src: ep(from),
+                dst: ep(if from == CLIENT { SERVER } else { CLIENT }),
+                seq,
+                ack,
+                flags: Flags {
+                    syn: flags.contains('S'),
+                    ack: flags.contains('A'),
+                    fin: flags.contains('F'),
+                    rst: false,
+                },
+                payload: data,
+                missing: 0,
+            };
+            self.frame += 1;
+            let ts = Timestamp::from_nanos(self.now * 1_000_000_000);
+            self.table.process(&seg, ts, self.frame, &mut self.log);
+        }
+        /// A connection whose client stream has a hole at 3..9 (seq 4..10) that the server
+        /// acknowledged, closed with FIN both ways and the final ACK.
+        fn closed_with_acked_hole(&mut self, port: u16) {
+            self.packet(port, CLIENT, 0, 0, "S", b"");
+            self.packet(port, SERVER, 100, 1, "SA", b"");
+            self.packet(port, CLIENT, 1, 101, "A", b"");
+            self.packet(port, CLIENT, 1, 101, "A", b"abc");
+            self.packet(port, CLIENT, 10, 101, "A", b"xyz");
+            self.packet(port, SERVER, 101, 13, "A", b"");
+            self.packet(port, CLIENT, 13, 101, "FA", b"");
+            self.packet(port, SERVER, 101, 14, "FA", b"");
+            self.packet(port, CLIENT, 14, 102, "A", b"");
+        }
+    }
+
+    /// The late segment after both FINs and the final ACK completes the stream and closes the
+    /// connection at once, complete and without a gap.
+    #[test]
+    fn late_segment_after_the_close_completes_the_connection() {
+        let mut f = Feed::new();
+        f.closed_with_acked_hole(40000);
+        assert!(f.log.closed.is_empty());
+        f.packet(40000, CLIENT, 4, 101, "A", b"defghi");
+        assert_eq!(f.log.closed, vec![(1, EndState::Complete)]);
+        assert_eq!(
+            f.log.events,
+            vec![
+                "1 ClientToServer 0 abc",
+                "1 ClientToServer 3 defghi",
+                "1 ClientToServer 9 xyz"
+            ]
+        );
+    }
+
+    /// A connection that goes quiet with an acknowledged hole gives it up once its timeout
+    /// passed, found by the periodic sweep while other connections go on.
+    #[test]
+    fn a_quiet_connection_gives_up_its_acked_hole_at_the_sweep() {
+        let mut f = Feed::new();
+        f.closed_with_acked_hole(40000);
+        f.now = 2;
+        f.packet(40001, CLIENT, 0, 0, "S", b"");
+        assert!(f.log.closed.is_empty(), "the sweep runs every 30 s");
+        f.now = 31;
+        f.packet(40001, CLIENT, 0, 0, "S", b"");
+        assert_eq!(f.log.closed, vec![(1, EndState::Complete)]);
+        assert_eq!(f.table.stats.acked_hole_flushes, 1);
+        assert_eq!(
+            f.log.events,
+            vec![
+                "1 ClientToServer 0 abc",
+                "1 ClientToServer 3 gap 6",
+                "1 ClientToServer 9 xyz"
+            ]
+        );
+        // At the end of the capture, an acknowledged hole is given up before the state is
+        // decided: FIN both ways, so complete.
+        let mut f = Feed::new();
+        f.closed_with_acked_hole(40000);
+        f.table.finish(&mut f.log);
+        assert_eq!(f.log.closed, vec![(1, EndState::Complete)]);
     }
 }

@@ -110,6 +110,10 @@ pub fn skipped_notes(summary: &RunSummary) -> String {
             summary.buffer_limit_flushes,
             "holes given up at the buffer limit",
         ),
+        (
+            summary.acked_holes_given_up,
+            "acknowledged holes given up as gaps",
+        ),
         (summary.segments_out_of_window, "segments out of window"),
         (
             summary.packets_late,

@@ -127,6 +127,9 @@ pub struct RunSummary {
     pub connections_timed_out: u64,
     pub connections_evicted_at_limit: u64,
     pub buffer_limit_flushes: u64,
+    /// Holes the receiver acknowledged that were given up as gaps before their segment came
+    /// (`max_acked_hole_bytes`, `acked_hole_timeout`, or the peer's data answered past them).
+    pub acked_holes_given_up: u64,
     /// TCP segments ignored because their sequence number was absurdly far ahead.
     pub segments_out_of_window: u64,
     /// Packets after their connection had closed (late retransmissions, stray ACKs).
