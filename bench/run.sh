@@ -56,7 +56,13 @@ run() {
     ((best == 0)) && best=1
     printf '%-34s %-28s %9.0f MiB/s %8.1f MiB peak RSS\n' "$label" "$(basename "$file")" \
         "$(echo "$bytes / 1048576 / ($best / 1000)" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
+    # mailscope's memory target: 64 MiB on this traffic, with any number of threads.
+    if [[ $label == mailscope* ]] && ((rss > 64 * 1024)); then
+        echo "  $label: peak RSS over 64 MiB" >&2
+        over_memory=1
+    fi
 }
+over_memory=0
 
 printf '%-34s %-28s %14s %22s\n' tool capture throughput memory
 for mb in "${sizes[@]}"; do
@@ -75,6 +81,8 @@ for mb in "${sizes[@]}"; do
         run "mailscope FILE --format json" "$file" target/release/mailscope "$file" --format json --no-progress
         # The same with MIME decoding on a second core (-j 2); output is identical.
         cpus=0,1 run "mailscope FILE --format json -j 2" "$file" target/release/mailscope "$file" --format json --no-progress -j 2
+        # The default thread count (all CPUs, at most 8) on every core.
+        cpus=0-$(($(nproc) - 1)) run "mailscope FILE --format json (default -j)" "$file" target/release/mailscope "$file" --format json --no-progress
         run "tshark -T fields smtp" "$file" tshark -n -r "$file" -T fields -e smtp.req.command -e smtp.response.code
     done
     # The disordered capture must reassemble to the same streams as the clean one.
@@ -92,3 +100,7 @@ for mb in "${sizes[@]}"; do
     fi
     rm -rf "$scratch/clean" "$scratch/disorder"
 done
+if ((over_memory)); then
+    echo "bench: mailscope went over 64 MiB peak RSS" >&2
+    exit 1
+fi
