@@ -207,3 +207,78 @@ fn client_only_large_message_streams_with_exact_hash() {
         "QUIT"
     );
 }
+
+/// Bytes a client sends before the go-ahead it should wait for are held only so far (64 KiB):
+/// an IMAP APPEND with a synchronising literal from a client-only capture is still a message.
+#[test]
+fn client_only_imap_append_with_a_synchronising_literal_is_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut append = format!("a2 APPEND INBOX {{{}}}\r\n", MESSAGE_1.len()).into_bytes();
+    let mut rest = MESSAGE_1.to_vec();
+    rest.extend_from_slice(b"\r\na3 LOGOUT\r\n");
+    append.extend_from_slice(&rest);
+    let steps: Vec<(Side, &[u8])> = vec![
+        (Side::Client, b"a1 LOGIN alice secret\r\n"),
+        (Side::Client, &append),
+    ];
+    let file = one_side(dir.path(), "append.pcap", 143, &steps, Side::Client);
+    let s = session(&file);
+    assert_eq!(s["one_sided"], "client");
+    let m = s["messages"].as_array().unwrap();
+    assert_eq!(m.len(), 1, "{s}");
+    assert_eq!(m[0]["origin"], "imap-append");
+    assert_eq!(m[0]["headers"]["subject"], "first");
+}
+
+/// A client that sends a large message without waiting for 354 (both sides captured): the
+/// content is read as the message once 64 KiB are held, and the late 354 starts nothing.
+#[test]
+fn smtp_client_not_waiting_for_354_still_gives_the_message() {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    let mut message = b"Subject: eager\r\n\r\n".to_vec();
+    while message.len() < 200_000 {
+        message.extend_from_slice(b"a line of the message body that goes on and on\r\n");
+    }
+    let mut data = b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n".to_vec();
+    data.extend_from_slice(&message);
+    data.extend_from_slice(b".\r\n");
+    let steps: Vec<(Side, &[u8])> = vec![
+        (Side::Server, b"220 mx ESMTP\r\n"),
+        (Side::Client, &data),
+        (
+            Side::Server,
+            b"250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n",
+        ),
+        (Side::Client, b"QUIT\r\n"),
+        (Side::Server, b"221 bye\r\n"),
+    ];
+    let file = dir.path().join("eager.pcap");
+    let mut c = Conversation::new((ip("10.0.0.1"), 40000), (ip("10.0.0.2"), 25), [1, 2]);
+    c.handshake();
+    for (side, d) in &steps {
+        c.send(*side, d);
+    }
+    c.close();
+    let mut w = PcapWriter::new(std::fs::File::create(&file).unwrap()).unwrap();
+    for f in &c.frames {
+        w.frame(f.ts, &f.data, f.data.len()).unwrap();
+    }
+    drop(w);
+    let s = session(&file);
+    assert!(s.get("one_sided").is_none());
+    let m = &s["messages"][0];
+    assert_eq!(m["sha256"], hex::encode(sha2::Sha256::digest(&message)));
+    assert_eq!(m["rcpt_to"], serde_json::json!(["c@d"]));
+    let data_ex = s["exchanges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["command"]["verb"] == "DATA")
+        .unwrap();
+    assert_eq!(data_ex["status"], "250");
+    assert_eq!(
+        s["exchanges"].as_array().unwrap().last().unwrap()["status"],
+        "221"
+    );
+}

@@ -29,6 +29,9 @@ pub use super::Bounds;
 
 /// Lines longer than this are reported (RFC 7162 3.2.1 recommends clients keep to 8192).
 const LONG_LINE: usize = 8192;
+/// Client bytes held while a synchronising literal waits for the server's "+"; past this
+/// the client is taken not to be waiting.
+const MAX_HELD: usize = 64 << 10;
 /// Text of an untagged response kept per reply line.
 const REPLY_TEXT: usize = 400;
 
@@ -318,6 +321,10 @@ impl Imap {
     }
 
     pub fn finish(mut self, mark: Mark) -> Transcript {
+        // Bytes held for a "+" that never came (a one-sided capture): the literal they are.
+        while self.client == Mode::Hold && !self.held.is_empty() {
+            self.stop_waiting();
+        }
         if [&self.cl, &self.sl]
             .iter()
             .any(|l| l.literals.iter().any(|l| l.received < l.announced))
@@ -431,8 +438,12 @@ impl Imap {
                     if self.held.is_empty() {
                         self.held_mark = mark;
                     }
-                    let room = self.bounds.max_message.saturating_sub(self.held.len());
-                    self.held.extend_from_slice(&data[..data.len().min(room)]);
+                    self.held.extend_from_slice(data);
+                    if self.held.len() > MAX_HELD {
+                        // Clients wait for "+" before a synchronising literal; this one
+                        // did not (or the server's side is not in the capture).
+                        self.stop_waiting();
+                    }
                     return;
                 }
                 _ => {}
@@ -777,6 +788,15 @@ impl Imap {
         self.t
             .set_capabilities(caps.split_ascii_whitespace().map(str::to_string), mark);
         self.login_disabled = self.t.capabilities.iter().any(|c| c == "LOGINDISABLED");
+    }
+
+    /// Reads the held bytes as the literal they follow, without the server's "+".
+    fn stop_waiting(&mut self) {
+        let size = self.pending_literal.take().unwrap_or(0);
+        self.client = Mode::Literal { remaining: size };
+        let held = std::mem::take(&mut self.held);
+        let mark = self.held_mark;
+        self.client_bytes(&held, mark);
     }
 
     fn continuation(&mut self, reply: Reply) {

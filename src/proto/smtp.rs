@@ -33,9 +33,10 @@ const MAX_COMMAND_LINE: usize = 512;
 const MAX_TEXT_LINE: usize = 1000;
 /// RFC 5321 4.5.3.1.5: a reply line is at most 512 octets with the CRLF.
 const MAX_REPLY_LINE: usize = 512;
-/// Client bytes held after DATA while the server has sent nothing at all: past this the
-/// capture is taken as one-sided and the bytes as the message.
-const ONE_SIDED_HOLD: usize = 64 << 10;
+/// Client bytes held after DATA or STARTTLS for the server's answer. Clients wait for it, so
+/// past this the client is taken not to be waiting (after DATA the bytes are read as the
+/// message; after STARTTLS the rest is not kept).
+const MAX_HELD: usize = 64 << 10;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Hold {
@@ -74,6 +75,8 @@ struct Building {
     bare_lf: bool,
     /// Its bytes were let go to stay within the memory budget (hashed, not kept).
     shed: bool,
+    /// Read without the server's 354: which recipients it accepted was not known yet.
+    unanswered: bool,
 }
 
 impl Building {
@@ -90,6 +93,7 @@ impl Building {
             long_line: false,
             bare_lf: false,
             shed: false,
+            unanswered: false,
         }
     }
 
@@ -135,6 +139,9 @@ pub struct Smtp {
     tls_hello: HelloWatch,
     /// Messages completed so far (also those already handed out by `take_messages`).
     message_count: usize,
+    /// DATA commands whose content was read without waiting for the 354 (a client that
+    /// did not wait, or a one-sided capture): their 354, should it come, starts nothing.
+    unanswered_data: usize,
 }
 
 const KNOWN_VERBS: &[&str] = &[
@@ -173,6 +180,7 @@ impl Smtp {
             reported: Vec::new(),
             tls_hello: HelloWatch::default(),
             message_count: 0,
+            unanswered_data: 0,
         }
     }
 
@@ -341,13 +349,14 @@ impl Smtp {
                     if self.held.is_empty() {
                         self.held_mark = mark;
                     }
-                    let room = self.bounds.max_message.saturating_sub(self.held.len());
-                    self.held.extend_from_slice(&data[..data.len().min(room)]);
-                    if hold == Hold::Data
-                        && self.server_silent()
-                        && self.held.len() > ONE_SIDED_HOLD
-                    {
-                        self.accept_unanswered_data();
+                    if hold == Hold::Data {
+                        self.held.extend_from_slice(data);
+                        if self.held.len() >= MAX_HELD {
+                            self.accept_unanswered_data();
+                        }
+                    } else {
+                        let room = MAX_HELD.saturating_sub(self.held.len());
+                        self.held.extend_from_slice(&data[..data.len().min(room)]);
                     }
                     return;
                 }
@@ -678,7 +687,7 @@ impl Smtp {
             incomplete: b.incomplete || cut,
             not_decoded: b.shed.then_some(SHED_REASON),
             mail_from: self.mail_from.clone(),
-            rcpt_to: if self.server_silent() {
+            rcpt_to: if b.unanswered || self.server_silent() {
                 self.rcpt_sent.clone()
             } else {
                 self.rcpt_to.clone()
@@ -706,8 +715,11 @@ impl Smtp {
     /// One-sided capture: DATA will get no 354 the capture shows, so the bytes after it are
     /// read as the message it announced (acceptance unknown).
     fn accept_unanswered_data(&mut self) {
+        self.unanswered_data += 1;
         self.client = Client::Data { keep: true };
-        self.building = Some(Building::new("smtp-data", self.held_mark));
+        let mut b = Building::new("smtp-data", self.held_mark);
+        b.unanswered = true;
+        self.building = Some(b);
         self.unstuff.reset();
         self.release_held();
     }
@@ -823,11 +835,16 @@ impl Smtp {
                 let first = self.t.exchanges[idx].replies.len() == 1;
                 if first && code == "354" {
                     complete = false;
-                    self.building = Some(Building::new("smtp-data", mark));
-                    self.unstuff.reset();
-                    if let Client::Hold(Hold::Data) = self.client {
-                        self.client = Client::Data { keep: true };
-                        self.release_held();
+                    if self.unanswered_data > 0 {
+                        // The content was already read without waiting for this.
+                        self.unanswered_data -= 1;
+                    } else {
+                        self.building = Some(Building::new("smtp-data", mark));
+                        self.unstuff.reset();
+                        if let Client::Hold(Hold::Data) = self.client {
+                            self.client = Client::Data { keep: true };
+                            self.release_held();
+                        }
                     }
                 } else if first {
                     // DATA refused: anything the client sent anyway is rejected content.
