@@ -273,3 +273,38 @@ fn global_message_budget_sheds_the_largest_and_keeps_hashes_exact() {
     }
     assert!(shed > 0 && decoded > 0, "{shed} shed, {decoded} decoded");
 }
+
+/// Exchanges that carry messages are kept past the exchange limit only up to as many again:
+/// a session of endless tiny messages stays bounded too.
+#[test]
+fn exchanges_carrying_messages_are_bounded_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 5_000;
+    let mut steps = vec![
+        (Side::Server, b"220 mx ESMTP\r\n".to_vec()),
+        (
+            Side::Client,
+            b"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n".to_vec(),
+        ),
+        (Side::Server, b"250 mx\r\n250 ok\r\n250 ok\r\n".to_vec()),
+    ];
+    for _ in 0..n {
+        steps.push((Side::Client, b"DATA\r\n".to_vec()));
+        steps.push((Side::Server, b"354 go\r\n".to_vec()));
+        steps.push((Side::Client, b".\r\n".to_vec()));
+        steps.push((Side::Server, b"250 queued\r\n".to_vec()));
+    }
+    let file = capture(dir.path(), "x.pcap", 25, &steps);
+    let limits = Limits {
+        max_exchanges: 1_000,
+        max_messages: 1_000,
+        ..Limits::default()
+    };
+    let s = &run(&file, limits, false)[0];
+    let kept = s["exchanges"].as_array().unwrap().len() as u64;
+    assert!(kept <= 2 * 1_000 + 256, "{kept} exchanges kept");
+    let omitted = s["exchanges_omitted"]["count"].as_u64().unwrap();
+    assert_eq!(kept + omitted, n + 4);
+    assert_eq!(s["messages"].as_array().unwrap().len(), 1_000);
+    assert_eq!(s["messages_omitted"]["count"], n - 1_000);
+}

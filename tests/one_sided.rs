@@ -282,3 +282,27 @@ fn smtp_client_not_waiting_for_354_still_gives_the_message() {
         "221"
     );
 }
+
+/// Many DATA commands in large segments that nobody answers: read as messages without a
+/// nested call per DATA (this once overflowed the stack).
+#[test]
+fn unanswered_data_commands_in_large_segments_do_not_nest() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut data = b"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n".to_vec();
+    data.extend(b".\r\nDATA\r\n".repeat(20_000));
+    let mut c = Conversation::new((ip("10.0.0.1"), 40000), (ip("10.0.0.2"), 25), [1, 2]);
+    c.mss = 65_000;
+    c.handshake();
+    c.send(Side::Client, &data);
+    c.close();
+    let file = dir.path().join("deep.pcap");
+    let mut w = PcapWriter::new(std::fs::File::create(&file).unwrap()).unwrap();
+    for f in c.frames.iter().filter(|f| f.data[26..30] == [10, 0, 0, 1]) {
+        w.frame(f.ts, &f.data, f.data.len()).unwrap();
+    }
+    drop(w);
+    let s = session(&file);
+    let kept = s["messages"].as_array().unwrap().len() as u64;
+    let omitted = s["messages_omitted"]["count"].as_u64().unwrap_or(0);
+    assert_eq!(kept + omitted, 20_000, "every DATA's content is a message");
+}

@@ -132,6 +132,13 @@ pub struct Imap {
     pending_literal: Option<u64>,
     /// After COMPRESS=DEFLATE: one raw-deflate decoder per direction (client, server).
     inflate: Option<Box<[flate2::Decompress; 2]>>,
+    /// Inside `stop_waiting`: bytes held again wait for its loop.
+    releasing: bool,
+    /// Tag → exchange of the commands in flight (a lookup per completion, not a scan).
+    tags: std::collections::HashMap<String, VecDeque<usize>>,
+    /// And back: exchange → tag, for the commands in flight (both maps stay as small as
+    /// the queue of commands in flight).
+    tag_of: std::collections::HashMap<usize, String>,
 }
 
 impl Imap {
@@ -157,6 +164,9 @@ impl Imap {
             login_disabled: false,
             pending_literal: None,
             inflate: None,
+            releasing: false,
+            tags: std::collections::HashMap::new(),
+            tag_of: std::collections::HashMap::new(),
         }
     }
 
@@ -439,7 +449,7 @@ impl Imap {
                         self.held_mark = mark;
                     }
                     self.held.extend_from_slice(data);
-                    if self.held.len() > MAX_HELD {
+                    if self.held.len() > MAX_HELD && !self.releasing {
                         // Clients wait for "+" before a synchronising literal; this one
                         // did not (or the server's side is not in the capture).
                         self.stop_waiting();
@@ -563,13 +573,7 @@ impl Imap {
         if !is_known(&verb) {
             self.anomaly("unknown-command", mark, truncate(&first, 80));
         }
-        if self.pending.iter().any(|&i| {
-            self.t.exchanges[i]
-                .command
-                .as_ref()
-                .and_then(|c| c.tag.as_deref())
-                == Some(&tag)
-        }) {
+        if self.in_flight(Some(&tag)).is_some() {
             self.anomaly("tag-reused", mark, format!("tag {tag} is still in flight"));
         }
         // Arguments as displayed: every text piece (literal markers kept) joined.
@@ -679,7 +683,12 @@ impl Imap {
         if appended > 0 {
             self.t.exchanges[idx].message = Some(self.message_count - appended);
         }
-        self.t.in_flight(&mut self.pending, idx, mark);
+        if let Some(old) = self.t.in_flight(&mut self.pending, idx, mark) {
+            self.forget_tag(old);
+        }
+        // A reused tag queues behind the command in flight with it (which completes first).
+        self.tags.entry(tag.clone()).or_default().push_back(idx);
+        self.tag_of.insert(idx, tag);
     }
 
     /// Reports a logical line that went past its bounds (its extra pieces were not kept).
@@ -790,13 +799,22 @@ impl Imap {
         self.login_disabled = self.t.capabilities.iter().any(|c| c == "LOGINDISABLED");
     }
 
-    /// Reads the held bytes as the literal they follow, without the server's "+".
+    /// Reads the held bytes as the literal they follow, without the server's "+". Bytes held
+    /// again meanwhile (a later literal marker among them) are taken by this loop, not by a
+    /// nested call.
     fn stop_waiting(&mut self) {
-        let size = self.pending_literal.take().unwrap_or(0);
-        self.client = Mode::Literal { remaining: size };
-        let held = std::mem::take(&mut self.held);
-        let mark = self.held_mark;
-        self.client_bytes(&held, mark);
+        loop {
+            let size = self.pending_literal.take().unwrap_or(0);
+            self.client = Mode::Literal { remaining: size };
+            let held = std::mem::take(&mut self.held);
+            let mark = self.held_mark;
+            let outer = std::mem::replace(&mut self.releasing, true);
+            self.client_bytes(&held, mark);
+            self.releasing = outer;
+            if self.releasing || self.client != Mode::Hold || self.held.len() <= MAX_HELD {
+                return;
+            }
+        }
     }
 
     fn continuation(&mut self, reply: Reply) {
@@ -944,15 +962,24 @@ impl Imap {
         }
     }
 
+    /// The exchange of the command in flight with this tag.
     fn in_flight(&self, tag: Option<&str>) -> Option<usize> {
-        let tag = tag?;
-        self.pending.iter().copied().find(|&i| {
-            self.t.exchanges[i]
-                .command
-                .as_ref()
-                .and_then(|c| c.tag.as_deref())
-                == Some(tag)
-        })
+        let idx = *self.tags.get(tag?)?.front()?;
+        // An entry whose exchange was let go (past the exchange limit) is not in flight.
+        self.t.exchanges.get(idx).map(|_| idx)
+    }
+
+    /// Removes exchange `idx`'s tag from the tags in flight.
+    fn forget_tag(&mut self, idx: usize) {
+        let Some(tag) = self.tag_of.remove(&idx) else {
+            return;
+        };
+        if let Some(queue) = self.tags.get_mut(&tag) {
+            queue.retain(|&i| i != idx);
+            if queue.is_empty() {
+                self.tags.remove(&tag);
+            }
+        }
     }
 
     fn verb_of(&self, idx: usize) -> String {
@@ -991,7 +1018,12 @@ impl Imap {
             });
             return;
         };
-        self.pending.retain(|&i| i != idx);
+        if self.pending.front() == Some(&idx) {
+            self.pending.pop_front();
+        } else {
+            self.pending.retain(|&i| i != idx);
+        }
+        self.forget_tag(idx);
         let ok = status == "OK";
         if status == "BAD" {
             self.anomaly("bad-response", mark, reply.lines[0].clone());

@@ -403,7 +403,7 @@ impl Pop3 {
             incomplete: false,
             ..Exchange::default()
         });
-        self.t.in_flight(&mut self.pending, idx, mark);
+        let _ = self.t.in_flight(&mut self.pending, idx, mark);
     }
 
     // ----- server ------------------------------------------------------------------------

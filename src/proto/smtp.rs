@@ -142,6 +142,8 @@ pub struct Smtp {
     /// DATA commands whose content was read without waiting for the 354 (a client that
     /// did not wait, or a one-sided capture): their 354, should it come, starts nothing.
     unanswered_data: usize,
+    /// Inside `release_held`: bytes held again wait for its loop.
+    releasing: bool,
 }
 
 const KNOWN_VERBS: &[&str] = &[
@@ -181,6 +183,7 @@ impl Smtp {
             tls_hello: HelloWatch::default(),
             message_count: 0,
             unanswered_data: 0,
+            releasing: false,
         }
     }
 
@@ -237,7 +240,7 @@ impl Smtp {
                     );
                     self.t.exchanges[idx].incomplete = true;
                     self.t.exchanges[idx].pipelined = !self.pending.is_empty();
-                    self.t.in_flight(&mut self.pending, idx, mark);
+                    let _ = self.t.in_flight(&mut self.pending, idx, mark);
                 }
                 match self.client {
                     Client::Data { keep } => {
@@ -351,7 +354,7 @@ impl Smtp {
                     }
                     if hold == Hold::Data {
                         self.held.extend_from_slice(data);
-                        if self.held.len() >= MAX_HELD {
+                        if self.held.len() >= MAX_HELD && !self.releasing {
                             self.accept_unanswered_data();
                         }
                     } else {
@@ -489,7 +492,7 @@ impl Smtp {
         }
         let idx = self.new_exchange(mark, Some(command));
         self.t.exchanges[idx].pipelined = pipelined;
-        self.t.in_flight(&mut self.pending, idx, mark);
+        let _ = self.t.in_flight(&mut self.pending, idx, mark);
         match verb.as_str() {
             "MAIL" => {
                 let ex = &self.t.exchanges[idx];
@@ -511,10 +514,15 @@ impl Smtp {
                     .command
                     .as_ref()
                     .and_then(|c| c.address.clone());
-                if let Some(a) = address
-                    && self.rcpt_sent.len() < self.bounds.max_replies
-                {
-                    self.rcpt_sent.push(a);
+                if let Some(a) = address {
+                    if self.rcpt_sent.len() < self.bounds.max_replies {
+                        self.rcpt_sent.push(a);
+                    } else {
+                        let cap = self.bounds.max_replies;
+                        self.t.limit("max-sent-recipients", mark, || {
+                            format!("recipients named in one transaction past the first {cap} are counted, not kept")
+                        });
+                    }
                 }
             }
             "DATA" => {
@@ -715,21 +723,38 @@ impl Smtp {
     /// One-sided capture: DATA will get no 354 the capture shows, so the bytes after it are
     /// read as the message it announced (acceptance unknown).
     fn accept_unanswered_data(&mut self) {
+        self.start_unanswered_data();
+        self.release_held();
+    }
+
+    fn start_unanswered_data(&mut self) {
         self.unanswered_data += 1;
         self.client = Client::Data { keep: true };
         let mut b = Building::new("smtp-data", self.held_mark);
         b.unanswered = true;
         self.building = Some(b);
         self.unstuff.reset();
-        self.release_held();
     }
 
-    /// Re-feeds client bytes held while a DATA/STARTTLS answer was awaited.
+    /// Re-feeds client bytes held while a DATA/STARTTLS answer was awaited. Bytes held again
+    /// while doing so (a later DATA among them) are released by this loop, not by a nested
+    /// call: the depth stays constant however many DATA commands the bytes hold.
     fn release_held(&mut self) {
-        let held = std::mem::take(&mut self.held);
-        let mark = self.held_mark;
-        if !held.is_empty() {
-            self.client_bytes(&held, mark);
+        loop {
+            let held = std::mem::take(&mut self.held);
+            let mark = self.held_mark;
+            if !held.is_empty() {
+                let outer = std::mem::replace(&mut self.releasing, true);
+                self.client_bytes(&held, mark);
+                self.releasing = outer;
+            }
+            if self.releasing
+                || self.client != Client::Hold(Hold::Data)
+                || self.held.len() < MAX_HELD
+            {
+                return;
+            }
+            self.start_unanswered_data();
         }
     }
 

@@ -105,8 +105,8 @@ const RECENT: usize = 256;
 
 /// A session's exchanges, addressed by their number in order of creation (stable while the
 /// dissector runs). The first `max_exchanges` are kept; after that only the most recent few
-/// (still open to replies) and those a message, credential or mailbox refers to are kept, and
-/// the rest are counted in [`Omitted`]. Indexing an exchange that was let go reaches a scratch
+/// (still open to replies) and those a message, credential or mailbox refers to (up to
+/// `max_exchanges` more) are kept, and the rest are counted in [`Omitted`]. Indexing an exchange that was let go reaches a scratch
 /// exchange whose contents are discarded: never a panic.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Exchanges {
@@ -117,6 +117,8 @@ pub struct Exchanges {
     recent_base: usize,
     next: usize,
     cap: usize,
+    /// Exchanges kept past the cap because something refers to them; at most `cap`.
+    pinned: usize,
     scratch: Exchange,
     pub omitted: Omitted,
 }
@@ -157,7 +159,8 @@ impl Exchanges {
             };
             let number = self.recent_base;
             self.recent_base += 1;
-            if pinned(number, &old) {
+            if self.pinned < self.cap && pinned(number, &old) {
+                self.pinned += 1;
                 self.settled.push((number, old));
             } else {
                 self.omit(&old);
@@ -436,17 +439,24 @@ impl Transcript {
     /// Queues exchange `n` as waiting for its reply. Past `max_in_flight` commands waiting,
     /// the oldest stops waiting (marked incomplete, counted): a client that is never
     /// answered cannot grow the queue, or the search for a tag, without bound.
-    pub fn in_flight(&mut self, pending: &mut VecDeque<usize>, n: usize, mark: Mark) {
+    /// Returns the exchange that stopped waiting, if one did.
+    pub fn in_flight(
+        &mut self,
+        pending: &mut VecDeque<usize>,
+        n: usize,
+        mark: Mark,
+    ) -> Option<usize> {
         pending.push_back(n);
         let cap = self.bounds.max_in_flight.max(1);
-        if pending.len() > cap {
-            if let Some(old) = pending.pop_front() {
-                self.exchanges[old].incomplete = true;
-            }
-            self.limit("max-in-flight", mark, || {
-                format!("commands waiting for a reply past {cap}: the oldest stop waiting")
-            });
+        if pending.len() <= cap {
+            return None;
         }
+        let old = pending.pop_front()?;
+        self.exchanges[old].incomplete = true;
+        self.limit("max-in-flight", mark, || {
+            format!("commands waiting for a reply past {cap}: the oldest stop waiting")
+        });
+        Some(old)
     }
 
     /// Adds a credential record, up to `max_exchanges` of them.
