@@ -227,6 +227,7 @@ fn messages_per_session_past_the_limit_are_counted() {
     let s = &run(&file, limits, false)[0];
     assert_eq!(s["messages"].as_array().unwrap().len(), 10);
     assert_eq!(s["messages_omitted"]["count"], 20);
+    assert_eq!(limit_count(s, "max-messages"), 20);
 }
 
 /// Past the budget for message bytes held over all open sessions, the largest messages in
@@ -272,6 +273,21 @@ fn global_message_budget_sheds_the_largest_and_keeps_hashes_exact() {
         }
     }
     assert!(shed > 0 && decoded > 0, "{shed} shed, {decoded} decoded");
+    let reported: u64 = tight
+        .iter()
+        .filter(|s| {
+            s["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m.get("not_decoded").is_some())
+        })
+        .map(|s| limit_count(s, "max-held-messages"))
+        .sum();
+    assert_eq!(
+        reported, shed,
+        "each session says how many of its messages were let go"
+    );
 }
 
 /// Exchanges that carry messages are kept past the exchange limit only up to as many again:

@@ -106,9 +106,6 @@ impl<'b, T> Ordered<'b, T> {
     }
 }
 
-/// Bytes of each direction kept for recognising the protocol by content.
-const SNIFF_BYTES: usize = 512;
-
 struct FlowState {
     head: [Vec<u8>; 2],
     files: Option<[StreamFile; 2]>,
@@ -116,6 +113,8 @@ struct FlowState {
 
 struct FlowsHandler<'a, 'b> {
     ports: &'a PortMap,
+    /// Bytes of each direction kept for recognising the protocol (`Limits::max_sniff`).
+    sniff: usize,
     all_ports: bool,
     filter: &'a Filter,
     streams: Option<StreamDir>,
@@ -150,8 +149,8 @@ impl Handler for FlowsHandler<'_, '_> {
     fn data(&mut self, state: &mut FlowState, _: &ConnInfo, dir: Direction, chunk: Chunk<'_>) {
         let d = dir.index();
         let head = &mut state.head[d];
-        if head.len() < SNIFF_BYTES {
-            let take = (SNIFF_BYTES - head.len()).min(chunk.data.len());
+        if head.len() < self.sniff {
+            let take = (self.sniff - head.len()).min(chunk.data.len());
             head.extend_from_slice(&chunk.data[..take]);
         }
         if let (Some(dirs), Some(files)) = (self.streams.as_mut(), state.files.as_mut()) {
@@ -164,8 +163,8 @@ impl Handler for FlowsHandler<'_, '_> {
         let (offset, len) = (gap.offset, gap.len);
         // A gap in the first bytes makes content recognition unreliable: stop sniffing.
         let head = &mut state.head[dir.index()];
-        if head.len() < SNIFF_BYTES {
-            head.resize(SNIFF_BYTES, 0);
+        if head.len() < self.sniff {
+            head.resize(self.sniff, 0);
         }
         if let (Some(dirs), Some(files)) = (self.streams.as_mut(), state.files.as_mut()) {
             dirs.gap(&mut files[dir.index()], offset, len);
@@ -174,13 +173,13 @@ impl Handler for FlowsHandler<'_, '_> {
 
     fn close(&mut self, mut state: FlowState, summary: &ConnSummary) {
         let by_port = self.ports.get(summary.info.server.port);
-        let tunnel = tunnel_in(&state.head);
+        let tunnel = tunnel_in(&state.head, self.sniff);
         let (server, client) = match &tunnel {
             Some((_, [client, server])) => (&server[..], &client[..]),
             None => (&state.head[1][..], &state.head[0][..]),
         };
         // The same recogniser as the main job's, with everything there is to see.
-        let r = proto::recognise(by_port, server, client, SNIFF_BYTES, true);
+        let r = proto::recognise(by_port, server, client, self.sniff, true);
         let (protocol, basis, tls) = r.map_or((Protocol::Unknown, Basis::None, false), |r| {
             (r.protocol, r.basis, r.tls)
         });
@@ -223,8 +222,8 @@ impl Handler for FlowsHandler<'_, '_> {
 /// The proxy tunnel whose setup opens the first bytes of each side, and the first bytes
 /// inside it (client, server). The heads lose the order between sides, which only the
 /// "server spoke first" rule needs: a server head alone is no tunnel anyway.
-fn tunnel_in(head: &[Vec<u8>; 2]) -> Option<(Setup, [Vec<u8>; 2])> {
-    let mut t = Tunnel::new(SNIFF_BYTES);
+fn tunnel_in(head: &[Vec<u8>; 2], max: usize) -> Option<(Setup, [Vec<u8>; 2])> {
+    let mut t = Tunnel::new(max);
     for (side, bytes) in [(Side::Client, &head[0]), (Side::Server, &head[1])] {
         t.on_data(side, bytes, Mark::default());
     }
@@ -247,6 +246,7 @@ pub fn flows<'b>(cfg: &FlowsConfig, sink: &'b mut FlowSink<'b>) -> Result<FlowsO
     };
     let mut handler = FlowsHandler {
         ports: &cfg.input.ports,
+        sniff: cfg.input.limits.max_sniff,
         all_ports: cfg.input.all_ports,
         filter: &cfg.filter,
         streams,
@@ -463,8 +463,6 @@ struct SessionsHandler<'a, 'b> {
     open: HashMap<u64, SessionState>,
     /// Message bytes held by all open sessions' dissectors together.
     held: usize,
-    /// Times the budget made sessions let go of their messages in flight.
-    shed_count: u64,
     /// Messages handed out without their bytes (let go for the budget).
     not_decoded: u64,
     out: Ordered<'b, Session>,
@@ -715,7 +713,6 @@ impl SessionsHandler<'_, '_> {
                 && let Dissect::Mail(_, d) = &mut state.dissect
             {
                 d.shed();
-                self.shed_count += 1;
                 let now = d.held_bytes();
                 self.held = self.held - state.held + now;
                 state.held = now;
@@ -771,22 +768,22 @@ impl Handler for SessionsHandler<'_, '_> {
         let Some(mut state) = self.open.remove(id) else {
             return;
         };
+        // A setup with a hole cannot be read: recognise the bytes as on any other port.
+        if let Dissect::Tunnel(t) = &mut state.dissect {
+            t.give_up("a gap in the proxy setup");
+            self.leave_tunnel(&mut state);
+        }
+        // The bytes before the gap are all there will be to recognise the protocol by.
         self.decide(&mut state, true);
-        match &mut state.dissect {
-            Dissect::Mail(_, d) => d.on_gap(
+        if let Dissect::Mail(_, d) = &mut state.dissect {
+            d.on_gap(
                 side_of(dir),
                 gap.len,
                 Mark {
                     ts: gap.ts,
                     frame: gap.frame,
                 },
-            ),
-            // A setup with a hole cannot be read: recognise the bytes as on any other port.
-            Dissect::Tunnel(t) => {
-                t.give_up("a gap in the proxy setup");
-                self.leave_tunnel(&mut state);
-            }
-            _ => {}
+            );
         }
         self.open.insert(*id, state);
         self.account(*id);
@@ -797,6 +794,12 @@ impl Handler for SessionsHandler<'_, '_> {
             return;
         };
         self.held -= state.held;
+        // Ended during a proxy setup, or before the protocol could be recognised: decide
+        // with what there is.
+        if let Dissect::Tunnel(t) = &mut state.dissect {
+            t.give_up("the connection ended during the proxy setup");
+            self.leave_tunnel(&mut state);
+        }
         self.decide(&mut state, true);
         let end = Mark {
             ts: summary.end,
@@ -817,7 +820,26 @@ impl Handler for SessionsHandler<'_, '_> {
                 let mut s =
                     session::mail::session(summary, protocol, t, messages, self.cfg.show_secrets);
                 if state.omitted.count > 0 {
-                    s.messages_omitted = Some(std::mem::take(&mut state.omitted));
+                    let o = std::mem::take(&mut state.omitted);
+                    let max = self.cfg.input.limits.max_messages;
+                    s.anomalies.push(limit_anomaly(
+                        summary,
+                        o.count,
+                        format!("max-messages: messages past the first {max} are counted, not kept ({} times)", o.count),
+                    ));
+                    s.messages_omitted = Some(o);
+                }
+                let shed = s
+                    .messages
+                    .iter()
+                    .filter(|m| m.not_decoded.is_some())
+                    .count() as u64;
+                if shed > 0 {
+                    s.anomalies.push(limit_anomaly(
+                        summary,
+                        shed,
+                        format!("max-held-messages: the memory budget for messages in flight over all sessions made {shed} of this session's messages let go of their bytes (size and SHA-256 exact, not decoded)"),
+                    ));
                 }
                 s
             }
@@ -888,7 +910,6 @@ fn sessions_in<'s, 'b>(
         out: Ordered::new(sink),
         open: HashMap::new(),
         held: 0,
-        shed_count: 0,
         not_decoded: 0,
         pool: Pool::new(
             scope,
@@ -910,6 +931,19 @@ fn sessions_in<'s, 'b>(
         error,
         output_error: handler.out.error,
     })
+}
+
+/// A `limit-reached` anomaly the pipeline adds to a session (dated at its end).
+fn limit_anomaly(summary: &ConnSummary, count: u64, detail: String) -> session::mail::AnomalyInfo {
+    let mut a = proto::transcript::limit_reached(
+        Mark {
+            ts: summary.end,
+            frame: summary.last_frame,
+        },
+        detail,
+    );
+    a.count = Some(count);
+    session::mail::AnomalyInfo::from(&a)
 }
 
 /// Puts a decoded message's MIME facts (and, when extracting, its bytes) into its record.

@@ -233,7 +233,7 @@ pub struct Recognition {
 /// the first bytes of each side decide. Content that clearly names another mail protocol
 /// wins over the port (and says so in `port_said`); TLS from the first byte on a plain port
 /// keeps the port's protocol. Returns `None` while more bytes could still change the
-/// answer: nothing recognisable yet and neither side's first line complete, no side past
+/// answer: nothing recognisable yet, the server's first line not complete, no side past
 /// `cap` bytes, and `done` false (the connection is still open and had no gap).
 pub fn recognise(
     hint: Option<PortRole>,
@@ -243,11 +243,11 @@ pub fn recognise(
     done: bool,
 ) -> Option<Recognition> {
     let content = sniff(server_head, client_head);
+    // The server's first line (mail servers speak first), or all there is.
     let enough = done
         || server_head.len() >= cap
         || client_head.len() >= cap
-        || server_head.contains(&b'\n')
-        || (hint.is_some() && client_head.contains(&b'\n'));
+        || server_head.contains(&b'\n');
     let by = |role: PortRole, basis, port_said| Recognition {
         protocol: role.protocol,
         tls: role.tls,

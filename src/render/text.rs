@@ -77,7 +77,7 @@ pub fn write_skipped<W: Write>(out: &mut W, summary: &RunSummary) -> io::Result<
     }
     writeln!(
         out,
-        "mailscope: partly read ({} frames): {} (see the summary of --format json)",
+        "mailscope: of {} frames read, set aside: {} (see the summary of --format json)",
         summary.frames,
         parts.join(", ")
     )
