@@ -224,12 +224,14 @@ fn tunnel_nesting_is_bounded() {
     for _ in 0..4 {
         nested = wrap(&nested, v4_outer(), Encap::IpInIp);
     }
-    let (got, _) = sessions_of(&nested, &[]);
+    let (got, summary) = sessions_of(&nested, &[]);
     assert_eq!(got, want, "four layers");
+    assert_eq!(summary["frames_tunnelled"], frames.len() as u64);
     let nested = wrap(&nested, v4_outer(), Encap::GreEthernet);
     let (got, summary) = sessions_of(&nested, &[]);
     assert!(got.is_empty(), "five layers: {got:?}");
     assert_eq!(summary["frames_malformed"], frames.len() as u64);
+    assert_eq!(summary["frames_tunnels_too_deep"], frames.len() as u64);
 }
 
 /// A mail session (`protocol` as in [`synth::session_script`]) behind the proxy `setup`

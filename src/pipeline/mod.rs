@@ -334,6 +334,8 @@ fn drive<H: Handler>(
         connections_timed_out: table.stats.timed_out,
         connections_evicted_at_limit: table.stats.evicted_at_limit,
         buffer_limit_flushes: table.stats.buffer_limit_flushes,
+        frames_tunnelled: ds.encapsulated,
+        frames_tunnels_too_deep: ds.tunnels_too_deep,
         acked_holes_given_up: table.stats.acked_hole_flushes,
         segments_out_of_window: table.stats.out_of_window,
         packets_late: table.stats.late_packets,

@@ -110,6 +110,11 @@ pub fn skipped_notes(summary: &RunSummary) -> String {
             summary.buffer_limit_flushes,
             "holes given up at the buffer limit",
         ),
+        (summary.frames_tunnelled, "frames unwrapped from tunnels"),
+        (
+            summary.frames_tunnels_too_deep,
+            "frames nested too deep in tunnels",
+        ),
         (
             summary.acked_holes_given_up,
             "acknowledged holes given up as gaps",

@@ -127,6 +127,10 @@ pub struct RunSummary {
     pub connections_timed_out: u64,
     pub connections_evicted_at_limit: u64,
     pub buffer_limit_flushes: u64,
+    /// Frames whose packet was inside IP-in-IP or GRE (unwrapped).
+    pub frames_tunnelled: u64,
+    /// Frames skipped for nesting more tunnel layers than the limit (also counted malformed).
+    pub frames_tunnels_too_deep: u64,
     /// Holes the receiver acknowledged that were given up as gaps before their segment came
     /// (`max_acked_hole_bytes`, `acked_hole_timeout`, or the peer's data answered past them).
     pub acked_holes_given_up: u64,
