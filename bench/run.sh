@@ -82,7 +82,7 @@ for mb in "${sizes[@]}"; do
         # The same with MIME decoding on a second core (-j 2); output is identical.
         cpus=0,1 run "mailscope FILE --format json -j 2" "$file" target/release/mailscope "$file" --format json --no-progress -j 2
         # The default thread count (all CPUs, at most 8) on every core.
-        cpus=0-$(($(nproc) - 1)) run "mailscope FILE --format json (default -j)" "$file" target/release/mailscope "$file" --format json --no-progress
+        cpus=0-$(($(nproc) - 1)) run "mailscope json, default threads" "$file" target/release/mailscope "$file" --format json --no-progress
         run "tshark -T fields smtp" "$file" tshark -n -r "$file" -T fields -e smtp.req.command -e smtp.response.code
     done
     # The disordered capture must reassemble to the same streams as the clean one.
