@@ -6,10 +6,9 @@ mod support;
 
 use mailscope::limits::Limits;
 use mailscope::pipeline::{Filter, InputConfig, SessionsConfig, sessions};
-use mailscope::synth::{Conversation, PcapWriter, Side};
+use mailscope::synth::Side;
 use serde_json::Value;
 use std::path::Path;
-use support::ip;
 
 /// Runs the main job with `limits`; returns each session as JSON.
 fn run(file: &Path, limits: Limits, all_ports: bool) -> Vec<Value> {
@@ -38,22 +37,7 @@ fn run(file: &Path, limits: Limits, all_ports: bool) -> Vec<Value> {
 
 /// Writes one connection: `steps` of (side, bytes), each acknowledged.
 fn capture(dir: &Path, name: &str, port: u16, steps: &[(Side, Vec<u8>)]) -> std::path::PathBuf {
-    let mut c = Conversation::new((ip("10.0.0.1"), 40000), (ip("10.0.0.2"), port), [1, 2]);
-    c.handshake();
-    for (side, data) in steps {
-        c.send(*side, data);
-        c.ack(match side {
-            Side::Client => Side::Server,
-            Side::Server => Side::Client,
-        });
-    }
-    c.close();
-    let file = dir.join(name);
-    let mut w = PcapWriter::new(std::fs::File::create(&file).unwrap()).unwrap();
-    for f in &c.frames {
-        w.frame(f.ts, &f.data, f.data.len()).unwrap();
-    }
-    file
+    support::write_steps(dir, name, port, steps, None)
 }
 
 fn anomalies<'a>(s: &'a Value, name: &str) -> Vec<&'a Value> {

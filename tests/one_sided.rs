@@ -9,29 +9,9 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use support::{ip, mailscope};
 
-/// Writes the frames one side sent (the client's are those from 10.0.0.1).
+/// Writes the frames one side sent.
 fn one_side(dir: &Path, name: &str, port: u16, steps: &[(Side, &[u8])], keep: Side) -> PathBuf {
-    let mut c = Conversation::new((ip("10.0.0.1"), 40000), (ip("10.0.0.2"), port), [1, 2]);
-    c.handshake();
-    for (side, data) in steps {
-        c.send(*side, data);
-        c.ack(match side {
-            Side::Client => Side::Server,
-            Side::Server => Side::Client,
-        });
-    }
-    c.close();
-    let file = dir.join(name);
-    let mut w = PcapWriter::new(std::fs::File::create(&file).unwrap()).unwrap();
-    let client_ip = [10, 0, 0, 1];
-    for f in &c.frames {
-        // Ethernet (14) + IPv4 source address at 12..16.
-        let from_client = f.data[26..30] == client_ip;
-        if from_client == (keep == Side::Client) {
-            w.frame(f.ts, &f.data, f.data.len()).unwrap();
-        }
-    }
-    file
+    support::write_steps(dir, name, port, steps, Some(keep))
 }
 
 fn run(file: &Path, format: &str) -> String {

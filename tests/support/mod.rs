@@ -172,3 +172,35 @@ pub fn smtp_conversation(client_port: u16, isn: [u32; 2]) -> (Conversation, Vec<
     c.close();
     (c, client, server)
 }
+
+/// Writes one connection 10.0.0.1:40000 → 10.0.0.2:`port` to `dir/name`: `steps` of (side,
+/// bytes), each acknowledged by the other side. With `only`, just the frames that side sent
+/// (a one-sided capture).
+pub fn write_steps<B: AsRef<[u8]>>(
+    dir: &Path,
+    name: &str,
+    port: u16,
+    steps: &[(Side, B)],
+    only: Option<Side>,
+) -> std::path::PathBuf {
+    let mut c = Conversation::new((ip("10.0.0.1"), 40000), (ip("10.0.0.2"), port), [1, 2]);
+    c.handshake();
+    for (side, data) in steps {
+        c.send(*side, data.as_ref());
+        c.ack(match side {
+            Side::Client => Side::Server,
+            Side::Server => Side::Client,
+        });
+    }
+    c.close();
+    let file = dir.join(name);
+    let mut w = mailscope::synth::PcapWriter::new(std::fs::File::create(&file).unwrap()).unwrap();
+    for f in &c.frames {
+        // Ethernet (14 bytes), then the IPv4 source address at 12..16.
+        let from_client = f.data[26..30] == [10, 0, 0, 1];
+        if only.is_none_or(|side| from_client == (side == Side::Client)) {
+            w.frame(f.ts, &f.data, f.data.len()).unwrap();
+        }
+    }
+    file
+}
