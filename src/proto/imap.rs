@@ -19,10 +19,9 @@
 //! ```
 
 use super::event::{Anomaly, Auth, HelloWatch, Mark, Secret, Side, Tls, sasl_response};
-use super::line::{SHED_REASON, keep_message, overflow_sha256, shed_message, strip_eol, truncate};
+use super::line::{MessageBytes, strip_eol, truncate};
 pub use super::transcript::{ClientLine, Command, Exchange, Mailbox, Message, Reply, Transcript};
 use base64::Engine;
-use sha2::Sha256;
 use std::collections::VecDeque;
 
 pub use super::Bounds;
@@ -39,16 +38,11 @@ const REPLY_TEXT: usize = 400;
 #[derive(Clone, Debug)]
 struct Literal {
     announced: u64,
-    received: u64,
-    data: Vec<u8>,
-    /// Hashes the literal once it passes the size limit (see [`keep_message`]).
-    overflow: Option<Sha256>,
-    truncated: bool,
+    /// The bytes received so far (`body.size` of them, gaps included).
+    body: MessageBytes,
     /// A gap or the end of the connection cut it short.
     cut: bool,
     mark: Mark,
-    /// Its bytes were let go to stay within the memory budget (hashed, not kept).
-    shed: bool,
 }
 
 /// A logical line being assembled: text pieces and literals alternate; the text before a
@@ -180,7 +174,7 @@ impl Imap {
         [&self.cl, &self.sl]
             .iter()
             .flat_map(|l| l.literals.iter())
-            .map(|l| l.data.len())
+            .map(|l| l.body.held())
             .sum()
     }
 
@@ -192,10 +186,7 @@ impl Imap {
             .iter_mut()
             .chain(self.sl.literals.iter_mut())
         {
-            if !l.shed {
-                shed_message(&mut l.data, &mut l.overflow);
-                l.shed = true;
-            }
+            l.body.shed();
         }
     }
 
@@ -285,7 +276,7 @@ impl Imap {
                 let lost = len.min(remaining);
                 if let Some(l) = logical.literals.last_mut() {
                     l.cut = true;
-                    l.received += lost;
+                    l.body.size += lost;
                 }
                 *mode = if remaining > lost {
                     Mode::Literal {
@@ -337,7 +328,7 @@ impl Imap {
         }
         if [&self.cl, &self.sl]
             .iter()
-            .any(|l| l.literals.iter().any(|l| l.received < l.announced))
+            .any(|l| l.literals.iter().any(|l| l.body.size < l.announced))
         {
             self.anomaly(
                 "literal-cut-short",
@@ -368,10 +359,7 @@ impl Imap {
                 if !logical.skipping
                     && let Some(l) = logical.literals.last_mut()
                 {
-                    let piece = &data[..n];
-                    l.received += n as u64;
-                    l.truncated |=
-                        keep_message(&mut l.data, &mut l.overflow, piece, bounds.max_message);
+                    l.body.push(&data[..n], bounds.max_message);
                 }
                 let remaining = remaining - n as u64;
                 *mode = if remaining == 0 {
@@ -420,13 +408,9 @@ impl Imap {
                         } else {
                             logical.literals.push(Literal {
                                 announced: size,
-                                received: 0,
-                                data: Vec::new(),
-                                overflow: None,
-                                truncated: false,
+                                body: MessageBytes::default(),
                                 cut: false,
                                 mark,
-                                shed: false,
                             });
                         }
                         (n, None, Some((size, non_sync)))
@@ -706,22 +690,11 @@ impl Imap {
     /// Moves a literal's bytes into a message.
     fn store_literal_message(&mut self, lit: &mut Literal, origin: &'static str, exchange: usize) {
         self.message_count += 1;
+        let incomplete = lit.cut || lit.body.size < lit.announced;
+        let body = std::mem::take(&mut lit.body);
         self.t.messages.push(Message {
-            origin,
-            mark: lit.mark,
-            bytes: std::mem::take(&mut lit.data),
-            size: lit.received,
-            sha256: overflow_sha256(lit.overflow.take()),
-            truncated: if lit.shed {
-                lit.received > self.bounds.max_message as u64
-            } else {
-                lit.truncated
-            },
-            incomplete: lit.cut || lit.received < lit.announced,
-            not_decoded: lit.shed.then_some(SHED_REASON),
-            mail_from: None,
-            rcpt_to: Vec::new(),
-            exchange,
+            incomplete,
+            ..body.into_message(origin, lit.mark, exchange, self.bounds.max_message)
         });
     }
 
@@ -1185,7 +1158,7 @@ fn astrings(line: &Logical) -> Vec<Vec<u8>> {
                 }
                 b'{' | b'~' if literal_marker(&text[p..]).is_some() => {
                     if let Some(l) = line.literals.get(i) {
-                        out.push(l.data.clone());
+                        out.push(l.body.kept().to_vec());
                     }
                     p = text.len();
                 }

@@ -1,6 +1,7 @@
 //! Line framing shared by the text protocols: bounded line assembly across chunks.
 
 use super::event::Mark;
+use super::transcript::Message;
 use sha2::{Digest, Sha256};
 
 /// Per-direction line assembly with a length cap.
@@ -64,7 +65,7 @@ pub fn append_message(buf: &mut Vec<u8>, piece: &[u8]) {
 /// dissecting thread). Past the limit the message is truncated, and `overflow` hashes every
 /// byte from then on (the kept ones first), so the hash still covers the whole message.
 /// Returns whether the message is truncated.
-pub fn keep_message(
+fn keep_message(
     buf: &mut Vec<u8>,
     overflow: &mut Option<Sha256>,
     piece: &[u8],
@@ -87,14 +88,83 @@ pub fn keep_message(
     true
 }
 
+/// A message's bytes as they arrive: kept up to the size limit and hashed past it
+/// ([`keep_message`]), or let go for a memory budget ([`MessageBytes::shed`]). `size` counts
+/// every byte of the message, also those a gap took. Shared by every dissector, so a
+/// message's size, hash, truncation and decodability are worked out in one place.
+#[derive(Clone, Debug, Default)]
+pub struct MessageBytes {
+    bytes: Vec<u8>,
+    overflow: Option<Sha256>,
+    /// Bytes of the message so far, kept or not.
+    pub size: u64,
+    truncated: bool,
+    /// Let go to stay within the memory budget (hashed on, not kept).
+    shed: bool,
+}
+
+impl MessageBytes {
+    /// The next piece of the message; at most `max` bytes are kept in all.
+    pub fn push(&mut self, piece: &[u8], max: usize) {
+        self.size += piece.len() as u64;
+        self.truncated |= keep_message(&mut self.bytes, &mut self.overflow, piece, max);
+    }
+
+    /// Bytes kept for decoding.
+    pub fn held(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// The bytes kept so far.
+    pub fn kept(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Lets go of the bytes kept (a memory budget): hashing goes on, decoding will not.
+    pub fn shed(&mut self) {
+        if !self.shed {
+            shed_message(&mut self.bytes, &mut self.overflow);
+            self.shed = true;
+        }
+    }
+
+    /// The finished message, complete as far as its bytes go: `max` is the limit it was
+    /// kept under. The caller fills in what the protocol knows (gaps, envelope).
+    pub fn into_message(
+        self,
+        origin: &'static str,
+        mark: Mark,
+        exchange: usize,
+        max: usize,
+    ) -> Message {
+        Message {
+            origin,
+            mark,
+            sha256: overflow_sha256(self.overflow),
+            bytes: self.bytes,
+            size: self.size,
+            truncated: if self.shed {
+                self.size > max as u64
+            } else {
+                self.truncated
+            },
+            incomplete: false,
+            not_decoded: self.shed.then_some(SHED_REASON),
+            mail_from: None,
+            rcpt_to: Vec::new(),
+            exchange,
+        }
+    }
+}
+
 /// Why a shed message was not decoded.
-pub const SHED_REASON: &str =
+const SHED_REASON: &str =
     "memory budget for messages in flight reached (--max-held-messages): not decoded";
 
 /// Stops keeping a message's bytes (a memory budget was reached): the bytes kept so far go
 /// into the hash that [`keep_message`] carries on with, and are freed. Size and SHA-256 stay
 /// exact; the message can no longer be decoded.
-pub fn shed_message(buf: &mut Vec<u8>, overflow: &mut Option<Sha256>) {
+fn shed_message(buf: &mut Vec<u8>, overflow: &mut Option<Sha256>) {
     if overflow.is_none() {
         let mut h = Sha256::new();
         h.update(&buf[..]);
@@ -104,7 +174,7 @@ pub fn shed_message(buf: &mut Vec<u8>, overflow: &mut Option<Sha256>) {
 }
 
 /// The hash of a message kept by [`keep_message`]: `None` when it is that of the bytes kept.
-pub fn overflow_sha256(overflow: Option<Sha256>) -> Option<String> {
+fn overflow_sha256(overflow: Option<Sha256>) -> Option<String> {
     overflow.map(|h| hex::encode(h.finalize()))
 }
 

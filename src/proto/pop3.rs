@@ -17,11 +17,8 @@
 
 use super::dotstuff::Unstuffer;
 use super::event::{Anomaly, Auth, HelloWatch, Mark, Secret, Side, Tls, sasl_response};
-use super::line::{
-    Lines, SHED_REASON, keep_message, overflow_sha256, shed_message, strip_eol, truncate,
-};
+use super::line::{Lines, MessageBytes, strip_eol, truncate};
 pub use super::transcript::{ClientLine, Command, Exchange, Message, Reply, Transcript};
-use sha2::Sha256;
 use std::collections::VecDeque;
 
 /// RFC 2449 4: a command line is at most 255 octets with the CRLF.
@@ -57,14 +54,18 @@ enum Body {
 
 struct Building {
     mark: Mark,
-    bytes: Vec<u8>,
-    size: u64,
-    /// Hashes the message once it passes the size limit (see [`keep_message`]).
-    overflow: Option<Sha256>,
-    truncated: bool,
+    body: MessageBytes,
     incomplete: bool,
-    /// Its bytes were let go to stay within the memory budget (hashed, not kept).
-    shed: bool,
+}
+
+impl Building {
+    fn new(mark: Mark) -> Building {
+        Building {
+            mark,
+            body: MessageBytes::default(),
+            incomplete: false,
+        }
+    }
 }
 
 /// The POP3 dissector for one connection.
@@ -190,14 +191,13 @@ impl Pop3 {
 
     /// Bytes of messages in flight kept for decoding.
     pub fn held_bytes(&self) -> usize {
-        self.building.as_ref().map_or(0, |b| b.bytes.len())
+        self.building.as_ref().map_or(0, |b| b.body.held())
     }
 
     /// Stops keeping the bytes of the message in flight (memory budget).
     pub fn shed(&mut self) {
         if let Some(b) = self.building.as_mut() {
-            shed_message(&mut b.bytes, &mut b.overflow);
-            b.shed = true;
+            b.body.shed();
         }
     }
 
@@ -438,15 +438,7 @@ impl Pop3 {
     /// `+OK` counts octets or the first line is a header field; a listing otherwise.
     fn unseen_body(&mut self, (idx, ok_mark, octets): (usize, Mark, bool), raw: &[u8], mark: Mark) {
         let body = if octets || looks_like_header(raw) {
-            self.building = Some(Building {
-                mark: ok_mark,
-                bytes: Vec::new(),
-                size: 0,
-                overflow: None,
-                truncated: false,
-                incomplete: false,
-                shed: false,
-            });
+            self.building = Some(Building::new(ok_mark));
             Body::Message("pop3-retr")
         } else {
             Body::Listing
@@ -469,8 +461,7 @@ impl Pop3 {
                 let building = &mut self.building;
                 self.unstuff.feed(data, usize::MAX, |piece| {
                     if let Some(b) = building.as_mut() {
-                        b.size += piece.len() as u64;
-                        b.truncated |= keep_message(&mut b.bytes, &mut b.overflow, piece, max);
+                        b.body.push(piece, max);
                     }
                 })
             }
@@ -545,21 +536,9 @@ impl Pop3 {
         let index = self.message_count;
         self.message_count += 1;
         self.t.messages.push(Message {
-            origin,
-            mark: b.mark,
-            size: b.size,
-            sha256: overflow_sha256(b.overflow),
-            bytes: b.bytes,
-            truncated: if b.shed {
-                b.size > self.bounds.max_message as u64
-            } else {
-                b.truncated
-            },
             incomplete: b.incomplete || cut,
-            not_decoded: b.shed.then_some(SHED_REASON),
-            mail_from: None,
-            rcpt_to: Vec::new(),
-            exchange,
+            ..b.body
+                .into_message(origin, b.mark, exchange, self.bounds.max_message)
         });
         if let Some(ex) = self.t.exchanges.get_mut(exchange) {
             ex.message = Some(index);
@@ -717,15 +696,7 @@ impl Pop3 {
                 self.body = Some(body);
                 self.unstuff.reset();
                 if let Body::Message(_) = body {
-                    self.building = Some(Building {
-                        mark,
-                        bytes: Vec::new(),
-                        size: 0,
-                        overflow: None,
-                        truncated: false,
-                        incomplete: false,
-                        shed: false,
-                    });
+                    self.building = Some(Building::new(mark));
                 }
             }
             None => {

@@ -20,11 +20,8 @@
 pub use super::Bounds;
 use super::dotstuff::Unstuffer;
 use super::event::{Anomaly, Auth, HelloWatch, Mark, Secret, Side, Tls, sasl_response};
-use super::line::{
-    Lines, SHED_REASON, keep_message, overflow_sha256, shed_message, strip_eol, truncate,
-};
+use super::line::{Lines, MessageBytes, strip_eol, truncate};
 pub use super::transcript::{ClientLine, Command, Exchange, Message, Reply, Transcript};
-use sha2::Sha256;
 use std::collections::VecDeque;
 
 /// RFC 5321 4.5.3.1.4: a command line is at most 512 octets with the CRLF.
@@ -64,17 +61,11 @@ enum Client {
 struct Building {
     origin: &'static str,
     mark: Mark,
-    bytes: Vec<u8>,
-    size: u64,
-    /// Hashes the message once it passes the size limit (see [`keep_message`]).
-    overflow: Option<Sha256>,
-    truncated: bool,
+    body: MessageBytes,
     incomplete: bool,
     eight_bit: bool,
     long_line: bool,
     bare_lf: bool,
-    /// Its bytes were let go to stay within the memory budget (hashed, not kept).
-    shed: bool,
     /// Read without the server's 354: which recipients it accepted was not known yet.
     unanswered: bool,
 }
@@ -84,23 +75,18 @@ impl Building {
         Building {
             origin,
             mark,
-            bytes: Vec::new(),
-            size: 0,
-            overflow: None,
-            truncated: false,
+            body: MessageBytes::default(),
             incomplete: false,
             eight_bit: false,
             long_line: false,
             bare_lf: false,
-            shed: false,
             unanswered: false,
         }
     }
 
     fn push(&mut self, data: &[u8], max: usize) {
-        self.size += data.len() as u64;
         self.eight_bit = self.eight_bit || !data.is_ascii();
-        self.truncated |= keep_message(&mut self.bytes, &mut self.overflow, data, max);
+        self.body.push(data, max);
     }
 }
 
@@ -254,7 +240,7 @@ impl Smtp {
                         let lost = len.min(remaining);
                         if let Some(b) = self.building.as_mut() {
                             b.incomplete = true;
-                            b.size += lost;
+                            b.body.size += lost;
                         }
                         self.anomaly("gap-in-message", mark, format!("{len} bytes missing"));
                         self.client = Client::Chunk {
@@ -295,14 +281,13 @@ impl Smtp {
 
     /// Bytes of messages in flight kept for decoding.
     pub fn held_bytes(&self) -> usize {
-        self.building.as_ref().map_or(0, |b| b.bytes.len())
+        self.building.as_ref().map_or(0, |b| b.body.held())
     }
 
     /// Stops keeping the bytes of the message in flight (memory budget).
     pub fn shed(&mut self) {
         if let Some(b) = self.building.as_mut() {
-            shed_message(&mut b.bytes, &mut b.overflow);
-            b.shed = true;
+            b.body.shed();
         }
     }
 
@@ -681,26 +666,17 @@ impl Smtp {
         }
         let index = self.message_count;
         self.message_count += 1;
+        let rcpt_to = if b.unanswered || self.server_silent() {
+            self.rcpt_sent.clone()
+        } else {
+            self.rcpt_to.clone()
+        };
         self.t.messages.push(Message {
-            origin: b.origin,
-            mark: b.mark,
-            size: b.size,
-            sha256: overflow_sha256(b.overflow),
-            bytes: b.bytes,
-            truncated: if b.shed {
-                b.size > self.bounds.max_message as u64
-            } else {
-                b.truncated
-            },
             incomplete: b.incomplete || cut,
-            not_decoded: b.shed.then_some(SHED_REASON),
             mail_from: self.mail_from.clone(),
-            rcpt_to: if b.unanswered || self.server_silent() {
-                self.rcpt_sent.clone()
-            } else {
-                self.rcpt_to.clone()
-            },
-            exchange,
+            rcpt_to,
+            ..b.body
+                .into_message(b.origin, b.mark, exchange, self.bounds.max_message)
         });
         if let Some(ex) = self.t.exchanges.get_mut(exchange) {
             ex.message = Some(index);
