@@ -682,19 +682,20 @@ impl SessionsHandler<'_, '_> {
 }
 
 impl SessionsHandler<'_, '_> {
-    /// Keeps the message bytes held by all open sessions within `max_held_messages`: past
-    /// it, the sessions with the most bytes in flight let go of them (hashed on, not
-    /// decoded) until the total is back under half the budget, so the scan is rare.
-    fn account(&mut self, id: u64) {
-        let Some(state) = self.open.get_mut(&id) else {
-            return;
-        };
+    /// Notes how many message bytes `state`'s dissector holds now (for the global budget).
+    fn note_held(&mut self, state: &mut SessionState) {
         let now = match &state.dissect {
             Dissect::Mail(_, d) => d.held_bytes(),
             _ => 0,
         };
         self.held = self.held - state.held + now;
         state.held = now;
+    }
+
+    /// Keeps the message bytes held by all open sessions within `max_held_messages`: past
+    /// it, the sessions with the most bytes in flight let go of them (hashed on, not
+    /// decoded) until the total is back under half the budget, so the scan is rare.
+    fn keep_budget(&mut self) {
         let budget = self.cfg.input.limits.max_held_messages;
         if self.held <= budget {
             return;
@@ -761,8 +762,9 @@ impl Handler for SessionsHandler<'_, '_> {
             return;
         };
         self.feed(&mut state, side_of(dir), chunk.data, mark);
+        self.note_held(&mut state);
         self.open.insert(*id, state);
-        self.account(*id);
+        self.keep_budget();
         self.collect();
     }
 
@@ -787,8 +789,9 @@ impl Handler for SessionsHandler<'_, '_> {
                 },
             );
         }
+        self.note_held(&mut state);
         self.open.insert(*id, state);
-        self.account(*id);
+        self.keep_budget();
     }
 
     fn close(&mut self, id: u64, summary: &ConnSummary) {
@@ -908,7 +911,7 @@ fn sessions_in<'s, 'b>(
 ) -> Result<SessionsOutcome, RunError> {
     let mut handler = SessionsHandler {
         cfg,
-        bounds: proto::Bounds::new(&cfg.input.limits),
+        bounds: proto::Bounds::from(&cfg.input.limits),
         out: Ordered::new(sink),
         open: HashMap::new(),
         held: 0,

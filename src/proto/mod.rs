@@ -43,8 +43,8 @@ pub struct Bounds {
     pub max_in_flight: usize,
 }
 
-impl Bounds {
-    pub fn new(limits: &crate::limits::Limits) -> Bounds {
+impl From<&crate::limits::Limits> for Bounds {
+    fn from(limits: &crate::limits::Limits) -> Bounds {
         Bounds {
             max_line: limits.max_line,
             max_message: limits.max_message,
@@ -61,7 +61,7 @@ impl Bounds {
 
 impl Default for Bounds {
     fn default() -> Bounds {
-        Bounds::new(&crate::limits::Limits::default())
+        Bounds::from(&crate::limits::Limits::default())
     }
 }
 
