@@ -32,22 +32,32 @@ pub fn verbs(t: &Transcript) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
-/// Feeds each step whole (`cuts` empty) or in pieces of the sizes in `cuts`, cycled.
-pub fn run(mut d: Box<dyn Dissector>, steps: &[(Side, &[u8])], cuts: &[usize]) -> Transcript {
-    let mut messages = Vec::new();
+/// Each step whole (`cuts` empty) or cut into pieces of the sizes in `cuts`, cycled over
+/// all the steps, in order.
+pub fn pieces<'a>(steps: &[(Side, &'a [u8])], cuts: &[usize]) -> Vec<(Side, &'a [u8])> {
+    let mut out = Vec::new();
     let mut k = 0;
-    for (side, data) in steps {
-        let mut rest: &[u8] = data;
+    for &(side, data) in steps {
+        let mut rest = data;
         while !rest.is_empty() {
             let n = match cuts {
                 [] => rest.len(),
                 _ => cuts[k % cuts.len()].clamp(1, rest.len()),
             };
             k += 1;
-            d.on_data(*side, &rest[..n], Mark::default());
-            messages.extend(d.take_messages());
+            out.push((side, &rest[..n]));
             rest = &rest[n..];
         }
+    }
+    out
+}
+
+/// Feeds each step whole (`cuts` empty) or in pieces of the sizes in `cuts`, cycled.
+pub fn run(mut d: Box<dyn Dissector>, steps: &[(Side, &[u8])], cuts: &[usize]) -> Transcript {
+    let mut messages = Vec::new();
+    for (side, piece) in pieces(steps, cuts) {
+        d.on_data(side, piece, Mark::default());
+        messages.extend(d.take_messages());
     }
     let mut t = d.finish(Mark::default());
     messages.append(&mut t.messages);

@@ -751,25 +751,16 @@ mod tests {
     /// returns it, the setup and what each side has after it (held and later bytes).
     fn run(steps: &[(Side, &[u8])], cuts: &[usize]) -> (Progress, Option<Setup>, Vec<u8>, Vec<u8>) {
         let mut t = Tunnel::new(8192);
-        let (mut after, mut k) = ([Vec::new(), Vec::new()], 0);
+        let mut after = [Vec::new(), Vec::new()];
         let mut done = false;
-        for (side, data) in steps {
-            let mut rest: &[u8] = data;
-            while !rest.is_empty() {
-                let n = match cuts {
-                    [] => rest.len(),
-                    _ => cuts[k % cuts.len()].clamp(1, rest.len()),
-                };
-                k += 1;
-                if done {
-                    after[idx(*side)].extend_from_slice(&rest[..n]);
-                } else if t.on_data(*side, &rest[..n], Mark::default()) != Progress::NeedMore {
-                    done = true;
-                    for (s, bytes, _) in t.take_held() {
-                        after[idx(s)].extend_from_slice(&bytes);
-                    }
+        for (side, piece) in crate::proto::testkit::pieces(steps, cuts) {
+            if done {
+                after[idx(side)].extend_from_slice(piece);
+            } else if t.on_data(side, piece, Mark::default()) != Progress::NeedMore {
+                done = true;
+                for (s, bytes, _) in t.take_held() {
+                    after[idx(s)].extend_from_slice(&bytes);
                 }
-                rest = &rest[n..];
             }
         }
         let [c, s] = after;
