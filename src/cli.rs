@@ -3,7 +3,8 @@
 
 use crate::limits::Limits;
 use crate::pipeline::{Filter, FlowsConfig, InputConfig, SessionsConfig};
-use crate::proto::{PortMap, PortRole, Protocol};
+use crate::proto::{PortMap, PortRole};
+use crate::types::Protocol;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::IpAddr;
 use std::path::PathBuf;

@@ -2,10 +2,11 @@
 //! the inputs fuzzing found (`tests/fuzz-regressions/`). Each takes arbitrary bytes and
 //! panics only when an invariant is broken.
 
-use crate::capture::{FileReader, Frame, InputSource, LinkType, Timestamp};
+use crate::capture::{FileReader, Frame, InputSource, LinkType};
 use crate::flow::{Chunk, ConnInfo, ConnSummary, Direction, FlowTable, Gap, Handler};
 use crate::limits::Limits;
 use crate::packet::Decoder;
+use crate::types::Timestamp;
 
 /// Any bytes as a capture file: frames, a clean end or an error; never a panic, an endless
 /// loop or an allocation the input asked for.

@@ -21,3 +21,4 @@ pub mod proto;
 pub mod render;
 pub mod session;
 pub mod synth;
+pub mod types;

@@ -10,29 +10,13 @@
 //! to `Limits::max_tunnel_depth` layers, each layer defragmented where it was fragmented.
 //! The segment's endpoints are the innermost ones. Knows nothing about connections.
 
-use crate::capture::{Frame, LinkType, Timestamp};
+use crate::capture::{Frame, LinkType};
+use crate::types::{Endpoint, Timestamp};
 use etherparse::{
     EtherType, IpNumber, LaxNetSlice, LaxSlicedPacket, SlicedPacket, TcpSlice, TransportSlice,
 };
 use serde::Serialize;
-use std::fmt;
 use std::net::IpAddr;
-
-/// One end of a TCP connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct Endpoint {
-    pub ip: IpAddr,
-    pub port: u16,
-}
-
-impl fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.ip {
-            IpAddr::V4(ip) => write!(f, "{ip}:{}", self.port),
-            IpAddr::V6(ip) => write!(f, "[{ip}]:{}", self.port),
-        }
-    }
-}
 
 /// The TCP flags the reassembler cares about.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

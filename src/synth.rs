@@ -2,7 +2,7 @@
 //! conversation builder (etherparse's packet builder underneath) that can reorder, duplicate,
 //! overlap and drop segments deterministically. Not used when analysing real captures.
 
-use crate::capture::Timestamp;
+use crate::types::Timestamp;
 use etherparse::PacketBuilder;
 use std::io::{self, Write};
 use std::net::IpAddr;

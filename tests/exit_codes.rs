@@ -5,8 +5,8 @@
 
 mod support;
 
-use mailscope::capture::Timestamp;
 use mailscope::synth::{PcapWriter, PcapngWriter};
+use mailscope::types::Timestamp;
 use std::path::{Path, PathBuf};
 use support::{mailscope, smtp_conversation};
 

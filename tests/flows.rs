@@ -3,8 +3,8 @@
 
 mod support;
 
-use mailscope::capture::Timestamp;
 use mailscope::synth::{self, Conversation, PcapWriter, PcapngWriter, Rng, Side, SynthFrame};
+use mailscope::types::Timestamp;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use support::*;

@@ -232,8 +232,8 @@ fn filters() {
 
 #[test]
 fn control_characters_never_reach_the_terminal() {
-    use mailscope::capture::Timestamp;
     use mailscope::synth::{Conversation, PcapWriter, Side};
+    use mailscope::types::Timestamp;
     let mut c = Conversation::new(
         ("10.0.0.1".parse().unwrap(), 40000),
         ("10.0.0.2".parse().unwrap(), 25),
@@ -348,7 +348,7 @@ fn odd_ports_capture(dir: &Path) -> PathBuf {
     frames.extend(i.frames);
     let mut w = PcapWriter::new(Vec::new()).unwrap();
     for (n, f) in frames.iter().enumerate() {
-        let ts = mailscope::capture::Timestamp::from_nanos(1_700_000_000_000_000_000 + n as i64);
+        let ts = mailscope::types::Timestamp::from_nanos(1_700_000_000_000_000_000 + n as i64);
         w.frame(ts, &f.data, f.data.len()).unwrap();
     }
     let file = dir.join("odd.pcap");

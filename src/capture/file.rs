@@ -1,7 +1,8 @@
 //! pcap / pcapng reader on top of pcap-parser: the only file that knows its
 //! next / consume / refill protocol.
 
-use super::{CaptureError, CaptureErrorKind, Frame, InputSource, LinkType, Timestamp, Unreadable};
+use super::{CaptureError, CaptureErrorKind, Frame, InputSource, LinkType, Unreadable};
+use crate::types::Timestamp;
 use pcap_parser::pcapng::Block;
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
 use pcap_parser::{PcapBlockOwned, PcapError};

@@ -16,57 +16,11 @@
 mod file;
 mod source;
 
+use crate::types::Timestamp;
 pub use file::FileReader;
 pub use source::{InputSource, ProgressCounter};
 
 use std::fmt;
-
-/// Nanoseconds since the Unix epoch (UTC). Capture timestamps before 1970 or after 2262 are
-/// clamped: no real capture has them, and an attacker-chosen value must not overflow.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Timestamp(i64);
-
-impl Timestamp {
-    pub const fn from_nanos(nanos: i64) -> Self {
-        Timestamp(nanos)
-    }
-
-    /// Seconds plus a fraction given in `units_per_second` (10^6 for µs, 10^9 for ns, any
-    /// pcapng `if_tsresol`). Saturates instead of overflowing.
-    pub fn from_parts(secs: i64, frac: u64, units_per_second: u64) -> Self {
-        let units = units_per_second.max(1);
-        let frac_ns = (u128::from(frac) * 1_000_000_000 / u128::from(units)) as i64;
-        Timestamp(secs.saturating_mul(1_000_000_000).saturating_add(frac_ns))
-    }
-
-    pub const fn as_nanos(self) -> i64 {
-        self.0
-    }
-
-    /// Signed difference in nanoseconds (`self - earlier`).
-    pub fn since(self, earlier: Timestamp) -> i64 {
-        self.0.saturating_sub(earlier.0)
-    }
-
-    /// RFC 3339 in UTC with microseconds, e.g. `2026-11-26T07:53:38.123456Z`.
-    pub fn to_rfc3339(self) -> String {
-        let nanos = self.0.max(0) as u64;
-        let t = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(nanos);
-        humantime::format_rfc3339_micros(t).to_string()
-    }
-}
-
-impl serde::Serialize for Timestamp {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_rfc3339())
-    }
-}
-
-impl fmt::Display for Timestamp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_rfc3339())
-    }
-}
 
 /// Link-layer header type of a frame (the pcap LINKTYPE_ values we decode, plus the raw
 /// number for everything else so it can be reported: `Other` is not decoded).

@@ -23,9 +23,10 @@ mod seq;
 pub use reassembly::{Bounds, Chunk, DirStats, Output, Reassembler};
 pub use seq::SeqNumber;
 
-use crate::capture::Timestamp;
 use crate::limits::Limits;
-use crate::packet::{Endpoint, Segment};
+use crate::packet::Segment;
+use crate::types::Endpoint;
+use crate::types::Timestamp;
 use serde::Serialize;
 use std::collections::HashMap;
 

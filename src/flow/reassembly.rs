@@ -36,7 +36,7 @@
 //! segment that brought it; a gap carries those of the packet that declared it.
 
 use super::seq::SeqNumber;
-use crate::capture::Timestamp;
+use crate::types::Timestamp;
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 

@@ -1,7 +1,7 @@
 //! What dissectors emit: protocol facts with the stream position they were seen at. Shared by
 //! SMTP, POP3 and IMAP; serialisable so the session model can carry them unchanged.
 
-use crate::capture::Timestamp;
+use crate::types::Timestamp;
 use base64::Engine;
 use serde::Serialize;
 

@@ -17,6 +17,7 @@ mod testkit;
 pub mod transcript;
 pub mod tunnel;
 
+use crate::types::Protocol;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -110,37 +111,7 @@ macro_rules! dissector {
 dissector!(smtp::Smtp);
 dissector!(pop3::Pop3);
 dissector!(imap::Imap);
-use std::fmt;
 use std::str::FromStr;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    Smtp,
-    Pop3,
-    Imap,
-    /// TLS from the first byte, protocol inside unknown.
-    Tls,
-    Unknown,
-}
-
-impl Protocol {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Smtp => "smtp",
-            Protocol::Pop3 => "pop3",
-            Protocol::Imap => "imap",
-            Protocol::Tls => "tls",
-            Protocol::Unknown => "unknown",
-        }
-    }
-}
-
-impl fmt::Display for Protocol {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// What a server port is taken to carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

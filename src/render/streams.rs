@@ -10,8 +10,8 @@
 //! reopened at its offset when needed, so a capture with a million concurrent connections
 //! does not run out of file descriptors.
 
-use crate::packet::Endpoint;
 use crate::session::GapRecord;
+use crate::types::Endpoint;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};

@@ -49,7 +49,7 @@ pub fn write_flows<W: Write>(
         "state",
     ]);
     for f in flows {
-        let proto = if f.implicit_tls && f.protocol != crate::proto::Protocol::Tls {
+        let proto = if f.implicit_tls && f.protocol != crate::types::Protocol::Tls {
             format!("{}/tls", f.protocol)
         } else {
             f.protocol.to_string()
@@ -259,7 +259,7 @@ pub fn write_sessions<W: Write>(
     writeln!(out, "Messages\n{t}")?;
     let imap: Vec<&crate::session::Session> = sessions
         .iter()
-        .filter(|s| s.protocol == crate::proto::Protocol::Imap)
+        .filter(|s| s.protocol == crate::types::Protocol::Imap)
         .collect();
     if !imap.is_empty() {
         let mut t = new_table(vec![

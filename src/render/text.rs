@@ -4,10 +4,10 @@
 //! capture never reach the terminal raw: control and bidi characters are shown escaped
 //! ([`crate::render::escape`]).
 
-use crate::proto::Protocol;
 use crate::render::escape;
 use crate::session::mail::{AnomalyInfo, ExchangeInfo, MessageInfo};
 use crate::session::{RunSummary, Session};
+use crate::types::Protocol;
 use std::io::{self, Write};
 
 /// ANSI styling, or none.
@@ -83,7 +83,7 @@ pub fn write_skipped<W: Write>(out: &mut W, summary: &RunSummary) -> io::Result<
     )
 }
 
-fn rel(session: &Session, at: crate::capture::Timestamp) -> String {
+fn rel(session: &Session, at: crate::types::Timestamp) -> String {
     let ms = at.since(session.start_ts) as f64 / 1e6;
     format!("{:>9.3}", ms / 1000.0)
 }

@@ -2,13 +2,13 @@
 //! transcript and the MIME summaries of its messages. This is the JSON contract of
 //! `mailscope FILE --format json` (see `docs/session.schema.json`); renderers read only this.
 
-use crate::capture::Timestamp;
 use crate::flow::ConnSummary;
 use crate::mime::{Headers, MimeInfo, Part};
-use crate::packet::Endpoint;
-use crate::proto::Protocol;
 use crate::proto::event::{Anomaly, Mark};
 use crate::proto::transcript::{Message, Transcript};
+use crate::types::Endpoint;
+use crate::types::Protocol;
+use crate::types::Timestamp;
 use serde::Serialize;
 
 #[derive(Clone, Debug, Serialize)]

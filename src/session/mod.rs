@@ -9,8 +9,9 @@ pub mod mail;
 pub use mail::Session;
 
 use crate::flow::{ConnSummary, Direction};
-use crate::packet::Endpoint;
-use crate::proto::{Basis, Protocol};
+use crate::proto::Basis;
+use crate::types::Endpoint;
+use crate::types::Protocol;
 use serde::Serialize;
 
 /// A value per direction: `client` is what the client sent, `server` what the server sent.
