@@ -38,6 +38,11 @@ impl Timestamp {
         let t = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(nanos);
         humantime::format_rfc3339_micros(t).to_string()
     }
+
+    /// As people read it in a table: `2026-11-26 07:53:38.123456` (UTC).
+    pub fn to_human(self) -> String {
+        self.to_rfc3339().trim_end_matches('Z').replace('T', " ")
+    }
 }
 
 impl serde::Serialize for Timestamp {

@@ -116,6 +116,17 @@ fn json_output_matches_the_schema() {
         for args in [
             vec!["--format", "json"],
             vec!["--format", "json", "--show-secrets"],
+            // Limits reached: exchanges and messages counted, messages cut short.
+            vec![
+                "--format",
+                "json",
+                "--max-exchanges",
+                "2",
+                "--max-messages",
+                "0",
+                "--max-message",
+                "64",
+            ],
         ] {
             let (stdout, _, _) = run(&args, &file);
             for line in stdout.lines() {
@@ -131,6 +142,24 @@ fn json_output_matches_the_schema() {
     // The schema is not vacuous: a session without exchanges fails it.
     let bad = serde_json::json!({"type": "session", "id": 1});
     assert!(!validator.is_valid(&bad));
+    // It is closed: a field it does not list fails it, at the top and deep inside, so a
+    // field added to the model without the schema fails this test.
+    let (stdout, _, _) = run(&["--format", "json"], &sample("smtp-attachment.pcap"));
+    let good: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    assert!(validator.is_valid(&good));
+    for pointer in [
+        "",
+        "/exchanges/1",
+        "/exchanges/1/replies/0",
+        "/messages/0/parts/0",
+    ] {
+        let mut v = good.clone();
+        v.pointer_mut(pointer)
+            .and_then(|o| o.as_object_mut())
+            .unwrap_or_else(|| panic!("{pointer} is an object"))
+            .insert("not_in_the_schema".into(), serde_json::json!(1));
+        assert!(!validator.is_valid(&v), "extra field at {pointer:?} passed");
+    }
 }
 
 #[test]

@@ -80,7 +80,9 @@ pub struct MimeInfo {
     /// bytes are the inner message) and is followed by the inner message's leaves.
     pub parts: Vec<Part>,
     /// Every entity with its depth, multipart containers included (for drawing the tree).
+    #[serde(skip)]
     pub tree: Vec<(usize, String, String)>,
+    #[serde(rename = "mime_anomalies")]
     pub anomalies: Vec<MimeAnomaly>,
 }
 

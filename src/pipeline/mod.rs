@@ -839,7 +839,7 @@ impl Handler for SessionsHandler<'_, '_> {
                 let shed = s
                     .messages
                     .iter()
-                    .filter(|m| m.not_decoded.is_some())
+                    .filter(|m| m.transfer.not_decoded.is_some())
                     .count() as u64;
                 if shed > 0 {
                     s.anomalies.push(limit_anomaly(
@@ -880,9 +880,7 @@ impl Handler for SessionsHandler<'_, '_> {
                     info.server.port, session.protocol
                 ),
             );
-            session
-                .anomalies
-                .insert(0, session::mail::AnomalyInfo::from(&a));
+            session.anomalies.insert(0, a);
         }
         let shown =
             self.cfg
@@ -941,7 +939,7 @@ fn sessions_in<'s, 'b>(
 }
 
 /// A `limit-reached` anomaly the pipeline adds to a session (dated at its end).
-fn limit_anomaly(summary: &ConnSummary, count: u64, detail: String) -> session::mail::AnomalyInfo {
+fn limit_anomaly(summary: &ConnSummary, count: u64, detail: String) -> proto::event::Anomaly {
     let mut a = proto::transcript::limit_reached(
         Mark {
             ts: summary.end,
@@ -950,13 +948,13 @@ fn limit_anomaly(summary: &ConnSummary, count: u64, detail: String) -> session::
         detail,
     );
     a.count = Some(count);
-    session::mail::AnomalyInfo::from(&a)
+    a
 }
 
 /// Puts a decoded message's MIME facts (and, when extracting, its bytes) into its record.
 fn fill(info: &mut MessageInfo, done: Done, keep_raw: bool) {
     info.set_decoded(done.mime, done.sha256);
     if keep_raw {
-        info.raw = Some(done.bytes);
+        info.transfer.bytes = done.bytes;
     }
 }

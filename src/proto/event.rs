@@ -28,9 +28,9 @@ pub struct Anomaly {
     pub rfc: &'static str,
     /// One line saying what the name means.
     pub explanation: &'static str,
-    pub detail: String,
     pub ts: Timestamp,
     pub frame: u64,
+    pub detail: String,
     /// For `limit-reached`: how many things went uncounted or unkept.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
@@ -76,20 +76,40 @@ impl HelloWatch {
     }
 }
 
-/// A secret (password, token) that is only shown when the user asked for it.
+/// A secret (password, token) that is only shown when the user asked for it: it serialises
+/// as `<redacted>` until [`Secret::reveal`] (`--show-secrets`) was called on it.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub struct Secret {
+    value: String,
+    revealed: bool,
+}
 
 impl Secret {
     pub fn new(s: impl Into<String>) -> Secret {
-        Secret(s.into())
+        Secret {
+            value: s.into(),
+            revealed: false,
+        }
     }
     /// The value itself, for `--show-secrets`.
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.value
     }
-    pub fn shown(&self, show: bool) -> &str {
-        if show { &self.0 } else { "<redacted>" }
+    /// The value itself, taken out.
+    pub fn into_exposed(self) -> String {
+        self.value
+    }
+    /// From now on it serialises and shows as its value.
+    pub fn reveal(&mut self) {
+        self.revealed = true;
+    }
+    /// What output shows: the value once revealed, `<redacted>` before.
+    pub fn shown(&self) -> &str {
+        if self.revealed {
+            &self.value
+        } else {
+            "<redacted>"
+        }
     }
 }
 
@@ -99,10 +119,9 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// Serialises redacted; the session layer substitutes the value under `--show-secrets`.
 impl Serialize for Secret {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str("<redacted>")
+        s.serialize_str(self.shown())
     }
 }
 
@@ -129,7 +148,9 @@ pub struct Tls {
     pub at: Timestamp,
     pub frame: u64,
     /// Stream offsets (client, server) where the TLS bytes begin.
+    #[serde(skip)]
     pub client_offset: u64,
+    #[serde(skip)]
     pub server_offset: u64,
     /// From the ClientHello, when it was seen whole.
     #[serde(skip_serializing_if = "Option::is_none")]

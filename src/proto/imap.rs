@@ -758,6 +758,7 @@ impl Imap {
             enhanced: resp_code.clone(),
             lines: vec![truncate(&text, REPLY_TEXT)],
             summary: None,
+            latency_ms: None,
         };
         match kind {
             "+" => self.continuation(reply),

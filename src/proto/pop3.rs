@@ -601,6 +601,7 @@ impl Pop3 {
             enhanced: resp_code,
             lines: vec![text.clone()],
             summary: None,
+            latency_ms: None,
         };
         let Some(&idx) = self.pending.front() else {
             let greeting = !self.greeting_seen && self.t.exchanges.is_empty();

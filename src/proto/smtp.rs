@@ -803,6 +803,7 @@ impl Smtp {
                 enhanced,
                 lines,
                 summary: None,
+                latency_ms: None,
             });
         }
     }

@@ -1,5 +1,7 @@
 //! The protocol-neutral transcript every dissector produces: exchanges of a command and its
-//! replies, messages that crossed the wire, credentials, TLS, anomalies.
+//! replies, messages that crossed the wire, credentials, TLS, anomalies. These record types
+//! are also the session model's (`session::Session` holds them as they are, serialised with
+//! serde): one set of types from the dissector to the JSON output.
 //!
 //! It is also where a session's collections are bounded (issue: hostile input must not grow
 //! memory without limit). Exchanges past [`Bounds::max_exchanges`] are counted and
@@ -9,30 +11,46 @@
 
 use super::Bounds;
 use super::event::{Anomaly, Auth, Mark, Secret, Tls};
+use serde::Serialize;
+use serde::ser::SerializeStruct;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// A client command.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Command {
     /// Upper-cased command name.
     pub verb: String,
-    /// IMAP tag.
-    pub tag: Option<String>,
     /// Arguments as sent (secrets replaced by `<redacted>`).
     pub args: String,
+    /// IMAP tag; `None` for SMTP and POP3.
+    pub tag: Option<String>,
     /// The arguments unredacted, when they carry a secret (AUTH initial response).
+    #[serde(skip)]
     pub secret_args: Option<Secret>,
     /// MAIL/RCPT: the path without angle brackets.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
     /// MAIL/RCPT ESMTP parameters, `KEY` or `KEY=VALUE`, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub params: Vec<(String, Option<String>)>,
     /// IMAP: the mailbox the command names, decoded from modified UTF-7.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mailbox: Option<String>,
 }
 
+impl Command {
+    /// `--show-secrets`: the arguments as sent, secret included.
+    pub fn reveal(&mut self) {
+        if let Some(s) = self.secret_args.take() {
+            self.args = s.into_exposed();
+        }
+    }
+}
+
 /// A complete (possibly multi-line) server reply.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Reply {
+    #[serde(flatten)]
     pub mark: Mark,
     /// SMTP: the three-digit code; POP3: `+OK`, `-ERR` or `+`; IMAP: `OK`, `NO`, `BAD`,
     /// `+` or the untagged response's name.
@@ -43,20 +61,36 @@ pub struct Reply {
     /// Every line, code and separator included, without CRLF.
     pub lines: Vec<String>,
     /// A short reading of the reply's data (IMAP FETCH: UID, flags, size, envelope, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
+    /// Milliseconds since the command (or the previous reply of the exchange); set when the
+    /// session is built.
+    pub latency_ms: Option<f64>,
 }
 
 /// A line the client sent inside an exchange that is not a command: SASL responses.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ClientLine {
+    #[serde(flatten)]
     pub mark: Mark,
     /// As sent, or `<redacted>` when it carries a secret.
     pub text: String,
+    #[serde(skip)]
     pub secret: Option<Secret>,
 }
 
+impl ClientLine {
+    /// `--show-secrets`: the line as sent.
+    pub fn reveal(&mut self) {
+        if let Some(s) = self.secret.take() {
+            self.text = s.into_exposed();
+        }
+    }
+}
+
 /// A command with every reply it got; the greeting is an exchange without command.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Serialised with its outcome (`status`, the last reply's code) after the replies.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Exchange {
     pub mark: Mark,
     pub command: Option<Command>,
@@ -79,6 +113,28 @@ impl Exchange {
     /// Code of the last reply: the exchange's outcome.
     pub fn status(&self) -> Option<&str> {
         self.replies.last().map(|r| r.code.as_str())
+    }
+}
+
+impl Serialize for Exchange {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Exchange", 11)?;
+        st.serialize_field("ts", &self.mark.ts)?;
+        st.serialize_field("frame", &self.mark.frame)?;
+        st.serialize_field("command", &self.command)?;
+        st.serialize_field("client_lines", &self.client_lines)?;
+        st.serialize_field("replies", &self.replies)?;
+        st.serialize_field("status", &self.status())?;
+        st.serialize_field("message", &self.message)?;
+        st.serialize_field("pipelined", &self.pipelined)?;
+        st.serialize_field("incomplete", &self.incomplete)?;
+        if self.replies_omitted > 0 {
+            st.serialize_field("replies_omitted", &self.replies_omitted)?;
+        }
+        if self.client_lines_omitted > 0 {
+            st.serialize_field("client_lines_omitted", &self.client_lines_omitted)?;
+        }
+        st.end()
     }
 }
 
@@ -108,7 +164,7 @@ const RECENT: usize = 256;
 /// (still open to replies) and those a message, credential or mailbox refers to (up to
 /// `max_exchanges` more) are kept, and the rest are counted in [`Omitted`]. Indexing an exchange that was let go reaches a scratch
 /// exchange whose contents are discarded: never a panic.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Exchanges {
     /// The first `cap`, then the pinned ones, with their numbers, in order.
     settled: Vec<(usize, Exchange)>,
@@ -294,30 +350,39 @@ enum Loc {
     Settled(usize),
 }
 
-/// A message transferred with DATA or BDAT.
-#[derive(Clone, Debug)]
+/// A message that crossed the wire (SMTP DATA/BDAT, POP3 RETR/TOP, IMAP FETCH/APPEND): what
+/// the transfer told. The session model adds what MIME decoding found.
+#[derive(Clone, Debug, Serialize)]
 pub struct Message {
     /// `smtp-data`, `smtp-bdat`, `pop3-retr`, `pop3-top`, `imap-fetch`, `imap-append`.
     pub origin: &'static str,
+    /// The exchange that ended it (DATA, or BDAT … LAST).
+    pub exchange: usize,
+    #[serde(flatten)]
     pub mark: Mark,
-    /// The message as transferred (dot-unstuffed, without the final `.CRLF`), up to the
-    /// size limit.
-    pub bytes: Vec<u8>,
+    pub mail_from: Option<String>,
+    /// Recipients the server accepted.
+    pub rcpt_to: Vec<String>,
     /// Size of the whole message, also past the limit.
     pub size: u64,
     /// SHA-256 over every byte seen, when that is more than `bytes` (a truncated message);
     /// `None`: it is the SHA-256 of `bytes`, left to the decoding stage.
+    #[serde(serialize_with = "hash_or_empty")]
     pub sha256: Option<String>,
     pub truncated: bool,
     /// A gap fell inside it: bytes are missing.
     pub incomplete: bool,
     /// Why its bytes were not kept for decoding (a memory budget), if so.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub not_decoded: Option<&'static str>,
-    pub mail_from: Option<String>,
-    /// Recipients the server accepted.
-    pub rcpt_to: Vec<String>,
-    /// The exchange that ended it (DATA, or BDAT … LAST).
-    pub exchange: usize,
+    /// The message as transferred (dot-unstuffed, without the final `.CRLF`), up to the
+    /// size limit; moved to the decoder, and kept afterwards only for `--extract`.
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
+}
+
+fn hash_or_empty<S: serde::Serializer>(h: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(h.as_deref().unwrap_or(""))
 }
 
 /// Everything the dissector learned about one connection.
@@ -547,7 +612,7 @@ pub const LIMIT_REACHED: (&str, &str) = (
 );
 
 /// An IMAP mailbox as SELECT/EXAMINE reported it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Mailbox {
     pub name: String,
     pub read_only: bool,

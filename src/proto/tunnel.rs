@@ -68,7 +68,7 @@ pub enum Progress {
 }
 
 /// What the setup said.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Setup {
     pub kind: Kind,
     /// `host:port` (`[v6]:port` for an IPv6 address) the client asked for.
@@ -470,6 +470,7 @@ impl Tunnel {
                 enhanced: None,
                 lines,
                 summary: None,
+                latency_ms: None,
             });
             if (100..200).contains(&code) {
                 // An interim answer: the final one follows.
@@ -726,6 +727,7 @@ fn reply(mark: Mark, code: String, text: &str) -> Reply {
         code,
         enhanced: None,
         summary: None,
+        latency_ms: None,
     }
 }
 

@@ -96,7 +96,7 @@ impl Extractor {
     pub fn add(&mut self, s: &Session) -> io::Result<()> {
         let dir = &self.dir;
         for (i, m) in s.messages.iter().enumerate() {
-            let Some(raw) = &m.raw else { continue };
+            let Some(raw) = m.raw() else { continue };
             let file = create_unique(dir, &format!("session{}-msg{}.eml", s.id, i), raw)?;
             self.index.push(Entry {
                 session: s.id,
@@ -104,10 +104,10 @@ impl Extractor {
                 part: None,
                 file,
                 original_name: None,
-                size: m.size,
-                sha256: m.sha256.clone(),
+                size: m.transfer.size,
+                sha256: m.transfer.sha256.clone().unwrap_or_default(),
             });
-            for p in &m.parts {
+            for p in &m.mime.parts {
                 let attachment =
                     p.filename.is_some() || p.disposition.as_deref() == Some("attachment");
                 if !attachment {

@@ -68,7 +68,7 @@ pub fn write_flows<W: Write>(
         } else {
             format!("{} (mid-stream)", f.state)
         };
-        let start = f.start.trim_end_matches('Z').replace('T', " ");
+        let start = f.start.to_human();
         table.add_row(vec![
             Cell::new(f.id).set_alignment(CellAlignment::Right),
             Cell::new(f.client),
@@ -196,7 +196,7 @@ pub fn write_sessions<W: Write>(
             Cell::new(s.protocol),
             Cell::new(s.client),
             Cell::new(s.server),
-            Cell::new(s.start.trim_end_matches('Z').replace('T', " ")),
+            Cell::new(s.start.to_human()),
             Cell::new(format!("{:.3}s", s.duration)).set_alignment(CellAlignment::Right),
             Cell::new(s.exchanges.iter().filter(|e| e.command.is_some()).count())
                 .set_alignment(CellAlignment::Right),
@@ -222,6 +222,7 @@ pub fn write_sessions<W: Write>(
     for s in sessions {
         for (i, m) in s.messages.iter().enumerate() {
             let attachments: Vec<String> = m
+                .mime
                 .parts
                 .iter()
                 .filter(|p| p.filename.is_some() || p.disposition.as_deref() == Some("attachment"))
@@ -236,22 +237,23 @@ pub fn write_sessions<W: Write>(
             t.add_row(vec![
                 Cell::new(s.id).set_alignment(CellAlignment::Right),
                 Cell::new(i).set_alignment(CellAlignment::Right),
-                Cell::new(m.origin),
+                Cell::new(m.transfer.origin),
                 Cell::new(escape(
-                    m.headers
+                    m.mime
+                        .headers
                         .from
                         .as_deref()
-                        .or(m.mail_from.as_deref())
+                        .or(m.transfer.mail_from.as_deref())
                         .unwrap_or(""),
                 )),
-                Cell::new(escape(&if m.rcpt_to.is_empty() {
-                    m.headers.to.clone().unwrap_or_default()
+                Cell::new(escape(&if m.transfer.rcpt_to.is_empty() {
+                    m.mime.headers.to.clone().unwrap_or_default()
                 } else {
-                    m.rcpt_to.join(", ")
+                    m.transfer.rcpt_to.join(", ")
                 })),
-                Cell::new(escape(m.headers.subject.as_deref().unwrap_or(""))),
-                Cell::new(human_bytes(m.size)).set_alignment(CellAlignment::Right),
-                Cell::new(m.parts.len()).set_alignment(CellAlignment::Right),
+                Cell::new(escape(m.mime.headers.subject.as_deref().unwrap_or(""))),
+                Cell::new(human_bytes(m.transfer.size)).set_alignment(CellAlignment::Right),
+                Cell::new(m.mime.parts.len()).set_alignment(CellAlignment::Right),
                 Cell::new(attachments.join(", ")),
             ]);
         }
@@ -301,7 +303,7 @@ pub fn write_sessions<W: Write>(
                     Cell::new(escape(
                         &mailbox.or_else(|| c.mailbox.clone()).unwrap_or_default(),
                     )),
-                    Cell::new(escape(e.status.as_deref().unwrap_or("-"))),
+                    Cell::new(escape(e.status().unwrap_or("-"))),
                     Cell::new(escape(&result)),
                     Cell::new(latency).set_alignment(CellAlignment::Right),
                 ]);
@@ -323,7 +325,7 @@ pub fn write_sessions<W: Write>(
                     Cell::new(s.id),
                     Cell::new(escape(&a.mechanism)),
                     Cell::new(escape(a.username.as_deref().unwrap_or(""))),
-                    Cell::new(escape(a.password.as_deref().unwrap_or(""))),
+                    Cell::new(escape(a.password.as_ref().map_or("", |p| p.shown()))),
                     Cell::new(match a.success {
                         Some(true) => "success",
                         Some(false) => "failure",

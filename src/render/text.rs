@@ -4,8 +4,10 @@
 //! capture never reach the terminal raw: control and bidi characters are shown escaped
 //! ([`crate::render::escape`]).
 
+use crate::proto::event::Anomaly;
+use crate::proto::transcript::{ClientLine, Exchange};
 use crate::render::escape;
-use crate::session::mail::{AnomalyInfo, ExchangeInfo, MessageInfo};
+use crate::session::mail::MessageInfo;
 use crate::session::{RunSummary, Session};
 use crate::types::Protocol;
 use std::io::{self, Write};
@@ -84,7 +86,7 @@ pub fn write_skipped<W: Write>(out: &mut W, summary: &RunSummary) -> io::Result<
 }
 
 fn rel(session: &Session, at: crate::types::Timestamp) -> String {
-    let ms = at.since(session.start_ts) as f64 / 1e6;
+    let ms = at.since(session.start) as f64 / 1e6;
     format!("{:>9.3}", ms / 1000.0)
 }
 
@@ -282,7 +284,7 @@ fn human_size(n: u64) -> String {
 
 /// Writes one session's block.
 pub fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()> {
-    let start = s.start.trim_end_matches('Z').replace('T', " ");
+    let start = s.start.to_human();
     let header = format!(
         "── session {} · {} · {} → {} · {} UTC · {:.3} s · {}{}{}",
         s.id,
@@ -334,13 +336,13 @@ pub fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Resul
         )?;
         return Ok(());
     }
-    let mut anomalies: Vec<&AnomalyInfo> = s.anomalies.iter().collect();
-    anomalies.sort_by_key(|a| a.at);
+    let mut anomalies: Vec<&Anomaly> = s.anomalies.iter().collect();
+    anomalies.sort_by_key(|a| a.ts);
     // Messages and mailboxes by exchange, found once (not once per exchange).
     let mut by_exchange: Vec<(Vec<usize>, Vec<usize>)> =
         vec![Default::default(); s.exchanges.len()];
     for (n, m) in s.messages.iter().enumerate() {
-        if let Some(slot) = by_exchange.get_mut(m.exchange) {
+        if let Some(slot) = by_exchange.get_mut(m.transfer.exchange) {
             slot.0.push(n);
         }
     }
@@ -355,8 +357,12 @@ pub fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Resul
         }
         write_exchange(out, s, idx, e, st)?;
         // Anomalies seen up to the end of this exchange.
-        let until = e.replies.last().map_or(e.at, |r| r.at).max(e.at);
-        let split = anomalies.partition_point(|a| a.at <= until);
+        let until = e
+            .replies
+            .last()
+            .map_or(e.mark.ts, |r| r.mark.ts)
+            .max(e.mark.ts);
+        let split = anomalies.partition_point(|a| a.ts <= until);
         for a in anomalies.drain(..split) {
             write_anomaly(out, a, st)?;
         }
@@ -440,7 +446,7 @@ pub fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Resul
             st.bold("auth"),
             escape(&a.mechanism),
             escape(a.username.as_deref().unwrap_or("?")),
-            escape(a.password.as_deref().unwrap_or("-")),
+            escape(a.password.as_ref().map_or("-", |p| p.shown())),
             match a.success {
                 Some(true) => "succeeded",
                 Some(false) => "failed",
@@ -470,7 +476,7 @@ fn shorten(line: &str, summarised: bool) -> String {
     }
 }
 
-fn write_anomaly<W: Write>(out: &mut W, a: &AnomalyInfo, st: Style) -> io::Result<()> {
+fn write_anomaly<W: Write>(out: &mut W, a: &Anomaly, st: Style) -> io::Result<()> {
     let text = format!(
         "! {} ({}): {} — {}",
         a.name,
@@ -485,7 +491,7 @@ fn write_exchange<W: Write>(
     out: &mut W,
     s: &Session,
     _idx: usize,
-    e: &ExchangeInfo,
+    e: &Exchange,
     st: Style,
 ) -> io::Result<()> {
     if let Some(c) = &e.command {
@@ -508,18 +514,18 @@ fn write_exchange<W: Write>(
         writeln!(
             out,
             "  {} {} {}  {}",
-            st.dim(&rel(s, e.at)),
+            st.dim(&rel(s, e.mark.ts)),
             st.client("C:"),
             st.client(&escape(&line)),
             st.dim(&format!("# {note}{flags}"))
         )?;
     }
     let mut lines = e.client_lines.iter().peekable();
-    let client_line = |out: &mut W, l: &crate::session::mail::ClientLineInfo| {
+    let client_line = |out: &mut W, l: &ClientLine| {
         writeln!(
             out,
             "  {} {} {}  {}",
-            st.dim(&rel(s, l.at)),
+            st.dim(&rel(s, l.mark.ts)),
             st.client("C:"),
             st.client(&escape(&l.text)),
             st.dim("# SASL response")
@@ -527,7 +533,8 @@ fn write_exchange<W: Write>(
     };
     for (n, r) in e.replies.iter().enumerate() {
         // Client lines sent before this reply (frames are in capture order).
-        while let Some(l) = lines.next_if(|l| (l.frame, l.at) < (r.frame, r.at)) {
+        while let Some(l) = lines.next_if(|l| (l.mark.frame, l.mark.ts) < (r.mark.frame, r.mark.ts))
+        {
             client_line(out, l)?;
         }
         const SHOWN: usize = 20;
@@ -559,7 +566,7 @@ fn write_exchange<W: Write>(
             writeln!(
                 out,
                 "  {} {} {}{}",
-                st.dim(&rel(s, r.at)),
+                st.dim(&rel(s, r.mark.ts)),
                 st.reply(&r.code, "S:"),
                 st.reply(&r.code, &escape(&shorten(l, r.summary.is_some()))),
                 note
@@ -616,35 +623,35 @@ fn write_omitted<W: Write>(
 fn write_message<W: Write>(out: &mut W, n: usize, m: &MessageInfo, st: Style) -> io::Result<()> {
     let pad = "           ";
     let mut flags = Vec::new();
-    if m.truncated {
+    if m.transfer.truncated {
         flags.push("truncated");
     }
-    if m.incomplete {
+    if m.transfer.incomplete {
         flags.push("incomplete");
     }
-    if m.not_decoded.is_some() {
+    if m.transfer.not_decoded.is_some() {
         flags.push("not decoded: memory budget for messages in flight (--max-held-messages)");
     }
     writeln!(
         out,
         "{pad}{} {} via {}, sha256 {}{}",
         st.bold(&format!("✉ message {n}:")),
-        human_size(m.size),
-        m.origin,
-        &m.sha256,
+        human_size(m.transfer.size),
+        m.transfer.origin,
+        m.transfer.sha256.as_deref().unwrap_or(""),
         if flags.is_empty() {
             String::new()
         } else {
             format!(" [{}]", flags.join(", "))
         }
     )?;
-    let h = &m.headers;
+    let h = &m.mime.headers;
     let env = format!(
         "envelope {} → {}",
-        escape(m.mail_from.as_deref().unwrap_or("<>")),
-        escape(&m.rcpt_to.join(", "))
+        escape(m.transfer.mail_from.as_deref().unwrap_or("<>")),
+        escape(&m.transfer.rcpt_to.join(", "))
     );
-    if m.origin.starts_with("smtp") {
+    if m.transfer.origin.starts_with("smtp") {
         writeln!(out, "{pad}  {env}")?;
     }
     for (label, value) in [
@@ -661,13 +668,14 @@ fn write_message<W: Write>(out: &mut W, n: usize, m: &MessageInfo, st: Style) ->
     }
     // Leaves by section path, found once (a scan per entity was quadratic in the parts).
     let leaves: std::collections::HashMap<&str, &crate::mime::Part> = m
+        .mime
         .parts
         .iter()
         .filter(|p| !p.path.is_empty())
         .map(|p| (p.path.as_str(), p))
         .rev()
         .collect();
-    for (depth, path, ctype) in &m.tree {
+    for (depth, path, ctype) in &m.mime.tree {
         let indent = "  ".repeat(*depth);
         let leaf = leaves.get(path.as_str()).copied();
         let detail = match leaf {
@@ -690,6 +698,7 @@ fn write_message<W: Write>(out: &mut W, n: usize, m: &MessageInfo, st: Style) ->
         writeln!(out, "{pad}  {indent}{label} {}{detail}", escape(ctype))?;
     }
     if let Some(text) = m
+        .mime
         .parts
         .iter()
         .find(|p| p.content_type == "text/plain")
@@ -699,7 +708,7 @@ fn write_message<W: Write>(out: &mut W, n: usize, m: &MessageInfo, st: Style) ->
             writeln!(out, "{pad}  {}", st.dim(&format!("│ {}", escape(line))))?;
         }
     }
-    for a in &m.mime_anomalies {
+    for a in &m.mime.anomalies {
         writeln!(
             out,
             "{pad}  {}",

@@ -10,8 +10,7 @@ pub use mail::Session;
 
 use crate::flow::{ConnSummary, Direction};
 use crate::proto::Basis;
-use crate::types::Endpoint;
-use crate::types::Protocol;
+use crate::types::{Endpoint, Protocol, Timestamp};
 use serde::Serialize;
 
 /// A value per direction: `client` is what the client sent, `server` what the server sent.
@@ -50,9 +49,8 @@ pub struct FlowRecord {
     pub recognised_by: Basis,
     /// TLS from the first byte (SMTPS/POP3S/IMAPS or a TLS ClientHello seen).
     pub implicit_tls: bool,
-    /// RFC 3339 UTC.
-    pub start: String,
-    pub end: String,
+    pub start: Timestamp,
+    pub end: Timestamp,
     pub duration: f64,
     pub first_frame: u64,
     pub state: &'static str,
@@ -89,8 +87,8 @@ impl FlowRecord {
             protocol,
             recognised_by: basis,
             implicit_tls: tls,
-            start: info.start.to_rfc3339(),
-            end: summary.end.to_rfc3339(),
+            start: info.start,
+            end: summary.end,
             duration: summary.end.since(info.start).max(0) as f64 / 1e9,
             first_frame: info.first_frame,
             state: summary.state.as_str(),
