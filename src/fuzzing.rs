@@ -101,8 +101,18 @@ pub fn packet_flow(data: &[u8]) {
 /// chunk picks the side and maybe a gap) through a dissector with tight limits, then every
 /// message through MIME. Checks the limits hold and indices stay in range.
 fn dissector(mut d: Box<dyn crate::proto::Dissector>, data: &[u8], max_message: usize) {
-    use crate::proto::event::{Mark, Side};
+    use crate::proto::event::{Event, Mark, Side};
     let mut messages = Vec::new();
+    // The transcript as the session builder sees it: folded from the events.
+    let mut t = crate::proto::transcript::Transcript::replica(FUZZ_BOUNDS);
+    let mut fold = |events: Vec<Event>, t: &mut crate::proto::transcript::Transcript| {
+        for e in events {
+            match e {
+                Event::Message(m) => messages.push(m),
+                e => t.apply(e),
+            }
+        }
+    };
     for (i, chunk) in data.split(|b| *b == 0xff).enumerate() {
         let Some((&ctl, rest)) = chunk.split_first() else {
             continue;
@@ -120,10 +130,10 @@ fn dissector(mut d: Box<dyn crate::proto::Dissector>, data: &[u8], max_message: 
             d.on_gap(side, u64::from(ctl & 0x0f), mark);
         }
         d.on_data(side, rest, mark);
-        messages.extend(d.take_messages());
+        fold(d.take_events(), &mut t);
     }
-    let t = d.finish(Mark::default());
-    messages.extend(t.messages);
+    d.end(Mark::default());
+    fold(d.take_events(), &mut t);
     for m in &messages {
         assert!(m.bytes.len() <= max_message);
         assert!(m.size >= m.bytes.len() as u64);
@@ -134,7 +144,7 @@ fn dissector(mut d: Box<dyn crate::proto::Dissector>, data: &[u8], max_message: 
             assert!(i <= messages.len(), "exchange points past the messages");
         }
     }
-    for a in &t.auth {
+    for a in t.auth() {
         assert!(a.exchange < t.exchanges.len().max(1));
     }
 }

@@ -419,7 +419,8 @@ pub type FlowSink<'a> = dyn FnMut(FlowRecord) -> io::Result<()> + 'a;
 enum Dissect {
     /// Not decided yet: the first bytes are kept until content tells.
     Sniffing(Vec<(Side, Vec<u8>, Mark)>),
-    Mail(Protocol, Box<dyn Dissector>),
+    /// A mail dissector and the builder its events are folded into.
+    Mail(Box<dyn Dissector>, Box<session::Builder>),
     /// A proxy tunnel's setup being read (proxy ports, and any port with `--all-ports`); once
     /// it opens, the bytes inside are recognised as `Sniffing` does.
     Tunnel(Box<Tunnel>),
@@ -647,10 +648,27 @@ impl SessionsHandler<'_, '_> {
             for (side, bytes, mark) in buffered {
                 d.on_data(side, &bytes, mark);
             }
-            for m in d.take_messages() {
-                self.add_message(state, r.protocol, m);
+            let builder = Box::new(session::Builder::new(r.protocol, self.bounds));
+            state.dissect = Dissect::Mail(d, builder);
+            self.fold(state);
+        }
+    }
+
+    /// Folds the events the session's dissector handed out into its builder; finished
+    /// messages go to decoding.
+    fn fold(&mut self, state: &mut SessionState) {
+        let Dissect::Mail(d, builder) = &mut state.dissect else {
+            return;
+        };
+        let protocol = builder.protocol();
+        let mut finished = Vec::new();
+        for e in d.take_events() {
+            if let Some(m) = builder.apply(e) {
+                finished.push(m);
             }
-            state.dissect = Dissect::Mail(r.protocol, d);
+        }
+        for m in finished {
+            self.add_message(state, protocol, m);
         }
     }
 
@@ -662,12 +680,9 @@ impl SessionsHandler<'_, '_> {
             head.extend_from_slice(&data[..take]);
         }
         match &mut state.dissect {
-            Dissect::Mail(protocol, d) => {
+            Dissect::Mail(d, _) => {
                 d.on_data(side, data, mark);
-                let protocol = *protocol;
-                for m in d.take_messages() {
-                    self.add_message(state, protocol, m);
-                }
+                self.fold(state);
             }
             Dissect::Sniffing(buffered) => {
                 buffered.push((side, data.to_vec(), mark));
@@ -687,7 +702,7 @@ impl SessionsHandler<'_, '_> {
     /// Notes how many message bytes `state`'s dissector holds now (for the global budget).
     fn note_held(&mut self, state: &mut SessionState) {
         let now = match &state.dissect {
-            Dissect::Mail(_, d) => d.held_bytes(),
+            Dissect::Mail(d, _) => d.held_bytes(),
             _ => 0,
         };
         self.held = self.held - state.held + now;
@@ -715,7 +730,7 @@ impl SessionsHandler<'_, '_> {
                 break;
             }
             if let Some(state) = self.open.get_mut(&id)
-                && let Dissect::Mail(_, d) = &mut state.dissect
+                && let Dissect::Mail(d, _) = &mut state.dissect
             {
                 d.shed();
                 let now = d.held_bytes();
@@ -781,7 +796,7 @@ impl Handler for SessionsHandler<'_, '_> {
         }
         // The bytes before the gap are all there will be to recognise the protocol by.
         self.decide(&mut state, true);
-        if let Dissect::Mail(_, d) = &mut state.dissect {
+        if let Dissect::Mail(d, _) = &mut state.dissect {
             d.on_gap(
                 side_of(dir),
                 gap.len,
@@ -790,6 +805,7 @@ impl Handler for SessionsHandler<'_, '_> {
                     frame: gap.frame,
                 },
             );
+            self.fold(&mut state);
         }
         self.note_held(&mut state);
         self.open.insert(*id, state);
@@ -812,20 +828,16 @@ impl Handler for SessionsHandler<'_, '_> {
             ts: summary.end,
             frame: summary.last_frame,
         };
+        if let Dissect::Mail(d, _) = &mut state.dissect {
+            // The last events: messages cut short, exchanges left waiting, the end.
+            d.end(end);
+            self.fold(&mut state);
+        }
         let dissect = std::mem::replace(&mut state.dissect, Dissect::Ignored);
         let mut session = match dissect {
-            Dissect::Mail(protocol, mut d) => {
-                for m in d.take_messages() {
-                    self.add_message(&mut state, protocol, m);
-                }
-                let mut t = d.finish(end);
-                // Messages cut short at close were stored by finish.
-                for m in std::mem::take(&mut t.messages) {
-                    self.add_message(&mut state, protocol, m);
-                }
+            Dissect::Mail(_, builder) => {
                 let messages = std::mem::take(&mut state.messages);
-                let mut s =
-                    session::mail::session(summary, protocol, t, messages, self.cfg.show_secrets);
+                let mut s = builder.finish(summary, messages, self.cfg.show_secrets);
                 if state.omitted.count > 0 {
                     let o = std::mem::take(&mut state.omitted);
                     let max = self.cfg.input.limits.max_messages;

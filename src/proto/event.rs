@@ -1,9 +1,92 @@
-//! What dissectors emit: protocol facts with the stream position they were seen at. Shared by
+//! What dissectors emit: [`Event`]s, the changes to a session's transcript as they happen,
+//! and the protocol facts they carry, with the stream position they were seen at. Shared by
 //! SMTP, POP3 and IMAP; serialisable so the session model can carry them unchanged.
 
+use super::transcript::{ClientLine, Exchange, Mailbox, Message, Reply};
 use crate::types::Timestamp;
 use base64::Engine;
 use serde::Serialize;
+
+/// One change to a session's transcript, in the order it happened. A dissector hands them out
+/// with `Dissector::take_events` while the session is open; the session builder folds them
+/// into the model (file mode), a live view shows them as they come. Every change a
+/// dissector makes goes through a `Transcript` method that records one of these.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// A new exchange, numbered in order from 0: a command, or replies without one (the
+    /// greeting).
+    Exchange(Exchange),
+    /// A complete reply to exchange `exchange`.
+    Reply {
+        exchange: usize,
+        reply: Reply,
+    },
+    /// Lines added to the last reply of an exchange (a POP3 multi-line body arriving).
+    ReplyLines {
+        exchange: usize,
+        lines: Vec<String>,
+        mark: Mark,
+    },
+    /// A line the client sent inside an exchange (a SASL response, IDLE's DONE).
+    ClientLine {
+        exchange: usize,
+        line: ClientLine,
+    },
+    /// The exchange was cut short (a gap, the end, or it stopped waiting for its reply).
+    Incomplete {
+        exchange: usize,
+    },
+    /// The exchange was (or, on second thought, was not) sent while others were unanswered.
+    Pipelined {
+        exchange: usize,
+        pipelined: bool,
+    },
+    /// The exchange carries message number `message` (of this session).
+    MessageOf {
+        exchange: usize,
+        message: Option<usize>,
+    },
+    /// Credentials seen.
+    Auth {
+        auth: Auth,
+        mark: Mark,
+    },
+    /// What credential record number `index` says now (the outcome came, a username).
+    AuthUpdate {
+        index: usize,
+        auth: Auth,
+    },
+    /// IMAP: a mailbox selected or examined.
+    Mailbox {
+        mailbox: Mailbox,
+        mark: Mark,
+    },
+    MailboxUpdate {
+        index: usize,
+        mailbox: Mailbox,
+    },
+    /// The capabilities the server offered (all of them, replacing earlier ones).
+    Capabilities {
+        list: Vec<String>,
+        mark: Mark,
+    },
+    /// TLS took over, or the ClientHello told more about it.
+    Tls(Tls),
+    /// IMAP COMPRESS=DEFLATE started.
+    Compression(Mark),
+    /// A protocol anomaly.
+    Anomaly(Anomaly),
+    /// One more thing past a limit; `what` says what the limit caps, the first time.
+    Limit {
+        name: &'static str,
+        mark: Mark,
+        what: Option<String>,
+    },
+    /// A message finished (its bytes go to MIME decoding).
+    Message(Message),
+    /// Both directions ended: nothing follows.
+    End,
+}
 
 /// Where in the capture something was seen. Dissectors never read clocks: the caller hands
 /// this in with each chunk of bytes and the dissector only carries it along.

@@ -18,7 +18,7 @@
 //!          "tag OK|NO|BAD" completes the command with that tag
 //! ```
 
-use super::event::{Anomaly, Auth, HelloWatch, Mark, Secret, Side, Tls, sasl_response};
+use super::event::{Anomaly, Auth, Event, HelloWatch, Mark, Secret, Side, Tls, sasl_response};
 use super::line::{MessageBytes, strip_eol, truncate};
 pub use super::transcript::{ClientLine, Command, Exchange, Mailbox, Message, Reply, Transcript};
 use base64::Engine;
@@ -190,8 +190,14 @@ impl Imap {
         }
     }
 
-    pub fn take_messages(&mut self) -> Vec<Message> {
-        std::mem::take(&mut self.t.messages)
+    /// Changes since the last call, messages among them.
+    pub fn take_events(&mut self) -> Vec<Event> {
+        self.t.take_events()
+    }
+
+    /// The transcript so far.
+    pub fn transcript(&self) -> &Transcript {
+        &self.t
     }
 
     pub fn on_data(&mut self, side: Side, data: &[u8], mark: Mark) {
@@ -317,11 +323,13 @@ impl Imap {
         }
         self.anomaly("gap", mark, format!("{len} bytes missing"));
         if let Some(&i) = self.pending.front() {
-            self.t.exchanges[i].incomplete = true;
+            self.t.set_incomplete(i);
         }
     }
 
-    pub fn finish(mut self, mark: Mark) -> Transcript {
+    /// Both directions ended: messages cut short are stored, exchanges still waiting are
+    /// marked incomplete, and the end is recorded (the last events).
+    pub fn end(&mut self, mark: Mark) {
         // Bytes held for a "+" that never came (a one-sided capture): the literal they are.
         while self.client == Mode::Hold && !self.held.is_empty() {
             self.stop_waiting();
@@ -336,9 +344,15 @@ impl Imap {
                 "the connection ended inside a literal",
             );
         }
-        for &i in &self.pending {
-            self.t.exchanges[i].incomplete = true;
+        for i in std::mem::take(&mut self.pending) {
+            self.t.set_incomplete(i);
         }
+        self.t.end();
+    }
+
+    /// Ends the session and hands over the transcript (for reading it directly).
+    pub fn finish(mut self, mark: Mark) -> Transcript {
+        self.end(mark);
         self.t.finish();
         self.t
     }
@@ -425,7 +439,7 @@ impl Imap {
         while !data.is_empty() {
             match self.client {
                 Mode::Opaque => {
-                    self.tls_hello.observe(data, self.t.tls.as_mut());
+                    self.t.observe_hello(&mut self.tls_hello, data);
                     return;
                 }
                 Mode::Hold => {
@@ -521,8 +535,10 @@ impl Imap {
                     if first.trim().eq_ignore_ascii_case("DONE") {
                         self.client = Mode::Line;
                     }
-                } else if let Some(auth) = self.t.auth.last_mut()
-                    && sasl_response(auth, first.trim())
+                } else if self
+                    .t
+                    .update_last_auth(|auth| sasl_response(auth, first.trim()))
+                    .unwrap_or(false)
                 {
                     cl.text = "<redacted>".into();
                     cl.secret = Some(Secret::new(first));
@@ -665,7 +681,7 @@ impl Imap {
             ..Exchange::default()
         });
         if appended > 0 {
-            self.t.exchanges[idx].message = Some(self.message_count - appended);
+            self.t.set_message(idx, Some(self.message_count - appended));
         }
         if let Some(old) = self.t.in_flight(&mut self.pending, idx, mark) {
             self.forget_tag(old);
@@ -692,7 +708,7 @@ impl Imap {
         self.message_count += 1;
         let incomplete = lit.cut || lit.body.size < lit.announced;
         let body = std::mem::take(&mut lit.body);
-        self.t.messages.push(Message {
+        self.t.add_message(Message {
             incomplete,
             ..body.into_message(origin, lit.mark, exchange, self.bounds.max_message)
         });
@@ -770,7 +786,7 @@ impl Imap {
     fn set_capabilities(&mut self, caps: &str, mark: Mark) {
         self.t
             .set_capabilities(caps.split_ascii_whitespace().map(str::to_string), mark);
-        self.login_disabled = self.t.capabilities.iter().any(|c| c == "LOGINDISABLED");
+        self.login_disabled = self.t.capabilities().iter().any(|c| c == "LOGINDISABLED");
     }
 
     /// Reads the held bytes as the literal they follow, without the server's "+". Bytes held
@@ -872,7 +888,7 @@ impl Imap {
         }
         self.t.add_reply(idx, reply);
         if line.literals.iter().any(|l| l.cut) {
-            self.t.exchanges[idx].incomplete = true;
+            self.t.set_incomplete(idx);
         }
     }
 
@@ -887,7 +903,7 @@ impl Imap {
             let whole = matches!(item.as_str(), "BODY[]" | "RFC822" | "BINARY[]");
             if whole {
                 self.store_literal_message(lit, "imap-fetch", idx);
-                self.t.exchanges[idx].message = Some(self.message_count - 1);
+                self.t.set_message(idx, Some(self.message_count - 1));
             }
         }
     }
@@ -898,7 +914,7 @@ impl Imap {
             .as_ref()
             .and_then(|c| c.mailbox.clone())
             .unwrap_or_default();
-        if self.t.mailboxes.last().is_none_or(|m| m.exchange != idx) {
+        if self.t.mailboxes().last().is_none_or(|m| m.exchange != idx) {
             let mark = self.t.exchanges[idx].mark;
             let read_only = self.verb_of(idx) == "EXAMINE";
             self.t.add_mailbox(
@@ -911,29 +927,28 @@ impl Imap {
                 mark,
             );
         }
-        let Some(m) = self.t.mailboxes.last_mut().filter(|m| m.exchange == idx) else {
-            return;
-        };
         let number = w0.parse::<u64>().ok();
-        match (w1, number) {
-            ("EXISTS", Some(n)) => m.exists = Some(n),
-            ("RECENT", Some(n)) => m.recent = Some(n),
-            _ => {}
-        }
-        if w0 == "FLAGS" {
-            m.flags = Some(rest[5..].trim().to_string());
-        }
-        if let Some(code) = code {
-            let mut it = code.split_ascii_whitespace();
-            let key = it.next().unwrap_or("").to_ascii_uppercase();
-            let value = it.next().and_then(|v| v.parse::<u64>().ok());
-            match key.as_str() {
-                "UIDVALIDITY" => m.uidvalidity = value,
-                "UIDNEXT" => m.uidnext = value,
-                "READ-ONLY" => m.read_only = true,
+        self.t.update_mailbox_of(idx, |m| {
+            match (w1, number) {
+                ("EXISTS", Some(n)) => m.exists = Some(n),
+                ("RECENT", Some(n)) => m.recent = Some(n),
                 _ => {}
             }
-        }
+            if w0 == "FLAGS" {
+                m.flags = Some(rest[5..].trim().to_string());
+            }
+            if let Some(code) = code {
+                let mut it = code.split_ascii_whitespace();
+                let key = it.next().unwrap_or("").to_ascii_uppercase();
+                let value = it.next().and_then(|v| v.parse::<u64>().ok());
+                match key.as_str() {
+                    "UIDVALIDITY" => m.uidvalidity = value,
+                    "UIDNEXT" => m.uidnext = value,
+                    "READ-ONLY" => m.read_only = true,
+                    _ => {}
+                }
+            }
+        });
     }
 
     /// The exchange of the command in flight with this tag.
@@ -1011,9 +1026,7 @@ impl Imap {
         }
         match verb.as_str() {
             "LOGIN" | "AUTHENTICATE" => {
-                if let Some(a) = self.t.auth.iter_mut().rev().find(|a| a.exchange == idx) {
-                    a.success = Some(ok);
-                }
+                self.t.update_auth_of(idx, |a| a.success = Some(ok));
                 if self.client == Mode::Sasl {
                     self.client = Mode::Line;
                 }
@@ -1022,7 +1035,7 @@ impl Imap {
             "STARTTLS" if ok => {
                 self.client = Mode::Opaque;
                 self.server = Mode::Opaque;
-                self.t.tls = Some(Tls {
+                self.t.set_tls(Tls {
                     mode: "starttls",
                     at: mark.ts,
                     frame: mark.frame,
@@ -1038,7 +1051,7 @@ impl Imap {
                     flate2::Decompress::new(false),
                     flate2::Decompress::new(false),
                 ]));
-                self.t.compression = Some(mark);
+                self.t.set_compression(mark);
             }
             _ => {}
         }
@@ -1303,11 +1316,11 @@ mod tests {
         assert_eq!(s[1].2.as_deref(), Some("OK"));
         // A header-only section fetch is not a message.
         assert!(t.messages.is_empty());
-        assert_eq!(t.mailboxes[0].exists, Some(18));
-        assert_eq!(t.mailboxes[0].uidvalidity, Some(3857529045));
-        assert_eq!(t.auth[0].username.as_deref(), Some("mrc"));
-        assert_eq!(t.auth[0].success, Some(false));
-        let names: Vec<&str> = t.anomalies.iter().map(|a| a.name).collect();
+        assert_eq!(t.mailboxes()[0].exists, Some(18));
+        assert_eq!(t.mailboxes()[0].uidvalidity, Some(3857529045));
+        assert_eq!(t.auth()[0].username.as_deref(), Some("mrc"));
+        assert_eq!(t.auth()[0].success, Some(false));
+        let names: Vec<&str> = t.anomalies().iter().map(|a| a.name).collect();
         assert_eq!(names, vec!["login-after-logindisabled"]);
         // Untagged responses belong to the command in flight, in order.
         assert_eq!(t.exchanges[2].replies.len(), 5);
@@ -1333,12 +1346,12 @@ mod tests {
             ),
             (S, b"A3 OK done\r\nA4 OK noop\r\n"),
         ]);
-        assert_eq!(t.auth[0].username.as_deref(), Some("alice"));
+        assert_eq!(t.auth()[0].username.as_deref(), Some("alice"));
         assert_eq!(
-            t.auth[0].password.as_ref().unwrap().expose(),
+            t.auth()[0].password.as_ref().unwrap().expose(),
             "Wonder\"land 24\\"
         );
-        assert_eq!(t.auth[0].success, Some(true));
+        assert_eq!(t.auth()[0].success, Some(true));
         assert_eq!(
             t.exchanges[1].command.as_ref().unwrap().args,
             "alice <redacted>"
@@ -1433,12 +1446,12 @@ mod tests {
         ]);
         let s = summary(&t);
         assert_eq!(s.len(), 3);
-        assert_eq!(t.auth[0].username.as_deref(), Some("bob"));
-        assert_eq!(t.auth[0].success, Some(true));
+        assert_eq!(t.auth()[0].username.as_deref(), Some("bob"));
+        assert_eq!(t.auth()[0].success, Some(true));
         assert_eq!(t.exchanges[1].client_lines[0].text, "<redacted>");
         assert_eq!(t.exchanges[2].client_lines[0].text, "DONE");
         assert_eq!(t.exchanges[2].replies.len(), 3);
-        assert!(t.tls.is_some());
+        assert!(t.tls().is_some());
     }
 
     #[test]
@@ -1469,16 +1482,16 @@ mod tests {
         d.on_data(S, &sv[0], m);
         d.on_data(C, &c[1], m);
         d.on_data(S, &sv[1], m);
-        let msgs = d.take_messages();
         let t = d.finish(m);
-        assert!(t.compression.is_some());
+        let msgs = &t.messages;
+        assert!(t.compression().is_some());
         let s = summary(&t);
         assert_eq!(
             s.iter().map(|x| x.1.as_str()).collect::<Vec<_>>(),
             ["COMPRESS", "SELECT", "FETCH"]
         );
         assert_eq!(msgs[0].bytes, b"A: b\r\n\r\nc");
-        assert!(t.anomalies.is_empty(), "{:?}", t.anomalies);
+        assert!(t.anomalies().is_empty(), "{:?}", t.anomalies());
     }
 
     #[test]
@@ -1488,7 +1501,7 @@ mod tests {
             (C, b"a NOOP\r\na NOOP\r\n"),
             (S, b"zz OK what\r\na BAD no\r\na OK fine\r\n"),
         ]);
-        let names: Vec<&str> = t.anomalies.iter().map(|a| a.name).collect();
+        let names: Vec<&str> = t.anomalies().iter().map(|a| a.name).collect();
         assert_eq!(
             names,
             vec!["tag-reused", "completion-for-unknown-tag", "bad-response"]
@@ -1535,8 +1548,8 @@ mod tests {
                     split.messages.iter().map(|m| &m.bytes).collect::<Vec<_>>(),
                     whole.messages.iter().map(|m| &m.bytes).collect::<Vec<_>>()
                 );
-                prop_assert_eq!(&split.auth, &whole.auth);
-                prop_assert_eq!(&split.anomalies, &whole.anomalies);
+                prop_assert_eq!(&split.auth(), &whole.auth());
+                prop_assert_eq!(&split.anomalies(), &whole.anomalies());
             }
 
             #[test]

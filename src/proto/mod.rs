@@ -72,15 +72,17 @@ pub trait Dissector {
     fn on_data(&mut self, side: event::Side, data: &[u8], mark: event::Mark);
     /// `len` bytes from `side` are missing.
     fn on_gap(&mut self, side: event::Side, len: u64, mark: event::Mark);
-    /// Messages completed since the last call.
-    fn take_messages(&mut self) -> Vec<transcript::Message>;
+    /// Changes to the transcript since the last call, in order (messages among them).
+    fn take_events(&mut self) -> Vec<event::Event>;
+    /// The transcript as the dissector keeps it (read only: changes reach others as events).
+    fn transcript(&self) -> &transcript::Transcript;
     /// Bytes of messages in flight kept for decoding.
     fn held_bytes(&self) -> usize;
     /// Stop keeping the bytes of the messages in flight: they are hashed instead, and
     /// marked as not decoded (a memory budget over all sessions was reached).
     fn shed(&mut self);
-    /// Both directions ended.
-    fn finish(self: Box<Self>, mark: event::Mark) -> transcript::Transcript;
+    /// Both directions ended: the last changes follow, ending with `Event::End`.
+    fn end(&mut self, mark: event::Mark);
 }
 
 macro_rules! dissector {
@@ -92,8 +94,11 @@ macro_rules! dissector {
             fn on_gap(&mut self, side: event::Side, len: u64, mark: event::Mark) {
                 <$t>::on_gap(self, side, len, mark)
             }
-            fn take_messages(&mut self) -> Vec<transcript::Message> {
-                <$t>::take_messages(self)
+            fn take_events(&mut self) -> Vec<event::Event> {
+                <$t>::take_events(self)
+            }
+            fn transcript(&self) -> &transcript::Transcript {
+                <$t>::transcript(self)
             }
             fn held_bytes(&self) -> usize {
                 <$t>::held_bytes(self)
@@ -101,8 +106,8 @@ macro_rules! dissector {
             fn shed(&mut self) {
                 <$t>::shed(self)
             }
-            fn finish(self: Box<Self>, mark: event::Mark) -> transcript::Transcript {
-                <$t>::finish(*self, mark)
+            fn end(&mut self, mark: event::Mark) {
+                <$t>::end(self, mark)
             }
         }
     };

@@ -16,7 +16,7 @@
 //! octet count a `+OK` may announce.
 
 use super::dotstuff::Unstuffer;
-use super::event::{Anomaly, Auth, HelloWatch, Mark, Secret, Side, Tls, sasl_response};
+use super::event::{Anomaly, Auth, Event, HelloWatch, Mark, Secret, Side, Tls, sasl_response};
 use super::line::{Lines, MessageBytes, strip_eol, truncate};
 pub use super::transcript::{ClientLine, Command, Exchange, Message, Reply, Transcript};
 use std::collections::VecDeque;
@@ -183,7 +183,7 @@ impl Pop3 {
                     }
                 }
                 if let Some(&i) = self.pending.front() {
-                    self.t.exchanges[i].incomplete = true;
+                    self.t.set_incomplete(i);
                 }
             }
         }
@@ -201,11 +201,19 @@ impl Pop3 {
         }
     }
 
-    pub fn take_messages(&mut self) -> Vec<Message> {
-        std::mem::take(&mut self.t.messages)
+    /// Changes since the last call, messages among them.
+    pub fn take_events(&mut self) -> Vec<Event> {
+        self.t.take_events()
     }
 
-    pub fn finish(mut self, mark: Mark) -> Transcript {
+    /// The transcript so far.
+    pub fn transcript(&self) -> &Transcript {
+        &self.t
+    }
+
+    /// Both directions ended: messages cut short are stored, exchanges still waiting are
+    /// marked incomplete, and the end is recorded (the last events).
+    pub fn end(&mut self, mark: Mark) {
         if let Some(b) = self.building.take() {
             self.anomaly(
                 "message-cut-short",
@@ -219,9 +227,15 @@ impl Pop3 {
             };
             self.store_message(b, origin, true, idx);
         }
-        for &i in &self.pending {
-            self.t.exchanges[i].incomplete = true;
+        for i in std::mem::take(&mut self.pending) {
+            self.t.set_incomplete(i);
         }
+        self.t.end();
+    }
+
+    /// Ends the session and hands over the transcript (for reading it directly).
+    pub fn finish(mut self, mark: Mark) -> Transcript {
+        self.end(mark);
         self.t.finish();
         self.t
     }
@@ -231,7 +245,7 @@ impl Pop3 {
     fn client_bytes(&mut self, mut data: &[u8], mark: Mark) {
         while !data.is_empty() {
             if self.client == Client::Tls {
-                self.tls_hello.observe(data, self.t.tls.as_mut());
+                self.t.observe_hello(&mut self.tls_hello, data);
                 return;
             }
             let (n, done) = self.client_line.take(data, mark, self.bounds.max_line);
@@ -251,10 +265,10 @@ impl Pop3 {
         let text = String::from_utf8_lossy(line).into_owned();
         if self.client == Client::Sasl {
             if let Some(&idx) = self.pending.back() {
-                let secret = match self.t.auth.last_mut() {
-                    Some(auth) => sasl_response(auth, text.trim()),
-                    None => false,
-                };
+                let secret = self
+                    .t
+                    .update_last_auth(|auth| sasl_response(auth, text.trim()))
+                    .unwrap_or(false);
                 let cl = if secret {
                     ClientLine {
                         mark,
@@ -329,17 +343,19 @@ impl Pop3 {
             "PASS" => {
                 command.args = "<redacted>".into();
                 command.secret_args = Some(Secret::new(args.clone()));
-                match self
+                let after_user = self
                     .t
-                    .auth
-                    .last_mut()
-                    .filter(|a| a.mechanism == "USER/PASS" && a.password.is_none())
-                {
-                    Some(a) => {
-                        a.password = Some(Secret::new(args.clone()));
-                        a.exchange = idx;
+                    .auth()
+                    .last()
+                    .is_some_and(|a| a.mechanism == "USER/PASS" && a.password.is_none());
+                match after_user {
+                    true => {
+                        self.t.update_last_auth(|a| {
+                            a.password = Some(Secret::new(args.clone()));
+                            a.exchange = idx;
+                        });
                     }
-                    None => self.t.add_auth(
+                    false => self.t.add_auth(
                         Auth {
                             mechanism: "USER/PASS".into(),
                             username: None,
@@ -478,22 +494,7 @@ impl Pop3 {
                     }
                 });
                 if let Some(&idx) = self.pending.front() {
-                    let cap = self.bounds.max_reply_lines.max(1);
-                    let mut dropped = false;
-                    if let Some(r) = self.t.exchanges[idx].replies.last_mut() {
-                        for l in finished_lines {
-                            if r.lines.len() < cap {
-                                r.lines.push(l);
-                            } else {
-                                dropped = true;
-                            }
-                        }
-                    }
-                    if dropped {
-                        self.t.limit("max-reply-lines", mark, || {
-                            format!("lines of one reply past the first {cap} are counted, not kept")
-                        });
-                    }
+                    self.t.extend_reply(idx, finished_lines, mark);
                 }
                 ended
             }
@@ -525,7 +526,8 @@ impl Pop3 {
                 if verb == "CAPA"
                     && let Some(r) = self.t.exchanges[idx].replies.last()
                 {
-                    self.t.capabilities = r.lines.iter().skip(1).cloned().collect();
+                    let caps: Vec<String> = r.lines.iter().skip(1).cloned().collect();
+                    self.t.set_capabilities(caps.into_iter(), mark);
                 }
             }
         }
@@ -535,13 +537,13 @@ impl Pop3 {
     fn store_message(&mut self, b: Building, origin: &'static str, cut: bool, exchange: usize) {
         let index = self.message_count;
         self.message_count += 1;
-        self.t.messages.push(Message {
+        self.t.add_message(Message {
             incomplete: b.incomplete || cut,
             ..b.body
                 .into_message(origin, b.mark, exchange, self.bounds.max_message)
         });
-        if let Some(ex) = self.t.exchanges.get_mut(exchange) {
-            ex.message = Some(index);
+        if self.t.exchanges.get(exchange).is_some() {
+            self.t.set_message(exchange, Some(index));
         }
     }
 
@@ -652,9 +654,7 @@ impl Pop3 {
         let ok = code == "+OK";
         match verb.as_str() {
             "PASS" | "APOP" | "AUTH" if !(verb == "AUTH" && args.trim().is_empty()) => {
-                if let Some(a) = self.t.auth.iter_mut().rev().find(|a| a.exchange == idx) {
-                    a.success = Some(ok);
-                }
+                self.t.update_auth_of(idx, |a| a.success = Some(ok));
                 if self.client == Client::Sasl {
                     self.client = Client::Command;
                 }
@@ -673,13 +673,11 @@ impl Pop3 {
                 }
             }
             "USER" if !ok => {
-                if let Some(a) = self.t.auth.iter_mut().rev().find(|a| a.exchange == idx) {
-                    a.success = Some(false);
-                }
+                self.t.update_auth_of(idx, |a| a.success = Some(false));
             }
             "STLS" if ok => {
                 self.client = Client::Tls;
-                self.t.tls = Some(Tls {
+                self.t.set_tls(Tls {
                     mode: "starttls",
                     at: mark.ts,
                     frame: mark.frame,
@@ -819,14 +817,14 @@ mod tests {
         assert_eq!(t.messages[0].bytes, b"Subject: one\r\n\r\n.dot line\r\n");
         assert_eq!(t.messages[0].origin, "pop3-retr");
         assert_eq!(t.exchanges[4].message, Some(0));
-        assert_eq!(t.auth[0].mechanism, "APOP");
-        assert_eq!(t.auth[0].username.as_deref(), Some("mrose"));
-        assert_eq!(t.auth[0].success, Some(true));
+        assert_eq!(t.auth()[0].mechanism, "APOP");
+        assert_eq!(t.auth()[0].username.as_deref(), Some("mrose"));
+        assert_eq!(t.auth()[0].success, Some(true));
         assert_eq!(
             t.exchanges[1].command.as_ref().unwrap().args,
             "mrose <redacted>"
         );
-        assert!(t.anomalies.is_empty(), "{:?}", t.anomalies);
+        assert!(t.anomalies().is_empty(), "{:?}", t.anomalies());
     }
 
     /// RFC 2449: CAPA, pipelined commands, multi-line depends on the arguments.
@@ -840,7 +838,7 @@ mod tests {
             (S, b"+OK\r\n+OK [IN-USE] hmm\r\n+OK 1 120\r\n+OK\r\n1 abc\r\n.\r\n+OK\r\nSubject: x\r\n\r\n.\r\n"),
         ]);
         assert_eq!(
-            t.capabilities,
+            t.capabilities(),
             vec!["TOP", "USER", "PIPELINING", "RESP-CODES"]
         );
         let v = verbs(&t);
@@ -852,8 +850,8 @@ mod tests {
             Some("IN-USE")
         );
         assert_eq!(t.messages[0].origin, "pop3-top");
-        assert_eq!(t.auth[0].username.as_deref(), Some("alice"));
-        assert_eq!(t.auth[0].password.as_ref().unwrap().expose(), "secret");
+        assert_eq!(t.auth()[0].username.as_deref(), Some("alice"));
+        assert_eq!(t.auth()[0].password.as_ref().unwrap().expose(), "secret");
         assert_eq!(t.exchanges[3].command.as_ref().unwrap().args, "<redacted>");
         assert!(t.exchanges[4].pipelined);
     }
@@ -877,10 +875,10 @@ mod tests {
             verbs(&t)[1],
             ("AUTH".into(), vec!["+".into(), "+OK".into()])
         );
-        assert_eq!(t.auth[0].username.as_deref(), Some("alice"));
-        assert_eq!(t.auth[0].success, Some(true));
+        assert_eq!(t.auth()[0].username.as_deref(), Some("alice"));
+        assert_eq!(t.auth()[0].success, Some(true));
         assert_eq!(t.exchanges[1].client_lines[0].text, "<redacted>");
-        assert!(t.anomalies.iter().any(|a| a.name == "password-guessing"));
+        assert!(t.anomalies().iter().any(|a| a.name == "password-guessing"));
     }
 
     #[test]
@@ -907,7 +905,7 @@ mod tests {
             (S, b"\x16\x03\x03junk\r\n+OK not parsed\r\n"),
         ]);
         assert_eq!(t.exchanges.len(), 2);
-        assert!(t.tls.is_some());
+        assert!(t.tls().is_some());
     }
 
     mod props {
@@ -933,7 +931,7 @@ mod tests {
                     whole.messages.iter().map(|m| &m.bytes).collect::<Vec<_>>()
                 );
                 prop_assert_eq!(whole.messages[0].bytes.as_slice(), &b"Subject: a\r\n\r\n.x\r\n"[..]);
-                prop_assert_eq!(&split.auth, &whole.auth);
+                prop_assert_eq!(&split.auth(), &whole.auth());
             }
 
             #[test]

@@ -19,7 +19,7 @@
 
 pub use super::Bounds;
 use super::dotstuff::Unstuffer;
-use super::event::{Anomaly, Auth, HelloWatch, Mark, Secret, Side, Tls, sasl_response};
+use super::event::{Anomaly, Auth, Event, HelloWatch, Mark, Secret, Side, Tls, sasl_response};
 use super::line::{Lines, MessageBytes, strip_eol, truncate};
 pub use super::transcript::{ClientLine, Command, Exchange, Message, Reply, Transcript};
 use std::collections::VecDeque;
@@ -224,8 +224,8 @@ impl Smtp {
                             mailbox: None,
                         }),
                     );
-                    self.t.exchanges[idx].incomplete = true;
-                    self.t.exchanges[idx].pipelined = !self.pending.is_empty();
+                    self.t.set_incomplete(idx);
+                    self.t.set_pipelined(idx, !self.pending.is_empty());
                     let _ = self.t.in_flight(&mut self.pending, idx, mark);
                 }
                 match self.client {
@@ -261,7 +261,7 @@ impl Smtp {
                     }
                 }
                 if let Some(&i) = self.pending.back() {
-                    self.t.exchanges[i].incomplete = true;
+                    self.t.set_incomplete(i);
                 }
             }
             Side::Server => {
@@ -272,7 +272,7 @@ impl Smtp {
                     self.server_resync = true;
                     self.anomaly("gap", mark, format!("{len} server bytes missing"));
                     if let Some(&i) = self.pending.front() {
-                        self.t.exchanges[i].incomplete = true;
+                        self.t.set_incomplete(i);
                     }
                 }
             }
@@ -293,12 +293,20 @@ impl Smtp {
 
     /// Hands out the messages completed since the last call (their indices, as exchanges
     /// refer to them, count from the first message of the connection).
-    pub fn take_messages(&mut self) -> Vec<Message> {
-        std::mem::take(&mut self.t.messages)
+    /// Changes since the last call, messages among them.
+    pub fn take_events(&mut self) -> Vec<Event> {
+        self.t.take_events()
+    }
+
+    /// The transcript so far.
+    pub fn transcript(&self) -> &Transcript {
+        &self.t
     }
 
     /// Both directions ended: whatever is unfinished stays marked incomplete.
-    pub fn finish(mut self, mark: Mark) -> Transcript {
+    /// Both directions ended: messages cut short are stored, exchanges still waiting are
+    /// marked incomplete, and the end is recorded (the last events).
+    pub fn end(&mut self, mark: Mark) {
         while self.server_silent()
             && self.client == Client::Hold(Hold::Data)
             && !self.held.is_empty()
@@ -317,9 +325,15 @@ impl Smtp {
                 self.store_message(b, true, idx);
             }
         }
-        for &i in &self.pending {
-            self.t.exchanges[i].incomplete = true;
+        for i in std::mem::take(&mut self.pending) {
+            self.t.set_incomplete(i);
         }
+        self.t.end();
+    }
+
+    /// Ends the session and hands over the transcript (for reading it directly).
+    pub fn finish(mut self, mark: Mark) -> Transcript {
+        self.end(mark);
         self.t.finish();
         self.t
     }
@@ -330,7 +344,7 @@ impl Smtp {
         while !data.is_empty() {
             match self.client {
                 Client::Tls => {
-                    self.tls_hello.observe(data, self.t.tls.as_mut());
+                    self.t.observe_hello(&mut self.tls_hello, data);
                     return;
                 }
                 Client::Hold(hold) => {
@@ -468,7 +482,7 @@ impl Smtp {
             _ => {}
         }
         let pipelined = !self.pending.is_empty();
-        if pipelined && self.ehlo_done && !self.t.capabilities.iter().any(|c| c == "PIPELINING") {
+        if pipelined && self.ehlo_done && !self.t.capabilities().iter().any(|c| c == "PIPELINING") {
             self.anomaly_once(
                 "pipelining-not-offered",
                 mark,
@@ -476,7 +490,7 @@ impl Smtp {
             );
         }
         let idx = self.new_exchange(mark, Some(command));
-        self.t.exchanges[idx].pipelined = pipelined;
+        self.t.set_pipelined(idx, pipelined);
         let _ = self.t.in_flight(&mut self.pending, idx, mark);
         match verb.as_str() {
             "MAIL" => {
@@ -586,10 +600,9 @@ impl Smtp {
 
     /// Decodes one SASL response into the current AUTH record; true if it carried a secret.
     fn sasl_decode(&mut self, response: &str) -> bool {
-        match self.t.auth.last_mut() {
-            Some(auth) => sasl_response(auth, response),
-            None => false,
-        }
+        self.t
+            .update_last_auth(|auth| sasl_response(auth, response))
+            .unwrap_or(false)
     }
 
     /// DATA content through the shared unstuffer. Returns bytes consumed.
@@ -644,9 +657,9 @@ impl Smtp {
                 // Sets the exchange's message index.
                 self.store_message(b, false, idx);
             }
-        } else if let Some(ex) = self.t.exchanges.get_mut(idx) {
+        } else if self.t.exchanges.get(idx).is_some() {
             // The index the message will get when its LAST chunk arrives.
-            ex.message = Some(self.message_count);
+            self.t.set_message(idx, Some(self.message_count));
         }
     }
 
@@ -671,15 +684,15 @@ impl Smtp {
         } else {
             self.rcpt_to.clone()
         };
-        self.t.messages.push(Message {
+        self.t.add_message(Message {
             incomplete: b.incomplete || cut,
             mail_from: self.mail_from.clone(),
             rcpt_to,
             ..b.body
                 .into_message(b.origin, b.mark, exchange, self.bounds.max_message)
         });
-        if let Some(ex) = self.t.exchanges.get_mut(exchange) {
-            ex.message = Some(index);
+        if self.t.exchanges.get(exchange).is_some() {
+            self.t.set_message(exchange, Some(index));
         }
     }
 
@@ -738,7 +751,7 @@ impl Smtp {
 
     fn server_bytes(&mut self, mut data: &[u8], mark: Mark) {
         while !data.is_empty() {
-            if self.client == Client::Tls && self.t.tls.is_some() {
+            if self.client == Client::Tls && self.t.tls().is_some() {
                 return;
             }
             let (n, done) = self.server_line.take(data, mark, self.bounds.max_line);
@@ -896,9 +909,7 @@ impl Smtp {
                 if code == "334" {
                     complete = false;
                 } else {
-                    if let Some(a) = self.t.auth.iter_mut().rev().find(|a| a.exchange == idx) {
-                        a.success = Some(positive);
-                    }
+                    self.t.update_auth_of(idx, |a| a.success = Some(positive));
                     if self.client == Client::Sasl {
                         self.client = Client::Command;
                     }
@@ -907,7 +918,7 @@ impl Smtp {
             "STARTTLS" => {
                 if code == "220" {
                     self.client = Client::Tls;
-                    self.t.tls = Some(Tls {
+                    self.t.set_tls(Tls {
                         mode: "starttls",
                         at: mark.ts,
                         frame: mark.frame,
@@ -926,18 +937,15 @@ impl Smtp {
             }
             "EHLO" | "LHLO" if positive => {
                 self.ehlo_done = true;
-                let caps = lines
-                    .iter()
-                    .skip(1)
-                    .map(|l| l.get(4..).unwrap_or("").trim().to_string());
-                self.t.set_capabilities(caps, mark);
-                for c in &mut self.t.capabilities {
-                    if let Some((k, v)) = c.split_once(' ') {
-                        *c = format!("{} {v}", k.to_ascii_uppercase());
-                    } else {
-                        *c = c.to_ascii_uppercase();
+                let caps = lines.iter().skip(1).map(|l| {
+                    // Keywords upper-cased, parameters as sent.
+                    let c = l.get(4..).unwrap_or("").trim();
+                    match c.split_once(' ') {
+                        Some((k, v)) => format!("{} {v}", k.to_ascii_uppercase()),
+                        None => c.to_ascii_uppercase(),
                     }
-                }
+                });
+                self.t.set_capabilities(caps, mark);
             }
             "HELO" if positive => self.ehlo_done = true,
             "MAIL" if !positive => self.mail_from = None,
@@ -1115,8 +1123,8 @@ mod tests {
         assert_eq!(m.mail_from.as_deref(), Some("Smith@bar.com"));
         assert_eq!(m.rcpt_to, vec!["Jones@foo.com", "Brown@foo.com"]);
         assert_eq!(t.exchanges[6].message, Some(0));
-        assert_eq!(t.capabilities, vec!["8BITMIME", "SIZE", "DSN", "HELP"]);
-        assert!(t.anomalies.is_empty(), "{:?}", t.anomalies);
+        assert_eq!(t.capabilities(), vec!["8BITMIME", "SIZE", "DSN", "HELP"]);
+        assert!(t.anomalies().is_empty(), "{:?}", t.anomalies());
     }
 
     /// RFC 2920 3.2: everything pipelined, replies pair in order.
@@ -1141,7 +1149,7 @@ mod tests {
         let cmd = t.exchanges[2].command.as_ref().unwrap();
         assert_eq!(cmd.params[0], ("SIZE".into(), Some("20".into())));
         assert_eq!(t.messages[0].rcpt_to, vec!["b@y"]);
-        assert!(t.anomalies.is_empty(), "{:?}", t.anomalies);
+        assert!(t.anomalies().is_empty(), "{:?}", t.anomalies());
     }
 
     /// RFC 3030: BDAT chunks counted exactly; dots and CRLF.CRLF inside are content.
@@ -1180,15 +1188,15 @@ mod tests {
             (C, b"V29uZGVybGFuZC0yMDI0\r\n"),
             (S, b"235 2.7.0 ok\r\n"),
         ]);
-        assert_eq!(t.auth.len(), 2);
-        assert_eq!(t.auth[0].username.as_deref(), Some("bob"));
+        assert_eq!(t.auth().len(), 2);
+        assert_eq!(t.auth()[0].username.as_deref(), Some("bob"));
         assert_eq!(
-            t.auth[0].password.as_ref().unwrap().expose(),
+            t.auth()[0].password.as_ref().unwrap().expose(),
             "s3cr3t pass\"word"
         );
-        assert_eq!(t.auth[0].success, Some(false));
-        assert_eq!(t.auth[1].username.as_deref(), Some("alice"));
-        assert_eq!(t.auth[1].success, Some(true));
+        assert_eq!(t.auth()[0].success, Some(false));
+        assert_eq!(t.auth()[1].username.as_deref(), Some("alice"));
+        assert_eq!(t.auth()[1].success, Some(true));
         let ex = &t.exchanges[2];
         assert_eq!(verbs(&t)[2].1, vec!["334", "334", "235"]);
         assert_eq!(ex.client_lines[0].text, "YWxpY2U=");
@@ -1224,7 +1232,7 @@ mod tests {
         let v = verbs(&t);
         assert_eq!(v[4], ("BDAT".into(), vec!["250".into()]));
         assert_eq!(v[5], ("QUIT".into(), vec!["221".into()]));
-        assert!(t.anomalies.is_empty(), "{:?}", t.anomalies);
+        assert!(t.anomalies().is_empty(), "{:?}", t.anomalies());
     }
 
     /// RFC 4954 section 8: AUTH CRAM-MD5 with a challenge and a response.
@@ -1239,12 +1247,12 @@ mod tests {
             (C, b"ZnJlZCA5ZTk1YWVlMDljNDBhZjJiODRhMGMyYjNiYmFlNzg2ZQ==\r\n"),
             (S, b"235 2.7.0 Authentication successful\r\n"),
         ]);
-        assert_eq!(t.auth[0].mechanism, "CRAM-MD5");
-        assert_eq!(t.auth[0].username.as_deref(), Some("fred"));
-        assert_eq!(t.auth[0].success, Some(true));
+        assert_eq!(t.auth()[0].mechanism, "CRAM-MD5");
+        assert_eq!(t.auth()[0].username.as_deref(), Some("fred"));
+        assert_eq!(t.auth()[0].success, Some(true));
         assert_eq!(verbs(&t)[2].1, vec!["334", "235"]);
         assert_eq!(t.exchanges[2].client_lines[0].text, "<redacted>");
-        assert_eq!(t.capabilities[0], "AUTH DIGEST-MD5 CRAM-MD5");
+        assert_eq!(t.capabilities()[0], "AUTH DIGEST-MD5 CRAM-MD5");
     }
 
     #[test]
@@ -1257,9 +1265,9 @@ mod tests {
             (S, b"\x16\x03\x03garbage\r\n250 not parsed\r\n"),
         ]);
         assert_eq!(t.exchanges.len(), 2);
-        let tls = t.tls.unwrap();
+        let tls = t.tls().unwrap();
         assert_eq!((tls.client_offset, tls.server_offset), (10, 38));
-        assert!(t.anomalies.is_empty());
+        assert!(t.anomalies().is_empty());
     }
 
     #[test]
@@ -1273,7 +1281,7 @@ mod tests {
             (S, b"554 no valid recipients\r\n250 ok\r\n"),
         ]);
         assert!(
-            t.anomalies
+            t.anomalies()
                 .iter()
                 .any(|a| a.name == "data-after-rejected-data")
         );
@@ -1292,7 +1300,7 @@ mod tests {
             (S, b"250-a\r\n251 b\r\n"),
             (S, b"250 surprise\r\n"),
         ]);
-        let names: Vec<&str> = t.anomalies.iter().map(|a| a.name).collect();
+        let names: Vec<&str> = t.anomalies().iter().map(|a| a.name).collect();
         assert_eq!(
             names,
             vec![
@@ -1328,7 +1336,7 @@ mod tests {
             (C, b"QUIT\r\n"),
             (S, b"221 bye\r\n"),
         ]);
-        let names: Vec<&str> = t.anomalies.iter().map(|a| a.name).collect();
+        let names: Vec<&str> = t.anomalies().iter().map(|a| a.name).collect();
         for want in [
             "pipelining-not-offered",
             "line-too-long",
@@ -1339,7 +1347,7 @@ mod tests {
             assert!(names.contains(&want), "{want} missing from {names:?}");
         }
         // STARTTLS refused: the session goes on in the clear.
-        assert!(t.tls.is_none());
+        assert!(t.tls().is_none());
         assert_eq!(verbs(&t).last().unwrap().0, "QUIT");
     }
 
@@ -1367,7 +1375,7 @@ mod tests {
             &("QUIT".to_string(), vec!["221".to_string()])
         );
         assert_eq!(v.len(), 5);
-        assert!(t.anomalies.iter().any(|a| a.name == "gap-in-message"));
+        assert!(t.anomalies().iter().any(|a| a.name == "gap-in-message"));
     }
 
     #[test]
@@ -1386,7 +1394,7 @@ mod tests {
         assert!(t.exchanges[2].incomplete);
         assert_eq!(t.exchanges[3].replies.len(), 1);
         assert!(
-            !t.anomalies
+            !t.anomalies()
                 .iter()
                 .any(|a| a.name == "reply-without-command")
         );
@@ -1421,8 +1429,8 @@ mod tests {
                     split.messages.iter().map(|m| &m.bytes).collect::<Vec<_>>(),
                     whole.messages.iter().map(|m| &m.bytes).collect::<Vec<_>>()
                 );
-                prop_assert_eq!(&split.auth, &whole.auth);
-                prop_assert_eq!(&split.anomalies, &whole.anomalies);
+                prop_assert_eq!(&split.auth(), &whole.auth());
+                prop_assert_eq!(&split.anomalies(), &whole.anomalies());
                 prop_assert_eq!(whole.messages[0].bytes.as_slice(), &b"Subject: hi\r\n\r\n.dot\r\nx\r\nline\r\n"[..]);
                 prop_assert_eq!(whole.messages[1].bytes.as_slice(), &b".\r\n\r\n.\r\n"[..]);
             }

@@ -1,9 +1,11 @@
 //! Test harness shared by the dissectors' tests: feeds `C:`/`S:` steps, whole or cut into
-//! pieces, and returns the transcript with every message, however they were handed out.
+//! pieces, and returns the transcript as the session builder folds it from the events, with
+//! every message. Each run also checks that the folded transcript equals the one the
+//! dissector kept: the events say everything that happened.
 
 use super::Bounds;
 use super::Dissector;
-use super::event::{Mark, Side};
+use super::event::{Event, Mark, Side};
 use super::transcript::Transcript;
 
 /// Limits the dissector tests run with.
@@ -52,17 +54,45 @@ pub fn pieces<'a>(steps: &[(Side, &'a [u8])], cuts: &[usize]) -> Vec<(Side, &'a 
     out
 }
 
+/// Folds events into `t` as the session builder does, messages into `t.messages`.
+fn fold(t: &mut Transcript, events: Vec<Event>) {
+    for e in events {
+        match e {
+            Event::Message(m) => t.messages.push(m),
+            e => t.apply(e),
+        }
+    }
+}
+
+/// Ends the dissector, folds its last events, and checks that the transcript folded from
+/// all its events equals the dissector's own.
+fn end(mut d: Box<dyn Dissector>, mut t: Transcript) -> Transcript {
+    d.end(Mark::default());
+    fold(&mut t, d.take_events());
+    let own = d.transcript();
+    let list = |t: &Transcript| t.exchanges.iter().cloned().collect::<Vec<_>>();
+    assert_eq!(
+        list(&t),
+        list(own),
+        "exchanges folded from the events differ"
+    );
+    assert_eq!(t.exchanges.omitted, own.exchanges.omitted);
+    assert_eq!(t.auth(), own.auth(), "credentials differ");
+    assert_eq!(t.mailboxes(), own.mailboxes(), "mailboxes differ");
+    assert_eq!(t.capabilities(), own.capabilities(), "capabilities differ");
+    assert_eq!(t.tls(), own.tls(), "TLS differs");
+    assert_eq!(t.compression(), own.compression(), "compression differs");
+    t
+}
+
 /// Feeds each step whole (`cuts` empty) or in pieces of the sizes in `cuts`, cycled.
 pub fn run(mut d: Box<dyn Dissector>, steps: &[(Side, &[u8])], cuts: &[usize]) -> Transcript {
-    let mut messages = Vec::new();
+    let mut t = Transcript::replica(d.transcript().bounds());
     for (side, piece) in pieces(steps, cuts) {
         d.on_data(side, piece, Mark::default());
-        messages.extend(d.take_messages());
+        fold(&mut t, d.take_events());
     }
-    let mut t = d.finish(Mark::default());
-    messages.append(&mut t.messages);
-    t.messages = messages;
-    t
+    end(d, t)
 }
 
 /// Small limits for the hostile-input tests, so that random input reaches them.
@@ -82,16 +112,14 @@ pub const TIGHT: Bounds = Bounds {
 /// hostile capture would, and checks that every collection of the transcript stays within
 /// `b` (see [`check_bounds`]).
 pub fn hostile(mut d: Box<dyn Dissector>, b: &Bounds, chunks: &[(bool, Vec<u8>)], gap: u64) {
-    let mut messages = Vec::new();
+    let mut t = Transcript::replica(d.transcript().bounds());
     for (client, data) in chunks {
         let side = if *client { Side::Client } else { Side::Server };
         d.on_data(side, data, Mark::default());
         d.on_gap(side, gap, Mark::default());
-        messages.extend(d.take_messages());
+        fold(&mut t, d.take_events());
     }
-    let mut t = d.finish(Mark::default());
-    messages.append(&mut t.messages);
-    t.messages = messages;
+    let t = end(d, t);
     check_bounds(&t, b);
 }
 
@@ -103,7 +131,7 @@ pub fn check_bounds(t: &Transcript, b: &Bounds) {
         assert!(m.size >= m.bytes.len() as u64);
     }
     let mut per_name = std::collections::HashMap::new();
-    for a in &t.anomalies {
+    for a in t.anomalies() {
         *per_name.entry(a.name).or_insert(0usize) += 1;
         if a.name == "limit-reached" {
             assert!(
@@ -150,9 +178,9 @@ pub fn check_bounds(t: &Transcript, b: &Bounds) {
             );
         }
     }
-    assert!(t.capabilities.len() <= b.max_reply_lines);
-    assert!(t.auth.len() <= b.max_exchanges);
-    assert!(t.mailboxes.len() <= b.max_exchanges);
+    assert!(t.capabilities().len() <= b.max_reply_lines);
+    assert!(t.auth().len() <= b.max_exchanges);
+    assert!(t.mailboxes().len() <= b.max_exchanges);
     for m in &t.messages {
         assert!(m.rcpt_to.len() <= b.max_replies);
     }

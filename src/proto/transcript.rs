@@ -10,7 +10,7 @@
 //! `limit-reached` anomaly with the count when the transcript is finished.
 
 use super::Bounds;
-use super::event::{Anomaly, Auth, Mark, Secret, Tls};
+use super::event::{Anomaly, Auth, Event, HelloWatch, Mark, Secret, Tls};
 use serde::Serialize;
 use serde::ser::SerializeStruct;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -258,10 +258,16 @@ impl Exchanges {
         }
     }
 
-    pub fn get_mut(&mut self, n: usize) -> Option<&mut Exchange> {
-        match self.locate(n)? {
-            Loc::Recent(i) => self.recent.get_mut(i),
-            Loc::Settled(i) => self.settled.get_mut(i).map(|(_, e)| e),
+    /// Exchange `n` to change, or a scratch exchange whose changes are discarded when `n`
+    /// was let go (only [`Transcript`]'s methods change exchanges, and record it).
+    fn at(&mut self, n: usize) -> &mut Exchange {
+        match self.locate(n) {
+            Some(Loc::Recent(i)) if i < self.recent.len() => &mut self.recent[i],
+            Some(Loc::Settled(i)) if i < self.settled.len() => &mut self.settled[i].1,
+            _ => {
+                self.scratch = Exchange::default();
+                &mut self.scratch
+            }
         }
     }
 
@@ -331,19 +337,6 @@ impl std::ops::Index<usize> for Exchanges {
     }
 }
 
-impl std::ops::IndexMut<usize> for Exchanges {
-    fn index_mut(&mut self, n: usize) -> &mut Exchange {
-        match self.locate(n) {
-            Some(Loc::Recent(i)) if i < self.recent.len() => &mut self.recent[i],
-            Some(Loc::Settled(i)) if i < self.settled.len() => &mut self.settled[i].1,
-            _ => {
-                self.scratch = Exchange::default();
-                &mut self.scratch
-            }
-        }
-    }
-}
-
 #[derive(Clone, Copy)]
 enum Loc {
     Recent(usize),
@@ -385,29 +378,60 @@ fn hash_or_empty<S: serde::Serializer>(h: &Option<String>, s: S) -> Result<S::Ok
     s.serialize_str(h.as_deref().unwrap_or(""))
 }
 
-/// Everything the dissector learned about one connection.
+/// Everything the dissector learned about one connection, and the changes to it not yet
+/// handed out.
+///
+/// Every change goes through a method here, and each method that a dissector calls
+/// records the change as an [`Event`] (taken with [`Transcript::take_events`]). The session
+/// builder replays the events onto its own `Transcript` ([`Transcript::apply`]), so the
+/// model it builds equals the dissector's transcript by construction, while a live view
+/// shows the same events as they come. Derived effects (an exchange let go past the cap, a
+/// reply counted past `max_replies`) are not recorded: replaying the change re-derives them.
 #[derive(Clone, Debug, Default)]
 pub struct Transcript {
+    /// Read freely; changed only through the methods (`Exchanges` has no `IndexMut`).
     pub exchanges: Exchanges,
+    /// Messages finished and not yet handed out as events (filled by `finish` for a
+    /// transcript whose events were never taken: the dissectors' unit tests).
     pub messages: Vec<Message>,
-    pub auth: Vec<Auth>,
-    pub tls: Option<Tls>,
-    pub anomalies: Vec<Anomaly>,
-    /// Capabilities the server offered (SMTP EHLO, POP3 CAPA, IMAP CAPABILITY).
-    pub capabilities: Vec<String>,
-    /// IMAP: mailboxes selected or examined, with what the server said about them.
-    pub mailboxes: Vec<Mailbox>,
-    /// IMAP COMPRESS=DEFLATE: where compression started (nothing after it is parsed).
-    pub compression: Option<Mark>,
+    auth: Vec<Auth>,
+    tls: Option<Tls>,
+    anomalies: Vec<Anomaly>,
+    capabilities: Vec<String>,
+    mailboxes: Vec<Mailbox>,
+    compression: Option<Mark>,
     bounds: Bounds,
     /// Anomalies seen per name (kept or not).
     anomaly_counts: HashMap<&'static str, u64>,
     /// Limits reached: name of the limit → (first time, how many times, what it caps).
     limits: BTreeMap<&'static str, (Mark, u64, String)>,
+    /// Changes not yet taken; `None` for a replica, which records nothing.
+    events: Option<Vec<Event>>,
+}
+
+/// What a [`Transcript`] holds, moved out of it (to build the session model).
+#[derive(Debug, Default)]
+pub struct Parts {
+    pub exchanges: Exchanges,
+    pub auth: Vec<Auth>,
+    pub tls: Option<Tls>,
+    pub anomalies: Vec<Anomaly>,
+    pub capabilities: Vec<String>,
+    pub mailboxes: Vec<Mailbox>,
+    pub compression: Option<Mark>,
 }
 
 impl Transcript {
+    /// A dissector's transcript: records every change as an event.
     pub fn new(bounds: Bounds) -> Transcript {
+        Transcript {
+            events: Some(Vec::new()),
+            ..Transcript::replica(bounds)
+        }
+    }
+
+    /// A transcript built by replaying events ([`Transcript::apply`]); records nothing.
+    pub fn replica(bounds: Bounds) -> Transcript {
         Transcript {
             exchanges: Exchanges::new(bounds.max_exchanges),
             bounds,
@@ -415,11 +439,111 @@ impl Transcript {
         }
     }
 
+    fn record(&mut self, event: impl FnOnce() -> Event) {
+        if let Some(events) = self.events.as_mut() {
+            events.push(event());
+        }
+    }
+
+    /// The changes since the last call, in order.
+    pub fn take_events(&mut self) -> Vec<Event> {
+        self.events.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Replays one change of a dissector's transcript. `Message` events are not the
+    /// transcript's (the pipeline decodes them) and are ignored; `End` finishes it.
+    pub fn apply(&mut self, event: Event) {
+        match event {
+            Event::Exchange(ex) => {
+                self.push_exchange(ex);
+            }
+            Event::Reply { exchange, reply } => self.add_reply(exchange, reply),
+            Event::ReplyLines {
+                exchange,
+                lines,
+                mark,
+            } => self.extend_reply(exchange, lines, mark),
+            Event::ClientLine { exchange, line } => self.add_client_line(exchange, line),
+            Event::Incomplete { exchange } => self.set_incomplete(exchange),
+            Event::Pipelined {
+                exchange,
+                pipelined,
+            } => self.set_pipelined(exchange, pipelined),
+            Event::MessageOf { exchange, message } => self.set_message(exchange, message),
+            Event::Auth { auth, mark } => self.add_auth(auth, mark),
+            Event::AuthUpdate { index, auth } => {
+                if let Some(a) = self.auth.get_mut(index) {
+                    *a = auth;
+                }
+            }
+            Event::Mailbox { mailbox, mark } => self.add_mailbox(mailbox, mark),
+            Event::MailboxUpdate { index, mailbox } => {
+                if let Some(m) = self.mailboxes.get_mut(index) {
+                    *m = mailbox;
+                }
+            }
+            Event::Capabilities { list, mark } => self.set_capabilities(list.into_iter(), mark),
+            Event::Tls(tls) => self.tls = Some(tls),
+            Event::Compression(mark) => self.compression = Some(mark),
+            Event::Anomaly(a) => self.anomaly(a),
+            Event::Limit { name, mark, what } => {
+                self.note_limit(name, mark, || what.unwrap_or_default())
+            }
+            Event::Message(_) => {}
+            Event::End => self.finish(),
+        }
+    }
+
+    /// The limits it keeps to.
+    pub fn bounds(&self) -> Bounds {
+        self.bounds
+    }
+
+    /// Credentials seen, in order.
+    pub fn auth(&self) -> &[Auth] {
+        &self.auth
+    }
+    pub fn tls(&self) -> Option<&Tls> {
+        self.tls.as_ref()
+    }
+    pub fn anomalies(&self) -> &[Anomaly] {
+        &self.anomalies
+    }
+    /// Capabilities the server offered (SMTP EHLO, POP3 CAPA, IMAP CAPABILITY).
+    pub fn capabilities(&self) -> &[String] {
+        &self.capabilities
+    }
+    /// IMAP: mailboxes selected or examined, with what the server said about them.
+    pub fn mailboxes(&self) -> &[Mailbox] {
+        &self.mailboxes
+    }
+    /// IMAP COMPRESS=DEFLATE: where compression started.
+    pub fn compression(&self) -> Option<Mark> {
+        self.compression
+    }
+
+    /// Everything it holds, moved out.
+    pub fn into_parts(self) -> Parts {
+        Parts {
+            exchanges: self.exchanges,
+            auth: self.auth,
+            tls: self.tls,
+            anomalies: self.anomalies,
+            capabilities: self.capabilities,
+            mailboxes: self.mailboxes,
+            compression: self.compression,
+        }
+    }
+
     /// Records an anomaly: the first `max_anomalies` of each name are kept, the rest counted.
     pub fn anomaly(&mut self, a: Anomaly) {
         let seen = self.anomaly_counts.entry(a.name).or_insert(0);
         *seen += 1;
-        if *seen <= self.bounds.max_anomalies as u64 {
+        let keep = *seen <= self.bounds.max_anomalies as u64;
+        if self.events.is_some() {
+            // The replica keeps it; this side only needs the count.
+            self.record(|| Event::Anomaly(a));
+        } else if keep {
             self.anomalies.push(a);
         }
     }
@@ -428,6 +552,18 @@ impl Transcript {
     ///
     /// [`finish`]: Transcript::finish
     pub fn limit(&mut self, name: &'static str, mark: Mark, what: impl FnOnce() -> String) {
+        let first = !self.limits.contains_key(name);
+        let what = first.then(what);
+        self.record(|| Event::Limit {
+            name,
+            mark,
+            what: what.clone(),
+        });
+        self.note_limit(name, mark, || what.unwrap_or_default());
+    }
+
+    /// [`Transcript::limit`] without recording: for effects a replay derives itself.
+    fn note_limit(&mut self, name: &'static str, mark: Mark, what: impl FnOnce() -> String) {
         self.limits
             .entry(name)
             .and_modify(|e| e.1 += 1)
@@ -436,6 +572,7 @@ impl Transcript {
 
     /// Adds an exchange, letting go of old ones past the cap unless something refers to them.
     pub fn push_exchange(&mut self, ex: Exchange) -> usize {
+        self.record(|| Event::Exchange(ex.clone()));
         let (auth, mailboxes) = (&self.auth, &self.mailboxes);
         let before = self.exchanges.omitted.count;
         let n = self.exchanges.push(ex, |n, e| {
@@ -446,7 +583,7 @@ impl Transcript {
         if self.exchanges.omitted.count > before {
             let cap = self.bounds.max_exchanges;
             let mark = self.exchanges.omitted.last.unwrap_or_default();
-            self.limit("max-exchanges", mark, || {
+            self.note_limit("max-exchanges", mark, || {
                 format!("exchanges past the first {cap} are counted, not kept")
             });
         }
@@ -456,9 +593,13 @@ impl Transcript {
     /// Adds a reply to exchange `n`. Past `max_replies` the newest reply replaces the last
     /// one kept (it is the exchange's outcome) and the one it replaces is counted.
     pub fn add_reply(&mut self, n: usize, reply: Reply) {
+        self.record(|| Event::Reply {
+            exchange: n,
+            reply: reply.clone(),
+        });
         let cap = self.bounds.max_replies.max(1);
         let mark = reply.mark;
-        let ex = &mut self.exchanges[n];
+        let ex = self.exchanges.at(n);
         if ex.replies.len() < cap {
             ex.replies.push(reply);
             return;
@@ -467,24 +608,91 @@ impl Transcript {
         if let Some(last) = ex.replies.last_mut() {
             *last = reply;
         }
-        self.limit("max-replies", mark, || {
+        self.note_limit("max-replies", mark, || {
             format!("replies to one command past the first {cap} are counted, not kept")
         });
     }
 
+    /// Adds lines to the last reply of exchange `n` (a POP3 multi-line body arriving), up
+    /// to `max_reply_lines` in all.
+    pub fn extend_reply(&mut self, n: usize, lines: Vec<String>, mark: Mark) {
+        if lines.is_empty() {
+            return;
+        }
+        self.record(|| Event::ReplyLines {
+            exchange: n,
+            lines: lines.clone(),
+            mark,
+        });
+        let cap = self.bounds.max_reply_lines.max(1);
+        let mut dropped = false;
+        if let Some(r) = self.exchanges.at(n).replies.last_mut() {
+            for l in lines {
+                if r.lines.len() < cap {
+                    r.lines.push(l);
+                } else {
+                    dropped = true;
+                }
+            }
+        }
+        if dropped {
+            self.note_limit("max-reply-lines", mark, || {
+                format!("lines of one reply past the first {cap} are counted, not kept")
+            });
+        }
+    }
+
     /// Adds a client line (SASL response, IDLE's DONE) to exchange `n`, up to `max_replies`.
     pub fn add_client_line(&mut self, n: usize, line: ClientLine) {
+        self.record(|| Event::ClientLine {
+            exchange: n,
+            line: line.clone(),
+        });
         let cap = self.bounds.max_replies;
         let mark = line.mark;
-        let ex = &mut self.exchanges[n];
+        let ex = self.exchanges.at(n);
         if ex.client_lines.len() < cap {
             ex.client_lines.push(line);
             return;
         }
         ex.client_lines_omitted += 1;
-        self.limit("max-client-lines", mark, || {
+        self.note_limit("max-client-lines", mark, || {
             format!("client lines in one exchange past the first {cap} are counted, not kept")
         });
+    }
+
+    /// Exchange `n` was cut short: a gap, the end of the capture, or given up waiting.
+    pub fn set_incomplete(&mut self, n: usize) {
+        if self.exchanges.get(n).is_some_and(|e| e.incomplete) {
+            return;
+        }
+        self.record(|| Event::Incomplete { exchange: n });
+        self.exchanges.at(n).incomplete = true;
+    }
+
+    /// Whether exchange `n` was sent while earlier commands were unanswered.
+    pub fn set_pipelined(&mut self, n: usize, pipelined: bool) {
+        if self
+            .exchanges
+            .get(n)
+            .is_some_and(|e| e.pipelined == pipelined)
+        {
+            return;
+        }
+        self.record(|| Event::Pipelined {
+            exchange: n,
+            pipelined,
+        });
+        self.exchanges.at(n).pipelined = pipelined;
+    }
+
+    /// Exchange `n` carried message number `message`.
+    pub fn set_message(&mut self, n: usize, message: Option<usize>) {
+        self.record(|| Event::MessageOf {
+            exchange: n,
+            message,
+        });
+        self.exchanges.at(n).message = message;
     }
 
     /// Adds a line to a multi-line reply being assembled, up to `max_reply_lines`; true
@@ -517,7 +725,7 @@ impl Transcript {
             return None;
         }
         let old = pending.pop_front()?;
-        self.exchanges[old].incomplete = true;
+        self.set_incomplete(old);
         self.limit("max-in-flight", mark, || {
             format!("commands waiting for a reply past {cap}: the oldest stop waiting")
         });
@@ -526,43 +734,151 @@ impl Transcript {
 
     /// Adds a credential record, up to `max_exchanges` of them.
     pub fn add_auth(&mut self, auth: Auth, mark: Mark) {
+        self.record(|| Event::Auth {
+            auth: auth.clone(),
+            mark,
+        });
         let cap = self.bounds.max_exchanges;
         if self.auth.len() < cap {
             self.auth.push(auth);
         } else {
-            self.limit("max-auth", mark, || {
+            self.note_limit("max-auth", mark, || {
                 format!("authentication attempts past the first {cap} are counted, not kept")
             });
         }
     }
 
+    /// Changes the last credential record (`f` returns what it wants to tell).
+    pub fn update_last_auth<R>(&mut self, f: impl FnOnce(&mut Auth) -> R) -> Option<R> {
+        let index = self.auth.len().checked_sub(1)?;
+        self.update_auth(index, f)
+    }
+
+    /// Changes the last credential record of exchange `n`.
+    pub fn update_auth_of<R>(&mut self, n: usize, f: impl FnOnce(&mut Auth) -> R) -> Option<R> {
+        let index = self.auth.iter().rposition(|a| a.exchange == n)?;
+        self.update_auth(index, f)
+    }
+
+    fn update_auth<R>(&mut self, index: usize, f: impl FnOnce(&mut Auth) -> R) -> Option<R> {
+        let a = self.auth.get_mut(index)?;
+        let r = f(a);
+        if self.events.is_some() {
+            let auth = self.auth[index].clone();
+            self.record(|| Event::AuthUpdate { index, auth });
+        }
+        Some(r)
+    }
+
     /// Adds a mailbox record, up to `max_exchanges` of them.
     pub fn add_mailbox(&mut self, mailbox: Mailbox, mark: Mark) {
+        self.record(|| Event::Mailbox {
+            mailbox: mailbox.clone(),
+            mark,
+        });
         let cap = self.bounds.max_exchanges;
         if self.mailboxes.len() < cap {
             self.mailboxes.push(mailbox);
         } else {
-            self.limit("max-mailboxes", mark, || {
+            self.note_limit("max-mailboxes", mark, || {
                 format!("mailbox selections past the first {cap} are counted, not kept")
             });
+        }
+    }
+
+    /// Changes the last mailbox record, if exchange `n` made it.
+    pub fn update_mailbox_of(&mut self, n: usize, f: impl FnOnce(&mut Mailbox)) {
+        let Some(index) = self.mailboxes.len().checked_sub(1) else {
+            return;
+        };
+        let Some(m) = self.mailboxes.get_mut(index).filter(|m| m.exchange == n) else {
+            return;
+        };
+        f(m);
+        if self.events.is_some() {
+            let mailbox = self.mailboxes[index].clone();
+            self.record(|| Event::MailboxUpdate { index, mailbox });
         }
     }
 
     /// Sets the capability list, keeping at most `max_reply_lines` entries.
     pub fn set_capabilities(&mut self, caps: impl Iterator<Item = String>, mark: Mark) {
         let cap = self.bounds.max_reply_lines;
-        self.capabilities = caps.take(cap.saturating_add(1)).collect();
+        let list: Vec<String> = caps.take(cap.saturating_add(1)).collect();
+        self.record(|| Event::Capabilities {
+            list: list.clone(),
+            mark,
+        });
+        self.capabilities = list;
         if self.capabilities.len() > cap {
             self.capabilities.truncate(cap);
-            self.limit("max-reply-lines", mark, || {
+            self.note_limit("max-reply-lines", mark, || {
                 format!("capabilities past the first {cap} are not kept")
             });
         }
     }
 
-    /// The dissector is done: turns every limit reached, and every anomaly name past its
-    /// cap, into one `limit-reached` anomaly with the count.
+    /// Where TLS took over (or what the ClientHello told about it).
+    pub fn set_tls(&mut self, tls: Tls) {
+        if self.tls.as_ref() == Some(&tls) {
+            return;
+        }
+        self.record(|| Event::Tls(tls.clone()));
+        self.tls = Some(tls);
+    }
+
+    /// Reads the ClientHello's server name and version from the client's first TLS bytes.
+    pub fn observe_hello(&mut self, hello: &mut HelloWatch, data: &[u8]) {
+        let Some(mut tls) = self.tls.clone() else {
+            hello.observe(data, None);
+            return;
+        };
+        hello.observe(data, Some(&mut tls));
+        self.set_tls(tls);
+    }
+
+    /// IMAP COMPRESS=DEFLATE started.
+    pub fn set_compression(&mut self, mark: Mark) {
+        self.record(|| Event::Compression(mark));
+        self.compression = Some(mark);
+    }
+
+    /// A message finished: handed out as an event (or kept in `messages` for a transcript
+    /// that records nothing).
+    pub fn add_message(&mut self, m: Message) {
+        match self.events.as_mut() {
+            Some(events) => events.push(Event::Message(m)),
+            None => self.messages.push(m),
+        }
+    }
+
+    /// The dissector is done: records the end (the replica finishes on it).
+    pub fn end(&mut self) {
+        self.record(|| Event::End);
+    }
+
+    /// The transcript is done: turns every limit reached, and every anomaly name past its
+    /// cap, into one `limit-reached` anomaly with the count. A dissector's transcript keeps
+    /// the messages and anomalies not yet taken, for whoever reads it directly (unit tests).
     pub fn finish(&mut self) {
+        if self.events.is_some() {
+            for e in self.take_events() {
+                match e {
+                    Event::Message(m) => self.messages.push(m),
+                    Event::Anomaly(a) => self.anomalies.push(a),
+                    _ => {}
+                }
+            }
+            self.events = None;
+            // Only the kept ones, as the replica keeps them.
+            let cap = self.bounds.max_anomalies;
+            let mut seen: HashMap<&'static str, usize> = HashMap::new();
+            self.anomalies.retain(|a| {
+                let n = seen.entry(a.name).or_insert(0);
+                *n += 1;
+                *n <= cap
+            });
+        }
         let cap = self.bounds.max_anomalies as u64;
         let mut over: Vec<(&'static str, u64)> = self
             .anomaly_counts

@@ -165,13 +165,14 @@ fn settle_exchange(e: &mut Exchange, protocol: Protocol, show_secrets: bool) {
 pub fn session(
     summary: &ConnSummary,
     protocol: Protocol,
-    mut t: Transcript,
+    t: Transcript,
     mut messages: Vec<MessageInfo>,
     show_secrets: bool,
 ) -> Session {
+    let t = t.into_parts();
     // Exchanges past the limit were let go: references are translated to positions in the
     // list kept (one to an exchange let go points where the omission is reported).
-    let (mut exchanges, kept, omitted) = std::mem::take(&mut t.exchanges).into_kept();
+    let (mut exchanges, kept, omitted) = t.exchanges.into_kept();
     for m in &mut messages {
         m.transfer.exchange = kept.position(m.transfer.exchange);
     }
@@ -181,24 +182,24 @@ pub fn session(
         // A message past the per-session limit was counted, not kept.
         e.message = e.message.filter(|&i| i < message_count);
     }
-    let mut auth = std::mem::take(&mut t.auth);
+    let mut auth = t.auth;
     for a in &mut auth {
         a.exchange = kept.position(a.exchange);
         if show_secrets && let Some(p) = a.password.as_mut() {
             p.reveal();
         }
     }
-    let mut mailboxes = std::mem::take(&mut t.mailboxes);
+    let mut mailboxes = t.mailboxes;
     for m in &mut mailboxes {
         m.exchange = kept.position(m.exchange);
     }
     Session {
-        tls: t.tls.take(),
+        tls: t.tls,
         auth,
-        capabilities: std::mem::take(&mut t.capabilities),
+        capabilities: t.capabilities,
         exchanges,
         messages,
-        anomalies: std::mem::take(&mut t.anomalies),
+        anomalies: t.anomalies,
         mailboxes,
         compression: t.compression.map(|m| m.ts),
         exchanges_omitted: (omitted.count > 0).then(|| OmittedInfo {

@@ -4,8 +4,10 @@
 //! run summary ([`RunSummary`]); the mail-session model of the SMTP/POP3/IMAP dissectors joins
 //! it here. Renderers never look below this layer.
 
+pub mod builder;
 pub mod mail;
 
+pub use builder::Builder;
 pub use mail::Session;
 
 use crate::flow::{ConnSummary, Direction};
