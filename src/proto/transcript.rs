@@ -9,6 +9,7 @@
 
 use super::Bounds;
 use super::event::{Anomaly, Auth, Mark, Secret, Tls};
+use super::vocab;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// A client command.
@@ -352,7 +353,7 @@ impl Transcript {
 
     /// Records an anomaly: the first `max_anomalies` of each name are kept, the rest counted.
     pub fn anomaly(&mut self, a: Anomaly) {
-        let seen = self.anomaly_counts.entry(a.name).or_insert(0);
+        let seen = self.anomaly_counts.entry(a.name()).or_insert(0);
         *seen += 1;
         if *seen <= self.bounds.max_anomalies as u64 {
             self.anomalies.push(a);
@@ -511,7 +512,7 @@ impl Transcript {
                 .anomalies
                 .iter()
                 .rev()
-                .find(|a| a.name == name)
+                .find(|a| a.name() == name)
                 .map(|a| Mark {
                     ts: a.ts,
                     frame: a.frame,
@@ -537,14 +538,8 @@ impl Transcript {
 
 /// The anomaly that says a resource limit was reached.
 pub fn limit_reached(mark: Mark, detail: String) -> Anomaly {
-    Anomaly::new("limit-reached", LIMIT_REACHED, mark, detail)
+    Anomaly::new(vocab::common::Anomaly::LimitReached, mark, detail)
 }
-
-/// RFC and explanation of `limit-reached`.
-pub const LIMIT_REACHED: (&str, &str) = (
-    "mailscope Limits (RFC 5321 4.5.3, RFC 9051 4: implementations may limit sizes)",
-    "a resource limit of mailscope was reached: what lies past it is counted, not kept",
-);
 
 /// An IMAP mailbox as SELECT/EXAMINE reported it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -703,7 +703,7 @@ fn write_message<W: Write>(out: &mut W, n: usize, m: &MessageInfo, st: Style) ->
         writeln!(
             out,
             "{pad}  {}",
-            st.warn(&format!("! mime {}: {}", a.name, escape(&a.detail)))
+            st.warn(&format!("! mime {}: {}", a.name(), escape(&a.detail)))
         )?;
     }
     Ok(())

@@ -246,9 +246,9 @@ pub struct AnomalyInfo {
 impl From<&Anomaly> for AnomalyInfo {
     fn from(a: &Anomaly) -> AnomalyInfo {
         AnomalyInfo {
-            name: a.name,
-            rfc: a.rfc,
-            explanation: a.explanation,
+            name: a.name(),
+            rfc: a.rfc(),
+            explanation: a.explanation(),
             ts: a.ts.to_rfc3339(),
             frame: a.frame,
             detail: a.detail.clone(),
