@@ -17,8 +17,8 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     assert!(info.tree.len() <= bounds.max_parts);
     assert!(info.parts.len() <= bounds.max_parts);
     assert!(info.headers.raw.len() <= bounds.max_headers);
-    for name in info.anomalies.iter().map(|a| a.name) {
-        let n = info.anomalies.iter().filter(|a| a.name == name).count();
+    for name in info.anomalies.iter().map(|a| a.name()) {
+        let n = info.anomalies.iter().filter(|a| a.name() == name).count();
         // One per name, and a summary per other name (or per address field) at most.
         assert!(n <= 16, "{n} {name} anomalies");
         if name != "too-many-anomalies" && name != "too-many-addresses" {

@@ -12,6 +12,7 @@
 //! name. Past a bound the rest is counted and reported by one anomaly with the count; the
 //! work per entity is linear in its bytes, so a message costs time linear in its size.
 
+use crate::proto::vocab::mime::Anomaly;
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
@@ -64,11 +65,19 @@ pub struct Part {
     pub body: Vec<u8>,
 }
 
-/// A MIME-level problem.
+/// A MIME-level problem. Serialises as `{"name", "detail"}`.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct MimeAnomaly {
-    pub name: &'static str,
+    #[serde(rename = "name")]
+    pub kind: Anomaly,
     pub detail: String,
+}
+
+impl MimeAnomaly {
+    /// The stable kebab-case name.
+    pub fn name(&self) -> &'static str {
+        self.kind.name()
+    }
 }
 
 /// What a message is, as far as its bytes tell.
@@ -119,7 +128,7 @@ impl Default for Bounds {
 struct Anomalies {
     list: Vec<MimeAnomaly>,
     /// Anomalies seen per name (few names, so a list).
-    seen: Vec<(&'static str, u64)>,
+    seen: Vec<(Anomaly, u64)>,
     cap: usize,
 }
 
@@ -133,18 +142,18 @@ impl Anomalies {
     }
 
     /// Records one; `detail` is only built when the anomaly is kept.
-    fn push(&mut self, name: &'static str, detail: impl FnOnce() -> String) {
-        let i = match self.seen.iter().position(|(n, _)| *n == name) {
+    fn push(&mut self, kind: Anomaly, detail: impl FnOnce() -> String) {
+        let i = match self.seen.iter().position(|(n, _)| *n == kind) {
             Some(i) => i,
             None => {
-                self.seen.push((name, 0));
+                self.seen.push((kind, 0));
                 self.seen.len() - 1
             }
         };
         self.seen[i].1 += 1;
         if self.seen[i].1 <= self.cap as u64 {
             self.list.push(MimeAnomaly {
-                name,
+                kind,
                 detail: detail(),
             });
         }
@@ -152,15 +161,15 @@ impl Anomalies {
 
     /// Records one that sums up a limit (at most one per limit, and per address field):
     /// always kept.
-    fn summary(&mut self, name: &'static str, detail: String) {
-        self.list.push(MimeAnomaly { name, detail });
+    fn summary(&mut self, kind: Anomaly, detail: String) {
+        self.list.push(MimeAnomaly { kind, detail });
     }
 
     fn finish(mut self) -> Vec<MimeAnomaly> {
         for &(name, n) in &self.seen {
             if n > self.cap as u64 {
                 self.list.push(MimeAnomaly {
-                    name: "too-many-anomalies",
+                    kind: Anomaly::TooManyAnomalies,
                     detail: format!(
                         "{} more {name} (first {} listed)",
                         n - self.cap as u64,
@@ -200,7 +209,7 @@ fn address_text(
     let more = all.count();
     if more > 0 {
         anomalies.summary(
-            "too-many-addresses",
+            Anomaly::TooManyAddresses,
             format!("{more} more addresses in {field} not listed (limit {max})"),
         );
     }
@@ -240,7 +249,9 @@ pub fn parse_bounded(bytes: &[u8], keep_bodies: bool, bounds: &Bounds) -> MimeIn
     header_lint(bytes, &mut anomalies);
     let parser = MessageParser::default();
     let Some(msg) = parser.parse_headers(bytes) else {
-        anomalies.push("unparseable", || "no header or body could be read".into());
+        anomalies.push(Anomaly::Unparseable, || {
+            "no header or body could be read".into()
+        });
         info.anomalies = anomalies.finish();
         return info;
     };
@@ -281,7 +292,7 @@ pub fn parse_bounded(bytes: &[u8], keep_bodies: bool, bounds: &Bounds) -> MimeIn
     }
     if unlisted > 0 {
         anomalies.summary(
-            "too-many-headers",
+            Anomaly::TooManyHeaders,
             format!(
                 "{unlisted} more header fields not listed (limit {})",
                 bounds.max_headers
@@ -307,7 +318,7 @@ pub fn parse_bounded(bytes: &[u8], keep_bodies: bool, bounds: &Bounds) -> MimeIn
     } = walker;
     if unlisted > 0 {
         anomalies.summary(
-            "too-many-parts",
+            Anomaly::TooManyParts,
             format!(
                 "{unlisted} more entities not listed (limit {}; message/rfc822 parts among them not opened)",
                 bounds.max_parts
@@ -421,7 +432,7 @@ impl Walker<'_> {
         if depth <= max {
             return false;
         }
-        self.anomalies.push("nesting-too-deep", || {
+        self.anomalies.push(Anomaly::NestingTooDeep, || {
             format!("part {path} is nested deeper than {max} levels")
         });
         true
@@ -475,8 +486,9 @@ impl Walker<'_> {
     ) {
         if !mp.closed {
             let boundary = ct.and_then(|c| c.attribute("boundary")).unwrap_or("");
-            self.anomalies
-                .push("missing-closing-boundary", || format!("no --{boundary}--"));
+            self.anomalies.push(Anomaly::MissingClosingBoundary, || {
+                format!("no --{boundary}--")
+            });
         }
         let digest = ct.and_then(|c| c.subtype()) == Some("digest");
         for (i, bytes) in mp.parts.into_iter().enumerate() {
@@ -544,11 +556,11 @@ impl Walker<'_> {
             Some(Decoded::Bytes(b)) => (b, None, false),
             Some(Decoded::Summed(s)) => (Cow::Borrowed(&[]), Some(s), false),
             None => {
-                let name = match transfer_encoding.as_deref() {
-                    Some("base64") => "invalid-base64",
-                    _ => "invalid-quoted-printable",
+                let kind = match transfer_encoding.as_deref() {
+                    Some("base64") => Anomaly::InvalidBase64,
+                    _ => Anomaly::InvalidQuotedPrintable,
                 };
-                self.anomalies.push(name, || format!("part {path}"));
+                self.anomalies.push(kind, || format!("part {path}"));
                 (raw.into(), None, true)
             }
         };
@@ -690,7 +702,7 @@ fn preview(body: &[u8], charset: Option<&str>) -> String {
 /// longer than RFC 5322's 998 characters.
 fn header_lint(bytes: &[u8], anomalies: &mut Anomalies) {
     if let Some((n, len)) = first_long_line(bytes, 998) {
-        anomalies.push("line-too-long", || {
+        anomalies.push(Anomaly::LineTooLong, || {
             format!("line {n} has {len} characters (limit 998)")
         });
     }
@@ -702,7 +714,7 @@ fn header_lint(bytes: &[u8], anomalies: &mut Anomalies) {
             && !line.starts_with(b"\t")
             && !line.contains(&b':')
         {
-            anomalies.push("header-without-colon", || {
+            anomalies.push(Anomaly::HeaderWithoutColon, || {
                 format!(
                     "header line {}: {}",
                     n + 1,
@@ -790,7 +802,7 @@ aGVsbG8=\r\n\
     fn flags_broken_messages() {
         let msg = b"Subject: x\r\nbroken header\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!notbase64***\r\n";
         let info = parse(msg, true);
-        let names: Vec<&str> = info.anomalies.iter().map(|a| a.name).collect();
+        let names: Vec<&str> = info.anomalies.iter().map(|a| a.name()).collect();
         assert!(names.contains(&"header-without-colon"), "{names:?}");
         assert!(names.contains(&"missing-closing-boundary"), "{names:?}");
     }
@@ -817,7 +829,7 @@ aGVsbG8=\r\n\
         fn details<'a>(info: &'a MimeInfo, name: &str) -> Vec<&'a str> {
             info.anomalies
                 .iter()
-                .filter(|a| a.name == name)
+                .filter(|a| a.name() == name)
                 .map(|a| a.detail.as_str())
                 .collect()
         }
@@ -951,7 +963,7 @@ aGVsbG8=\r\n\
                 ..B
             };
             let info = parse_bounded(msg, false, &bounds);
-            let names: Vec<&str> = info.anomalies.iter().map(|a| a.name).collect();
+            let names: Vec<&str> = info.anomalies.iter().map(|a| a.name()).collect();
             assert_eq!(
                 names,
                 [

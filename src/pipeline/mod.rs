@@ -881,8 +881,7 @@ impl Handler for SessionsHandler<'_, '_> {
         if let Some(port_said) = state.port_said {
             let info = &summary.info;
             let a = proto::event::Anomaly::new(
-                "port-protocol-mismatch",
-                proto::PORT_MISMATCH,
+                proto::vocab::common::Anomaly::PortProtocolMismatch,
                 Mark {
                     ts: info.start,
                     frame: info.first_frame,

@@ -72,7 +72,7 @@ fn decode(job: Job, bounds: &mime::Bounds) -> Done {
     }))
     .unwrap_or_else(|_| MimeInfo {
         anomalies: vec![MimeAnomaly {
-            name: "decoder-failure",
+            kind: crate::proto::vocab::mime::Anomaly::DecoderFailure,
             detail: "the MIME decoder failed on this message (a bug: please report it)".into(),
         }],
         ..MimeInfo::default()

@@ -3,6 +3,7 @@
 //! SMTP, POP3 and IMAP; serialisable so the session model can carry them unchanged.
 
 use super::transcript::{ClientLine, Exchange, Mailbox, Message, Reply};
+use super::vocab::AnomalyKind;
 use crate::types::Timestamp;
 use base64::Engine;
 use serde::Serialize;
@@ -104,38 +105,64 @@ pub enum Side {
     Server,
 }
 
-/// A named protocol anomaly: a stable name, the RFC it is judged against, and a detail.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// A named protocol anomaly: which one (its stable name, RFC and explanation come from the
+/// [`AnomalyKind`]), where it was seen, and a detail.
+///
+/// Serialises as `name, rfc, explanation, ts, frame, detail` and, for `limit-reached`,
+/// `count`: the order of the session model's anomalies.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Anomaly {
-    pub name: &'static str,
-    pub rfc: &'static str,
-    /// One line saying what the name means.
-    pub explanation: &'static str,
+    pub kind: AnomalyKind,
     pub ts: Timestamp,
     pub frame: u64,
     pub detail: String,
     /// For `limit-reached`: how many things went uncounted or unkept.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
 }
 
 impl Anomaly {
-    /// An anomaly named `name`, with the `(rfc, explanation)` its protocol gives for it.
-    pub fn new(
-        name: &'static str,
-        (rfc, explanation): (&'static str, &'static str),
-        mark: Mark,
-        detail: impl Into<String>,
-    ) -> Anomaly {
+    /// An anomaly of `kind` seen at `mark`.
+    pub fn new(kind: impl Into<AnomalyKind>, mark: Mark, detail: impl Into<String>) -> Anomaly {
         Anomaly {
-            name,
-            rfc,
-            explanation,
+            kind: kind.into(),
             detail: detail.into(),
             ts: mark.ts,
             frame: mark.frame,
             count: None,
         }
+    }
+
+    /// The stable kebab-case name.
+    pub fn name(&self) -> &'static str {
+        self.kind.name()
+    }
+
+    /// The RFC (section) it is judged against.
+    pub fn rfc(&self) -> &'static str {
+        self.kind.rfc()
+    }
+
+    /// One line saying what the name means.
+    pub fn explanation(&self) -> &'static str {
+        self.kind.explanation()
+    }
+}
+
+impl Serialize for Anomaly {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Anomaly", 6 + usize::from(self.count.is_some()))?;
+        st.serialize_field("name", self.name())?;
+        st.serialize_field("rfc", self.rfc())?;
+        st.serialize_field("explanation", self.explanation())?;
+        st.serialize_field("ts", &self.ts)?;
+        st.serialize_field("frame", &self.frame)?;
+        st.serialize_field("detail", &self.detail)?;
+        match self.count {
+            Some(count) => st.serialize_field("count", &count)?,
+            None => st.skip_field("count")?,
+        }
+        st.end()
     }
 }
 
@@ -341,5 +368,43 @@ pub fn sasl_response(auth: &mut Auth, response: &str) -> bool {
         }
         // SCRAM and others: the exchange is noted, nothing is decoded.
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::vocab::{common, imap};
+
+    /// An anomaly serialises byte for byte as the session model's anomaly does today (field
+    /// order name, rfc, explanation, ts, frame, detail, count), with and without a count.
+    #[test]
+    fn serialises_as_the_session_model_does() {
+        let mark = Mark {
+            ts: Timestamp::from_nanos(1_700_000_000_123_456_000),
+            frame: 42,
+        };
+        let mut limit = Anomaly::new(common::Anomaly::LimitReached, mark, "max-exchanges: x");
+        limit.count = Some(7);
+        let plain = Anomaly::new(
+            imap::Anomaly::DecompressionFailed,
+            mark,
+            "a \"quoted\" detail",
+        );
+        for a in [limit, plain] {
+            let ours = serde_json::to_string(&a).unwrap();
+            let q = |s: &str| serde_json::to_string(s).unwrap();
+            let count = a.count.map_or(String::new(), |n| format!(",\"count\":{n}"));
+            let model = format!(
+                "{{\"name\":{},\"rfc\":{},\"explanation\":{},\"ts\":\"2023-11-14T22:13:20.123456Z\",\"frame\":42,\"detail\":{}{count}}}",
+                q(a.name()),
+                q(a.rfc()),
+                q(a.explanation()),
+                q(&a.detail)
+            );
+            assert_eq!(ours, model);
+            assert!(ours.starts_with(&format!("{{\"name\":\"{}\",\"rfc\":", a.name())));
+            assert!(!a.rfc().is_empty() && !a.explanation().is_empty());
+        }
     }
 }

@@ -18,9 +18,10 @@
 //!          "tag OK|NO|BAD" completes the command with that tag
 //! ```
 
-use super::event::{Anomaly, Auth, Event, HelloWatch, Mark, Secret, Side, Tls, sasl_response};
+use super::event::{self, Auth, Event, HelloWatch, Mark, Secret, Side, Tls, sasl_response};
 use super::line::{MessageBytes, strip_eol, truncate};
 pub use super::transcript::{ClientLine, Command, Exchange, Mailbox, Message, Reply, Transcript};
+use super::vocab::imap::{Anomaly, Verb};
 use base64::Engine;
 use std::collections::VecDeque;
 
@@ -164,9 +165,8 @@ impl Imap {
         }
     }
 
-    fn anomaly(&mut self, name: &'static str, mark: Mark, detail: impl Into<String>) {
-        self.t
-            .anomaly(Anomaly::new(name, explain(name), mark, detail));
+    fn anomaly(&mut self, kind: Anomaly, mark: Mark, detail: impl Into<String>) {
+        self.t.anomaly(event::Anomaly::new(kind, mark, detail));
     }
 
     /// Bytes of literals in flight kept for decoding.
@@ -232,7 +232,7 @@ impl Imap {
             data = &data[used..];
             if result.is_err() {
                 self.anomaly(
-                    "decompression-failed",
+                    Anomaly::DecompressionFailed,
                     mark,
                     "COMPRESS=DEFLATE data does not inflate",
                 );
@@ -260,7 +260,7 @@ impl Imap {
             self.client = Mode::Opaque;
             self.server = Mode::Opaque;
             self.anomaly(
-                "gap",
+                Anomaly::Gap,
                 mark,
                 format!("{len} compressed bytes missing; parsing stops"),
             );
@@ -292,7 +292,7 @@ impl Imap {
                     Mode::Line
                 };
                 self.anomaly(
-                    "literal-cut-short",
+                    Anomaly::LiteralCutShort,
                     mark,
                     format!("{len} bytes of a literal missing"),
                 );
@@ -321,7 +321,7 @@ impl Imap {
             Side::Client => self.client_resync = true,
             Side::Server => self.server_resync = true,
         }
-        self.anomaly("gap", mark, format!("{len} bytes missing"));
+        self.anomaly(Anomaly::Gap, mark, format!("{len} bytes missing"));
         if let Some(&i) = self.pending.front() {
             self.t.set_incomplete(i);
         }
@@ -339,7 +339,7 @@ impl Imap {
             .any(|l| l.literals.iter().any(|l| l.body.size < l.announced))
         {
             self.anomaly(
-                "literal-cut-short",
+                Anomaly::LiteralCutShort,
                 mark,
                 "the connection ended inside a literal",
             );
@@ -510,7 +510,7 @@ impl Imap {
         self.line_bounds(&line);
         if line.overlong || line.len > LONG_LINE {
             self.anomaly(
-                "line-too-long",
+                Anomaly::LineTooLong,
                 mark,
                 format!("client line of {} bytes", line.len),
             );
@@ -558,23 +558,31 @@ impl Imap {
             rest = r.to_string();
         }
         if self.client_resync {
-            if tag.is_empty() || !is_known(&verb) {
+            if tag.is_empty() || Verb::of_command(&verb).is_none() {
                 return;
             }
             self.client_resync = false;
         }
         if tag.is_empty() || verb.is_empty() {
-            self.anomaly("malformed-command", mark, truncate(&first, 80));
+            self.anomaly(Anomaly::MalformedCommand, mark, truncate(&first, 80));
             return;
         }
         if !self.greeting_seen && !self.midstream && self.t.exchanges.is_empty() {
-            self.anomaly("command-before-greeting", mark, format!("{tag} {verb}"));
+            self.anomaly(
+                Anomaly::CommandBeforeGreeting,
+                mark,
+                format!("{tag} {verb}"),
+            );
         }
-        if !is_known(&verb) {
-            self.anomaly("unknown-command", mark, truncate(&first, 80));
+        if Verb::of_command(&verb).is_none() {
+            self.anomaly(Anomaly::UnknownCommand, mark, truncate(&first, 80));
         }
         if self.in_flight(Some(&tag)).is_some() {
-            self.anomaly("tag-reused", mark, format!("tag {tag} is still in flight"));
+            self.anomaly(
+                Anomaly::TagReused,
+                mark,
+                format!("tag {tag} is still in flight"),
+            );
         }
         // Arguments as displayed: every text piece (literal markers kept) joined.
         let mut args = rest;
@@ -596,7 +604,7 @@ impl Imap {
             "LOGIN" => {
                 if self.login_disabled {
                     self.anomaly(
-                        "login-after-logindisabled",
+                        Anomaly::LoginAfterLoginDisabled,
                         mark,
                         "LOGIN although LOGINDISABLED",
                     );
@@ -721,7 +729,7 @@ impl Imap {
         self.line_bounds(&line);
         if line.overlong || line.len > LONG_LINE {
             self.anomaly(
-                "line-too-long",
+                Anomaly::LineTooLong,
                 mark,
                 format!("server line of {} bytes", line.len),
             );
@@ -830,7 +838,7 @@ impl Imap {
                 self.t.add_reply(i, reply);
             }
             None => self.anomaly(
-                "unexpected-continuation",
+                Anomaly::UnexpectedContinuation,
                 reply.mark,
                 reply.lines[0].clone(),
             ),
@@ -991,7 +999,7 @@ impl Imap {
         }
         let Some(idx) = self.in_flight(Some(tag)) else {
             self.anomaly(
-                "completion-for-unknown-tag",
+                Anomaly::CompletionForUnknownTag,
                 mark,
                 format!("{tag} {status} with no such command in flight"),
             );
@@ -1015,7 +1023,7 @@ impl Imap {
         self.forget_tag(idx);
         let ok = status == "OK";
         if status == "BAD" {
-            self.anomaly("bad-response", mark, reply.lines[0].clone());
+            self.anomaly(Anomaly::BadResponse, mark, reply.lines[0].clone());
         }
         self.t.add_reply(idx, reply);
         let verb = self.verb_of(idx);
@@ -1056,60 +1064,6 @@ impl Imap {
             _ => {}
         }
     }
-}
-
-/// Known IMAP commands (RFC 9051, 3501 and common extensions).
-fn is_known(verb: &str) -> bool {
-    let base = verb.strip_prefix("UID ").unwrap_or(verb);
-    matches!(
-        base,
-        "CAPABILITY"
-            | "NOOP"
-            | "LOGOUT"
-            | "STARTTLS"
-            | "AUTHENTICATE"
-            | "LOGIN"
-            | "ENABLE"
-            | "SELECT"
-            | "EXAMINE"
-            | "CREATE"
-            | "DELETE"
-            | "RENAME"
-            | "SUBSCRIBE"
-            | "UNSUBSCRIBE"
-            | "LIST"
-            | "LSUB"
-            | "NAMESPACE"
-            | "STATUS"
-            | "APPEND"
-            | "IDLE"
-            | "CHECK"
-            | "CLOSE"
-            | "UNSELECT"
-            | "EXPUNGE"
-            | "SEARCH"
-            | "FETCH"
-            | "STORE"
-            | "COPY"
-            | "MOVE"
-            | "ID"
-            | "COMPRESS"
-            | "GETQUOTA"
-            | "GETQUOTAROOT"
-            | "SETQUOTA"
-            | "GETACL"
-            | "SETACL"
-            | "MYRIGHTS"
-            | "LISTRIGHTS"
-            | "DELETEACL"
-            | "SORT"
-            | "THREAD"
-            | "GETMETADATA"
-            | "SETMETADATA"
-            | "ESEARCH"
-            | "XLIST"
-            | "REPLACE"
-    )
 }
 
 fn first_token(text: &[u8]) -> Option<String> {
@@ -1230,44 +1184,6 @@ pub fn decode_mutf7(name: &str) -> String {
     out
 }
 
-/// RFC reference and one-line explanation of each anomaly name.
-pub fn explain(name: &str) -> (&'static str, &'static str) {
-    match name {
-        "tag-reused" => (
-            "RFC 9051 2.2.1",
-            "a tag was used again while its command was in flight",
-        ),
-        "completion-for-unknown-tag" => {
-            ("RFC 9051 7.1", "a tagged response for no command in flight")
-        }
-        "literal-cut-short" => ("RFC 9051 4.3", "a literal ended before its announced size"),
-        "line-too-long" => ("RFC 7162 3.2.1", "a line longer than 8192 octets"),
-        "command-before-greeting" => (
-            "RFC 9051 7.1.1",
-            "the client sent a command before the greeting",
-        ),
-        "bad-response" => (
-            "RFC 9051 7.1.3",
-            "the server answered BAD: a protocol error",
-        ),
-        "login-after-logindisabled" => (
-            "RFC 9051 6.2.3",
-            "LOGIN although the server announced LOGINDISABLED",
-        ),
-        "unknown-command" => ("RFC 9051 6", "a command IMAP does not define"),
-        "malformed-command" => ("RFC 9051 2.2.1", "a client line without tag and command"),
-        "unexpected-continuation" => (
-            "RFC 9051 7.5",
-            "a + continuation with no command waiting for one",
-        ),
-        "gap" => (
-            "RFC 793",
-            "bytes are missing from the capture; parsing resynchronised",
-        ),
-        _ => ("", ""),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1320,7 +1236,7 @@ mod tests {
         assert_eq!(t.mailboxes()[0].uidvalidity, Some(3857529045));
         assert_eq!(t.auth()[0].username.as_deref(), Some("mrc"));
         assert_eq!(t.auth()[0].success, Some(false));
-        let names: Vec<&str> = t.anomalies().iter().map(|a| a.name).collect();
+        let names: Vec<&str> = t.anomalies().iter().map(|a| a.name()).collect();
         assert_eq!(names, vec!["login-after-logindisabled"]);
         // Untagged responses belong to the command in flight, in order.
         assert_eq!(t.exchanges[2].replies.len(), 5);
@@ -1501,7 +1417,7 @@ mod tests {
             (C, b"a NOOP\r\na NOOP\r\n"),
             (S, b"zz OK what\r\na BAD no\r\na OK fine\r\n"),
         ]);
-        let names: Vec<&str> = t.anomalies().iter().map(|a| a.name).collect();
+        let names: Vec<&str> = t.anomalies().iter().map(|a| a.name()).collect();
         assert_eq!(
             names,
             vec!["tag-reused", "completion-for-unknown-tag", "bad-response"]

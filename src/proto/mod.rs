@@ -16,6 +16,7 @@ pub mod smtp;
 mod testkit;
 pub mod transcript;
 pub mod tunnel;
+pub mod vocab;
 
 use crate::types::Protocol;
 use serde::Serialize;
@@ -250,12 +251,6 @@ pub fn recognise(
         }
     }
 }
-
-/// RFC reference and explanation of the anomaly a contradicted port mapping gives.
-pub const PORT_MISMATCH: (&str, &str) = (
-    "RFC 6335 (ports name services, they do not prove them)",
-    "the content is another mail protocol than the port is mapped to; the content decided",
-);
 
 /// Recognises a protocol from the first bytes each side sent. Content wins over the port
 /// when it is unambiguous (an SMTP server on port 110 is still SMTP).

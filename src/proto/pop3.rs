@@ -16,9 +16,10 @@
 //! octet count a `+OK` may announce.
 
 use super::dotstuff::Unstuffer;
-use super::event::{Anomaly, Auth, Event, HelloWatch, Mark, Secret, Side, Tls, sasl_response};
+use super::event::{self, Auth, Event, HelloWatch, Mark, Secret, Side, Tls, sasl_response};
 use super::line::{Lines, MessageBytes, strip_eol, truncate};
 pub use super::transcript::{ClientLine, Command, Exchange, Message, Reply, Transcript};
+use super::vocab::pop3::{Anomaly, Verb};
 use std::collections::VecDeque;
 
 /// RFC 2449 4: a command line is at most 255 octets with the CRLF.
@@ -30,11 +31,6 @@ const MAX_STATUS_LINE: usize = 512;
 const GUESSING_RUN: u32 = 3;
 
 pub use super::smtp::Bounds;
-
-const KNOWN_VERBS: &[&str] = &[
-    "USER", "PASS", "APOP", "AUTH", "STAT", "LIST", "UIDL", "RETR", "TOP", "DELE", "NOOP", "RSET",
-    "QUIT", "CAPA", "STLS", "UTF8", "LANG", "XTND",
-];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Client {
@@ -125,9 +121,8 @@ impl Pop3 {
         }
     }
 
-    fn anomaly(&mut self, name: &'static str, mark: Mark, detail: impl Into<String>) {
-        self.t
-            .anomaly(Anomaly::new(name, explain(name), mark, detail));
+    fn anomaly(&mut self, kind: Anomaly, mark: Mark, detail: impl Into<String>) {
+        self.t.anomaly(event::Anomaly::new(kind, mark, detail));
     }
 
     pub fn on_data(&mut self, side: Side, data: &[u8], mark: Mark) {
@@ -150,7 +145,7 @@ impl Pop3 {
                 self.client_line.clear();
                 if self.client != Client::Tls {
                     self.client_resync = true;
-                    self.anomaly("gap", mark, format!("{len} client bytes missing"));
+                    self.anomaly(Anomaly::Gap, mark, format!("{len} client bytes missing"));
                 }
             }
             Side::Server => {
@@ -172,14 +167,14 @@ impl Pop3 {
                             Body::Listing => "listing",
                         };
                         self.anomaly(
-                            "gap-in-multiline",
+                            Anomaly::GapInMultiline,
                             mark,
                             format!("{len} bytes of a {what} missing"),
                         );
                     }
                     None => {
                         self.server_resync = true;
-                        self.anomaly("gap", mark, format!("{len} server bytes missing"));
+                        self.anomaly(Anomaly::Gap, mark, format!("{len} server bytes missing"));
                     }
                 }
                 if let Some(&i) = self.pending.front() {
@@ -216,7 +211,7 @@ impl Pop3 {
     pub fn end(&mut self, mark: Mark) {
         if let Some(b) = self.building.take() {
             self.anomaly(
-                "message-cut-short",
+                Anomaly::MessageCutShort,
                 mark,
                 "the connection ended inside a message",
             );
@@ -289,7 +284,7 @@ impl Pop3 {
         }
         if overlong || raw.len() > MAX_COMMAND_LINE {
             self.anomaly(
-                "line-too-long",
+                Anomaly::LineTooLong,
                 mark,
                 format!("command line of {}+ bytes (limit 255)", raw.len()),
             );
@@ -300,7 +295,7 @@ impl Pop3 {
         };
         let verb = verb_raw.to_ascii_uppercase();
         if self.client_resync {
-            if !KNOWN_VERBS.contains(&verb.as_str()) {
+            if Verb::parse(&verb).is_none() {
                 return;
             }
             self.client_resync = false;
@@ -308,12 +303,12 @@ impl Pop3 {
         if line.is_empty() {
             return;
         }
-        if !KNOWN_VERBS.contains(&verb.as_str()) {
-            self.anomaly("unknown-command", mark, truncate(&text, 80));
+        if Verb::parse(&verb).is_none() {
+            self.anomaly(Anomaly::UnknownCommand, mark, truncate(&text, 80));
         }
         if !self.greeting_seen && !self.midstream && self.t.exchanges.is_empty() {
             self.anomaly(
-                "missing-greeting",
+                Anomaly::MissingGreeting,
                 mark,
                 format!("{verb} sent before the greeting"),
             );
@@ -580,12 +575,12 @@ impl Pop3 {
             self.server_resync = false;
         }
         if code.is_empty() {
-            self.anomaly("malformed-response", mark, truncate(&text, 80));
+            self.anomaly(Anomaly::MalformedResponse, mark, truncate(&text, 80));
             return;
         }
         if overlong || raw.len() > MAX_STATUS_LINE {
             self.anomaly(
-                "line-too-long",
+                Anomaly::LineTooLong,
                 mark,
                 format!("status line of {}+ bytes (limit 512)", raw.len()),
             );
@@ -617,7 +612,7 @@ impl Pop3 {
                 }
             } else if self.offsets[0] > 0 {
                 self.anomaly(
-                    "response-without-command",
+                    Anomaly::ResponseWithoutCommand,
                     mark,
                     format!("{} with no command waiting", truncate(&text, 60)),
                 );
@@ -646,7 +641,7 @@ impl Pop3 {
         self.t.add_reply(idx, reply);
         if code == "+" {
             if verb != "AUTH" {
-                self.anomaly("unexpected-continuation", mark, truncate(&text, 60));
+                self.anomaly(Anomaly::UnexpectedContinuation, mark, truncate(&text, 60));
                 self.pending.pop_front();
             }
             return;
@@ -665,7 +660,7 @@ impl Pop3 {
                     if self.failed_logins >= GUESSING_RUN && !self.reported_guessing {
                         self.reported_guessing = true;
                         self.anomaly(
-                            "password-guessing",
+                            Anomaly::PasswordGuessing,
                             mark,
                             format!("{} failed logins in a row", self.failed_logins),
                         );
@@ -728,47 +723,6 @@ fn is_status(raw: &[u8]) -> bool {
 fn looks_like_header(raw: &[u8]) -> bool {
     let name_end = raw.iter().position(|&b| b == b':');
     name_end.is_some_and(|n| n > 0 && raw[..n].iter().all(|b| (33..=126).contains(b)))
-}
-
-/// RFC reference and one-line explanation of each anomaly name.
-pub fn explain(name: &str) -> (&'static str, &'static str) {
-    match name {
-        "unknown-command" => (
-            "RFC 1939 3",
-            "the client sent a command POP3 does not define",
-        ),
-        "response-without-command" => (
-            "RFC 1939 3",
-            "the server answered when no command was waiting",
-        ),
-        "line-too-long" => ("RFC 2449 4", "a line is longer than POP3 allows"),
-        "password-guessing" => (
-            "RFC 1939 13",
-            "several failed logins in a row: password guessing?",
-        ),
-        "gap-in-multiline" => (
-            "RFC 793",
-            "bytes of a multi-line answer are missing from the capture",
-        ),
-        "gap" => (
-            "RFC 793",
-            "bytes are missing from the capture; parsing resynchronised",
-        ),
-        "message-cut-short" => (
-            "RFC 1939 3",
-            "the connection ended inside a multi-line answer",
-        ),
-        "malformed-response" => (
-            "RFC 1939 3",
-            "a server line is neither +OK, -ERR nor a continuation",
-        ),
-        "missing-greeting" => (
-            "RFC 1939 4",
-            "the client spoke before the server's greeting",
-        ),
-        "unexpected-continuation" => ("RFC 5034 4", "a + continuation outside AUTH"),
-        _ => ("", ""),
-    }
 }
 
 #[cfg(test)]
@@ -878,7 +832,11 @@ mod tests {
         assert_eq!(t.auth()[0].username.as_deref(), Some("alice"));
         assert_eq!(t.auth()[0].success, Some(true));
         assert_eq!(t.exchanges[1].client_lines[0].text, "<redacted>");
-        assert!(t.anomalies().iter().any(|a| a.name == "password-guessing"));
+        assert!(
+            t.anomalies()
+                .iter()
+                .any(|a| a.name() == "password-guessing")
+        );
     }
 
     #[test]

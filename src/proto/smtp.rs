@@ -19,9 +19,10 @@
 
 pub use super::Bounds;
 use super::dotstuff::Unstuffer;
-use super::event::{Anomaly, Auth, Event, HelloWatch, Mark, Secret, Side, Tls, sasl_response};
+use super::event::{self, Auth, Event, HelloWatch, Mark, Secret, Side, Tls, sasl_response};
 use super::line::{Lines, MessageBytes, strip_eol, truncate};
 pub use super::transcript::{ClientLine, Command, Exchange, Message, Reply, Transcript};
+use super::vocab::smtp::{Anomaly, Verb};
 use std::collections::VecDeque;
 
 /// RFC 5321 4.5.3.1.4: a command line is at most 512 octets with the CRLF.
@@ -121,7 +122,7 @@ pub struct Smtp {
     /// Index of the exchange a RCPT address waits in.
     ehlo_done: bool,
     /// Counted once each.
-    reported: Vec<&'static str>,
+    reported: Vec<Anomaly>,
     tls_hello: HelloWatch,
     /// Messages completed so far (also those already handed out by `take_messages`).
     message_count: usize,
@@ -131,12 +132,6 @@ pub struct Smtp {
     /// Inside `release_held`: bytes held again wait for its loop.
     releasing: bool,
 }
-
-const KNOWN_VERBS: &[&str] = &[
-    "HELO", "EHLO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "VRFY", "EXPN", "HELP", "NOOP", "QUIT",
-    "STARTTLS", "AUTH", "ETRN", "TURN", "ATRN", "SEND", "SOML", "SAML", "XCLIENT", "XFORWARD",
-    "LHLO", "BURL",
-];
 
 impl Smtp {
     /// `midstream`: the connection was picked up without its start, so a missing greeting
@@ -173,15 +168,14 @@ impl Smtp {
         }
     }
 
-    fn anomaly(&mut self, name: &'static str, mark: Mark, detail: impl Into<String>) {
-        self.t
-            .anomaly(Anomaly::new(name, explain(name), mark, detail));
+    fn anomaly(&mut self, kind: Anomaly, mark: Mark, detail: impl Into<String>) {
+        self.t.anomaly(event::Anomaly::new(kind, mark, detail));
     }
 
-    fn anomaly_once(&mut self, name: &'static str, mark: Mark, detail: impl Into<String>) {
-        if !self.reported.contains(&name) {
-            self.reported.push(name);
-            self.anomaly(name, mark, detail);
+    fn anomaly_once(&mut self, kind: Anomaly, mark: Mark, detail: impl Into<String>) {
+        if !self.reported.contains(&kind) {
+            self.reported.push(kind);
+            self.anomaly(kind, mark, detail);
         }
     }
 
@@ -232,7 +226,11 @@ impl Smtp {
                     Client::Data { keep } => {
                         if keep && let Some(b) = self.building.as_mut() {
                             b.incomplete = true;
-                            self.anomaly("gap-in-message", mark, format!("{len} bytes missing"));
+                            self.anomaly(
+                                Anomaly::GapInMessage,
+                                mark,
+                                format!("{len} bytes missing"),
+                            );
                         }
                         self.unstuff.desync();
                     }
@@ -242,7 +240,7 @@ impl Smtp {
                             b.incomplete = true;
                             b.body.size += lost;
                         }
-                        self.anomaly("gap-in-message", mark, format!("{len} bytes missing"));
+                        self.anomaly(Anomaly::GapInMessage, mark, format!("{len} bytes missing"));
                         self.client = Client::Chunk {
                             remaining: remaining - lost,
                             last,
@@ -257,7 +255,7 @@ impl Smtp {
                     Client::Tls => {}
                     _ => {
                         self.client_resync = true;
-                        self.anomaly("gap", mark, format!("{len} client bytes missing"));
+                        self.anomaly(Anomaly::Gap, mark, format!("{len} client bytes missing"));
                     }
                 }
                 if let Some(&i) = self.pending.back() {
@@ -270,7 +268,7 @@ impl Smtp {
                 self.reply.clear();
                 if self.client != Client::Tls {
                     self.server_resync = true;
-                    self.anomaly("gap", mark, format!("{len} server bytes missing"));
+                    self.anomaly(Anomaly::Gap, mark, format!("{len} server bytes missing"));
                     if let Some(&i) = self.pending.front() {
                         self.t.set_incomplete(i);
                     }
@@ -317,7 +315,7 @@ impl Smtp {
             let keep = !matches!(self.client, Client::Data { keep: false });
             if keep {
                 self.anomaly(
-                    "message-cut-short",
+                    Anomaly::MessageCutShort,
                     mark,
                     "the connection ended inside a message",
                 );
@@ -396,18 +394,18 @@ impl Smtp {
     fn client_line_done(&mut self, raw: &[u8], overlong: bool, mark: Mark) {
         let line = strip_eol(raw);
         if !raw.ends_with(b"\r\n") {
-            self.anomaly_once("bare-lf", mark, "a client line ends in LF without CR");
+            self.anomaly_once(Anomaly::BareLf, mark, "a client line ends in LF without CR");
         }
         if line.contains(&b'\r') {
             self.anomaly_once(
-                "bare-cr",
+                Anomaly::BareCr,
                 mark,
                 "a client line contains a CR not followed by LF",
             );
         }
         if overlong || raw.len() > MAX_COMMAND_LINE && self.client == Client::Command {
             self.anomaly(
-                "line-too-long",
+                Anomaly::LineTooLong,
                 mark,
                 format!("client line of {}+ bytes (limit 512)", raw.len()),
             );
@@ -420,7 +418,7 @@ impl Smtp {
         if self.client_resync {
             // After a gap (or mid-stream), only something that looks like a command resyncs.
             let verb = text.split(' ').next().unwrap_or("").to_ascii_uppercase();
-            if !KNOWN_VERBS.contains(&verb.as_str()) {
+            if Verb::parse(&verb).is_none() {
                 return;
             }
             self.client_resync = false;
@@ -447,13 +445,13 @@ impl Smtp {
         let verb = verb_raw.to_ascii_uppercase();
         if !self.greeting_seen && !self.midstream && self.t.exchanges.is_empty() {
             self.anomaly(
-                "missing-greeting",
+                Anomaly::MissingGreeting,
                 mark,
                 format!("{verb} sent before any greeting"),
             );
         }
-        if !KNOWN_VERBS.contains(&verb.as_str()) {
-            self.anomaly("unknown-command", mark, truncate(&text, 80));
+        if Verb::parse(&verb).is_none() {
+            self.anomaly(Anomaly::UnknownCommand, mark, truncate(&text, 80));
         }
         let mut command = Command {
             tag: None,
@@ -484,7 +482,7 @@ impl Smtp {
         let pipelined = !self.pending.is_empty();
         if pipelined && self.ehlo_done && !self.t.capabilities().iter().any(|c| c == "PIPELINING") {
             self.anomaly_once(
-                "pipelining-not-offered",
+                Anomaly::PipeliningNotOffered,
                 mark,
                 format!("{verb} sent before earlier commands were answered"),
             );
@@ -549,7 +547,7 @@ impl Smtp {
                             self.end_chunk(last);
                         }
                     }
-                    None => self.anomaly("bad-bdat-size", mark, truncate(&text, 80)),
+                    None => self.anomaly(Anomaly::BadBdatSize, mark, truncate(&text, 80)),
                 }
             }
             "AUTH" => {
@@ -617,7 +615,7 @@ impl Smtp {
         match ended {
             Some(n) => {
                 if self.unstuff.bare_lf_end {
-                    self.anomaly_once("bare-lf", mark, "end of data marked by .LF");
+                    self.anomaly_once(Anomaly::BareLf, mark, "end of data marked by .LF");
                 }
                 self.end_data(keep);
                 n
@@ -666,16 +664,20 @@ impl Smtp {
     fn store_message(&mut self, b: Building, cut: bool, exchange: usize) {
         if b.eight_bit && !self.eight_bit_ok {
             self.anomaly(
-                "8bit-without-8bitmime",
+                Anomaly::EightBitWithout8BitMime,
                 b.mark,
                 "message has 8-bit bytes but MAIL FROM did not declare BODY=8BITMIME",
             );
         }
         if b.long_line {
-            self.anomaly("line-too-long", b.mark, "message line over 1000 bytes");
+            self.anomaly(Anomaly::LineTooLong, b.mark, "message line over 1000 bytes");
         }
         if b.bare_lf && b.origin == "smtp-data" {
-            self.anomaly("bare-lf", b.mark, "message line ends in LF without CR");
+            self.anomaly(
+                Anomaly::BareLf,
+                b.mark,
+                "message line ends in LF without CR",
+            );
         }
         let index = self.message_count;
         self.message_count += 1;
@@ -770,7 +772,7 @@ impl Smtp {
         let line = strip_eol(raw);
         if overlong || raw.len() > MAX_REPLY_LINE {
             self.anomaly(
-                "line-too-long",
+                Anomaly::LineTooLong,
                 mark,
                 format!("reply line of {}+ bytes (limit 512)", raw.len()),
             );
@@ -786,14 +788,14 @@ impl Smtp {
             self.server_resync = false;
         }
         if !is_reply {
-            self.anomaly("malformed-reply", mark, truncate(&text, 80));
+            self.anomaly(Anomaly::MalformedReply, mark, truncate(&text, 80));
             return;
         }
         if self.reply.is_empty() {
             self.reply_mark = mark;
         } else if self.reply[0].get(..3) != text.get(..3) {
             self.anomaly(
-                "reply-code-mismatch",
+                Anomaly::ReplyCodeMismatch,
                 mark,
                 format!("{} inside a {} reply", &text[..3], &self.reply[0][..3]),
             );
@@ -829,7 +831,7 @@ impl Smtp {
             self.greeting_seen = true;
             if !greeting && reply.code != "421" {
                 self.anomaly(
-                    "reply-without-command",
+                    Anomaly::ReplyWithoutCommand,
                     mark,
                     format!("{} with no command waiting", reply.lines[0]),
                 );
@@ -868,7 +870,7 @@ impl Smtp {
                             self.client = Client::Command;
                         } else {
                             self.anomaly(
-                                "data-after-rejected-data",
+                                Anomaly::DataAfterRejectedData,
                                 mark,
                                 format!("DATA got {code} but the client sent content"),
                             );
@@ -896,7 +898,7 @@ impl Smtp {
                     .is_some_and(|c| c.args.to_ascii_uppercase().contains("LAST"));
                 if !positive && self.building.is_some() {
                     self.anomaly(
-                        "data-after-rejected-data",
+                        Anomaly::DataAfterRejectedData,
                         mark,
                         format!("BDAT chunk refused with {code}"),
                     );
@@ -930,7 +932,7 @@ impl Smtp {
                     let held = std::mem::take(&mut self.held);
                     self.client_bytes(&held, self.held_mark);
                 } else {
-                    self.anomaly("starttls-refused", mark, lines[0].clone());
+                    self.anomaly(Anomaly::StartTlsRefused, mark, lines[0].clone());
                     self.client = Client::Command;
                     self.release_held();
                 }
@@ -1025,59 +1027,6 @@ fn enhanced_code(line: &str) -> Option<String> {
             .all(|b| b.is_ascii_digit())
         && parts.next().is_none();
     ok.then(|| token.to_string())
-}
-
-/// RFC reference and one-line explanation of each anomaly name.
-pub fn explain(name: &str) -> (&'static str, &'static str) {
-    match name {
-        "unknown-command" => (
-            "RFC 5321 4.2.4",
-            "the client sent a command SMTP does not define",
-        ),
-        "reply-without-command" => (
-            "RFC 5321 4.1",
-            "the server replied when no command was waiting",
-        ),
-        "reply-code-mismatch" => (
-            "RFC 5321 4.2.1",
-            "lines of one multi-line reply carry different codes",
-        ),
-        "line-too-long" => ("RFC 5321 4.5.3.1", "a line is longer than SMTP allows"),
-        "bare-lf" => ("RFC 5321 2.3.8", "a line ends in LF without CR"),
-        "bare-cr" => ("RFC 5321 2.3.8", "a CR appears that is not part of CRLF"),
-        "8bit-without-8bitmime" => ("RFC 6152", "8-bit content sent without BODY=8BITMIME"),
-        "data-after-rejected-data" => (
-            "RFC 5321 4.1.1.4",
-            "message content sent although DATA/BDAT was refused",
-        ),
-        "pipelining-not-offered" => (
-            "RFC 2920 3.1",
-            "commands pipelined although the server did not offer PIPELINING",
-        ),
-        "starttls-refused" => (
-            "RFC 3207 4",
-            "the server refused STARTTLS; the session continues in the clear",
-        ),
-        "missing-greeting" => (
-            "RFC 5321 4.3.1",
-            "the client spoke before the server's 220 greeting",
-        ),
-        "gap-in-message" => ("RFC 793", "bytes of a message are missing from the capture"),
-        "gap" => (
-            "RFC 793",
-            "bytes are missing from the capture; parsing resynchronised",
-        ),
-        "message-cut-short" => (
-            "RFC 5321 4.1.1.4",
-            "the connection ended before the end of the message",
-        ),
-        "malformed-reply" => (
-            "RFC 5321 4.2",
-            "a server line is not a reply (three digits and a separator)",
-        ),
-        "bad-bdat-size" => ("RFC 3030 2", "BDAT without a valid chunk size"),
-        _ => ("", ""),
-    }
 }
 
 #[cfg(test)]
@@ -1283,7 +1232,7 @@ mod tests {
         assert!(
             t.anomalies()
                 .iter()
-                .any(|a| a.name == "data-after-rejected-data")
+                .any(|a| a.name() == "data-after-rejected-data")
         );
         assert_eq!(t.messages.len(), 0);
         let v = verbs(&t);
@@ -1300,7 +1249,7 @@ mod tests {
             (S, b"250-a\r\n251 b\r\n"),
             (S, b"250 surprise\r\n"),
         ]);
-        let names: Vec<&str> = t.anomalies().iter().map(|a| a.name).collect();
+        let names: Vec<&str> = t.anomalies().iter().map(|a| a.name()).collect();
         assert_eq!(
             names,
             vec![
@@ -1336,7 +1285,7 @@ mod tests {
             (C, b"QUIT\r\n"),
             (S, b"221 bye\r\n"),
         ]);
-        let names: Vec<&str> = t.anomalies().iter().map(|a| a.name).collect();
+        let names: Vec<&str> = t.anomalies().iter().map(|a| a.name()).collect();
         for want in [
             "pipelining-not-offered",
             "line-too-long",
@@ -1375,7 +1324,7 @@ mod tests {
             &("QUIT".to_string(), vec!["221".to_string()])
         );
         assert_eq!(v.len(), 5);
-        assert!(t.anomalies().iter().any(|a| a.name == "gap-in-message"));
+        assert!(t.anomalies().iter().any(|a| a.name() == "gap-in-message"));
     }
 
     #[test]
@@ -1396,7 +1345,7 @@ mod tests {
         assert!(
             !t.anomalies()
                 .iter()
-                .any(|a| a.name == "reply-without-command")
+                .any(|a| a.name() == "reply-without-command")
         );
     }
 

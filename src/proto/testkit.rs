@@ -132,8 +132,8 @@ pub fn check_bounds(t: &Transcript, b: &Bounds) {
     }
     let mut per_name = std::collections::HashMap::new();
     for a in t.anomalies() {
-        *per_name.entry(a.name).or_insert(0usize) += 1;
-        if a.name == "limit-reached" {
+        *per_name.entry(a.name()).or_insert(0usize) += 1;
+        if a.name() == "limit-reached" {
             assert!(
                 a.count.is_some_and(|c| c > 0),
                 "limit-reached without count"

@@ -11,6 +11,7 @@
 
 use super::Bounds;
 use super::event::{Anomaly, Auth, Event, HelloWatch, Mark, Secret, Tls};
+use super::vocab;
 use serde::Serialize;
 use serde::ser::SerializeStruct;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -537,7 +538,7 @@ impl Transcript {
 
     /// Records an anomaly: the first `max_anomalies` of each name are kept, the rest counted.
     pub fn anomaly(&mut self, a: Anomaly) {
-        let seen = self.anomaly_counts.entry(a.name).or_insert(0);
+        let seen = self.anomaly_counts.entry(a.name()).or_insert(0);
         *seen += 1;
         let keep = *seen <= self.bounds.max_anomalies as u64;
         if self.events.is_some() {
@@ -874,7 +875,7 @@ impl Transcript {
             let cap = self.bounds.max_anomalies;
             let mut seen: HashMap<&'static str, usize> = HashMap::new();
             self.anomalies.retain(|a| {
-                let n = seen.entry(a.name).or_insert(0);
+                let n = seen.entry(a.name()).or_insert(0);
                 *n += 1;
                 *n <= cap
             });
@@ -892,7 +893,7 @@ impl Transcript {
                 .anomalies
                 .iter()
                 .rev()
-                .find(|a| a.name == name)
+                .find(|a| a.name() == name)
                 .map(|a| Mark {
                     ts: a.ts,
                     frame: a.frame,
@@ -918,14 +919,8 @@ impl Transcript {
 
 /// The anomaly that says a resource limit was reached.
 pub fn limit_reached(mark: Mark, detail: String) -> Anomaly {
-    Anomaly::new("limit-reached", LIMIT_REACHED, mark, detail)
+    Anomaly::new(vocab::common::Anomaly::LimitReached, mark, detail)
 }
-
-/// RFC and explanation of `limit-reached`.
-pub const LIMIT_REACHED: (&str, &str) = (
-    "mailscope Limits (RFC 5321 4.5.3, RFC 9051 4: implementations may limit sizes)",
-    "a resource limit of mailscope was reached: what lies past it is counted, not kept",
-);
 
 /// An IMAP mailbox as SELECT/EXAMINE reported it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
