@@ -783,13 +783,9 @@ impl Imap {
             self.server_resync = false;
         }
         let code_word = rest.split(' ').next().unwrap_or("").to_ascii_uppercase();
-        let resp_code = rest
-            .split_once('[')
-            .and_then(|(before, r)| {
-                (before.trim().split(' ').count() <= 1).then(|| r.split(']').next())
-            })
-            .flatten()
-            .map(str::to_string);
+        let resp_code = grammar::resp_text_code(rest.as_bytes())
+            .ok()
+            .map(|(_, code)| String::from_utf8_lossy(code).into_owned());
         if let Some(code) = &resp_code {
             let upper = code.to_ascii_uppercase();
             if let Some(caps) = upper.strip_prefix("CAPABILITY ") {
