@@ -160,6 +160,7 @@ const FUZZ_BOUNDS: crate::proto::Bounds = crate::proto::Bounds {
     max_imap_line: 2048,
     max_imap_literals: 8,
     max_in_flight: 2,
+    max_imap_depth: 4,
 };
 
 /// The SMTP dissector; see `dissector` in this module.

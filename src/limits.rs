@@ -77,6 +77,9 @@ pub struct Limits {
     /// A hole the receiver has acknowledged stays open for its late segment until this much
     /// capture time has passed since the first ACK past it; then it becomes a gap.
     pub acked_hole_timeout: Duration,
+    /// IMAP: parenthesised lists nested in one line (BODYSTRUCTURE, command arguments) read;
+    /// deeper lists are skipped and reported.
+    pub max_imap_depth: usize,
 }
 
 impl Default for Limits {
@@ -110,6 +113,7 @@ impl Default for Limits {
             max_mime_anomalies_per_name: 20,
             max_acked_hole_bytes: 1 << 20,
             acked_hole_timeout: Duration::from_secs(1),
+            max_imap_depth: 32,
         }
     }
 }

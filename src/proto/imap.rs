@@ -19,6 +19,7 @@
 //! ```
 
 use super::event::{self, Auth, Event, HelloWatch, Mark, Secret, Side, Tls, sasl_response};
+use super::imap_grammar::{self as grammar, Value, Words};
 use super::line::{MessageBytes, strip_eol, truncate};
 pub use super::transcript::{ClientLine, Command, Exchange, Mailbox, Message, Reply, Transcript};
 use super::vocab::imap::{Anomaly, Verb};
@@ -599,7 +600,29 @@ impl Imap {
             params: Vec::new(),
             mailbox: None,
         };
-        let strings = astrings(&line);
+        let reads_args = matches!(
+            verb.as_str(),
+            "LOGIN"
+                | "SELECT"
+                | "EXAMINE"
+                | "CREATE"
+                | "DELETE"
+                | "RENAME"
+                | "SUBSCRIBE"
+                | "UNSUBSCRIBE"
+                | "STATUS"
+                | "APPEND"
+                | "COPY"
+                | "MOVE"
+                | "UID COPY"
+                | "UID MOVE"
+        );
+        let parsed = if reads_args {
+            self.command_args(&line, mark)
+        } else {
+            Args::default()
+        };
+        let strings = [parsed.first, parsed.second];
         match verb.as_str() {
             "LOGIN" => {
                 if self.login_disabled {
@@ -609,12 +632,7 @@ impl Imap {
                         "LOGIN although LOGINDISABLED",
                     );
                 }
-                let user = strings
-                    .first()
-                    .map(|s| String::from_utf8_lossy(s).into_owned());
-                let pass = strings
-                    .get(1)
-                    .map(|s| String::from_utf8_lossy(s).into_owned());
+                let [user, pass] = strings;
                 command.args = format!("{} <redacted>", user.as_deref().unwrap_or(""));
                 command.secret_args = Some(Secret::new(args.clone()));
                 self.t.add_auth(
@@ -658,9 +676,7 @@ impl Imap {
                 } else {
                     0
                 };
-                command.mailbox = strings
-                    .get(name_at)
-                    .map(|s| decode_mutf7(&String::from_utf8_lossy(s)));
+                command.mailbox = strings[name_at].as_deref().map(decode_mutf7);
             }
             _ => {}
         }
@@ -668,12 +684,11 @@ impl Imap {
         if verb == "APPEND" {
             // Every literal is a message (several with MULTIAPPEND, RFC 3502), except a
             // mailbox name sent as a literal: then the first text holds nothing but its marker.
-            let name_is_literal = line.texts.first().is_some_and(|t| {
-                let t = String::from_utf8_lossy(strip_eol(t)).into_owned();
-                let after_verb = t.splitn(3, ' ').nth(2).unwrap_or("");
-                literal_marker(after_verb.as_bytes()).is_some() && !after_verb.contains(' ')
-            });
-            for lit in line.literals.iter_mut().skip(usize::from(name_is_literal)) {
+            for lit in line
+                .literals
+                .iter_mut()
+                .skip(usize::from(parsed.name_is_literal))
+            {
                 self.store_literal_message(lit, "imap-append", idx);
                 appended += 1;
             }
@@ -707,6 +722,38 @@ impl Imap {
                 format!(
                     "pieces of one logical line past {bytes} bytes or {literals} literals are framed, not kept"
                 )
+            });
+        }
+    }
+
+    /// The first two astrings of a command's arguments (lists flattened, literals read from
+    /// the framed line in place), and whether the first argument is a literal.
+    fn command_args(&mut self, line: &Logical, mark: Mark) -> Args {
+        let framed = grammar::Line::new(
+            line.texts.iter().map(Vec::as_slice),
+            line.literals.iter().map(|l| l.body.kept()),
+        );
+        let mut reader = framed.reader(self.bounds.max_imap_depth);
+        let args = reader.values(grammar::command_args(framed.text()), Words::Astring);
+        self.depth_bound(reader.too_deep, mark);
+        let mut strings = Vec::with_capacity(2);
+        astrings(&args, &mut strings);
+        let mut strings = strings
+            .into_iter()
+            .map(|s| String::from_utf8_lossy(s).into_owned());
+        Args {
+            first: strings.next(),
+            second: strings.next(),
+            name_is_literal: matches!(args.first(), Some(Value::Literal(_))),
+        }
+    }
+
+    /// Reports lists nested past `max_imap_depth` (skipped, not read).
+    fn depth_bound(&mut self, too_deep: bool, mark: Mark) {
+        if too_deep {
+            let depth = self.bounds.max_imap_depth;
+            self.t.limit("max-imap-depth", mark, || {
+                format!("IMAP lists nested deeper than {depth} are skipped, not read")
             });
         }
     }
@@ -760,13 +807,9 @@ impl Imap {
             self.server_resync = false;
         }
         let code_word = rest.split(' ').next().unwrap_or("").to_ascii_uppercase();
-        let resp_code = rest
-            .split_once('[')
-            .and_then(|(before, r)| {
-                (before.trim().split(' ').count() <= 1).then(|| r.split(']').next())
-            })
-            .flatten()
-            .map(str::to_string);
+        let resp_code = grammar::resp_text_code(rest.as_bytes())
+            .ok()
+            .map(|(_, code)| String::from_utf8_lossy(code).into_owned());
         if let Some(code) = &resp_code {
             let upper = code.to_ascii_uppercase();
             if let Some(caps) = upper.strip_prefix("CAPABILITY ") {
@@ -880,15 +923,18 @@ impl Imap {
         };
         let mut reply = reply;
         if w1 == "FETCH" {
-            self.fetch(line, idx);
-            let mut data = String::new();
-            for t in &line.texts {
-                data.push_str(&String::from_utf8_lossy(strip_eol(t)));
-                data.push(' ');
+            let framed = grammar::Line::new(
+                line.texts.iter().map(Vec::as_slice),
+                line.literals.iter().map(|l| l.body.kept()),
+            );
+            if let Some(from) = grammar::fetch_data(framed.text()) {
+                let mut reader = framed.reader(self.bounds.max_imap_depth);
+                let data = reader.values(from, Words::FetchItem);
+                let too_deep = reader.too_deep;
+                reply.summary = grammar::fetch_summary(&data).map(|s| format!("message {w0}: {s}"));
+                self.depth_bound(too_deep, mark);
             }
-            let after = data.split_once(" FETCH ").map_or("", |(_, r)| r);
-            reply.summary =
-                super::imap_data::fetch_summary(after).map(|s| format!("message {w0}: {s}"));
+            self.fetch(line, idx);
         }
         let verb = self.verb_of(idx);
         if matches!(verb.as_str(), "SELECT" | "EXAMINE") {
@@ -1084,64 +1130,25 @@ fn fetch_item(before: &str) -> Option<String> {
     Some(head[start..].trim().to_string())
 }
 
-/// The astrings of a command's arguments (after tag and verb): atoms, quoted strings with
-/// their escapes undone, and literals.
-fn astrings(line: &Logical) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    for (i, raw) in line.texts.iter().enumerate() {
-        let text = strip_eol(raw);
-        let mut p = 0;
-        if i == 0 {
-            // Skip tag and verb (and a UID prefix).
-            let mut skip = 2;
-            if text
-                .split(|b| *b == b' ')
-                .nth(1)
-                .is_some_and(|v| v.eq_ignore_ascii_case(b"UID"))
-            {
-                skip = 3;
-            }
-            for _ in 0..skip {
-                match text[p..].iter().position(|b| *b == b' ') {
-                    Some(j) => p += j + 1,
-                    None => p = text.len(),
-                }
-            }
+/// The first astrings of command arguments (at most `out`'s capacity), lists flattened.
+fn astrings<'v>(values: &'v [Value], out: &mut Vec<&'v [u8]>) {
+    for v in values {
+        if out.len() == out.capacity() {
+            return;
         }
-        while p < text.len() {
-            match text[p] {
-                b' ' | b'(' | b')' => p += 1,
-                b'"' => {
-                    let mut s = Vec::new();
-                    p += 1;
-                    while p < text.len() && text[p] != b'"' {
-                        if text[p] == b'\\' && p + 1 < text.len() {
-                            p += 1;
-                        }
-                        s.push(text[p]);
-                        p += 1;
-                    }
-                    p += 1;
-                    out.push(s);
-                }
-                b'{' | b'~' if literal_marker(&text[p..]).is_some() => {
-                    if let Some(l) = line.literals.get(i) {
-                        out.push(l.body.kept().to_vec());
-                    }
-                    p = text.len();
-                }
-                _ => {
-                    let end = text[p..]
-                        .iter()
-                        .position(|b| matches!(*b, b' ' | b'(' | b')'))
-                        .map_or(text.len(), |j| p + j);
-                    out.push(text[p..end].to_vec());
-                    p = end;
-                }
-            }
+        match v {
+            Value::List(items) => astrings(items, out),
+            v => out.extend(v.astring()),
         }
     }
-    out
+}
+
+/// What a command's arguments give the transcript.
+#[derive(Default)]
+struct Args {
+    first: Option<String>,
+    second: Option<String>,
+    name_is_literal: bool,
 }
 
 /// RFC 3501 5.1.3 modified UTF-7 mailbox names → Unicode (invalid input is kept as is).
@@ -1435,6 +1442,39 @@ mod tests {
         );
         assert_eq!(decode_mutf7("a&-b"), "a&b");
         assert_eq!(decode_mutf7("bad&!!-x"), "bad&!!-x");
+    }
+
+    /// Lists nested past `max_imap_depth` are skipped and reported; the rest is still read.
+    #[test]
+    fn deep_nesting_is_reported() {
+        let deep = format!(
+            "* 1 FETCH (UID 9 X {}{})\r\n",
+            "(".repeat(40),
+            ")".repeat(40)
+        );
+        let login = format!("a LOGIN {}bob{} pw\r\n", "(".repeat(40), ")".repeat(40));
+        let t = run(&[
+            (S, b"* OK ready\r\n"),
+            (C, b"f FETCH 1 UID\r\n"),
+            (S, deep.as_bytes()),
+            (S, b"f OK done\r\n"),
+            (C, login.as_bytes()),
+            (S, b"a OK in\r\n"),
+        ]);
+        assert_eq!(
+            t.exchanges[1].replies[0].summary.as_deref(),
+            Some("message 1: UID 9")
+        );
+        // The user name was nested too deep to read; the password that follows is read.
+        assert_eq!(t.auth()[0].username.as_deref(), Some("pw"));
+        let limits: Vec<&str> = t
+            .anomalies()
+            .iter()
+            .filter(|a| a.name() == "limit-reached")
+            .map(|a| a.detail.as_str())
+            .collect();
+        assert_eq!(limits.len(), 1, "{:?}", t.anomalies());
+        assert!(limits[0].contains("nested deeper than 32"), "{limits:?}");
     }
 
     mod props {

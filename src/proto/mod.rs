@@ -8,7 +8,7 @@
 pub mod dotstuff;
 pub mod event;
 pub mod imap;
-pub mod imap_data;
+pub mod imap_grammar;
 pub mod line;
 pub mod pop3;
 pub mod smtp;
@@ -43,6 +43,8 @@ pub struct Bounds {
     pub max_imap_literals: usize,
     /// Commands waiting for their reply at once.
     pub max_in_flight: usize,
+    /// IMAP: parenthesised lists nested in one line that are read.
+    pub max_imap_depth: usize,
 }
 
 impl From<&crate::limits::Limits> for Bounds {
@@ -57,6 +59,7 @@ impl From<&crate::limits::Limits> for Bounds {
             max_imap_line: limits.max_imap_line,
             max_imap_literals: limits.max_imap_literals,
             max_in_flight: limits.max_in_flight,
+            max_imap_depth: limits.max_imap_depth,
         }
     }
 }

@@ -19,6 +19,7 @@ pub const BOUNDS: Bounds = Bounds {
     max_imap_line: 1 << 20,
     max_imap_literals: 1_000,
     max_in_flight: 1_000,
+    max_imap_depth: 32,
 };
 
 /// Each exchange's command verb (empty for none) and reply codes.
@@ -106,6 +107,7 @@ pub const TIGHT: Bounds = Bounds {
     max_imap_line: 256,
     max_imap_literals: 2,
     max_in_flight: 2,
+    max_imap_depth: 3,
 };
 
 /// Feeds arbitrary chunks (client or server) with a gap of `gap` bytes after each, as a
