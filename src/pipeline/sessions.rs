@@ -7,7 +7,7 @@ use super::SessionSink;
 use super::config::{RunError, SessionsConfig, SessionsOutcome};
 use super::drive::drive;
 use super::ordering::Ordered;
-use super::pool::{Decoded, Done, Pool};
+use super::pool::{Decoded, Done, Key, Pool};
 use crate::flow::{Chunk, ConnInfo, ConnSummary, Direction, Gap, Handler};
 use crate::proto;
 use crate::proto::Dissector;
@@ -49,20 +49,21 @@ struct SessionState {
     tunnel: Option<Setup>,
     head: [Vec<u8>; 2],
     messages: Vec<MessageInfo>,
-    /// Messages still being decoded elsewhere: (index in `messages`, job).
-    pending: Vec<(usize, u64)>,
+    /// Messages out for decoding: their results are filled into `messages` as they come.
+    outstanding: usize,
     /// Messages past `max_messages`: counted, not kept.
     omitted: session::mail::MessagesOmitted,
     /// Message bytes the dissector held at the last look (for the global budget).
     held: usize,
 }
 
-/// A closed session waiting for some of its messages to be decoded.
-struct Finishing {
+/// A closed session waiting for some of its messages to be decoded: the one record of a
+/// closed connection that decoding results (keyed by connection and message index) find.
+struct Closing {
     /// `None` when the filter hides it (it still holds its place in the order).
     session: Option<Session>,
-    /// Job → index of the message in the session.
-    slots: HashMap<u64, usize>,
+    /// Messages not back from decoding yet.
+    outstanding: usize,
 }
 
 struct SessionsHandler<'a, 'b> {
@@ -77,12 +78,8 @@ struct SessionsHandler<'a, 'b> {
     not_decoded: u64,
     out: Ordered<'b, Session>,
     pool: Pool,
-    /// Decoded messages of sessions still open, by job.
-    early: HashMap<u64, Done>,
     /// Closed sessions waiting for decoding, by connection id.
-    finishing: BTreeMap<u64, Finishing>,
-    /// Job → connection id, for the jobs of `finishing` sessions.
-    waiting_for: HashMap<u64, u64>,
+    closing: BTreeMap<u64, Closing>,
 }
 
 fn side_of(dir: Direction) -> Side {
@@ -122,9 +119,13 @@ impl SessionsHandler<'_, '_> {
             state.messages.push(info);
             return;
         }
-        match self.pool.submit(bytes, keep, hash) {
+        let key = Key {
+            conn: id,
+            index: state.messages.len(),
+        };
+        match self.pool.submit(key, bytes, keep, hash) {
             Decoded::Now(done) => fill(&mut info, *done, keep),
-            Decoded::Later(job) => state.pending.push((state.messages.len(), job)),
+            Decoded::Later => state.outstanding += 1,
         }
         state.messages.push(info);
     }
@@ -136,52 +137,44 @@ impl SessionsHandler<'_, '_> {
         }
     }
 
+    /// Puts a decoded message into its session, open or closed; hands a closed session out
+    /// once its last message is back.
     fn deliver(&mut self, done: Done) {
-        let Some(conn) = self.waiting_for.remove(&done.id) else {
-            self.early.insert(done.id, done);
+        let Key { conn, index } = done.key;
+        let keep = self.cfg.extract.is_some();
+        if let Some(state) = self.open.get_mut(&conn) {
+            state.outstanding = state.outstanding.saturating_sub(1);
+            if let Some(info) = state.messages.get_mut(index) {
+                fill(info, done, keep);
+            }
             return;
-        };
-        let Some(f) = self.finishing.get_mut(&conn) else {
-            return;
-        };
-        if let Some(idx) = f.slots.remove(&done.id)
-            && let Some(info) = f.session.as_mut().and_then(|s| s.messages.get_mut(idx))
-        {
-            fill(info, done, self.cfg.extract.is_some());
         }
-        if f.slots.is_empty()
-            && let Some(f) = self.finishing.remove(&conn)
+        let Some(c) = self.closing.get_mut(&conn) else {
+            return;
+        };
+        c.outstanding = c.outstanding.saturating_sub(1);
+        if let Some(info) = c.session.as_mut().and_then(|s| s.messages.get_mut(index)) {
+            fill(info, done, keep);
+        }
+        if c.outstanding == 0
+            && let Some(c) = self.closing.remove(&conn)
         {
-            self.out.settle(conn, f.session);
+            self.out.settle(conn, c.session);
         }
     }
 
     /// Hands out a closed session once all its messages are decoded.
-    fn finish_session(
-        &mut self,
-        conn: u64,
-        mut session: Option<Session>,
-        pending: Vec<(usize, u64)>,
-    ) {
-        let keep = self.cfg.extract.is_some();
-        let mut slots = HashMap::new();
-        for (idx, job) in pending {
-            match self.early.remove(&job) {
-                Some(done) => {
-                    if let Some(info) = session.as_mut().and_then(|s| s.messages.get_mut(idx)) {
-                        fill(info, done, keep);
-                    }
-                }
-                None => {
-                    slots.insert(job, idx);
-                    self.waiting_for.insert(job, conn);
-                }
-            }
-        }
-        if slots.is_empty() {
+    fn finish_session(&mut self, conn: u64, session: Option<Session>, outstanding: usize) {
+        if outstanding == 0 {
             self.out.settle(conn, session);
         } else {
-            self.finishing.insert(conn, Finishing { session, slots });
+            self.closing.insert(
+                conn,
+                Closing {
+                    session,
+                    outstanding,
+                },
+            );
         }
     }
 
@@ -191,8 +184,8 @@ impl SessionsHandler<'_, '_> {
             self.deliver(done);
         }
         // Only if a worker vanished: hand out what is there rather than lose sessions.
-        for (conn, f) in std::mem::take(&mut self.finishing) {
-            self.out.settle(conn, f.session);
+        for (conn, c) in std::mem::take(&mut self.closing) {
+            self.out.settle(conn, c.session);
         }
     }
 
@@ -353,7 +346,7 @@ impl Handler for SessionsHandler<'_, '_> {
             tunnel: None,
             head: [Vec::new(), Vec::new()],
             messages: Vec::new(),
-            pending: Vec::new(),
+            outstanding: 0,
             omitted: session::mail::MessagesOmitted::default(),
             held: 0,
         };
@@ -494,7 +487,7 @@ impl Handler for SessionsHandler<'_, '_> {
             self.cfg
                 .filter
                 .allows(session.id, session.protocol, session.client, session.server);
-        self.finish_session(summary.info.id, shown.then_some(session), state.pending);
+        self.finish_session(summary.info.id, shown.then_some(session), state.outstanding);
         self.collect();
     }
 
@@ -530,9 +523,7 @@ fn sessions_in<'s, 'b>(
             cfg.input.limits.max_decoding_bytes,
             crate::mime::Bounds::from(&cfg.input.limits),
         ),
-        early: HashMap::new(),
-        finishing: BTreeMap::new(),
-        waiting_for: HashMap::new(),
+        closing: BTreeMap::new(),
     };
     let driven = drive(&cfg.input, &mut handler);
     handler.drain();
