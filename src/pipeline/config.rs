@@ -18,7 +18,6 @@ pub struct InputConfig {
     /// Follow every TCP connection, not only those on mapped ports.
     pub all_ports: bool,
     pub limits: Limits,
-    pub progress: bool,
 }
 
 /// A validated `flows` run.

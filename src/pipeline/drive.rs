@@ -1,26 +1,32 @@
-//! The capture → packet → flow loop every command shares: frames from the capture, decoded
-//! to TCP segments, fed to the connection table and its [`Handler`]; the run totals at the
-//! end.
+//! The capture → packet → flow loop every command shares: frames from any
+//! [`FrameSource`], decoded to TCP segments, fed to the connection table and its
+//! [`Handler`]; the run totals at the end.
 
 use super::config::{InputConfig, RunError};
-use crate::capture::{FileReader, InputSource};
+use crate::capture::{FileReader, FrameSource, InputSource, Progress};
 use crate::flow::{FlowTable, Handler};
 use crate::packet::Decoder;
 use crate::proto;
 use crate::session::RunSummary;
-use std::io::{self, IsTerminal};
+
+/// Where reading has come to, reported every few thousand frames (a progress bar, say).
+pub type ProgressSink<'a> = dyn FnMut(Progress) + 'a;
+
+/// Opens the capture file (or standard input) `cfg` names.
+pub(super) fn open(cfg: &InputConfig) -> Result<FileReader, RunError> {
+    let source = InputSource::open(&cfg.input).map_err(|e| RunError::Open(cfg.input.clone(), e))?;
+    Ok(FileReader::new(source)?)
+}
 
 /// The capture → packet → flow loop: feeds every segment on a wanted port to `handler`,
 /// closes all connections at the end, and returns the run totals and the capture error
 /// that stopped reading early, if any.
 pub(super) fn drive<H: Handler>(
     cfg: &InputConfig,
+    source: &mut dyn FrameSource,
     handler: &mut H,
-) -> Result<(RunSummary, Option<RunError>), RunError> {
-    let source = InputSource::open(&cfg.input).map_err(|e| RunError::Open(cfg.input.clone(), e))?;
-    let size = source.size;
-    let counter = source.progress.clone();
-    let mut reader = FileReader::new(source)?;
+    progress: &mut ProgressSink<'_>,
+) -> (RunSummary, Option<RunError>) {
     let proxies = proto::PROXY_PORTS.into_iter();
     let mut table: FlowTable<H> = FlowTable::new(&cfg.limits, cfg.ports.ports().chain(proxies));
     let mut decoder = Decoder::new(cfg.limits.max_pending_fragments)
@@ -29,10 +35,9 @@ pub(super) fn drive<H: Handler>(
     for p in cfg.ports.ports().chain(proto::PROXY_PORTS) {
         wanted[usize::from(p)] = true;
     }
-    let bar = progress_bar(cfg.progress, size);
     let mut error = None;
     loop {
-        let frame = match reader.next_frame() {
+        let frame = match source.next_frame() {
             Ok(Some(frame)) => frame,
             Ok(None) => break,
             Err(e) => {
@@ -40,11 +45,6 @@ pub(super) fn drive<H: Handler>(
                 break;
             }
         };
-        if let Some(bar) = &bar
-            && frame.index % 8192 == 0
-        {
-            bar.set_position(counter.get());
-        }
         if handler.halted() {
             break;
         }
@@ -54,16 +54,16 @@ pub(super) fn drive<H: Handler>(
         {
             table.process(&seg, ts, index, handler);
         }
+        if index % 8192 == 0 {
+            progress(source.progress());
+        }
     }
     table.finish(handler);
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
     let ds = &decoder.stats;
     let summary = RunSummary {
         kind: "summary",
         input: cfg.input.clone(),
-        frames: reader.frames(),
+        frames: source.frames(),
         tcp_segments: ds.tcp,
         connections: table.stats.connections,
         listed: 0,
@@ -83,23 +83,9 @@ pub(super) fn drive<H: Handler>(
         packets_late: table.stats.late_packets,
         packets_ignored: table.stats.ignored_packets,
         ip_fragments_dropped: ds.fragments_dropped,
-        pcapng_blocks_skipped: reader.skipped_blocks,
+        pcapng_blocks_skipped: source.skipped_blocks(),
         messages_not_decoded: 0,
         error: error.as_ref().map(|e| e.to_string()),
     };
-    Ok((summary, error))
-}
-
-fn progress_bar(enabled: bool, size: Option<u64>) -> Option<indicatif::ProgressBar> {
-    let size = size?;
-    if !enabled || !io::stderr().is_terminal() || size < (64 << 20) {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(size);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-    ) {
-        bar.set_style(style);
-    }
-    Some(bar)
+    (summary, error)
 }

@@ -1,15 +1,15 @@
 //! The `flows` command: one record per connection (protocol recognised from its first
 //! bytes, proxy tunnels peeled), optionally each direction's bytes written to files.
 
-use super::FlowSink;
 use super::config::Filter;
 use super::config::{FlowsConfig, FlowsOutcome, RunError};
-use super::drive::drive;
+use super::drive::{ProgressSink, drive, open};
 use super::ordering::Ordered;
 use crate::flow::{Chunk, ConnInfo, ConnSummary, Direction, Gap, Handler};
 use crate::proto::event::{Mark, Side};
 use crate::proto::tunnel::{Progress, Setup, Tunnel};
 use crate::proto::{self, Basis, PortMap};
+use crate::render::FlowSink;
 use crate::render::streams::{StreamDir, StreamFile};
 use crate::session::{FlowRecord, PerSide};
 use crate::types::Protocol;
@@ -147,22 +147,29 @@ fn tunnel_in(head: &[Vec<u8>; 2], max: usize) -> Option<(Setup, [Vec<u8>; 2])> {
 }
 
 /// Reads the whole capture and hands a record per listed connection to `sink`, in order of
-/// first packet. Fails outright only when the input cannot be opened or is not a capture.
-pub fn flows<'b>(cfg: &FlowsConfig, sink: &'b mut FlowSink<'b>) -> Result<FlowsOutcome, RunError> {
+/// first packet, then the totals (unless writing failed); `progress` hears how far reading
+/// has come. Fails outright only when the input cannot be opened or is not a capture.
+pub fn flows(
+    cfg: &FlowsConfig,
+    sink: &mut dyn FlowSink,
+    progress: &mut ProgressSink<'_>,
+) -> Result<FlowsOutcome, RunError> {
     let streams = match &cfg.write_streams {
         Some(dir) => Some(StreamDir::new(dir).map_err(RunError::Streams)?),
         None => None,
     };
+    let mut source = open(&cfg.input)?;
+    let mut write = |f| sink.flow(f);
     let mut handler = FlowsHandler {
         ports: &cfg.input.ports,
         sniff: cfg.input.limits.max_sniff,
         all_ports: cfg.input.all_ports,
         filter: &cfg.filter,
         streams,
-        out: Ordered::new(sink),
+        out: Ordered::new(&mut write),
         io_error: None,
     };
-    let (mut summary, mut error) = drive(&cfg.input, &mut handler)?;
+    let (mut summary, mut error) = drive(&cfg.input, &mut source, &mut handler, progress);
     if error.is_none()
         && let Some(e) = handler.io_error.take()
     {
@@ -170,9 +177,13 @@ pub fn flows<'b>(cfg: &FlowsConfig, sink: &'b mut FlowSink<'b>) -> Result<FlowsO
     }
     summary.listed = handler.out.listed;
     summary.error = error.as_ref().map(|e| e.to_string());
+    let mut output_error = handler.out.error;
+    if output_error.is_none() {
+        output_error = sink.finish(&summary).err();
+    }
     Ok(FlowsOutcome {
         summary,
         error,
-        output_error: handler.out.error,
+        output_error,
     })
 }

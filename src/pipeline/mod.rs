@@ -20,14 +20,6 @@ mod sessions;
 pub use config::{
     Filter, FlowsConfig, FlowsOutcome, InputConfig, RunError, SessionsConfig, SessionsOutcome,
 };
+pub use drive::ProgressSink;
 pub use flows::flows;
 pub use sessions::sessions;
-
-use crate::session::{FlowRecord, Session};
-use std::io;
-
-/// Where finished sessions go, in order of first packet.
-pub type SessionSink<'a> = dyn FnMut(Session) -> io::Result<()> + 'a;
-
-/// Where finished connection records go, in order of first packet.
-pub type FlowSink<'a> = dyn FnMut(FlowRecord) -> io::Result<()> + 'a;

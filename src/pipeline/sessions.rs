@@ -3,11 +3,11 @@
 //! decoded by [`super::pool`], and builds the session once the connection has closed and
 //! its messages are back.
 
-use super::SessionSink;
 use super::config::{RunError, SessionsConfig, SessionsOutcome};
-use super::drive::drive;
+use super::drive::{ProgressSink, drive, open};
 use super::ordering::Ordered;
 use super::pool::{Decoded, Done, Key, Pool};
+use crate::capture::FrameSource;
 use crate::flow::{Chunk, ConnInfo, ConnSummary, Direction, Gap, Handler};
 use crate::proto;
 use crate::proto::Dissector;
@@ -16,6 +16,7 @@ use crate::proto::imap::Imap;
 use crate::proto::pop3::Pop3;
 use crate::proto::smtp::Smtp;
 use crate::proto::tunnel::{Progress, Setup, Tunnel};
+use crate::render::SessionSink;
 use crate::session::mail::MessageInfo;
 use crate::session::{self, Session};
 use crate::types::{Endpoint, Protocol};
@@ -498,22 +499,29 @@ impl Handler for SessionsHandler<'_, '_> {
 
 /// The main job: every mail session of the capture, dissected, handed to `sink` in order
 /// of first packet as soon as every earlier connection has closed.
-pub fn sessions<'b>(
+/// Then the totals go to `sink` too (unless writing failed); `progress` hears how far
+/// reading has come.
+pub fn sessions(
     cfg: &SessionsConfig,
-    sink: &'b mut SessionSink<'b>,
+    sink: &mut dyn SessionSink,
+    progress: &mut ProgressSink<'_>,
 ) -> Result<SessionsOutcome, RunError> {
-    std::thread::scope(|scope| sessions_in(scope, cfg, sink))
+    let mut source = open(&cfg.input)?;
+    std::thread::scope(|scope| sessions_in(scope, cfg, &mut source, sink, progress))
 }
 
-fn sessions_in<'s, 'b>(
+fn sessions_in<'s>(
     scope: &'s std::thread::Scope<'s, '_>,
     cfg: &SessionsConfig,
-    sink: &'b mut SessionSink<'b>,
+    source: &mut dyn FrameSource,
+    sink: &mut dyn SessionSink,
+    progress: &mut ProgressSink<'_>,
 ) -> Result<SessionsOutcome, RunError> {
+    let mut write = |s| sink.session(s);
     let mut handler = SessionsHandler {
         cfg,
         bounds: proto::Bounds::from(&cfg.input.limits),
-        out: Ordered::new(sink),
+        out: Ordered::new(&mut write),
         open: HashMap::new(),
         held: 0,
         not_decoded: 0,
@@ -525,15 +533,18 @@ fn sessions_in<'s, 'b>(
         ),
         closing: BTreeMap::new(),
     };
-    let driven = drive(&cfg.input, &mut handler);
+    let (mut summary, error) = drive(&cfg.input, source, &mut handler, progress);
     handler.drain();
-    let (mut summary, error) = driven?;
     summary.listed = handler.out.listed;
     summary.messages_not_decoded = handler.not_decoded;
+    let mut output_error = handler.out.error;
+    if output_error.is_none() {
+        output_error = sink.finish(&summary).err();
+    }
     Ok(SessionsOutcome {
         summary,
         error,
-        output_error: handler.out.error,
+        output_error,
     })
 }
 
