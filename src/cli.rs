@@ -84,6 +84,11 @@ pub struct InputArgs {
     /// keeping bytes (size and SHA-256 stay exact, marked not decoded).
     #[arg(long, value_name = "BYTES")]
     pub max_held_messages: Option<usize>,
+    /// Finished sessions held back while an earlier connection is still open (output comes
+    /// in order of first packet); past it they are written as they finish, and the summary
+    /// counts those that came late. 0: write everything as it finishes.
+    #[arg(long, value_name = "N")]
+    pub max_reorder: Option<usize>,
     /// Never draw a progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -248,6 +253,9 @@ impl InputArgs {
         }
         if let Some(n) = self.max_held_messages {
             limits.max_held_messages = n;
+        }
+        if let Some(n) = self.max_reorder {
+            limits.max_reorder = n;
         }
         Ok((
             InputConfig {

@@ -77,6 +77,14 @@ pub struct Limits {
     /// A hole the receiver has acknowledged stays open for its late segment until this much
     /// capture time has passed since the first ACK past it; then it becomes a gap.
     pub acked_hole_timeout: Duration,
+    /// Finished sessions (or `flows` records) held back while an earlier connection is
+    /// still open, so that output comes in order of first packet. Past it, the connections
+    /// open ahead of them are given up on: the held items are written, and those
+    /// connections' items come when they finish, out of order (their ids still say the
+    /// order; the summary counts them as `listed_out_of_order`). 0 writes everything as it
+    /// finishes. The default holds a few MB of typical sessions (more with `--extract`,
+    /// which keeps message bytes).
+    pub max_reorder: usize,
 }
 
 impl Default for Limits {
@@ -110,6 +118,7 @@ impl Default for Limits {
             max_mime_anomalies_per_name: 20,
             max_acked_hole_bytes: 1 << 20,
             acked_hole_timeout: Duration::from_secs(1),
+            max_reorder: 1_000,
         }
     }
 }

@@ -86,6 +86,7 @@ pub(super) fn drive<H: Handler>(
         pcapng_blocks_skipped: source.skipped_blocks(),
         messages_not_decoded: 0,
         error: error.as_ref().map(|e| e.to_string()),
+        listed_out_of_order: 0,
     };
     (summary, error)
 }

@@ -166,7 +166,7 @@ pub fn flows(
         all_ports: cfg.input.all_ports,
         filter: &cfg.filter,
         streams,
-        out: Ordered::new(&mut write),
+        out: Ordered::new(&mut write, cfg.input.limits.max_reorder),
         io_error: None,
     };
     let (mut summary, mut error) = drive(&cfg.input, &mut source, &mut handler, progress);
@@ -176,6 +176,7 @@ pub fn flows(
         error = Some(RunError::Streams(e));
     }
     summary.listed = handler.out.listed;
+    summary.listed_out_of_order = handler.out.out_of_order;
     summary.error = error.as_ref().map(|e| e.to_string());
     let mut output_error = handler.out.error;
     if output_error.is_none() {

@@ -521,7 +521,7 @@ fn sessions_in<'s>(
     let mut handler = SessionsHandler {
         cfg,
         bounds: proto::Bounds::from(&cfg.input.limits),
-        out: Ordered::new(&mut write),
+        out: Ordered::new(&mut write, cfg.input.limits.max_reorder),
         open: HashMap::new(),
         held: 0,
         not_decoded: 0,
@@ -536,6 +536,7 @@ fn sessions_in<'s>(
     let (mut summary, error) = drive(&cfg.input, source, &mut handler, progress);
     handler.drain();
     summary.listed = handler.out.listed;
+    summary.listed_out_of_order = handler.out.out_of_order;
     summary.messages_not_decoded = handler.not_decoded;
     let mut output_error = handler.out.error;
     if output_error.is_none() {
