@@ -6,10 +6,11 @@
 //! to its end (an IMAP IDLE session) would otherwise hold back every item after it. Past the
 //! bound, the connections still open ahead of the waiting items are given up on: the items
 //! go out, and those connections' items are written when they finish, later than their
-//! number says; they are counted (`RunSummary::listed_out_of_order`).
+//! number says; those written after a later one are counted
+//! (`RunSummary::listed_out_of_order`).
 //!
 //! ```text
-//!  settle(id) ──id given up on?──yes──▶ write now (counted late)
+//!  settle(id) ──id given up on?──yes──▶ write now
 //!      │ no
 //!      ▼
 //!  waiting ──ids from `next` on, in a row──▶ write

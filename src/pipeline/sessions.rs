@@ -498,9 +498,9 @@ impl Handler for SessionsHandler<'_, '_> {
 }
 
 /// The main job: every mail session of the capture, dissected, handed to `sink` in order
-/// of first packet as soon as every earlier connection has closed.
-/// Then the totals go to `sink` too (unless writing failed); `progress` hears how far
-/// reading has come.
+/// of first packet as soon as every earlier connection has closed (within
+/// `Limits::max_reorder`), then the totals (unless writing failed). `progress` hears how
+/// far reading has come.
 pub fn sessions(
     cfg: &SessionsConfig,
     sink: &mut dyn SessionSink,
