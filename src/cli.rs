@@ -1,11 +1,14 @@
-//! Command line: raw flags (clap) and their validation into [`crate::pipeline`] configs.
-//! Nothing runs until the flags have become a checked config.
+//! Command line: raw flags (clap) and their validation into [`crate::pipeline`] configs,
+//! and the output format each flag value stands for (its [`crate::render`] sink). Nothing
+//! runs until the flags have become a checked config.
 
 use crate::limits::Limits;
 use crate::pipeline::{Filter, FlowsConfig, InputConfig, SessionsConfig};
 use crate::proto::{PortMap, PortRole};
+use crate::render::{FlowSink, SessionSink, sink, text};
 use crate::types::Protocol;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -81,6 +84,11 @@ pub struct InputArgs {
     /// keeping bytes (size and SHA-256 stay exact, marked not decoded).
     #[arg(long, value_name = "BYTES")]
     pub max_held_messages: Option<usize>,
+    /// Finished sessions held back while an earlier connection is still open (output comes
+    /// in order of first packet); past it they are written as they finish, and the summary
+    /// counts those that came late. 0: write everything as it finishes.
+    #[arg(long, value_name = "N")]
+    pub max_reorder: Option<usize>,
     /// Never draw a progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -147,6 +155,43 @@ pub enum FlowsOutput {
     Json { pretty: bool },
 }
 
+/// How output looks, whatever the format.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Look {
+    /// Indent JSON for people.
+    pub pretty: bool,
+    pub show_secrets: bool,
+    /// ANSI colours (a terminal, and no `NO_COLOR`).
+    pub color: bool,
+}
+
+impl Format {
+    /// The sink that writes this format to `out` (notes for people to `notes`): the one
+    /// place a format value meets its printer.
+    pub fn sink<'w>(
+        self,
+        out: impl Write + 'w,
+        notes: impl Write + 'w,
+        look: Look,
+    ) -> Box<dyn SessionSink + 'w> {
+        match self {
+            Format::Text => Box::new(sink::Text::new(out, notes, text::Style::new(look.color))),
+            Format::Json => Box::new(sink::Json::new(out, look.pretty)),
+            Format::Table => Box::new(sink::Table::new(out, look.show_secrets, look.color)),
+        }
+    }
+}
+
+impl FlowsOutput {
+    /// The sink that writes this output to `out`.
+    pub fn sink<'w>(self, out: impl Write + 'w, color: bool) -> Box<dyn FlowSink + 'w> {
+        match self {
+            FlowsOutput::Table => Box::new(sink::Table::new(out, false, color)),
+            FlowsOutput::Json { pretty } => Box::new(sink::Json::new(out, pretty)),
+        }
+    }
+}
+
 impl InputArgs {
     fn validate(&self) -> Result<(InputConfig, Filter), String> {
         let input = self
@@ -209,13 +254,15 @@ impl InputArgs {
         if let Some(n) = self.max_held_messages {
             limits.max_held_messages = n;
         }
+        if let Some(n) = self.max_reorder {
+            limits.max_reorder = n;
+        }
         Ok((
             InputConfig {
                 input,
                 ports,
                 all_ports: self.all_ports,
                 limits,
-                progress: !self.no_progress,
             },
             filter,
         ))

@@ -80,6 +80,14 @@ pub struct Limits {
     /// IMAP: parenthesised lists nested in one line (BODYSTRUCTURE, command arguments) read;
     /// deeper lists are skipped and reported.
     pub max_imap_depth: usize,
+    /// Finished sessions (or `flows` records) held back while an earlier connection is
+    /// still open, so that output comes in order of first packet. Past it, the connections
+    /// open ahead of them are given up on: the held items are written, and those
+    /// connections' items come when they finish, out of order (their ids still say the
+    /// order; the summary counts them as `listed_out_of_order`). 0 writes everything as it
+    /// finishes. The default holds a few MB of typical sessions (more with `--extract`,
+    /// which keeps message bytes).
+    pub max_reorder: usize,
 }
 
 impl Default for Limits {
@@ -114,6 +122,7 @@ impl Default for Limits {
             max_acked_hole_bytes: 1 << 20,
             acked_hole_timeout: Duration::from_secs(1),
             max_imap_depth: 32,
+            max_reorder: 1_000,
         }
     }
 }

@@ -1,8 +1,11 @@
-//! The `mailscope` binary: parse flags, run the pipeline, print, map errors to exit codes.
+//! The `mailscope` binary: parse flags, run the pipeline into the chosen format's sink, draw
+//! the progress bar, map errors to exit codes.
 #![forbid(unsafe_code)]
 
 use clap::Parser;
-use mailscope::cli::{Cli, Command, FlowsArgs, FlowsOutput, Format, SessionArgs};
+use mailscope::capture::Progress;
+use mailscope::cli::{Cli, Command, FlowsArgs, Look, SessionArgs};
+use mailscope::render::sink::Extracting;
 use mailscope::{pipeline, render};
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
@@ -51,34 +54,15 @@ enum Failure {
     Output(io::Error),
 }
 
-impl From<io::Error> for Failure {
-    fn from(e: io::Error) -> Failure {
-        Failure::Output(e)
-    }
-}
-
 fn flows(args: &FlowsArgs, out: &mut impl Write, color: bool) -> Result<(), Failure> {
     let (config, output) = args.validate().map_err(Failure::Usage)?;
-    // The table needs every row; JSON streams.
-    let mut rows = Vec::new();
-    let outcome = {
-        let mut sink = |f: mailscope::session::FlowRecord| -> io::Result<()> {
-            match output {
-                FlowsOutput::Table => {
-                    rows.push(f);
-                    Ok(())
-                }
-                FlowsOutput::Json { pretty } => render::json::write_line(out, &f, pretty),
-            }
-        };
-        pipeline::flows(&config, &mut sink).map_err(|e| Failure::Run(e.to_string()))?
-    };
+    let mut sink = output.sink(out, color);
+    let mut bar = Bar::new(!args.input.no_progress);
+    let outcome = pipeline::flows(&config, sink.as_mut(), &mut |p| bar.update(p));
+    bar.clear();
+    let outcome = outcome.map_err(|e| Failure::Run(e.to_string()))?;
     if let Some(e) = outcome.output_error {
         return Err(Failure::Output(e));
-    }
-    match output {
-        FlowsOutput::Table => render::table::write_flows(out, &rows, &outcome.summary, color)?,
-        FlowsOutput::Json { pretty } => render::json::write_line(out, &outcome.summary, pretty)?,
     }
     match outcome.error {
         Some(e) => Err(Failure::Run(e.to_string())),
@@ -88,69 +72,83 @@ fn flows(args: &FlowsArgs, out: &mut impl Write, color: bool) -> Result<(), Fail
 
 fn sessions(args: &SessionArgs, out: &mut impl Write, color: bool) -> Result<(), Failure> {
     let config = args.validate().map_err(Failure::Usage)?;
-    let mut extractor = match &config.extract {
-        Some(dir) => Some(
-            render::extract::Extractor::new(dir)
-                .map_err(|e| Failure::Run(format!("--extract {}: {e}", dir.display())))?,
-        ),
+    let extract_failed = |dir: &std::path::Path, e: io::Error| {
+        Failure::Run(format!("--extract {}: {e}", dir.display()))
+    };
+    let extractor = match &config.extract {
+        Some(dir) => {
+            Some(render::extract::Extractor::new(dir).map_err(|e| extract_failed(dir, e))?)
+        }
         None => None,
     };
-    let extract_error = std::cell::RefCell::new(None);
-    let style = render::text::Style::new(color);
-    // Tables need every session; text and JSON stream as sessions finish.
-    let mut table = Vec::new();
-    let mut first = true;
-    let outcome = {
-        let mut sink = |s: mailscope::session::Session| -> io::Result<()> {
-            if let Some(x) = extractor.as_mut()
-                && let Err(e) = x.add(&s)
-            {
-                extract_error.borrow_mut().get_or_insert(e);
-            }
-            match args.format {
-                Format::Text => {
-                    if !first {
-                        writeln!(out)?;
-                    }
-                    first = false;
-                    render::text::write_session(out, &s, style)
-                }
-                Format::Json => render::json::write_line(out, &s, args.pretty),
-                Format::Table => {
-                    table.push(s);
-                    Ok(())
-                }
-            }
-        };
-        pipeline::sessions(&config, &mut sink).map_err(|e| Failure::Run(e.to_string()))?
+    let look = Look {
+        pretty: args.pretty,
+        show_secrets: config.show_secrets,
+        color,
     };
+    let mut format = args.format.sink(out, io::stderr(), look);
+    let mut sink = Extracting::new(format.as_mut(), extractor);
+    let mut bar = Bar::new(!args.input.no_progress);
+    let outcome = pipeline::sessions(&config, &mut sink, &mut |p| bar.update(p));
+    bar.clear();
+    let outcome = outcome.map_err(|e| Failure::Run(e.to_string()))?;
     if let Some(e) = outcome.output_error {
         return Err(Failure::Output(e));
     }
-    match args.format {
-        Format::Text if outcome.error.is_none() => {
-            render::text::write_skipped(&mut io::stderr().lock(), &outcome.summary)?
-        }
-        Format::Text => {}
-        Format::Json => render::json::write_line(out, &outcome.summary, args.pretty)?,
-        Format::Table => render::table::write_sessions(
-            out,
-            &table,
-            &outcome.summary,
-            config.show_secrets,
-            color,
-        )?,
-    }
-    let extract_failed = extract_error.into_inner();
+    let extracted = sink.done();
     if let Some(dir) = &config.extract {
-        let finished = match extract_failed {
-            Some(e) => Err(e),
-            None => extractor.map_or(Ok(()), |x| x.finish()),
-        };
-        finished.map_err(|e| Failure::Run(format!("--extract {}: {e}", dir.display())))?;
+        extracted.map_err(|e| extract_failed(dir, e))?;
     }
     match outcome.error {
         Some(e) => Err(Failure::Run(e.to_string())),
         None => Ok(()),
+    }
+}
+
+/// The progress bar on stderr: drawn for an input of 64 MiB or more whose size is known,
+/// when stderr is a terminal and `--no-progress` was not given.
+struct Bar {
+    enabled: bool,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Bar {
+    fn new(enabled: bool) -> Bar {
+        Bar {
+            enabled: enabled && io::stderr().is_terminal(),
+            bar: None,
+        }
+    }
+
+    fn update(&mut self, p: Progress) {
+        if !self.enabled {
+            return;
+        }
+        if self.bar.is_none() {
+            match p.total {
+                Some(size) if size >= (64 << 20) => {
+                    let bar = indicatif::ProgressBar::new(size);
+                    if let Ok(style) = indicatif::ProgressStyle::with_template(
+                        "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                    ) {
+                        bar.set_style(style);
+                    }
+                    self.bar = Some(bar);
+                }
+                _ => {
+                    self.enabled = false;
+                    return;
+                }
+            }
+        }
+        if let Some(bar) = &self.bar {
+            bar.set_position(p.read);
+        }
+    }
+
+    fn clear(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
     }
 }

@@ -18,7 +18,6 @@ fn run(file: &Path, limits: Limits, all_ports: bool) -> Vec<Value> {
             ports: Default::default(),
             all_ports,
             limits,
-            progress: false,
         },
         filter: Filter::default(),
         show_secrets: false,
@@ -30,7 +29,7 @@ fn run(file: &Path, limits: Limits, all_ports: bool) -> Vec<Value> {
         out.push(serde_json::to_value(&s).unwrap());
         Ok(())
     };
-    let outcome = sessions(&cfg, &mut sink).unwrap();
+    let outcome = sessions(&cfg, &mut sink, &mut |_| {}).unwrap();
     assert!(outcome.error.is_none());
     out
 }

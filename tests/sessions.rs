@@ -438,7 +438,6 @@ fn output_is_the_same_for_any_number_of_threads() {
                 ports: Default::default(),
                 all_ports: false,
                 limits,
-                progress: false,
             },
             filter: Filter::default(),
             show_secrets: false,
@@ -450,7 +449,7 @@ fn output_is_the_same_for_any_number_of_threads() {
             out.push(serde_json::to_string(&s).unwrap());
             Ok(())
         };
-        let outcome = sessions(&cfg, &mut sink).unwrap();
+        let outcome = sessions(&cfg, &mut sink, &mut |_| {}).unwrap();
         assert!(outcome.error.is_none());
         out
     };

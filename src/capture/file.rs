@@ -1,7 +1,10 @@
 //! pcap / pcapng reader on top of pcap-parser: the only file that knows its
 //! next / consume / refill protocol.
 
-use super::{CaptureError, CaptureErrorKind, Frame, InputSource, LinkType, Unreadable};
+use super::source::ProgressCounter;
+use super::{
+    CaptureError, CaptureErrorKind, Frame, FrameSource, InputSource, LinkType, Progress, Unreadable,
+};
 use crate::types::Timestamp;
 use pcap_parser::pcapng::Block;
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
@@ -46,6 +49,9 @@ pub struct FileReader {
     /// The first packet record that could not be decoded at the link level: its number,
     /// byte offset and why. When no record was decodable, the end of input reports it.
     first_unreadable: Option<(u64, u64, Unreadable)>,
+    /// Bytes read from the input so far, and its size.
+    read: ProgressCounter,
+    size: Option<u64>,
 }
 
 /// A reader that fills the buffer it is given as far as the input allows: pipes and gzip
@@ -93,6 +99,7 @@ enum Step {
 impl FileReader {
     pub fn new(source: InputSource) -> Result<FileReader, CaptureError> {
         let name = source.name.clone();
+        let (read, size) = (source.progress.clone(), source.size);
         let err = |kind| CaptureError {
             path: name.clone(),
             frame: 1,
@@ -127,6 +134,8 @@ impl FileReader {
             skipped_blocks: 0,
             decodable: 0,
             first_unreadable: None,
+            read,
+            size,
         })
     }
 
@@ -259,6 +268,27 @@ impl FileReader {
                     }));
                 }
             }
+        }
+    }
+}
+
+impl FrameSource for FileReader {
+    fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
+        FileReader::next_frame(self)
+    }
+
+    fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    fn skipped_blocks(&self) -> u64 {
+        self.skipped_blocks
+    }
+
+    fn progress(&self) -> Progress {
+        Progress {
+            read: self.read.get(),
+            total: self.size,
         }
     }
 }

@@ -12,6 +12,9 @@
 //!
 //! Memory use is bounded: frames are borrowed from one circular buffer that is refilled in
 //! place, so a 100 GB file is read with the same few MiB as a 1 KB one.
+//!
+//! Every source of frames implements [`FrameSource`]: the file reader today, the live
+//! capture backends later. A new backend is a `FrameSource` here; nothing else changes.
 
 mod file;
 mod source;
@@ -59,6 +62,27 @@ impl LinkType {
             other => LinkType::Other(other),
         }
     }
+}
+
+/// Where frames come from: a capture file ([`FileReader`]) or, later, a live interface.
+pub trait FrameSource {
+    /// The next frame, `None` at a clean end of input, or the error that stopped reading
+    /// (with its frame number and byte offset). After an error the source is not used again.
+    fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError>;
+    /// Frames handed out so far.
+    fn frames(&self) -> u64;
+    /// Packet records the source could not turn into a frame (counted, not fatal).
+    fn skipped_blocks(&self) -> u64;
+    /// How far reading has come, for a progress display.
+    fn progress(&self) -> Progress;
+}
+
+/// How far reading has come: bytes of the input read so far (compressed bytes, for a
+/// gzipped file) and the input's size when it is known (a regular file; not a pipe).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub read: u64,
+    pub total: Option<u64>,
 }
 
 /// One captured frame, borrowed from the reader's buffer until the next call.

@@ -191,7 +191,10 @@ pub struct FlowTable<H: Handler> {
     idle_timeout_ns: i64,
     total_buffered: usize,
     next_id: u64,
+    /// The table's clock: the latest time a packet or [`FlowTable::tick`] brought.
     now: Timestamp,
+    /// The latest frame processed (what a sweep without a packet dates its gaps by).
+    frame: u64,
     last_sweep: Timestamp,
     server_ports: Vec<bool>,
     pub stats: TableStats,
@@ -220,6 +223,7 @@ impl<H: Handler> FlowTable<H> {
             total_buffered: 0,
             next_id: 1,
             now: Timestamp::default(),
+            frame: 0,
             last_sweep: Timestamp::default(),
             server_ports: ports,
             stats: TableStats::default(),
@@ -231,13 +235,10 @@ impl<H: Handler> FlowTable<H> {
     }
 
     /// Feeds one segment seen at `ts` in frame `frame`.
+    /// Each packet advances the clock as [`FlowTable::tick`] does (the capture clock).
     pub fn process(&mut self, seg: &Segment<'_>, ts: Timestamp, frame: u64, handler: &mut H) {
-        if ts > self.now {
-            self.now = ts;
-        }
-        if self.now.since(self.last_sweep) > self.sweep_interval() {
-            self.sweep(frame, handler);
-        }
+        self.frame = frame;
+        self.tick(ts, handler);
         let key = key_of(seg.src, seg.dst);
         let fresh_syn = seg.flags.syn && !seg.flags.ack;
         if let Some(conn) = self.conns.get(&key) {
@@ -366,6 +367,21 @@ impl<H: Handler> FlowTable<H> {
             } else {
                 conn.closing = true;
             }
+        }
+    }
+
+    /// Lets time advance to `now` without a packet: connections idle past the timeout are
+    /// closed, acknowledged holes whose time is up become gaps (dated at the last frame
+    /// seen). File mode advances the clock by the capture's timestamps, through
+    /// [`FlowTable::process`]; live capture calls this from the wall clock between packets.
+    /// A clock that goes back is ignored. The work is done at most every tenth of the idle
+    /// timeout (at least every second), so calling it often is cheap.
+    pub fn tick(&mut self, now: Timestamp, handler: &mut H) {
+        if now > self.now {
+            self.now = now;
+        }
+        if self.now.since(self.last_sweep) > self.sweep_interval() {
+            self.sweep(self.frame, handler);
         }
     }
 
@@ -698,5 +714,27 @@ mod tests {
         f.closed_with_acked_hole(40000);
         f.table.finish(&mut f.log);
         assert_eq!(f.log.closed, vec![(1, EndState::Complete)]);
+    }
+
+    /// Time advances without a packet: a connection idle past the timeout is closed by
+    /// `tick` alone (live capture calls it from the wall clock), and not before.
+    #[test]
+    fn tick_alone_closes_an_idle_connection() {
+        let mut f = Feed::new();
+        f.packet(40000, CLIENT, 0, 0, "S", b"");
+        f.packet(40000, SERVER, 100, 1, "SA", b"");
+        f.packet(40000, CLIENT, 1, 101, "A", b"HELO x\r\n");
+        let at = |s: i64| Timestamp::from_nanos(s * 1_000_000_000);
+        f.table.tick(at(200), &mut f.log);
+        assert!(
+            f.log.closed.is_empty(),
+            "200 s idle is within the 300 s timeout"
+        );
+        f.table.tick(at(301), &mut f.log);
+        assert_eq!(f.log.closed, vec![(1, EndState::TimedOut)]);
+        assert_eq!(f.table.stats.timed_out, 1);
+        // A clock that goes back changes nothing.
+        f.table.tick(at(5), &mut f.log);
+        assert_eq!(f.log.closed.len(), 1);
     }
 }

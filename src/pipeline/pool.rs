@@ -1,7 +1,7 @@
 //! MIME decoding beside the reading thread. Finished messages go to worker threads while
-//! reading and reassembly go on; results come back tagged with the job number, and the
-//! pipeline puts them into their session before it is handed out, so output is the same
-//! for any number of threads.
+//! reading and reassembly go on; results come back tagged with their [`Key`] (connection,
+//! message index), and the pipeline puts them into their session before it is handed out,
+//! so output is the same for any number of threads.
 //!
 //! Memory stays bounded: messages waiting for or under decoding count against
 //! [`crate::limits::Limits::max_decoding_bytes`]; past it the reading thread decodes the
@@ -17,8 +17,15 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::Scope;
 
+/// Which message a job decodes: its connection id and its index in the session's messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub conn: u64,
+    pub index: usize,
+}
+
 struct Job {
-    id: u64,
+    key: Key,
     bytes: Vec<u8>,
     keep_bodies: bool,
     /// Also hash the bytes (the dissector did not).
@@ -27,7 +34,7 @@ struct Job {
 
 /// A decoded message.
 pub struct Done {
-    pub id: u64,
+    pub key: Key,
     pub mime: MimeInfo,
     /// SHA-256 of the message bytes, when asked for.
     pub sha256: Option<String>,
@@ -42,7 +49,7 @@ pub enum Decoded {
     /// Right away, on the calling thread.
     Now(Box<Done>),
     /// By a worker: the result comes out of [`Pool::try_done`] / [`Pool::wait_done`].
-    Later(u64),
+    Later,
 }
 
 pub struct Pool {
@@ -53,7 +60,6 @@ pub struct Pool {
     /// Jobs submitted and not yet returned.
     outstanding: usize,
     budget: usize,
-    next: u64,
     /// MIME limits, for messages decoded inline.
     bounds: mime::Bounds,
 }
@@ -61,7 +67,7 @@ pub struct Pool {
 /// Decodes one message; a panic inside the MIME layer becomes an anomaly, not a lost result.
 fn decode(job: Job, bounds: &mime::Bounds) -> Done {
     let Job {
-        id,
+        key,
         bytes,
         keep_bodies,
         hash,
@@ -78,7 +84,7 @@ fn decode(job: Job, bounds: &mime::Bounds) -> Done {
         ..MimeInfo::default()
     });
     Done {
-        id,
+        key,
         mime,
         sha256,
         len: bytes.len(),
@@ -124,17 +130,14 @@ impl Pool {
             in_flight: 0,
             outstanding: 0,
             budget,
-            next: 1,
             bounds,
         }
     }
 
     /// Decodes `bytes` (and hashes them if `hash`) now or hands them to a worker.
-    pub fn submit(&mut self, bytes: Vec<u8>, keep_bodies: bool, hash: bool) -> Decoded {
-        let id = self.next;
-        self.next += 1;
+    pub fn submit(&mut self, key: Key, bytes: Vec<u8>, keep_bodies: bool, hash: bool) -> Decoded {
         let job = Job {
-            id,
+            key,
             bytes,
             keep_bodies,
             hash,
@@ -147,7 +150,7 @@ impl Pool {
                     Ok(()) => {
                         self.in_flight += len;
                         self.outstanding += 1;
-                        Decoded::Later(id)
+                        Decoded::Later
                     }
                     // Every worker is gone: decode here from now on.
                     Err(mpsc::SendError(job)) => {

@@ -1,6 +1,11 @@
 //! Render layer: turns the session model into output. One printer per format; renderers read
 //! only `session` types, never dissector or reassembly internals.
 //!
+//! The pipeline hands its results to a [`SessionSink`] (main job) or a [`FlowSink`]
+//! (`flows`), in the style of ripgrep's `Sink` and hyperfine's `Exporter`: one
+//! implementation per output format (`sink`: text, JSON Lines, table). A new output format
+//! is a printer plus its sink, and its value in `cli`'s format enum; nothing else changes.
+//!
 //! Strings in the model come from the capture, so no printer writes them raw: the text and
 //! table printers pass them through [`escape`], the JSON printers through the escaping
 //! formatter of [`json`] (also used for `--extract`'s `index.json`), and extracted file names
@@ -8,9 +13,52 @@
 
 pub mod extract;
 pub mod json;
+pub mod sink;
 pub mod streams;
 pub mod table;
 pub mod text;
+
+use crate::session::{FlowRecord, RunSummary, Session};
+use std::io;
+
+/// Where the main job's results go: one implementation per output format.
+pub trait SessionSink {
+    /// A finished session, in order of first packet (see `Limits::max_reorder` for when a
+    /// session comes later than its number says).
+    fn session(&mut self, session: Session) -> io::Result<()>;
+    /// The run is over (not called when writing failed): the totals. A sink that needs
+    /// every session (a table) writes here.
+    fn finish(&mut self, summary: &RunSummary) -> io::Result<()>;
+    // Live capture adds `event(…)` here: a session's events as they happen (later issue).
+}
+
+/// Where the `flows` command's records go: one implementation per output format.
+pub trait FlowSink {
+    /// A finished connection's record, in order of first packet.
+    fn flow(&mut self, flow: FlowRecord) -> io::Result<()>;
+    /// The run is over (not called when writing failed): the totals.
+    fn finish(&mut self, summary: &RunSummary) -> io::Result<()>;
+}
+
+/// A closure is a sink that takes each session and ignores the totals (tests, library use).
+impl<F: FnMut(Session) -> io::Result<()>> SessionSink for F {
+    fn session(&mut self, session: Session) -> io::Result<()> {
+        self(session)
+    }
+    fn finish(&mut self, _: &RunSummary) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A closure is a sink that takes each record and ignores the totals.
+impl<F: FnMut(FlowRecord) -> io::Result<()>> FlowSink for F {
+    fn flow(&mut self, flow: FlowRecord) -> io::Result<()> {
+        self(flow)
+    }
+    fn finish(&mut self, _: &RunSummary) -> io::Result<()> {
+        Ok(())
+    }
+}
 
 /// Bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069): they reorder how
 /// the text around them is shown ("Trojan Source", CVE-2021-42574), so `exe.pdf` can hide

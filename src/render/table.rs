@@ -131,6 +131,10 @@ pub fn skipped_notes(summary: &RunSummary) -> String {
             summary.messages_not_decoded,
             "messages not decoded (memory budget)",
         ),
+        (
+            summary.listed_out_of_order,
+            "listed after later ones (reorder limit)",
+        ),
     ];
     notes
         .iter()

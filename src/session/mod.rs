@@ -151,4 +151,7 @@ pub struct RunSummary {
     /// A capture error that stopped reading early, with frame number and offset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Items written after items of later connections: the reorder buffer was full
+    /// (`--max-reorder`), so it stopped waiting for connections still open.
+    pub listed_out_of_order: u64,
 }

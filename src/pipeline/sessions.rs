@@ -1,0 +1,580 @@
+//! The main job: every mail session of the capture. Recognises each connection's protocol
+//! (port hint, proxy tunnel, first bytes), runs its dissector, has the messages it finishes
+//! decoded by [`super::pool`], and builds the session once the connection has closed and
+//! its messages are back.
+
+use super::config::{RunError, SessionsConfig, SessionsOutcome};
+use super::drive::{ProgressSink, drive, open};
+use super::ordering::Ordered;
+use super::pool::{Decoded, Done, Key, Pool};
+use crate::capture::FrameSource;
+use crate::flow::{Chunk, ConnInfo, ConnSummary, Direction, Gap, Handler};
+use crate::proto;
+use crate::proto::Dissector;
+use crate::proto::event::{Mark, Side};
+use crate::proto::imap::Imap;
+use crate::proto::pop3::Pop3;
+use crate::proto::smtp::Smtp;
+use crate::proto::tunnel::{Progress, Setup, Tunnel};
+use crate::render::SessionSink;
+use crate::session::mail::MessageInfo;
+use crate::session::{self, Session};
+use crate::types::{Endpoint, Protocol};
+use std::collections::{BTreeMap, HashMap};
+
+/// What a connection turned out to be.
+enum Dissect {
+    /// Not decided yet: the first bytes are kept until content tells.
+    Sniffing(Vec<(Side, Vec<u8>, Mark)>),
+    /// A mail dissector and the builder its events are folded into.
+    Mail(Box<dyn Dissector>, Box<session::Builder>),
+    /// A proxy tunnel's setup being read (proxy ports, and any port with `--all-ports`); once
+    /// it opens, the bytes inside are recognised as `Sniffing` does.
+    Tunnel(Box<Tunnel>),
+    /// TLS from the first byte (465/993/995, or a ClientHello seen).
+    Tls(Protocol),
+    /// A protocol without a dissector yet, or not mail at all.
+    Ignored,
+}
+
+struct SessionState {
+    /// Connection number and endpoints, for the filter.
+    conn: (u64, Endpoint, Endpoint),
+    /// What the server port is mapped to: the recogniser's hint.
+    hint: Option<proto::PortRole>,
+    /// Picked up without its handshake.
+    midstream: bool,
+    /// The port's protocol, when the content contradicted it (reported with the session).
+    port_said: Option<Protocol>,
+    dissect: Dissect,
+    /// The proxy tunnel the session runs in.
+    tunnel: Option<Setup>,
+    head: [Vec<u8>; 2],
+    messages: Vec<MessageInfo>,
+    /// Messages out for decoding: their results are filled into `messages` as they come.
+    outstanding: usize,
+    /// Messages past `max_messages`: counted, not kept.
+    omitted: session::mail::MessagesOmitted,
+    /// Message bytes the dissector held at the last look (for the global budget).
+    held: usize,
+}
+
+/// A closed session waiting for some of its messages to be decoded: the one record of a
+/// closed connection that decoding results (keyed by connection and message index) find.
+struct Closing {
+    /// `None` when the filter hides it (it still holds its place in the order).
+    session: Option<Session>,
+    /// Messages not back from decoding yet.
+    outstanding: usize,
+}
+
+struct SessionsHandler<'a, 'b> {
+    cfg: &'a SessionsConfig,
+    bounds: proto::Bounds,
+    /// Every open session, by connection id (the flow table only holds the id, so that a
+    /// memory budget can reach any session's messages in flight).
+    open: HashMap<u64, SessionState>,
+    /// Message bytes held by all open sessions' dissectors together.
+    held: usize,
+    /// Messages handed out without their bytes (let go for the budget).
+    not_decoded: u64,
+    out: Ordered<'b, Session>,
+    pool: Pool,
+    /// Closed sessions waiting for decoding, by connection id.
+    closing: BTreeMap<u64, Closing>,
+}
+
+fn side_of(dir: Direction) -> Side {
+    match dir {
+        Direction::ClientToServer => Side::Client,
+        Direction::ServerToClient => Side::Server,
+    }
+}
+
+impl SessionsHandler<'_, '_> {
+    /// Records a finished message and has it decoded, here or by a worker; not at all when
+    /// the filters hide its session (a `--session` or `--host` run skips the MIME work of
+    /// every other session).
+    fn add_message(
+        &mut self,
+        state: &mut SessionState,
+        protocol: Protocol,
+        mut m: proto::transcript::Message,
+    ) {
+        let (id, client, server) = state.conn;
+        if !self.cfg.filter.allows(id, protocol, client, server) {
+            return;
+        }
+        if state.messages.len() >= self.cfg.input.limits.max_messages {
+            state.omitted.count += 1;
+            state.omitted.bytes += m.size;
+            return;
+        }
+        let keep = self.cfg.extract.is_some();
+        let bytes = std::mem::take(&mut m.bytes);
+        let hash = m.sha256.is_none();
+        let shed = m.not_decoded.is_some();
+        let mut info = session::mail::envelope(m, false);
+        if shed {
+            self.not_decoded += 1;
+            // Its bytes were let go: size and hash are the dissector's, nothing to decode.
+            state.messages.push(info);
+            return;
+        }
+        let key = Key {
+            conn: id,
+            index: state.messages.len(),
+        };
+        match self.pool.submit(key, bytes, keep, hash) {
+            Decoded::Now(done) => fill(&mut info, *done, keep),
+            Decoded::Later => state.outstanding += 1,
+        }
+        state.messages.push(info);
+    }
+
+    /// Takes in whatever the workers have finished.
+    fn collect(&mut self) {
+        while let Some(done) = self.pool.try_done() {
+            self.deliver(done);
+        }
+    }
+
+    /// Puts a decoded message into its session, open or closed; hands a closed session out
+    /// once its last message is back.
+    fn deliver(&mut self, done: Done) {
+        let Key { conn, index } = done.key;
+        let keep = self.cfg.extract.is_some();
+        if let Some(state) = self.open.get_mut(&conn) {
+            state.outstanding = state.outstanding.saturating_sub(1);
+            if let Some(info) = state.messages.get_mut(index) {
+                fill(info, done, keep);
+            }
+            return;
+        }
+        let Some(c) = self.closing.get_mut(&conn) else {
+            return;
+        };
+        c.outstanding = c.outstanding.saturating_sub(1);
+        if let Some(info) = c.session.as_mut().and_then(|s| s.messages.get_mut(index)) {
+            fill(info, done, keep);
+        }
+        if c.outstanding == 0
+            && let Some(c) = self.closing.remove(&conn)
+        {
+            self.out.settle(conn, c.session);
+        }
+    }
+
+    /// Hands out a closed session once all its messages are decoded.
+    fn finish_session(&mut self, conn: u64, session: Option<Session>, outstanding: usize) {
+        if outstanding == 0 {
+            self.out.settle(conn, session);
+        } else {
+            self.closing.insert(
+                conn,
+                Closing {
+                    session,
+                    outstanding,
+                },
+            );
+        }
+    }
+
+    /// Waits for every outstanding decoding job (after the last connection has closed).
+    fn drain(&mut self) {
+        while let Some(done) = self.pool.wait_done() {
+            self.deliver(done);
+        }
+        // Only if a worker vanished: hand out what is there rather than lose sessions.
+        for (conn, c) in std::mem::take(&mut self.closing) {
+            self.out.settle(conn, c.session);
+        }
+    }
+
+    fn dissector(&self, protocol: Protocol, midstream: bool) -> Option<Box<dyn Dissector>> {
+        match protocol {
+            Protocol::Smtp => Some(Box::new(Smtp::new(self.bounds, midstream))),
+            Protocol::Pop3 => Some(Box::new(Pop3::new(self.bounds, midstream))),
+            Protocol::Imap => Some(Box::new(Imap::new(self.bounds, midstream))),
+            _ => None,
+        }
+    }
+
+    /// The tunnel opened (the bytes inside it are recognised from their start) or there is
+    /// none (every byte is recognised as on any other port).
+    fn leave_tunnel(&mut self, state: &mut SessionState) {
+        let dissect = std::mem::replace(&mut state.dissect, Dissect::Sniffing(Vec::new()));
+        let Dissect::Tunnel(mut t) = dissect else {
+            state.dissect = dissect;
+            return;
+        };
+        let held = t.take_held();
+        if t.progress() == Progress::Established {
+            state.tunnel = t.into_setup();
+        }
+        state.head = [Vec::new(), Vec::new()];
+        for (side, bytes, mark) in held {
+            self.feed(state, side, &bytes, mark);
+        }
+    }
+
+    /// Recognises a connection still being sniffed, if its first bytes (or `done`: a gap or
+    /// its end) allow, and hands what was buffered to its dissector.
+    fn decide(&mut self, state: &mut SessionState, done: bool) {
+        if !matches!(state.dissect, Dissect::Sniffing(_)) {
+            return;
+        }
+        let cap = self.cfg.input.limits.max_sniff;
+        let Some(r) = proto::recognise(state.hint, &state.head[1], &state.head[0], cap, done)
+        else {
+            return;
+        };
+        let Dissect::Sniffing(buffered) = std::mem::replace(&mut state.dissect, Dissect::Ignored)
+        else {
+            return;
+        };
+        state.port_said = r.port_said;
+        if r.tls || r.protocol == Protocol::Tls {
+            state.dissect = Dissect::Tls(r.protocol);
+            return;
+        }
+        // On a mapped port the handshake tells; content found elsewhere (or inside a
+        // tunnel, which starts at its beginning) may have been picked up anywhere.
+        let midstream = match state.hint {
+            Some(_) => state.midstream,
+            None => state.tunnel.is_none(),
+        };
+        if let Some(mut d) = self.dissector(r.protocol, midstream) {
+            for (side, bytes, mark) in buffered {
+                d.on_data(side, &bytes, mark);
+            }
+            let builder = Box::new(session::Builder::new(r.protocol, self.bounds));
+            state.dissect = Dissect::Mail(d, builder);
+            self.fold(state);
+        }
+    }
+
+    /// Folds the events the session's dissector handed out into its builder; finished
+    /// messages go to decoding.
+    fn fold(&mut self, state: &mut SessionState) {
+        let Dissect::Mail(d, builder) = &mut state.dissect else {
+            return;
+        };
+        let protocol = builder.protocol();
+        let mut finished = Vec::new();
+        for e in d.take_events() {
+            if let Some(m) = builder.apply(e) {
+                finished.push(m);
+            }
+        }
+        for m in finished {
+            self.add_message(state, protocol, m);
+        }
+    }
+
+    fn feed(&mut self, state: &mut SessionState, side: Side, data: &[u8], mark: Mark) {
+        let sniff = self.cfg.input.limits.max_sniff;
+        let head = &mut state.head[side as usize];
+        if head.len() < sniff {
+            let take = (sniff - head.len()).min(data.len());
+            head.extend_from_slice(&data[..take]);
+        }
+        match &mut state.dissect {
+            Dissect::Mail(d, _) => {
+                d.on_data(side, data, mark);
+                self.fold(state);
+            }
+            Dissect::Sniffing(buffered) => {
+                buffered.push((side, data.to_vec(), mark));
+                self.decide(state, false);
+            }
+            Dissect::Tunnel(t) => match t.on_data(side, data, mark) {
+                Progress::NeedMore => {}
+                Progress::Refused => state.dissect = Dissect::Ignored,
+                Progress::Established | Progress::NotATunnel(_) => self.leave_tunnel(state),
+            },
+            Dissect::Tls(_) | Dissect::Ignored => {}
+        }
+    }
+}
+
+impl SessionsHandler<'_, '_> {
+    /// Notes how many message bytes `state`'s dissector holds now (for the global budget).
+    fn note_held(&mut self, state: &mut SessionState) {
+        let now = match &state.dissect {
+            Dissect::Mail(d, _) => d.held_bytes(),
+            _ => 0,
+        };
+        self.held = self.held - state.held + now;
+        state.held = now;
+    }
+
+    /// Keeps the message bytes held by all open sessions within `max_held_messages`: past
+    /// it, the sessions with the most bytes in flight let go of them (hashed on, not
+    /// decoded) until the total is back under half the budget, so the scan is rare.
+    fn keep_budget(&mut self) {
+        let budget = self.cfg.input.limits.max_held_messages;
+        if self.held <= budget {
+            return;
+        }
+        let mut by_size: Vec<(usize, u64)> = self
+            .open
+            .iter()
+            .filter(|(_, s)| s.held > 0)
+            .map(|(id, s)| (s.held, *id))
+            .collect();
+        // Largest first; ties by connection id, so the outcome does not depend on hashing.
+        by_size.sort_unstable_by(|a, b| b.cmp(a));
+        for (_, id) in by_size {
+            if self.held <= budget / 2 {
+                break;
+            }
+            if let Some(state) = self.open.get_mut(&id)
+                && let Dissect::Mail(d, _) = &mut state.dissect
+            {
+                d.shed();
+                let now = d.held_bytes();
+                self.held = self.held - state.held + now;
+                state.held = now;
+            }
+        }
+    }
+}
+
+impl Handler for SessionsHandler<'_, '_> {
+    /// The connection id: the sessions themselves live in `open`.
+    type State = u64;
+
+    fn open(&mut self, info: &ConnInfo) -> u64 {
+        let hint = self.cfg.input.ports.get(info.server.port);
+        let dissect = match hint {
+            Some(role) if role.tls => Dissect::Tls(role.protocol),
+            // The port is a hint: the first line decides (see `proto::recognise`).
+            Some(_) => Dissect::Sniffing(Vec::new()),
+            None => Dissect::Tunnel(Box::new(Tunnel::new(self.cfg.input.limits.max_proxy_setup))),
+        };
+        let state = SessionState {
+            conn: (info.id, info.client, info.server),
+            hint,
+            midstream: info.midstream,
+            port_said: None,
+            dissect,
+            tunnel: None,
+            head: [Vec::new(), Vec::new()],
+            messages: Vec::new(),
+            outstanding: 0,
+            omitted: session::mail::MessagesOmitted::default(),
+            held: 0,
+        };
+        self.open.insert(info.id, state);
+        info.id
+    }
+
+    fn data(&mut self, id: &mut u64, _: &ConnInfo, dir: Direction, chunk: Chunk<'_>) {
+        let mark = Mark {
+            ts: chunk.ts,
+            frame: chunk.frame,
+        };
+        let Some(mut state) = self.open.remove(id) else {
+            return;
+        };
+        self.feed(&mut state, side_of(dir), chunk.data, mark);
+        self.note_held(&mut state);
+        self.open.insert(*id, state);
+        self.keep_budget();
+        self.collect();
+    }
+
+    fn gap(&mut self, id: &mut u64, _: &ConnInfo, dir: Direction, gap: Gap) {
+        let Some(mut state) = self.open.remove(id) else {
+            return;
+        };
+        // A setup with a hole cannot be read: recognise the bytes as on any other port.
+        if let Dissect::Tunnel(t) = &mut state.dissect {
+            t.give_up("a gap in the proxy setup");
+            self.leave_tunnel(&mut state);
+        }
+        // The bytes before the gap are all there will be to recognise the protocol by.
+        self.decide(&mut state, true);
+        if let Dissect::Mail(d, _) = &mut state.dissect {
+            d.on_gap(
+                side_of(dir),
+                gap.len,
+                Mark {
+                    ts: gap.ts,
+                    frame: gap.frame,
+                },
+            );
+            self.fold(&mut state);
+        }
+        self.note_held(&mut state);
+        self.open.insert(*id, state);
+        self.keep_budget();
+    }
+
+    fn close(&mut self, id: u64, summary: &ConnSummary) {
+        let Some(mut state) = self.open.remove(&id) else {
+            return;
+        };
+        self.held -= state.held;
+        // Ended during a proxy setup, or before the protocol could be recognised: decide
+        // with what there is.
+        if let Dissect::Tunnel(t) = &mut state.dissect {
+            t.give_up("the connection ended during the proxy setup");
+            self.leave_tunnel(&mut state);
+        }
+        self.decide(&mut state, true);
+        let end = Mark {
+            ts: summary.end,
+            frame: summary.last_frame,
+        };
+        if let Dissect::Mail(d, _) = &mut state.dissect {
+            // The last events: messages cut short, exchanges left waiting, the end.
+            d.end(end);
+            self.fold(&mut state);
+        }
+        let dissect = std::mem::replace(&mut state.dissect, Dissect::Ignored);
+        let mut session = match dissect {
+            Dissect::Mail(_, builder) => {
+                let messages = std::mem::take(&mut state.messages);
+                let mut s = builder.finish(summary, messages, self.cfg.show_secrets);
+                if state.omitted.count > 0 {
+                    let o = std::mem::take(&mut state.omitted);
+                    let max = self.cfg.input.limits.max_messages;
+                    s.anomalies.push(limit_anomaly(
+                        summary,
+                        o.count,
+                        format!("max-messages: messages past the first {max} are counted, not kept ({} times)", o.count),
+                    ));
+                    s.messages_omitted = Some(o);
+                }
+                let shed = s
+                    .messages
+                    .iter()
+                    .filter(|m| m.transfer.not_decoded.is_some())
+                    .count() as u64;
+                if shed > 0 {
+                    s.anomalies.push(limit_anomaly(
+                        summary,
+                        shed,
+                        format!("max-held-messages: the memory budget for messages in flight over all sessions made {shed} of this session's messages let go of their bytes (size and SHA-256 exact, not decoded)"),
+                    ));
+                }
+                s
+            }
+            Dissect::Tls(protocol) => {
+                let mut s = session::mail::tls_session(summary, protocol);
+                if let Some(tls) = s.tls.as_mut() {
+                    let (sni, version) = proto::event::client_hello(&state.head[0]);
+                    tls.sni = sni;
+                    tls.version = version;
+                }
+                s
+            }
+            Dissect::Sniffing(_) | Dissect::Tunnel(_) | Dissect::Ignored => {
+                return self.out.settle(summary.info.id, None);
+            }
+        };
+        if let Some(setup) = &state.tunnel {
+            session::mail::add_tunnel(&mut session, setup, self.cfg.show_secrets);
+        }
+        if let Some(port_said) = state.port_said {
+            let info = &summary.info;
+            let a = proto::event::Anomaly::new(
+                proto::vocab::common::Anomaly::PortProtocolMismatch,
+                Mark {
+                    ts: info.start,
+                    frame: info.first_frame,
+                },
+                format!(
+                    "port {} is mapped to {port_said}, but the content is {}",
+                    info.server.port, session.protocol
+                ),
+            );
+            session.anomalies.insert(0, a);
+        }
+        let shown =
+            self.cfg
+                .filter
+                .allows(session.id, session.protocol, session.client, session.server);
+        self.finish_session(summary.info.id, shown.then_some(session), state.outstanding);
+        self.collect();
+    }
+
+    fn halted(&self) -> bool {
+        self.out.error.is_some()
+    }
+}
+
+/// The main job: every mail session of the capture, dissected, handed to `sink` in order
+/// of first packet as soon as every earlier connection has closed (within
+/// `Limits::max_reorder`), then the totals (unless writing failed). `progress` hears how
+/// far reading has come.
+pub fn sessions(
+    cfg: &SessionsConfig,
+    sink: &mut dyn SessionSink,
+    progress: &mut ProgressSink<'_>,
+) -> Result<SessionsOutcome, RunError> {
+    let mut source = open(&cfg.input)?;
+    std::thread::scope(|scope| sessions_in(scope, cfg, &mut source, sink, progress))
+}
+
+fn sessions_in<'s>(
+    scope: &'s std::thread::Scope<'s, '_>,
+    cfg: &SessionsConfig,
+    source: &mut dyn FrameSource,
+    sink: &mut dyn SessionSink,
+    progress: &mut ProgressSink<'_>,
+) -> Result<SessionsOutcome, RunError> {
+    let mut write = |s| sink.session(s);
+    let mut handler = SessionsHandler {
+        cfg,
+        bounds: proto::Bounds::from(&cfg.input.limits),
+        out: Ordered::new(&mut write, cfg.input.limits.max_reorder),
+        open: HashMap::new(),
+        held: 0,
+        not_decoded: 0,
+        pool: Pool::new(
+            scope,
+            cfg.threads.saturating_sub(1),
+            cfg.input.limits.max_decoding_bytes,
+            crate::mime::Bounds::from(&cfg.input.limits),
+        ),
+        closing: BTreeMap::new(),
+    };
+    let (mut summary, error) = drive(&cfg.input, source, &mut handler, progress);
+    handler.drain();
+    summary.listed = handler.out.listed;
+    summary.listed_out_of_order = handler.out.out_of_order;
+    summary.messages_not_decoded = handler.not_decoded;
+    let mut output_error = handler.out.error;
+    if output_error.is_none() {
+        output_error = sink.finish(&summary).err();
+    }
+    Ok(SessionsOutcome {
+        summary,
+        error,
+        output_error,
+    })
+}
+
+/// A `limit-reached` anomaly the pipeline adds to a session (dated at its end).
+fn limit_anomaly(summary: &ConnSummary, count: u64, detail: String) -> proto::event::Anomaly {
+    let mut a = proto::transcript::limit_reached(
+        Mark {
+            ts: summary.end,
+            frame: summary.last_frame,
+        },
+        detail,
+    );
+    a.count = Some(count);
+    a
+}
+
+/// Puts a decoded message's MIME facts (and, when extracting, its bytes) into its record.
+fn fill(info: &mut MessageInfo, done: Done, keep_raw: bool) {
+    info.set_decoded(done.mime, done.sha256);
+    if keep_raw {
+        info.transfer.bytes = done.bytes;
+    }
+}
