@@ -97,16 +97,54 @@ pub fn packet_flow(data: &[u8]) {
     table.finish(&mut handler);
 }
 
-/// Any bytes as the two streams of a mail connection (the first byte of each 0xff-separated
-/// chunk picks the side and maybe a gap) through a dissector with tight limits, then every
-/// message through MIME. Checks the limits hold and indices stay in range.
+/// Splits fuzz input into the chunks of a mail connection. Each chunk is a record:
+///
+/// ```text
+/// ctl: u8 | len: u16 little-endian | len bytes (fewer if the input ends first)
+/// ```
+///
+/// `ctl` bit 0 picks the side (0 client, 1 server); bit 7 puts a gap of `ctl & 0x0f` bytes on
+/// that side before the data; bit 6 asks the dissector to shed what it holds first, as the
+/// pipeline does when the memory budget runs out. Input shorter than a record's 3 header bytes
+/// is ignored. The data can hold any byte, 0xff included (8-bit bodies, deflate data).
+pub fn chunks(data: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+    let mut rest = data;
+    std::iter::from_fn(move || {
+        let (&[ctl, lo, hi], tail) = rest.split_first_chunk::<3>()?;
+        let len = usize::from(u16::from_le_bytes([lo, hi])).min(tail.len());
+        let (chunk, tail) = tail.split_at(len);
+        rest = tail;
+        Some((ctl, chunk))
+    })
+}
+
+/// Encodes `(ctl, data)` chunks in the format [`chunks`] reads (data longer than `u16::MAX`
+/// becomes several chunks with the same `ctl`, minus the gap bit after the first).
+pub fn encode_chunks<'a>(list: impl IntoIterator<Item = (u8, &'a [u8])>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (mut ctl, data) in list {
+        let mut pieces = data.chunks(usize::from(u16::MAX)).peekable();
+        if pieces.peek().is_none() {
+            out.push(ctl);
+            out.extend_from_slice(&[0, 0]);
+        }
+        for piece in pieces {
+            out.push(ctl);
+            out.extend_from_slice(&(piece.len() as u16).to_le_bytes());
+            out.extend_from_slice(piece);
+            ctl &= !0x80;
+        }
+    }
+    out
+}
+
+/// Any bytes as the two streams of a mail connection (see [`chunks`] for the format) through
+/// a dissector with tight limits, then every message through MIME. Checks the limits hold and
+/// indices stay in range.
 fn dissector(mut d: Box<dyn crate::proto::Dissector>, data: &[u8], max_message: usize) {
     use crate::proto::event::{Mark, Side};
     let mut messages = Vec::new();
-    for (i, chunk) in data.split(|b| *b == 0xff).enumerate() {
-        let Some((&ctl, rest)) = chunk.split_first() else {
-            continue;
-        };
+    for (i, (ctl, rest)) in chunks(data).enumerate() {
         let side = if ctl & 1 == 0 {
             Side::Client
         } else {
@@ -116,22 +154,33 @@ fn dissector(mut d: Box<dyn crate::proto::Dissector>, data: &[u8], max_message: 
             ts: Timestamp::from_nanos(i as i64),
             frame: i as u64,
         };
+        if ctl & 0x40 != 0 {
+            d.shed();
+        }
         if ctl & 0x80 != 0 {
             d.on_gap(side, u64::from(ctl & 0x0f), mark);
         }
         d.on_data(side, rest, mark);
         messages.extend(d.take_messages());
     }
-    let t = d.finish(Mark::default());
-    messages.extend(t.messages);
-    for m in &messages {
+    let mut t = d.finish(Mark::default());
+    messages.append(&mut t.messages);
+    t.messages = messages;
+    check_transcript(&t, max_message);
+}
+
+/// The invariants of a finished transcript (its `messages` gathered from `take_messages` and
+/// `finish`): messages within `max_message` and decodable without a panic, and every index
+/// (exchange → message, message → exchange, credential → exchange) in range.
+fn check_transcript(t: &crate::proto::transcript::Transcript, max_message: usize) {
+    for m in &t.messages {
         assert!(m.bytes.len() <= max_message);
         assert!(m.size >= m.bytes.len() as u64);
         let _ = crate::mime::parse(&m.bytes, false);
     }
     for e in &t.exchanges {
         if let Some(i) = e.message {
-            assert!(i <= messages.len(), "exchange points past the messages");
+            assert!(i < t.messages.len(), "exchange points past the messages");
         }
     }
     for a in &t.auth {
@@ -188,4 +237,66 @@ pub fn mime(data: &[u8]) {
     };
     assert_eq!(facts(&info), facts(&lean));
     crate::mime::check_base64_paths(data);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::transcript::{Exchange, Transcript};
+
+    #[test]
+    fn chunks_carry_any_byte_and_stop_at_the_end() {
+        let data = encode_chunks([(0x01, &b"\xff\x00\xff"[..]), (0x80, &b""[..])]);
+        assert_eq!(data, b"\x01\x03\x00\xff\x00\xff\x80\x00\x00");
+        let got: Vec<_> = chunks(&data).collect();
+        assert_eq!(got, vec![(0x01, &b"\xff\x00\xff"[..]), (0x80, &b""[..])]);
+        // A length past the end takes what is left; a header cut short is dropped.
+        let got: Vec<_> = chunks(b"\x00\x09\x00ab").collect();
+        assert_eq!(got, vec![(0x00, &b"ab"[..])]);
+        assert_eq!(chunks(b"\x00\x01").count(), 0);
+    }
+
+    #[test]
+    fn an_8bit_body_reaches_the_dissector() {
+        let body = b"Subject: \xff\xfe\r\n\r\n\xff\r\n";
+        let mut steps: Vec<(u8, &[u8])> = vec![
+            (1, b"220 mx\r\n"),
+            (0, b"MAIL FROM:<a@x>\r\n"),
+            (1, b"250 ok\r\n"),
+            (0, b"DATA\r\n"),
+            (1, b"354 go\r\n"),
+        ];
+        steps.push((0, body));
+        steps.push((0, b".\r\n"));
+        steps.push((1, b"250 queued\r\n"));
+        let data = encode_chunks(steps);
+        let mut d = crate::proto::smtp::Smtp::new(FUZZ_BOUNDS, false);
+        use crate::proto::Dissector;
+        for (ctl, chunk) in chunks(&data) {
+            let side = if ctl & 1 == 0 {
+                crate::proto::event::Side::Client
+            } else {
+                crate::proto::event::Side::Server
+            };
+            d.on_data(side, chunk, Default::default());
+        }
+        let mut messages = d.take_messages();
+        let t = Box::new(d).finish(Default::default());
+        messages.extend(t.messages);
+        assert_eq!(messages.len(), 1);
+        assert_eq!(messages[0].bytes, b"Subject: \xff\xfe\r\n\r\n\xff\r\n");
+    }
+
+    /// An exchange may point at the last message but not one past it: the check that used
+    /// `<=` let an off-by-one through.
+    #[test]
+    #[should_panic(expected = "exchange points past the messages")]
+    fn an_exchange_pointing_one_past_the_messages_is_caught() {
+        let mut t = Transcript::new(FUZZ_BOUNDS);
+        t.push_exchange(Exchange {
+            message: Some(0),
+            ..Exchange::default()
+        });
+        check_transcript(&t, FUZZ_BOUNDS.max_message);
+    }
 }
