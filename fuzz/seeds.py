@@ -1,17 +1,18 @@
 #!/usr/bin/env python3
-"""Seeds the fuzz corpora from samples/: whole captures for capture_reader, their Ethernet
+"""Seeds the fuzz corpora from samples/: whole captures for capture_reader and sessions, their Ethernet
 frames re-encoded as (u16 length, link selector 0, bytes) for packet_flow, and (with a built
 target/release/mailscope) the samples' streams for smtp, pop3 and imap and the SMTP messages for mime."""
 import glob, os, struct, subprocess, tempfile
 
 here = os.path.dirname(os.path.abspath(__file__))
 samples = sorted(glob.glob(os.path.join(here, "..", "samples", "*.pcap")))
-for target in ("capture_reader", "packet_flow"):
+for target in ("capture_reader", "packet_flow", "sessions"):
     os.makedirs(os.path.join(here, "corpus", target), exist_ok=True)
 for path in samples:
     raw = open(path, "rb").read()
     name = os.path.basename(path)
     open(os.path.join(here, "corpus", "capture_reader", name), "wb").write(raw[:200_000])
+    open(os.path.join(here, "corpus", "sessions", name), "wb").write(raw[:200_000])
     out, off = bytearray(), 24
     while off + 16 <= len(raw) and len(out) < 60_000:
         incl = struct.unpack_from("<I", raw, off + 8)[0]

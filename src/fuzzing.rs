@@ -97,6 +97,107 @@ pub fn packet_flow(data: &[u8]) {
     table.finish(&mut handler);
 }
 
+/// Any bytes as a capture file (pcap, pcapng, gzip) through the whole main job: capture,
+/// packet, flow, recognition, dissectors, MIME and the session model, with tight limits and
+/// every port followed. Each session must keep its indices in range (exchange → message,
+/// message, credential or mailbox → exchange), serialise to JSON and render as text and
+/// table. The pipeline reads a path, so the bytes go through a file in the temp folder
+/// (one per process).
+pub fn sessions(data: &[u8]) {
+    run_sessions(data);
+}
+
+/// [`sessions`], saying how many sessions came out.
+fn run_sessions(data: &[u8]) -> usize {
+    use crate::pipeline::{Filter, InputConfig, SessionsConfig};
+    let path = std::env::temp_dir().join(format!("mailscope-fuzz-{}.pcap", std::process::id()));
+    if std::fs::write(&path, data).is_err() {
+        return 0;
+    }
+    let cfg = SessionsConfig {
+        input: InputConfig {
+            input: path.to_string_lossy().into_owned(),
+            ports: crate::proto::PortMap::default(),
+            all_ports: true,
+            limits: Limits {
+                max_buffered_bytes: 4096,
+                max_buffered_segments: 16,
+                max_total_buffered: 16384,
+                max_connections: 8,
+                max_pending_fragments: 16,
+                max_line: 256,
+                max_message: 4096,
+                max_decoding_bytes: 8192,
+                max_exchanges: 16,
+                max_replies: 4,
+                max_reply_lines: 4,
+                max_anomalies: 4,
+                max_imap_line: 1024,
+                max_imap_literals: 4,
+                max_in_flight: 4,
+                max_messages: 4,
+                max_held_messages: 8192,
+                max_sniff: 512,
+                ..Limits::default()
+            },
+            progress: false,
+        },
+        filter: Filter::default(),
+        show_secrets: true,
+        extract: None,
+        threads: 1,
+    };
+    let mut sessions = Vec::new();
+    let mut sink = |s: crate::session::Session| {
+        sessions.push(s);
+        Ok(())
+    };
+    let outcome = crate::pipeline::sessions(&cfg, &mut sink);
+    let _ = std::fs::remove_file(&path);
+    let Ok(outcome) = outcome else {
+        return 0;
+    };
+    assert!(outcome.output_error.is_none());
+    let mut last = 0;
+    for s in &sessions {
+        assert!(s.id > last, "sessions come in order of id");
+        last = s.id;
+        check_session(s);
+    }
+    let mut out = Vec::new();
+    crate::render::table::write_sessions(&mut out, &sessions, &outcome.summary, true, false)
+        .expect("table renders");
+    sessions.len()
+}
+
+/// The invariants of one session of the model; see [`sessions`].
+fn check_session(s: &crate::session::Session) {
+    let (exchanges, messages) = (s.exchanges.len(), s.messages.len());
+    for e in &s.exchanges {
+        if let Some(i) = e.message {
+            assert!(i < messages, "exchange points past the messages");
+        }
+    }
+    for m in &s.messages {
+        assert!(m.exchange < exchanges, "message points past the exchanges");
+    }
+    for a in &s.auth {
+        assert!(
+            a.exchange < exchanges,
+            "credential points past the exchanges"
+        );
+    }
+    for m in &s.mailboxes {
+        assert!(m.exchange < exchanges, "mailbox points past the exchanges");
+    }
+    let json = serde_json::to_string(s).expect("a session serialises");
+    let back: serde_json::Value = serde_json::from_str(&json).expect("its JSON parses");
+    assert_eq!(back["id"], s.id);
+    let mut out = Vec::new();
+    crate::render::text::write_session(&mut out, s, crate::render::text::Style::new(false))
+        .expect("text renders");
+}
+
 /// Splits fuzz input into the chunks of a mail connection. Each chunk is a record:
 ///
 /// ```text
@@ -285,6 +386,21 @@ mod tests {
         messages.extend(t.messages);
         assert_eq!(messages.len(), 1);
         assert_eq!(messages[0].bytes, b"Subject: \xff\xfe\r\n\r\n\xff\r\n");
+    }
+
+    #[test]
+    fn every_sample_runs_through_to_sessions_with_fuzzing_limits() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "pcap") {
+                let data = std::fs::read(&path).unwrap();
+                assert!(run_sessions(&data) > 0, "{}", path.display());
+                n += 1;
+            }
+        }
+        assert!(n >= 7);
     }
 
     /// An exchange may point at the last message but not one past it: the check that used
