@@ -94,8 +94,6 @@ pub struct Pop3 {
     /// whether it counted octets) whose next line tells whether an answer body follows.
     unseen_command: Option<(usize, Mark, bool)>,
     message_count: usize,
-    /// The APOP timestamp of the greeting (`<…@…>`).
-    pub apop_timestamp: Option<String>,
 }
 
 impl Pop3 {
@@ -121,7 +119,6 @@ impl Pop3 {
             tls_hello: HelloWatch::default(),
             unseen_command: None,
             message_count: 0,
-            apop_timestamp: None,
         }
     }
 
@@ -500,14 +497,14 @@ impl Pop3 {
         };
         match ended {
             Some(n) => {
-                self.end_body(body, mark);
+                self.end_body(body);
                 n
             }
             None => data.len(),
         }
     }
 
-    fn end_body(&mut self, body: Body, mark: Mark) {
+    fn end_body(&mut self, body: Body) {
         self.body = None;
         self.unstuff.reset();
         self.listing_line.clear();
@@ -529,7 +526,6 @@ impl Pop3 {
                 }
             }
         }
-        let _ = mark;
     }
 
     fn store_message(&mut self, b: Building, origin: &'static str, cut: bool, exchange: usize) {
@@ -605,14 +601,7 @@ impl Pop3 {
         let Some(&idx) = self.pending.front() else {
             let greeting = !self.greeting_seen && self.t.exchanges.is_empty();
             self.greeting_seen = true;
-            if greeting {
-                if let (Some(a), Some(b)) = (text.find('<'), text.rfind('>'))
-                    && a < b
-                    && text[a..b].contains('@')
-                {
-                    self.apop_timestamp = Some(text[a..=b].to_string());
-                }
-            } else if self.offsets[0] > 0 {
+            if !greeting && self.offsets[0] > 0 {
                 self.anomaly(
                     "response-without-command",
                     mark,

@@ -459,10 +459,9 @@ impl Smtp {
             "AUTH" => {
                 let mut it = args.splitn(2, ' ');
                 let mech = it.next().unwrap_or("").to_ascii_uppercase();
-                if let Some(initial) = it.next().map(str::trim).filter(|s| !s.is_empty()) {
+                if it.next().map(str::trim).is_some_and(|s| !s.is_empty()) {
                     command.args = format!("{mech} <redacted>");
                     command.secret_args = Some(Secret::new(args));
-                    let _ = initial;
                 }
             }
             _ => {}
