@@ -97,9 +97,153 @@ pub fn packet_flow(data: &[u8]) {
     table.finish(&mut handler);
 }
 
-/// Any bytes as the two streams of a mail connection (the first byte of each 0xff-separated
-/// chunk picks the side and maybe a gap) through a dissector with tight limits, then every
-/// message through MIME. Checks the limits hold and indices stay in range.
+/// Any bytes as a capture file (pcap, pcapng, gzip) through the whole main job: capture,
+/// packet, flow, recognition, dissectors, MIME and the session model, with tight limits and
+/// every port followed. Each session must keep its indices in range (exchange → message,
+/// message, credential or mailbox → exchange), serialise to JSON and render as text and
+/// table. The pipeline reads a path, so the bytes go through a file in the temp folder
+/// (one per process).
+pub fn sessions(data: &[u8]) {
+    run_sessions(data);
+}
+
+/// [`sessions`], saying how many sessions came out.
+fn run_sessions(data: &[u8]) -> usize {
+    use crate::pipeline::{Filter, InputConfig, SessionsConfig};
+    let path = std::env::temp_dir().join(format!("mailscope-fuzz-{}.pcap", std::process::id()));
+    if std::fs::write(&path, data).is_err() {
+        return 0;
+    }
+    let cfg = SessionsConfig {
+        input: InputConfig {
+            input: path.to_string_lossy().into_owned(),
+            ports: crate::proto::PortMap::default(),
+            all_ports: true,
+            limits: Limits {
+                max_buffered_bytes: 4096,
+                max_buffered_segments: 16,
+                max_total_buffered: 16384,
+                max_connections: 8,
+                max_pending_fragments: 16,
+                max_line: 256,
+                max_message: 4096,
+                max_decoding_bytes: 8192,
+                max_exchanges: 16,
+                max_replies: 4,
+                max_reply_lines: 4,
+                max_anomalies: 4,
+                max_imap_line: 1024,
+                max_imap_literals: 4,
+                max_in_flight: 4,
+                max_messages: 4,
+                max_held_messages: 8192,
+                max_sniff: 512,
+                ..Limits::default()
+            },
+        },
+        filter: Filter::default(),
+        show_secrets: true,
+        extract: None,
+        threads: 1,
+    };
+    let mut sessions = Vec::new();
+    let mut sink = |s: crate::session::Session| {
+        sessions.push(s);
+        Ok(())
+    };
+    let outcome = crate::pipeline::sessions(&cfg, &mut sink, &mut |_| {});
+    let _ = std::fs::remove_file(&path);
+    let Ok(outcome) = outcome else {
+        return 0;
+    };
+    assert!(outcome.output_error.is_none());
+    let mut last = 0;
+    for s in &sessions {
+        assert!(s.id > last, "sessions come in order of id");
+        last = s.id;
+        check_session(s);
+    }
+    let mut out = Vec::new();
+    crate::render::table::write_sessions(&mut out, &sessions, &outcome.summary, true, false)
+        .expect("table renders");
+    sessions.len()
+}
+
+/// The invariants of one session of the model; see [`sessions`].
+fn check_session(s: &crate::session::Session) {
+    let (exchanges, messages) = (s.exchanges.len(), s.messages.len());
+    for e in &s.exchanges {
+        if let Some(i) = e.message {
+            assert!(i < messages, "exchange points past the messages");
+        }
+    }
+    for m in &s.messages {
+        assert!(
+            m.transfer.exchange < exchanges,
+            "message points past the exchanges"
+        );
+    }
+    for a in &s.auth {
+        assert!(
+            a.exchange < exchanges,
+            "credential points past the exchanges"
+        );
+    }
+    for m in &s.mailboxes {
+        assert!(m.exchange < exchanges, "mailbox points past the exchanges");
+    }
+    let json = serde_json::to_string(s).expect("a session serialises");
+    let back: serde_json::Value = serde_json::from_str(&json).expect("its JSON parses");
+    assert_eq!(back["id"], s.id);
+    let mut out = Vec::new();
+    crate::render::text::write_session(&mut out, s, crate::render::text::Style::new(false))
+        .expect("text renders");
+}
+
+/// Splits fuzz input into the chunks of a mail connection. Each chunk is a record:
+///
+/// ```text
+/// ctl: u8 | len: u16 little-endian | len bytes (fewer if the input ends first)
+/// ```
+///
+/// `ctl` bit 0 picks the side (0 client, 1 server); bit 7 puts a gap of `ctl & 0x0f` bytes on
+/// that side before the data; bit 6 asks the dissector to shed what it holds first, as the
+/// pipeline does when the memory budget runs out. Input shorter than a record's 3 header bytes
+/// is ignored. The data can hold any byte, 0xff included (8-bit bodies, deflate data).
+pub fn chunks(data: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+    let mut rest = data;
+    std::iter::from_fn(move || {
+        let (&[ctl, lo, hi], tail) = rest.split_first_chunk::<3>()?;
+        let len = usize::from(u16::from_le_bytes([lo, hi])).min(tail.len());
+        let (chunk, tail) = tail.split_at(len);
+        rest = tail;
+        Some((ctl, chunk))
+    })
+}
+
+/// Encodes `(ctl, data)` chunks in the format [`chunks`] reads (data longer than `u16::MAX`
+/// becomes several chunks with the same `ctl`, minus the gap bit after the first).
+pub fn encode_chunks<'a>(list: impl IntoIterator<Item = (u8, &'a [u8])>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (mut ctl, data) in list {
+        let mut pieces = data.chunks(usize::from(u16::MAX)).peekable();
+        if pieces.peek().is_none() {
+            out.push(ctl);
+            out.extend_from_slice(&[0, 0]);
+        }
+        for piece in pieces {
+            out.push(ctl);
+            out.extend_from_slice(&(piece.len() as u16).to_le_bytes());
+            out.extend_from_slice(piece);
+            ctl &= !0x80;
+        }
+    }
+    out
+}
+
+/// Any bytes as the two streams of a mail connection (see [`chunks`] for the format) through
+/// a dissector with tight limits, then every message through MIME. Checks the limits hold and
+/// indices stay in range.
 fn dissector(mut d: Box<dyn crate::proto::Dissector>, data: &[u8], max_message: usize) {
     use crate::proto::event::{Event, Mark, Side};
     let mut messages = Vec::new();
@@ -113,10 +257,7 @@ fn dissector(mut d: Box<dyn crate::proto::Dissector>, data: &[u8], max_message: 
             }
         }
     };
-    for (i, chunk) in data.split(|b| *b == 0xff).enumerate() {
-        let Some((&ctl, rest)) = chunk.split_first() else {
-            continue;
-        };
+    for (i, (ctl, rest)) in chunks(data).enumerate() {
         let side = if ctl & 1 == 0 {
             Side::Client
         } else {
@@ -126,6 +267,9 @@ fn dissector(mut d: Box<dyn crate::proto::Dissector>, data: &[u8], max_message: 
             ts: Timestamp::from_nanos(i as i64),
             frame: i as u64,
         };
+        if ctl & 0x40 != 0 {
+            d.shed();
+        }
         if ctl & 0x80 != 0 {
             d.on_gap(side, u64::from(ctl & 0x0f), mark);
         }
@@ -134,14 +278,34 @@ fn dissector(mut d: Box<dyn crate::proto::Dissector>, data: &[u8], max_message: 
     }
     d.end(Mark::default());
     fold(d.take_events(), &mut t);
-    for m in &messages {
+    // The events said everything: what the builder folds equals what the dissector kept.
+    let own = d.transcript();
+    let list =
+        |t: &crate::proto::transcript::Transcript| t.exchanges.iter().cloned().collect::<Vec<_>>();
+    assert_eq!(
+        list(&t),
+        list(own),
+        "exchanges folded from the events differ"
+    );
+    assert_eq!(t.auth(), own.auth(), "credentials differ");
+    assert_eq!(t.mailboxes(), own.mailboxes(), "mailboxes differ");
+    assert_eq!(t.capabilities(), own.capabilities(), "capabilities differ");
+    t.messages = messages;
+    check_transcript(&t, max_message);
+}
+
+/// The invariants of a finished transcript (its `messages` gathered from the events):
+/// messages within `max_message` and decodable without a panic, and every index
+/// (exchange → message, message → exchange, credential → exchange) in range.
+fn check_transcript(t: &crate::proto::transcript::Transcript, max_message: usize) {
+    for m in &t.messages {
         assert!(m.bytes.len() <= max_message);
         assert!(m.size >= m.bytes.len() as u64);
         let _ = crate::mime::parse(&m.bytes, false);
     }
     for e in &t.exchanges {
         if let Some(i) = e.message {
-            assert!(i <= messages.len(), "exchange points past the messages");
+            assert!(i < t.messages.len(), "exchange points past the messages");
         }
     }
     for a in t.auth() {
@@ -199,4 +363,79 @@ pub fn mime(data: &[u8]) {
     };
     assert_eq!(facts(&info), facts(&lean));
     crate::mime::check_base64_paths(data);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::transcript::{Exchange, Transcript};
+
+    #[test]
+    fn chunks_carry_any_byte_and_stop_at_the_end() {
+        let data = encode_chunks([(0x01, &b"\xff\x00\xff"[..]), (0x80, &b""[..])]);
+        assert_eq!(data, b"\x01\x03\x00\xff\x00\xff\x80\x00\x00");
+        let got: Vec<_> = chunks(&data).collect();
+        assert_eq!(got, vec![(0x01, &b"\xff\x00\xff"[..]), (0x80, &b""[..])]);
+        // A length past the end takes what is left; a header cut short is dropped.
+        let got: Vec<_> = chunks(b"\x00\x09\x00ab").collect();
+        assert_eq!(got, vec![(0x00, &b"ab"[..])]);
+        assert_eq!(chunks(b"\x00\x01").count(), 0);
+    }
+
+    #[test]
+    fn an_8bit_body_reaches_the_dissector() {
+        let body = b"Subject: \xff\xfe\r\n\r\n\xff\r\n";
+        let mut steps: Vec<(u8, &[u8])> = vec![
+            (1, b"220 mx\r\n"),
+            (0, b"MAIL FROM:<a@x>\r\n"),
+            (1, b"250 ok\r\n"),
+            (0, b"DATA\r\n"),
+            (1, b"354 go\r\n"),
+        ];
+        steps.push((0, body));
+        steps.push((0, b".\r\n"));
+        steps.push((1, b"250 queued\r\n"));
+        let data = encode_chunks(steps);
+        let mut d = crate::proto::smtp::Smtp::new(FUZZ_BOUNDS, false);
+        for (ctl, chunk) in chunks(&data) {
+            let side = if ctl & 1 == 0 {
+                crate::proto::event::Side::Client
+            } else {
+                crate::proto::event::Side::Server
+            };
+            d.on_data(side, chunk, Default::default());
+        }
+        let t = d.finish(Default::default());
+        let messages = t.messages;
+        assert_eq!(messages.len(), 1);
+        assert_eq!(messages[0].bytes, b"Subject: \xff\xfe\r\n\r\n\xff\r\n");
+    }
+
+    #[test]
+    fn every_sample_runs_through_to_sessions_with_fuzzing_limits() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "pcap") {
+                let data = std::fs::read(&path).unwrap();
+                assert!(run_sessions(&data) > 0, "{}", path.display());
+                n += 1;
+            }
+        }
+        assert!(n >= 7);
+    }
+
+    /// An exchange may point at the last message but not one past it: the check that used
+    /// `<=` let an off-by-one through.
+    #[test]
+    #[should_panic(expected = "exchange points past the messages")]
+    fn an_exchange_pointing_one_past_the_messages_is_caught() {
+        let mut t = Transcript::new(FUZZ_BOUNDS);
+        t.push_exchange(Exchange {
+            message: Some(0),
+            ..Exchange::default()
+        });
+        check_transcript(&t, FUZZ_BOUNDS.max_message);
+    }
 }

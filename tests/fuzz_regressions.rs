@@ -19,6 +19,8 @@ fn fuzz_regressions_stay_fixed() {
             mailscope::fuzzing::pop3(&data);
         } else if name.starts_with("imap-") {
             mailscope::fuzzing::imap(&data);
+        } else if name.starts_with("sessions-") {
+            mailscope::fuzzing::sessions(&data);
         } else if name.starts_with("mime-") {
             mailscope::fuzzing::mime(&data);
         } else {

@@ -25,10 +25,6 @@ fn sample(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn name(p: &Path) -> String {
-    p.file_stem().unwrap().to_string_lossy().into_owned()
-}
-
 fn run(args: &[&str], file: &Path) -> (String, String, i32) {
     let out = mailscope().arg(file).args(args).output().unwrap();
     (
@@ -83,9 +79,12 @@ fn sessions(stdout: &str) -> Vec<Session> {
         .collect()
 }
 
+/// One snapshot per sample and format (`insta::glob!`): every sample is checked even when
+/// an earlier one fails; a failed run is reported after all of them.
 #[test]
 fn snapshots_in_every_format() {
-    for file in samples() {
+    let mut failed = Vec::new();
+    insta::glob!("../samples", "*.pcap", |file| {
         for (format, extra) in [
             ("text", None),
             ("json", None),
@@ -93,12 +92,15 @@ fn snapshots_in_every_format() {
         ] {
             let mut args = vec!["--format", format];
             args.extend(extra);
-            let (stdout, stderr, code) = run(&args, &file);
-            assert_eq!(code, 0, "{} {format}: {stderr}", file.display());
+            let (stdout, stderr, code) = run(&args, file);
+            if code != 0 {
+                failed.push(format!("{} {format}: {stderr}", file.display()));
+            }
             let stdout = stdout.replace(&file.display().to_string(), "<input>");
-            insta::assert_snapshot!(format!("{}_{format}", name(&file)), stdout);
+            insta::assert_snapshot!(format, stdout);
         }
-    }
+    });
+    assert!(failed.is_empty(), "failed: {failed:?}");
 }
 
 #[test]

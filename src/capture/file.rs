@@ -66,11 +66,8 @@ impl<R: Read> Read for FullReads<R> {
                 Ok(0) => break,
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if filled > 0 => {
-                    // Report what we have; the error comes back on the next call.
-                    let _ = e;
-                    break;
-                }
+                // Report what we have; the error comes back on the next call.
+                Err(_) if filled > 0 => break,
                 Err(e) => return Err(e),
             }
         }
@@ -145,7 +142,7 @@ impl FileReader {
     }
 
     /// Bytes of the (decompressed) input consumed so far.
-    pub fn offset(&self) -> u64 {
+    fn offset(&self) -> u64 {
         self.inner.consumed() as u64
     }
 

@@ -230,10 +230,6 @@ impl<H: Handler> FlowTable<H> {
         }
     }
 
-    pub fn open_connections(&self) -> usize {
-        self.conns.len()
-    }
-
     /// Feeds one segment seen at `ts` in frame `frame`.
     /// Each packet advances the clock as [`FlowTable::tick`] does (the capture clock).
     pub fn process(&mut self, seg: &Segment<'_>, ts: Timestamp, frame: u64, handler: &mut H) {

@@ -53,13 +53,6 @@ pub fn truncate(s: &str, max: usize) -> String {
     }
 }
 
-/// Appends to a message buffer growing it by about a quarter at a time instead of doubling:
-/// many messages are buffered at once, and doubling leaves up to half of each unused. (Large
-/// reallocations are remapped by the allocator, not copied.)
-pub fn append_message(buf: &mut Vec<u8>, piece: &[u8]) {
-    append(buf, piece);
-}
-
 /// Keeps a message's bytes up to `max`. Below the limit nothing is hashed here: the
 /// message's SHA-256 is that of the bytes kept, computed by whoever decodes them (off the
 /// dissecting thread). Past the limit the message is truncated, and `overflow` hashes every
@@ -178,6 +171,9 @@ fn overflow_sha256(overflow: Option<Sha256>) -> Option<String> {
     overflow.map(|h| hex::encode(h.finalize()))
 }
 
+/// Appends to a message buffer growing it by about a quarter at a time instead of doubling:
+/// many messages are buffered at once, and doubling leaves up to half of each unused. (Large
+/// reallocations are remapped by the allocator, not copied.)
 fn append(buf: &mut Vec<u8>, piece: &[u8]) {
     let need = buf.len() + piece.len();
     if need > buf.capacity() {
