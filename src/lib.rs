@@ -21,4 +21,5 @@ pub mod proto;
 pub mod render;
 pub mod session;
 pub mod synth;
+pub mod transform;
 pub mod types;

@@ -88,6 +88,9 @@ pub struct Limits {
     /// finishes. The default holds a few MB of typical sessions (more with `--extract`,
     /// which keeps message bytes).
     pub max_reorder: usize,
+    /// Bytes of a TLS client's first flight kept to find the ClientHello's server name and
+    /// version in (implicit TLS and STARTTLS alike); past it they are not looked for.
+    pub max_client_hello: usize,
 }
 
 impl Default for Limits {
@@ -123,6 +126,7 @@ impl Default for Limits {
             acked_hole_timeout: Duration::from_secs(1),
             max_imap_depth: 32,
             max_reorder: 1_000,
+            max_client_hello: 4096,
         }
     }
 }

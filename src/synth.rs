@@ -947,3 +947,33 @@ fn gre_packet(
     }
     g
 }
+
+/// A TLS record holding a ClientHello that names `name` (server_name extension) and offers
+/// TLS 1.2 as its legacy version: enough for the ClientHello reader.
+pub fn client_hello(name: &str) -> Vec<u8> {
+    let n = name.len() as u16;
+    let list = [
+        &(n + 3).to_be_bytes()[..],
+        &[0],
+        &n.to_be_bytes(),
+        name.as_bytes(),
+    ]
+    .concat();
+    let mut ext = vec![0, 0]; // server_name
+    ext.extend_from_slice(&(list.len() as u16).to_be_bytes());
+    ext.extend_from_slice(&list);
+    let mut body = vec![3, 3];
+    body.extend_from_slice(&[0; 32]); // random
+    body.push(0); // session id
+    body.extend_from_slice(&[0, 2, 0x13, 0x01]); // one cipher suite
+    body.extend_from_slice(&[1, 0]); // null compression
+    body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+    body.extend_from_slice(&ext);
+    let mut hs = vec![1, 0];
+    hs.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    hs.extend_from_slice(&body);
+    let mut rec = vec![0x16, 3, 1];
+    rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+    rec.extend_from_slice(&hs);
+    rec
+}

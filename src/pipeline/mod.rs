@@ -1,5 +1,5 @@
 //! The only place that wires the layers together:
-//! capture → packet → flow → (proto: recognition) → session records → render.
+//! capture → packet → flow → (transform) → proto → session records → render.
 //!
 //! | module | owns |
 //! |---|---|
@@ -8,6 +8,7 @@
 //! | `ordering` | the reorder buffer: output in order of first packet |
 //! | `flows` | the `flows` command: a record per connection, stream files |
 //! | `sessions` | the main job: recognition, dissectors, the session of each connection |
+//! | `streams` | a session's stream-transform slot: what each direction passes through (`transform`) |
 //! | `pool` | MIME decoding on worker threads |
 
 mod config;
@@ -16,6 +17,7 @@ mod flows;
 mod ordering;
 mod pool;
 mod sessions;
+mod streams;
 
 pub use config::{
     Filter, FlowsConfig, FlowsOutcome, InputConfig, RunError, SessionsConfig, SessionsOutcome,

@@ -7,11 +7,12 @@ use super::config::{RunError, SessionsConfig, SessionsOutcome};
 use super::drive::{ProgressSink, drive, open};
 use super::ordering::Ordered;
 use super::pool::{Decoded, Done, Key, Pool};
+use super::streams::{Request, Streams};
 use crate::capture::FrameSource;
 use crate::flow::{Chunk, ConnInfo, ConnSummary, Direction, Gap, Handler};
 use crate::proto;
 use crate::proto::Dissector;
-use crate::proto::event::{Mark, Side};
+use crate::proto::event::{Event, Mark, Side};
 use crate::proto::imap::Imap;
 use crate::proto::pop3::Pop3;
 use crate::proto::smtp::Smtp;
@@ -57,6 +58,10 @@ struct SessionState {
     omitted: session::mail::MessagesOmitted,
     /// Message bytes the dissector held at the last look (for the global budget).
     held: usize,
+    /// What each direction passes through on its way to the dissector.
+    streams: Streams,
+    /// Transforms that gave up: reported when the session ends.
+    failures: Vec<(Side, crate::transform::Failure, Mark)>,
 }
 
 /// A closed session waiting for some of its messages to be decoded: the one record of a
@@ -236,6 +241,10 @@ impl SessionsHandler<'_, '_> {
         state.port_said = r.port_said;
         if r.tls || r.protocol == Protocol::Tls {
             state.dissect = Dissect::Tls(r.protocol);
+            let cap = self.cfg.input.limits.max_client_hello;
+            for (side, bytes, _) in buffered {
+                state.streams.watch_hello(side, &bytes, cap);
+            }
             return;
         }
         // On a mapped port the handshake tells; content found elsewhere (or inside a
@@ -244,31 +253,91 @@ impl SessionsHandler<'_, '_> {
             Some(_) => state.midstream,
             None => state.tunnel.is_none(),
         };
-        if let Some(mut d) = self.dissector(r.protocol, midstream) {
-            for (side, bytes, mark) in buffered {
-                d.on_data(side, &bytes, mark);
-            }
+        if let Some(d) = self.dissector(r.protocol, midstream) {
             let builder = Box::new(session::Builder::new(r.protocol, self.bounds));
             state.dissect = Dissect::Mail(d, builder);
-            self.fold(state);
+            for (side, bytes, mark) in buffered {
+                self.hand_over(state, side, &bytes, mark);
+            }
         }
     }
 
     /// Folds the events the session's dissector handed out into its builder; finished
     /// messages go to decoding.
-    fn fold(&mut self, state: &mut SessionState) {
+    /// Returns the upgrades the dissector asked for.
+    fn fold(&mut self, state: &mut SessionState) -> Vec<Request> {
         let Dissect::Mail(d, builder) = &mut state.dissect else {
-            return;
+            return Vec::new();
         };
         let protocol = builder.protocol();
         let mut finished = Vec::new();
+        let mut upgrades = Vec::new();
         for e in d.take_events() {
-            if let Some(m) = builder.apply(e) {
+            if let Event::Upgrade {
+                kind,
+                client_offset,
+                server_offset,
+            } = e
+            {
+                upgrades.push(Request {
+                    kind,
+                    offsets: [client_offset, server_offset],
+                });
+            } else if let Some(m) = builder.apply(e) {
                 finished.push(m);
             }
         }
         for m in finished {
             self.add_message(state, protocol, m);
+        }
+        upgrades
+    }
+
+    /// Hands bytes of one direction to the session's dissector, through the direction's
+    /// transform, and puts in place the transforms the dissector asks for: the bytes past
+    /// an upgrade's offset are handed over again, through the new transform.
+    fn hand_over(&mut self, state: &mut SessionState, side: Side, data: &[u8], mark: Mark) {
+        let Dissect::Mail(d, _) = &mut state.dissect else {
+            return;
+        };
+        let (raw, failure) = state.streams.pass(d.as_mut(), side, data, mark);
+        if let Some(f) = failure {
+            state.failures.push((side, f, mark));
+        }
+        for req in self.fold(state) {
+            let cap = self.cfg.input.limits.max_client_hello;
+            if let Some(start) = state.streams.install(req, side, raw, data.len(), cap) {
+                self.hand_over(state, side, &data[start..], mark);
+            }
+        }
+    }
+
+    /// The transforms that gave up, said once each (at the end, with the count of bytes
+    /// left unread after it), as the dissector's protocol says it.
+    fn transform_failures(state: &mut SessionState, builder: &mut session::Builder) {
+        let unread = state.streams.unread();
+        for (side, f, mark) in std::mem::take(&mut state.failures) {
+            let (who, rest) = match side {
+                Side::Client => ("client", unread[0]),
+                Side::Server => ("server", unread[1]),
+            };
+            let a = match f {
+                crate::transform::Failure::Corrupt(why) => proto::event::Anomaly::new(
+                    proto::vocab::imap::Anomaly::DecompressionFailed,
+                    mark,
+                    format!(
+                        "{who} COMPRESS=DEFLATE data: {why}; {rest} {who} bytes after it not read"
+                    ),
+                ),
+                crate::transform::Failure::Gap(len) => proto::event::Anomaly::new(
+                    proto::vocab::imap::Anomaly::Gap,
+                    mark,
+                    format!(
+                        "{len} compressed {who} bytes missing; {rest} {who} bytes after them not read"
+                    ),
+                ),
+            };
+            builder.apply(Event::Anomaly(a));
         }
     }
 
@@ -280,10 +349,7 @@ impl SessionsHandler<'_, '_> {
             head.extend_from_slice(&data[..take]);
         }
         match &mut state.dissect {
-            Dissect::Mail(d, _) => {
-                d.on_data(side, data, mark);
-                self.fold(state);
-            }
+            Dissect::Mail(..) => self.hand_over(state, side, data, mark),
             Dissect::Sniffing(buffered) => {
                 buffered.push((side, data.to_vec(), mark));
                 self.decide(state, false);
@@ -293,7 +359,11 @@ impl SessionsHandler<'_, '_> {
                 Progress::Refused => state.dissect = Dissect::Ignored,
                 Progress::Established | Progress::NotATunnel(_) => self.leave_tunnel(state),
             },
-            Dissect::Tls(_) | Dissect::Ignored => {}
+            Dissect::Tls(_) => {
+                let cap = self.cfg.input.limits.max_client_hello;
+                state.streams.watch_hello(side, data, cap);
+            }
+            Dissect::Ignored => {}
         }
     }
 }
@@ -365,6 +435,8 @@ impl Handler for SessionsHandler<'_, '_> {
             outstanding: 0,
             omitted: session::mail::MessagesOmitted::default(),
             held: 0,
+            streams: Streams::default(),
+            failures: Vec::new(),
         };
         self.open.insert(info.id, state);
         info.id
@@ -396,16 +468,20 @@ impl Handler for SessionsHandler<'_, '_> {
         }
         // The bytes before the gap are all there will be to recognise the protocol by.
         self.decide(&mut state, true);
-        if let Dissect::Mail(d, _) = &mut state.dissect {
-            d.on_gap(
-                side_of(dir),
-                gap.len,
-                Mark {
-                    ts: gap.ts,
-                    frame: gap.frame,
-                },
-            );
-            self.fold(&mut state);
+        let mark = Mark {
+            ts: gap.ts,
+            frame: gap.frame,
+        };
+        let side = side_of(dir);
+        match state.streams.gap(side, gap.len) {
+            Ok(Some(len)) => {
+                if let Dissect::Mail(d, _) = &mut state.dissect {
+                    d.on_gap(side, len, mark);
+                    self.fold(&mut state);
+                }
+            }
+            Ok(None) => {}
+            Err(f) => state.failures.push((side, f, mark)),
         }
         self.note_held(&mut state);
         self.open.insert(*id, state);
@@ -435,7 +511,11 @@ impl Handler for SessionsHandler<'_, '_> {
         }
         let dissect = std::mem::replace(&mut state.dissect, Dissect::Ignored);
         let mut session = match dissect {
-            Dissect::Mail(_, builder) => {
+            Dissect::Mail(_, mut builder) => {
+                if let Some(hello) = state.streams.hello() {
+                    builder.tls_hello(hello);
+                }
+                Self::transform_failures(&mut state, &mut builder);
                 let messages = std::mem::take(&mut state.messages);
                 let mut s = builder.finish(summary, messages, self.cfg.show_secrets);
                 if state.omitted.count > 0 {
@@ -464,10 +544,9 @@ impl Handler for SessionsHandler<'_, '_> {
             }
             Dissect::Tls(protocol) => {
                 let mut s = session::mail::tls_session(summary, protocol);
-                if let Some(tls) = s.tls.as_mut() {
-                    let (sni, version) = proto::event::client_hello(&state.head[0]);
-                    tls.sni = sni;
-                    tls.version = version;
+                if let (Some(tls), Some(hello)) = (s.tls.as_mut(), state.streams.hello()) {
+                    tls.sni = hello.sni.clone();
+                    tls.version = hello.version.clone();
                 }
                 s
             }

@@ -75,6 +75,15 @@ pub enum Event {
     Tls(Tls),
     /// IMAP COMPRESS=DEFLATE started.
     Compression(Mark),
+    /// From these offsets of each direction (in the bytes the dissector reads) on, the
+    /// stream is in another encoding: the pipeline puts a stream transform in front of the
+    /// dissector there. The dissector reads nothing more of the bytes it was given in the
+    /// call that asked for it; what it reads next comes out of the transform.
+    Upgrade {
+        kind: Upgrade,
+        client_offset: u64,
+        server_offset: u64,
+    },
     /// A protocol anomaly.
     Anomaly(Anomaly),
     /// One more thing past a limit; `what` says what the limit caps, the first time.
@@ -87,6 +96,15 @@ pub enum Event {
     Message(Message),
     /// Both directions ended: nothing follows.
     End,
+}
+
+/// What a stream turns into at an [`Event::Upgrade`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Upgrade {
+    /// TLS (STARTTLS accepted).
+    Tls,
+    /// Raw DEFLATE (IMAP COMPRESS=DEFLATE accepted, RFC 4978).
+    Deflate,
 }
 
 /// Where in the capture something was seen. Dissectors never read clocks: the caller hands
@@ -163,26 +181,6 @@ impl Serialize for Anomaly {
             None => st.skip_field("count")?,
         }
         st.end()
-    }
-}
-
-/// Collects the first client bytes after TLS starts and fills in the ClientHello's server
-/// name and version once they can be read. Bounded: 4 KiB at most.
-#[derive(Clone, Debug, Default)]
-pub struct HelloWatch(Vec<u8>);
-
-impl HelloWatch {
-    pub fn observe(&mut self, data: &[u8], tls: Option<&mut Tls>) {
-        if self.0.len() >= 4096 {
-            return;
-        }
-        let take = (4096 - self.0.len()).min(data.len());
-        self.0.extend_from_slice(&data[..take]);
-        let (sni, version) = client_hello(&self.0);
-        if let Some(tls) = tls {
-            tls.sni = tls.sni.take().or(sni);
-            tls.version = tls.version.take().or(version);
-        }
     }
 }
 
@@ -267,46 +265,6 @@ pub struct Tls {
     pub sni: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-}
-
-/// Server Name Indication and legacy version from the start of a TLS ClientHello.
-pub fn client_hello(bytes: &[u8]) -> (Option<String>, Option<String>) {
-    let get = |i: usize| bytes.get(i).copied();
-    if get(0) != Some(0x16) || get(5) != Some(0x01) {
-        return (None, None);
-    }
-    let version = match (get(9), get(10)) {
-        (Some(3), Some(1)) => Some("TLS 1.0"),
-        (Some(3), Some(2)) => Some("TLS 1.1"),
-        (Some(3), Some(3)) => Some("TLS 1.2 (or 1.3 via supported_versions)"),
-        _ => None,
-    }
-    .map(str::to_owned);
-    let sni = (|| {
-        let mut p = 5 + 4 + 2 + 32; // record header, handshake header, version, random
-        let sid = usize::from(get(p)?);
-        p += 1 + sid;
-        let suites = usize::from(u16::from_be_bytes([get(p)?, get(p + 1)?]));
-        p += 2 + suites;
-        let comp = usize::from(get(p)?);
-        p += 1 + comp;
-        let ext_len = usize::from(u16::from_be_bytes([get(p)?, get(p + 1)?]));
-        p += 2;
-        let end = (p + ext_len).min(bytes.len());
-        while p + 4 <= end {
-            let kind = u16::from_be_bytes([get(p)?, get(p + 1)?]);
-            let len = usize::from(u16::from_be_bytes([get(p + 2)?, get(p + 3)?]));
-            if kind == 0 {
-                // server_name_list: u16 len, type u8, u16 name len, name.
-                let n = usize::from(u16::from_be_bytes([get(p + 7)?, get(p + 8)?]));
-                let name = bytes.get(p + 9..p + 9 + n)?;
-                return Some(String::from_utf8_lossy(name).into_owned());
-            }
-            p += 4 + len;
-        }
-        None
-    })();
-    (sni, version)
 }
 
 /// Decodes one SASL response (base64) into `auth` for the mechanisms whose credentials can be

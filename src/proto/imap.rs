@@ -18,7 +18,7 @@
 //!          "tag OK|NO|BAD" completes the command with that tag
 //! ```
 
-use super::event::{self, Auth, Event, HelloWatch, Mark, Secret, Side, Tls, sasl_response};
+use super::event::{self, Auth, Event, Mark, Secret, Side, Tls, Upgrade, sasl_response};
 use super::imap_grammar::{self as grammar, Value, Words};
 use super::line::{MessageBytes, strip_eol, truncate};
 pub use super::transcript::{ClientLine, Command, Exchange, Mailbox, Message, Reply, Transcript};
@@ -98,8 +98,12 @@ enum Mode {
     },
     Sasl,
     Idle,
-    /// TLS or compression: nothing more is parsed.
+    /// TLS: nothing more is parsed (the pipeline reads what it can of it).
     Opaque,
+    /// COMPRESS=DEFLATE was accepted: the rest of the bytes at hand are compressed. They
+    /// are left to the pipeline, which inflates them (and all that follows) and hands the
+    /// result back: see `Event::Upgrade`.
+    Switching,
 }
 
 /// The IMAP dissector for one connection.
@@ -121,13 +125,10 @@ pub struct Imap {
     client_resync: bool,
     server_resync: bool,
     offsets: [u64; 2],
-    tls_hello: HelloWatch,
     message_count: usize,
     login_disabled: bool,
     /// Size of the synchronising literal awaiting the server's "+".
     pending_literal: Option<u64>,
-    /// After COMPRESS=DEFLATE: one raw-deflate decoder per direction (client, server).
-    inflate: Option<Box<[flate2::Decompress; 2]>>,
     /// Inside `stop_waiting`: bytes held again wait for its loop.
     releasing: bool,
     /// Tag → exchange of the commands in flight (a lookup per completion, not a scan).
@@ -155,11 +156,9 @@ impl Imap {
             client_resync: midstream,
             server_resync: midstream,
             offsets: [0, 0],
-            tls_hello: HelloWatch::default(),
             message_count: 0,
             login_disabled: false,
             pending_literal: None,
-            inflate: None,
             releasing: false,
             tags: std::collections::HashMap::new(),
             tag_of: std::collections::HashMap::new(),
@@ -207,66 +206,13 @@ impl Imap {
             Side::Server => 1,
         };
         self.offsets[d] += data.len() as u64;
-        if self.inflate.is_some() {
-            return self.inflated(side, data, mark);
-        }
         match side {
             Side::Client => self.client_bytes(data, mark),
             Side::Server => self.server_bytes(data, mark),
         }
     }
 
-    /// COMPRESS=DEFLATE (RFC 4978): inflate and parse what comes out, in bounded pieces so a
-    /// small input cannot make us hold a large output.
-    fn inflated(&mut self, side: Side, mut data: &[u8], mark: Mark) {
-        let d = usize::from(side == Side::Server);
-        let mut out = vec![0u8; 64 * 1024];
-        loop {
-            let Some(inflate) = self.inflate.as_mut() else {
-                return;
-            };
-            let z = &mut inflate[d];
-            let (before_in, before_out) = (z.total_in(), z.total_out());
-            let result = z.decompress(data, &mut out, flate2::FlushDecompress::Sync);
-            let used = (z.total_in() - before_in) as usize;
-            let produced = (z.total_out() - before_out) as usize;
-            data = &data[used..];
-            if result.is_err() {
-                self.anomaly(
-                    Anomaly::DecompressionFailed,
-                    mark,
-                    "COMPRESS=DEFLATE data does not inflate",
-                );
-                self.inflate = None;
-                self.client = Mode::Opaque;
-                self.server = Mode::Opaque;
-                return;
-            }
-            if produced > 0 {
-                match side {
-                    Side::Client => self.client_bytes(&out[..produced], mark),
-                    Side::Server => self.server_bytes(&out[..produced], mark),
-                }
-            }
-            if produced < out.len() && data.is_empty() || (used == 0 && produced == 0) {
-                return;
-            }
-        }
-    }
-
     pub fn on_gap(&mut self, side: Side, len: u64, mark: Mark) {
-        if self.inflate.is_some() {
-            // A hole in a deflate stream cannot be skipped: the rest is unreadable.
-            self.inflate = None;
-            self.client = Mode::Opaque;
-            self.server = Mode::Opaque;
-            self.anomaly(
-                Anomaly::Gap,
-                mark,
-                format!("{len} compressed bytes missing; parsing stops"),
-            );
-            return;
-        }
         let (mode, logical) = match side {
             Side::Client => {
                 self.offsets[0] += len;
@@ -440,7 +386,7 @@ impl Imap {
         while !data.is_empty() {
             match self.client {
                 Mode::Opaque => {
-                    self.t.observe_hello(&mut self.tls_hello, data);
+                    // TLS: the pipeline reads the ClientHello (transform::TlsWatch).
                     return;
                 }
                 Mode::Hold => {
@@ -498,6 +444,15 @@ impl Imap {
             }
             if let Some(line) = line {
                 self.server_line(line);
+            }
+            if self.server == Mode::Switching {
+                // The compressed bytes start right after this line: the pipeline inflates
+                // them from here on, and the client's from all it sends next.
+                let server_offset = self.offsets[1] - data.len() as u64;
+                self.t
+                    .upgrade(Upgrade::Deflate, self.offsets[0], server_offset);
+                self.server = Mode::Line;
+                return;
             }
         }
     }
@@ -1101,10 +1056,7 @@ impl Imap {
             }
             "COMPRESS" if ok => {
                 // From the next byte on, both directions are raw deflate (RFC 4978).
-                self.inflate = Some(Box::new([
-                    flate2::Decompress::new(false),
-                    flate2::Decompress::new(false),
-                ]));
+                self.server = Mode::Switching;
                 self.t.set_compression(mark);
             }
             _ => {}
@@ -1378,42 +1330,41 @@ mod tests {
     }
 
     #[test]
-    fn compress_deflate_is_inflated_and_parsed() {
-        use std::io::Write;
-        let deflate = |chunks: &[&[u8]]| {
-            // One raw-deflate stream per direction, sync-flushed after each write.
-            let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
-            let mut out = Vec::new();
-            for c in chunks {
-                z.write_all(c).unwrap();
-                z.flush().unwrap();
-                out.push(std::mem::take(z.get_mut()));
-            }
-            out
-        };
-        let c = deflate(&[b"b SELECT INBOX\r\n", b"c FETCH 1 BODY[]\r\n"]);
-        let sv = deflate(&[
-            b"* 1 EXISTS\r\nb OK done\r\n",
-            b"* 1 FETCH (BODY[] {9}\r\nA: b\r\n\r\nc)\r\nc OK\r\n",
-        ]);
+    fn compress_deflate_asks_for_the_transform_from_the_byte_after_the_ok() {
+        use crate::proto::event::{Event, Upgrade};
         let mut d = Imap::new(BOUNDS, false);
         let m = Mark::default();
         d.on_data(S, b"* OK ready\r\n", m);
         d.on_data(C, b"a COMPRESS DEFLATE\r\n", m);
-        d.on_data(S, b"a OK DEFLATE active\r\n", m);
-        d.on_data(C, &c[0], m);
-        d.on_data(S, &sv[0], m);
-        d.on_data(C, &c[1], m);
-        d.on_data(S, &sv[1], m);
+        // Compressed bytes right behind the OK, in the same piece: not read as text.
+        d.on_data(
+            S,
+            b"a OK DEFLATE active\r\n\x02\x00garbage\r\nz BAD x\r\n",
+            m,
+        );
+        let upgrades: Vec<(Upgrade, u64, u64)> = d
+            .take_events()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Upgrade {
+                    kind,
+                    client_offset,
+                    server_offset,
+                } => Some((kind, client_offset, server_offset)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(upgrades, [(Upgrade::Deflate, 20, 12 + 21)]);
+        // What comes next is what the pipeline inflated: read as usual.
+        d.on_data(C, b"b NOOP\r\n", m);
+        d.on_data(S, b"b OK done\r\n", m);
         let t = d.finish(m);
-        let msgs = &t.messages;
         assert!(t.compression().is_some());
         let s = summary(&t);
         assert_eq!(
             s.iter().map(|x| x.1.as_str()).collect::<Vec<_>>(),
-            ["COMPRESS", "SELECT", "FETCH"]
+            ["COMPRESS", "NOOP"]
         );
-        assert_eq!(msgs[0].bytes, b"A: b\r\n\r\nc");
         assert!(t.anomalies().is_empty(), "{:?}", t.anomalies());
     }
 

@@ -16,7 +16,7 @@
 //! octet count a `+OK` may announce.
 
 use super::dotstuff::Unstuffer;
-use super::event::{self, Auth, Event, HelloWatch, Mark, Secret, Side, Tls, sasl_response};
+use super::event::{self, Auth, Event, Mark, Secret, Side, Tls, sasl_response};
 use super::line::{Lines, MessageBytes, strip_eol, truncate};
 pub use super::transcript::{ClientLine, Command, Exchange, Message, Reply, Transcript};
 use super::vocab::pop3::{Anomaly, Verb};
@@ -85,7 +85,6 @@ pub struct Pop3 {
     offsets: [u64; 2],
     failed_logins: u32,
     reported_guessing: bool,
-    tls_hello: HelloWatch,
     /// Server-only capture: an `+OK` without a command seen (its exchange, where it began,
     /// whether it counted octets) whose next line tells whether an answer body follows.
     unseen_command: Option<(usize, Mark, bool)>,
@@ -112,7 +111,6 @@ impl Pop3 {
             offsets: [0, 0],
             failed_logins: 0,
             reported_guessing: false,
-            tls_hello: HelloWatch::default(),
             unseen_command: None,
             message_count: 0,
         }
@@ -237,7 +235,7 @@ impl Pop3 {
     fn client_bytes(&mut self, mut data: &[u8], mark: Mark) {
         while !data.is_empty() {
             if self.client == Client::Tls {
-                self.t.observe_hello(&mut self.tls_hello, data);
+                // TLS: the pipeline reads the ClientHello (transform::TlsWatch).
                 return;
             }
             let (n, done) = self.client_line.take(data, mark, self.bounds.max_line);

@@ -19,7 +19,7 @@
 
 pub use super::Bounds;
 use super::dotstuff::Unstuffer;
-use super::event::{self, Auth, Event, HelloWatch, Mark, Secret, Side, Tls, sasl_response};
+use super::event::{self, Auth, Event, Mark, Secret, Side, Tls, sasl_response};
 use super::line::{Lines, MessageBytes, strip_eol, truncate};
 pub use super::transcript::{ClientLine, Command, Exchange, Message, Reply, Transcript};
 use super::vocab::smtp::{Anomaly, Verb};
@@ -123,7 +123,6 @@ pub struct Smtp {
     ehlo_done: bool,
     /// Counted once each.
     reported: Vec<Anomaly>,
-    tls_hello: HelloWatch,
     /// Messages completed so far (also those already handed out by `take_messages`).
     message_count: usize,
     /// DATA commands whose content was read without waiting for the 354 (a client that
@@ -161,7 +160,6 @@ impl Smtp {
             rcpt_sent: Vec::new(),
             ehlo_done: false,
             reported: Vec::new(),
-            tls_hello: HelloWatch::default(),
             message_count: 0,
             unanswered_data: 0,
             releasing: false,
@@ -342,7 +340,7 @@ impl Smtp {
         while !data.is_empty() {
             match self.client {
                 Client::Tls => {
-                    self.t.observe_hello(&mut self.tls_hello, data);
+                    // TLS: the pipeline reads the ClientHello (transform::TlsWatch).
                     return;
                 }
                 Client::Hold(hold) => {

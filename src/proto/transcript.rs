@@ -10,7 +10,7 @@
 //! `limit-reached` anomaly with the count when the transcript is finished.
 
 use super::Bounds;
-use super::event::{Anomaly, Auth, Event, HelloWatch, Mark, Secret, Tls};
+use super::event::{Anomaly, Auth, Event, Mark, Secret, Tls, Upgrade};
 use super::vocab;
 use serde::Serialize;
 use serde::ser::SerializeStruct;
@@ -490,7 +490,7 @@ impl Transcript {
             Event::Limit { name, mark, what } => {
                 self.note_limit(name, mark, || what.unwrap_or_default())
             }
-            Event::Message(_) => {}
+            Event::Message(_) | Event::Upgrade { .. } => {}
             Event::End => self.finish(),
         }
     }
@@ -819,23 +819,27 @@ impl Transcript {
         }
     }
 
-    /// Where TLS took over (or what the ClientHello told about it).
+    /// Where TLS took over: recorded, and the stream upgraded to TLS from its offsets on.
     pub fn set_tls(&mut self, tls: Tls) {
         if self.tls.as_ref() == Some(&tls) {
             return;
         }
+        let (client_offset, server_offset) = (tls.client_offset, tls.server_offset);
+        let first = self.tls.is_none();
         self.record(|| Event::Tls(tls.clone()));
         self.tls = Some(tls);
+        if first {
+            self.upgrade(Upgrade::Tls, client_offset, server_offset);
+        }
     }
 
-    /// Reads the ClientHello's server name and version from the client's first TLS bytes.
-    pub fn observe_hello(&mut self, hello: &mut HelloWatch, data: &[u8]) {
-        let Some(mut tls) = self.tls.clone() else {
-            hello.observe(data, None);
-            return;
-        };
-        hello.observe(data, Some(&mut tls));
-        self.set_tls(tls);
+    /// The stream is in another encoding from these offsets on (see [`Event::Upgrade`]).
+    pub fn upgrade(&mut self, kind: Upgrade, client_offset: u64, server_offset: u64) {
+        self.record(|| Event::Upgrade {
+            kind,
+            client_offset,
+            server_offset,
+        });
     }
 
     /// IMAP COMPRESS=DEFLATE started.

@@ -47,6 +47,16 @@ impl Builder {
         }
     }
 
+    /// What the ClientHello told about the TLS the session switched to (read by the
+    /// pipeline's TLS watch, not by the dissector).
+    pub fn tls_hello(&mut self, hello: &crate::transform::Hello) {
+        if let Some(mut tls) = self.transcript.tls().cloned() {
+            tls.sni = tls.sni.or_else(|| hello.sni.clone());
+            tls.version = tls.version.or_else(|| hello.version.clone());
+            self.transcript.apply(Event::Tls(tls));
+        }
+    }
+
     /// The session, from the connection's summary and its messages (decoded, in order).
     pub fn finish(
         mut self,

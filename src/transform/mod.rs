@@ -1,0 +1,42 @@
+//! Stream transforms: what sits between `flow` and `proto` on one direction of a connection,
+//! from a stream offset on, once a dissector asks for it (`Event::Upgrade`). The pipeline
+//! installs them; dissectors only ever see what comes out.
+//!
+//! ```text
+//!  flow ──bytes──▶ [transform: none | Inflate | TlsWatch | (TLS decryption, next)] ──▶ proto
+//! ```
+//!
+//! - [`Inflate`]: raw DEFLATE (IMAP COMPRESS=DEFLATE, RFC 4978), output handed on in
+//!   bounded pieces, so a small input cannot make anyone hold a large output.
+//! - [`TlsWatch`]: TLS without keys. Nothing comes out; the ClientHello's server name and
+//!   version are read, with one bounded buffer, for implicit TLS and STARTTLS alike.
+//!
+//! Gaps pass through as gaps where a transform can carry on; one that cannot (a hole in a
+//! deflate stream, data that does not inflate) says so once with a [`Failure`], and the rest
+//! of that direction is counted, not read.
+
+mod deflate;
+mod tls;
+
+pub use deflate::Inflate;
+pub use tls::{Hello, TlsWatch, client_hello};
+
+/// Why a transform stopped: the rest of its direction cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The bytes are not what the transform decodes (data that does not inflate).
+    Corrupt(String),
+    /// Bytes are missing and the transform cannot skip them (a deflate stream's state
+    /// depends on every byte before).
+    Gap(u64),
+}
+
+/// One direction's transform.
+pub trait Transform {
+    /// Bytes in stream order, any chunking; what comes out is handed to `out` piece by
+    /// piece, each piece at most a fixed size.
+    fn data(&mut self, input: &[u8], out: &mut dyn FnMut(&[u8])) -> Result<(), Failure>;
+    /// `len` bytes are missing. `Ok(Some(n))`: `n` bytes are missing from the output too
+    /// (passed on as a gap); `Ok(None)`: nothing is missing from the output.
+    fn gap(&mut self, len: u64) -> Result<Option<u64>, Failure>;
+}

@@ -1,0 +1,310 @@
+//! Stream transforms (issue 10 item 4): IMAP COMPRESS=DEFLATE is inflated by the pipeline's
+//! transform slot, from the byte after the server's OK on (even when the compressed bytes
+//! share a segment with it); a hole in a compressed direction stops that direction only,
+//! said once with the count of bytes left unread; STARTTLS and implicit TLS are read for the
+//! ClientHello by one reader.
+
+mod support;
+
+use mailscope::synth::{Conversation, PcapWriter, Side};
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use support::{ip, mailscope};
+
+/// One raw-deflate stream, sync-flushed after each piece (as RFC 4978 peers do).
+fn deflate(pieces: &[&[u8]]) -> Vec<Vec<u8>> {
+    let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    pieces
+        .iter()
+        .map(|p| {
+            z.write_all(p).unwrap();
+            z.flush().unwrap();
+            std::mem::take(z.get_mut())
+        })
+        .collect()
+}
+
+/// Writes the steps as one connection to port 143, dropping the frames of the steps whose
+/// index is in `lose` (a hole the capture missed; the peer's ACK covers it).
+fn write(dir: &Path, name: &str, steps: &[(Side, Vec<u8>)], lose: &[usize]) -> PathBuf {
+    let mut c = Conversation::new((ip("10.0.0.1"), 40000), (ip("10.0.0.2"), 143), [1, 2]);
+    c.handshake();
+    for (i, (side, data)) in steps.iter().enumerate() {
+        let before = c.frames.len();
+        c.send(*side, data);
+        if lose.contains(&i) {
+            c.frames.truncate(before);
+        }
+        c.ack(match side {
+            Side::Client => Side::Server,
+            Side::Server => Side::Client,
+        });
+    }
+    c.close();
+    let file = dir.join(name);
+    let mut w = PcapWriter::new(std::fs::File::create(&file).unwrap()).unwrap();
+    for f in &c.frames {
+        w.frame(f.ts, &f.data, f.data.len()).unwrap();
+    }
+    file
+}
+
+fn session(file: &Path) -> Value {
+    let out = mailscope()
+        .arg(file)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    serde_json::from_str(stdout.lines().next().expect("a session")).unwrap()
+}
+
+fn verbs(s: &Value) -> Vec<String> {
+    s["exchanges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["command"]["verb"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+const MESSAGE: &[u8] = b"Subject: inside deflate\r\n\r\nbody\r\n";
+
+fn compressed_session() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let fetch = [
+        format!("* 1 FETCH (BODY[] {{{}}}\r\n", MESSAGE.len()).as_bytes(),
+        MESSAGE,
+        b")\r\nc OK done\r\n",
+    ]
+    .concat();
+    let c = deflate(&[
+        b"b SELECT INBOX\r\n",
+        b"c FETCH 1 BODY[]\r\n",
+        b"d LOGOUT\r\n",
+    ]);
+    let s = deflate(&[
+        b"* 1 EXISTS\r\nb OK [READ-WRITE] selected\r\n",
+        &fetch,
+        b"* BYE\r\nd OK bye\r\n",
+    ]);
+    (c, s)
+}
+
+/// What a session says, for comparing two captures of it (frames and times apart).
+fn gist(s: &Value) -> (Vec<String>, Value, Value, Value) {
+    let mut messages = s["messages"].clone();
+    for m in messages.as_array_mut().unwrap() {
+        let m = m.as_object_mut().unwrap();
+        m.remove("frame");
+        m.remove("ts");
+    }
+    (
+        verbs(s),
+        messages,
+        s["mailboxes"].clone(),
+        s["anomalies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].clone())
+            .collect(),
+    )
+}
+
+#[test]
+fn compress_deflate_is_inflated_from_the_byte_after_the_ok_even_in_the_same_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    // The server speaks first after its OK (an alert), so its first compressed bytes can
+    // ride in the OK's own segment.
+    let c = deflate(&[
+        b"b SELECT INBOX\r\n",
+        b"c FETCH 1 BODY[]\r\n",
+        b"d LOGOUT\r\n",
+    ]);
+    let fetch = [
+        format!("* 1 FETCH (BODY[] {{{}}}\r\n", MESSAGE.len()).as_bytes(),
+        MESSAGE,
+        b")\r\nc OK done\r\n",
+    ]
+    .concat();
+    let s = deflate(&[
+        b"* OK [ALERT] compressed from here\r\n",
+        b"* 1 EXISTS\r\nb OK [READ-WRITE] selected\r\n",
+        &fetch,
+        b"* BYE\r\nd OK bye\r\n",
+    ]);
+    let mut ok_and_alert = b"a OK DEFLATE active\r\n".to_vec();
+    ok_and_alert.extend_from_slice(&s[0]);
+    let tail = [
+        (Side::Client, c[0].clone()),
+        (Side::Server, s[1].clone()),
+        (Side::Client, c[1].clone()),
+        (Side::Server, s[2].clone()),
+        (Side::Client, c[2].clone()),
+        (Side::Server, s[3].clone()),
+    ];
+    let head = [
+        (Side::Server, b"* OK ready\r\n".to_vec()),
+        (Side::Client, b"a COMPRESS DEFLATE\r\n".to_vec()),
+    ];
+    let apart: Vec<_> = head
+        .iter()
+        .cloned()
+        .chain([
+            (Side::Server, b"a OK DEFLATE active\r\n".to_vec()),
+            (Side::Server, s[0].clone()),
+        ])
+        .chain(tail.iter().cloned())
+        .collect();
+    let together: Vec<_> = head
+        .iter()
+        .cloned()
+        .chain([(Side::Server, ok_and_alert)])
+        .chain(tail.iter().cloned())
+        .collect();
+    let apart = session(&write(dir.path(), "apart.pcap", &apart, &[]));
+    let together = session(&write(dir.path(), "together.pcap", &together, &[]));
+    assert_eq!(gist(&apart), gist(&together));
+    let s = together;
+    assert_eq!(verbs(&s), ["", "COMPRESS", "", "SELECT", "FETCH", "LOGOUT"]);
+    assert!(s["compression"].is_string());
+    assert_eq!(
+        s["exchanges"][2]["replies"][0]["lines"][0],
+        "* OK [ALERT] compressed from here"
+    );
+    assert_eq!(s["messages"][0]["size"], MESSAGE.len());
+    assert_eq!(s["messages"][0]["headers"]["subject"], "inside deflate");
+    assert_eq!(s["mailboxes"][0]["exists"], 1);
+    assert_eq!(s["anomalies"], Value::Array(vec![]));
+}
+
+#[test]
+fn a_hole_in_one_compressed_direction_stops_that_direction_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (c, sv) = compressed_session();
+    let s = &sv;
+    let steps = vec![
+        (Side::Server, b"* OK ready\r\n".to_vec()),
+        (Side::Client, b"a COMPRESS DEFLATE\r\n".to_vec()),
+        (Side::Server, b"a OK DEFLATE active\r\n".to_vec()),
+        (Side::Client, c[0].clone()),
+        (Side::Server, s[0].clone()),
+        (Side::Client, c[1].clone()),
+        (Side::Server, s[1].clone()),
+        (Side::Client, c[2].clone()),
+        (Side::Server, s[2].clone()),
+    ];
+    // The server's SELECT answer is missing: its deflate stream cannot go on.
+    let file = write(dir.path(), "hole.pcap", &steps, &[4]);
+    let unread = (sv[1].len() + sv[2].len()).to_string();
+    let s = session(&file);
+    // The client's commands are still read after the hole in the server's direction.
+    assert_eq!(verbs(&s), ["", "COMPRESS", "SELECT", "FETCH", "LOGOUT"]);
+    let anomalies = s["anomalies"].as_array().unwrap();
+    let gaps: Vec<&Value> = anomalies
+        .iter()
+        .filter(|a| {
+            a["detail"]
+                .as_str()
+                .unwrap()
+                .contains("compressed server bytes missing")
+        })
+        .collect();
+    assert_eq!(gaps.len(), 1, "{anomalies:?}");
+    assert!(
+        gaps[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{unread} server bytes after them not read")),
+        "{}",
+        gaps[0]["detail"]
+    );
+    assert!(s["messages"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn data_that_does_not_inflate_is_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let steps = vec![
+        (Side::Server, b"* OK ready\r\n".to_vec()),
+        (Side::Client, b"a COMPRESS DEFLATE\r\n".to_vec()),
+        (Side::Server, b"a OK DEFLATE active\r\n".to_vec()),
+        (Side::Client, b"\xff\xff\xff\xff not deflate".to_vec()),
+        (Side::Client, b"more".to_vec()),
+    ];
+    let file = write(dir.path(), "corrupt.pcap", &steps, &[]);
+    let s = session(&file);
+    let names: Vec<&str> = s["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["decompression-failed"]);
+    assert!(
+        s["anomalies"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("4 client bytes after it not read")
+    );
+}
+
+/// Writes the steps as one connection to `port` (nothing lost).
+fn write_port(dir: &Path, name: &str, port: u16, steps: &[(Side, Vec<u8>)]) -> PathBuf {
+    support::write_steps(dir, name, port, steps, None)
+}
+
+#[test]
+fn the_client_hello_is_read_after_starttls_in_every_protocol_and_on_implicit_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let hello = mailscope::synth::client_hello("mx.example.net");
+    let cases: [(&str, u16, Vec<(Side, Vec<u8>)>); 4] = [
+        (
+            "smtp",
+            25,
+            vec![
+                (Side::Server, b"220 mx ESMTP\r\n".to_vec()),
+                (Side::Client, b"EHLO c\r\n".to_vec()),
+                (Side::Server, b"250-mx\r\n250 STARTTLS\r\n".to_vec()),
+                (Side::Client, b"STARTTLS\r\n".to_vec()),
+                (Side::Server, b"220 go ahead\r\n".to_vec()),
+            ],
+        ),
+        (
+            "pop3",
+            110,
+            vec![
+                (Side::Server, b"+OK ready\r\n".to_vec()),
+                (Side::Client, b"STLS\r\n".to_vec()),
+                (Side::Server, b"+OK begin TLS\r\n".to_vec()),
+            ],
+        ),
+        (
+            "imap",
+            143,
+            vec![
+                (Side::Server, b"* OK ready\r\n".to_vec()),
+                (Side::Client, b"a STARTTLS\r\n".to_vec()),
+                (Side::Server, b"a OK begin TLS\r\n".to_vec()),
+            ],
+        ),
+        ("imaps", 993, vec![]),
+    ];
+    for (name, port, mut steps) in cases {
+        steps.push((Side::Client, hello.clone()));
+        steps.push((Side::Server, b"\x16\x03\x03\x00\x02\x02\x00".to_vec()));
+        let s = session(&write_port(
+            dir.path(),
+            &format!("{name}.pcap"),
+            port,
+            &steps,
+        ));
+        assert_eq!(s["tls"]["sni"], "mx.example.net", "{name}: {}", s["tls"]);
+        let mode = if port == 993 { "implicit" } else { "starttls" };
+        assert_eq!(s["tls"]["mode"], mode, "{name}");
+        // The TLS bytes are not read as commands or replies.
+        assert_eq!(s["anomalies"], Value::Array(vec![]), "{name}");
+    }
+}
