@@ -260,7 +260,8 @@ fn write_port(dir: &Path, name: &str, port: u16, steps: &[(Side, Vec<u8>)]) -> P
 fn the_client_hello_is_read_after_starttls_in_every_protocol_and_on_implicit_tls() {
     let dir = tempfile::tempdir().unwrap();
     let hello = mailscope::synth::client_hello("mx.example.net");
-    let cases: [(&str, u16, Vec<(Side, Vec<u8>)>); 4] = [
+    type Steps = Vec<(Side, Vec<u8>)>;
+    let cases: [(&str, u16, Steps); 4] = [
         (
             "smtp",
             25,
