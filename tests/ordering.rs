@@ -162,3 +162,114 @@ fn max_reorder_flag_and_summary_field() {
         assert_eq!(summary["listed"], SHORT + 1);
     }
 }
+
+/// A sink that wants the events of open sessions (as a live view will) and logs them beside
+/// the whole sessions.
+#[derive(Default)]
+struct Log {
+    /// (session id, what): what is "session" for a whole session, else the event's kind.
+    entries: Vec<(u64, String)>,
+    /// Per session: the sessions folded from the events, to compare with the whole ones.
+    replicas: std::collections::HashMap<u64, mailscope::proto::transcript::Transcript>,
+    whole: Vec<mailscope::session::Session>,
+}
+
+impl mailscope::render::SessionSink for Log {
+    fn session(&mut self, s: mailscope::session::Session) -> std::io::Result<()> {
+        self.entries.push((s.id, "session".into()));
+        self.whole.push(s);
+        Ok(())
+    }
+    fn finish(&mut self, _: &mailscope::session::RunSummary) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn wants_events(&self) -> bool {
+        true
+    }
+    fn event(
+        &mut self,
+        o: &mailscope::session::Origin,
+        e: &mailscope::session::Event,
+    ) -> std::io::Result<()> {
+        use mailscope::session::Event;
+        let kind = match e {
+            Event::Exchange(x) => format!(
+                "exchange {}",
+                x.command.as_ref().map_or("", |c| c.verb.as_str())
+            ),
+            Event::Reply { .. } => "reply".into(),
+            Event::Message(_) => "message".into(),
+            Event::End => "end".into(),
+            _ => "other".into(),
+        };
+        self.entries.push((o.id, kind));
+        let bounds = mailscope::proto::Bounds::default();
+        let t = self
+            .replicas
+            .entry(o.id)
+            .or_insert_with(|| mailscope::proto::transcript::Transcript::replica(bounds));
+        if !matches!(e, Event::Message(_)) {
+            t.apply(e.clone());
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn events_reach_the_sink_while_the_session_is_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = capture(dir.path());
+    let cfg = SessionsConfig {
+        input: InputConfig {
+            input: file.to_string_lossy().into_owned(),
+            ports: Default::default(),
+            all_ports: false,
+            limits: Limits::default(),
+        },
+        filter: Filter::default(),
+        show_secrets: false,
+        extract: None,
+        threads: 1,
+    };
+    let mut log = Log::default();
+    sessions(&cfg, &mut log, &mut |_| {}).unwrap();
+    let at = |id: u64, what: &str| {
+        log.entries
+            .iter()
+            .position(|(i, w)| *i == id && w == what)
+            .unwrap_or_else(|| panic!("no {what:?} for session {id}"))
+    };
+    // The IMAP session's LOGIN and IDLE are told long before it is whole, and before the
+    // first SMTP session (which begins during the IDLE) is even opened.
+    assert!(at(1, "exchange LOGIN") < at(2, "exchange EHLO"));
+    assert!(at(1, "exchange IDLE") < at(2, "exchange EHLO"));
+    assert!(at(2, "end") < at(1, "end"));
+    for s in &log.whole {
+        // Every session's events end with End, before the session itself.
+        assert!(at(s.id, "end") < at(s.id, "session"), "session {}", s.id);
+        // And fold into what the session holds.
+        let t = log.replicas.remove(&s.id).unwrap();
+        let folded: Vec<_> = t.exchanges.iter().map(|e| e.command.clone()).collect();
+        let whole: Vec<_> = s.exchanges.iter().map(|e| e.command.clone()).collect();
+        assert_eq!(folded, whole, "session {}", s.id);
+        let messages = log
+            .entries
+            .iter()
+            .filter(|(i, w)| *i == s.id && w == "message")
+            .count();
+        assert_eq!(messages, s.messages.len(), "session {}", s.id);
+    }
+    // Without a live view, no events are asked for and the sessions are the same.
+    let mut plain = Vec::new();
+    let mut sink = |s: mailscope::session::Session| {
+        plain.push(serde_json::to_string(&s).unwrap());
+        Ok(())
+    };
+    sessions(&cfg, &mut sink, &mut |_| {}).unwrap();
+    let live: Vec<String> = log
+        .whole
+        .iter()
+        .map(|s| serde_json::to_string(s).unwrap())
+        .collect();
+    assert_eq!(plain, live);
+}

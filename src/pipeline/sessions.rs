@@ -19,7 +19,7 @@ use crate::proto::smtp::Smtp;
 use crate::proto::tunnel::{Progress, Setup, Tunnel};
 use crate::render::SessionSink;
 use crate::session::mail::MessageInfo;
-use crate::session::{self, Session};
+use crate::session::{self, Origin, Session};
 use crate::types::{Endpoint, Protocol};
 use std::collections::{BTreeMap, HashMap};
 
@@ -84,10 +84,15 @@ struct SessionsHandler<'a, 'b> {
     /// Messages handed out without their bytes (let go for the budget).
     not_decoded: u64,
     out: Ordered<'b, Session>,
+    /// The sink's `event`, when it wants the events of open sessions (a live view).
+    live: Option<&'b mut LiveSink<'b>>,
     pool: Pool,
     /// Closed sessions waiting for decoding, by connection id.
     closing: BTreeMap<u64, Closing>,
 }
+
+/// Where events of open sessions go.
+type LiveSink<'b> = dyn FnMut(&Origin, &Event) -> std::io::Result<()> + 'b;
 
 fn side_of(dir: Direction) -> Side {
     match dir {
@@ -272,7 +277,27 @@ impl SessionsHandler<'_, '_> {
         let protocol = builder.protocol();
         let mut finished = Vec::new();
         let mut upgrades = Vec::new();
+        let (id, client, server) = state.conn;
+        let origin = Origin {
+            id,
+            protocol,
+            client,
+            server,
+        };
+        let shown =
+            self.out.error.is_none() && self.cfg.filter.allows(id, protocol, client, server);
+        let mut live = if shown {
+            self.live.as_deref_mut()
+        } else {
+            None
+        };
+        let mut live_error = None;
         for e in d.take_events() {
+            if let Some(live) = live.as_mut()
+                && live_error.is_none()
+            {
+                live_error = live(&origin, &e).err();
+            }
             if let Event::Upgrade {
                 kind,
                 client_offset,
@@ -286,6 +311,9 @@ impl SessionsHandler<'_, '_> {
             } else if let Some(m) = builder.apply(e) {
                 finished.push(m);
             }
+        }
+        if let Some(e) = live_error {
+            self.out.error.get_or_insert(e);
         }
         for m in finished {
             self.add_message(state, protocol, m);
@@ -605,11 +633,16 @@ fn sessions_in<'s>(
     sink: &mut dyn SessionSink,
     progress: &mut ProgressSink<'_>,
 ) -> Result<SessionsOutcome, RunError> {
-    let mut write = |s| sink.session(s);
+    // Whole sessions and (for a live view) the events of open ones go to the same sink.
+    let wants_events = sink.wants_events();
+    let sink = std::cell::RefCell::new(sink);
+    let mut write = |s| sink.borrow_mut().session(s);
+    let mut live = |o: &Origin, e: &Event| sink.borrow_mut().event(o, e);
     let mut handler = SessionsHandler {
         cfg,
         bounds: proto::Bounds::from(&cfg.input.limits),
         out: Ordered::new(&mut write, cfg.input.limits.max_reorder),
+        live: wants_events.then_some(&mut live as &mut LiveSink<'_>),
         open: HashMap::new(),
         held: 0,
         not_decoded: 0,
@@ -626,9 +659,10 @@ fn sessions_in<'s>(
     summary.listed = handler.out.listed;
     summary.listed_out_of_order = handler.out.out_of_order;
     summary.messages_not_decoded = handler.not_decoded;
-    let mut output_error = handler.out.error;
+    let mut output_error = handler.out.error.take();
+    drop(handler);
     if output_error.is_none() {
-        output_error = sink.finish(&summary).err();
+        output_error = sink.borrow_mut().finish(&summary).err();
     }
     Ok(SessionsOutcome {
         summary,

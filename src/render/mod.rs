@@ -18,7 +18,7 @@ pub mod streams;
 pub mod table;
 pub mod text;
 
-use crate::session::{FlowRecord, RunSummary, Session};
+use crate::session::{Event, FlowRecord, Origin, RunSummary, Session};
 use std::io;
 
 /// Where the main job's results go: one implementation per output format.
@@ -29,7 +29,17 @@ pub trait SessionSink {
     /// The run is over (not called when writing failed): the totals. A sink that needs
     /// every session (a table) writes here.
     fn finish(&mut self, summary: &RunSummary) -> io::Result<()>;
-    // Live capture adds `event(…)` here: a session's events as they happen (later issue).
+    /// Whether [`SessionSink::event`] wants to be called (a live view); file formats
+    /// render whole sessions and say no.
+    fn wants_events(&self) -> bool {
+        false
+    }
+    /// A change to an open session, as it happens: the same events the session is folded
+    /// from (see `session::Event`), for the sessions the filter shows. A message's event
+    /// carries its bytes; what MIME decoding finds comes with the whole session.
+    fn event(&mut self, _session: &Origin, _event: &Event) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Where the `flows` command's records go: one implementation per output format.

@@ -7,6 +7,7 @@
 pub mod builder;
 pub mod mail;
 
+pub use crate::proto::event::Event;
 pub use builder::Builder;
 pub use mail::Session;
 
@@ -14,6 +15,16 @@ use crate::flow::{ConnSummary, Direction};
 use crate::proto::Basis;
 use crate::types::{Endpoint, Protocol, Timestamp};
 use serde::Serialize;
+
+/// Which session an event belongs to (events come before the session is whole).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// The connection's number: the session's `id` once it is whole.
+    pub id: u64,
+    pub protocol: Protocol,
+    pub client: Endpoint,
+    pub server: Endpoint,
+}
 
 /// A value per direction: `client` is what the client sent, `server` what the server sent.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
