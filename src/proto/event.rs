@@ -248,6 +248,20 @@ pub struct Auth {
     pub exchange: usize,
 }
 
+impl Auth {
+    /// Credentials of `mechanism` in exchange `exchange`, nothing read of them yet.
+    pub fn new(mechanism: impl Into<String>, exchange: usize) -> Auth {
+        Auth {
+            mechanism: mechanism.into(),
+            username: None,
+            password: None,
+            authzid: None,
+            success: None,
+            exchange,
+        }
+    }
+}
+
 /// Where TLS took over the connection.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Tls {

@@ -481,25 +481,15 @@ impl Imap {
                     self.client = Mode::Line;
                     return;
                 };
-                let is_idle = self.client == Mode::Idle;
-                let mut cl = ClientLine {
-                    mark,
-                    text: first.clone(),
-                    secret: None,
-                };
-                if is_idle {
-                    if first.trim().eq_ignore_ascii_case("DONE") {
-                        self.client = Mode::Line;
-                    }
-                } else if self
-                    .t
-                    .update_last_auth(|auth| sasl_response(auth, first.trim()))
-                    .unwrap_or(false)
-                {
-                    cl.text = "<redacted>".into();
-                    cl.secret = Some(Secret::new(first));
+                if self.client == Mode::Sasl {
+                    self.t.sasl_line(idx, first, mark);
+                    return;
                 }
-                self.t.add_client_line(idx, cl);
+                if first.trim().eq_ignore_ascii_case("DONE") {
+                    self.client = Mode::Line;
+                }
+                self.t
+                    .add_client_line(idx, ClientLine::new(mark, first, false));
                 return;
             }
             _ => {}
@@ -546,15 +536,7 @@ impl Imap {
             args.push_str(&String::from_utf8_lossy(strip_eol(t)));
         }
         let idx = self.t.exchanges.len();
-        let mut command = Command {
-            tag: Some(tag.clone()),
-            verb: verb.clone(),
-            args: args.clone(),
-            secret_args: None,
-            address: None,
-            params: Vec::new(),
-            mailbox: None,
-        };
+        let mut command = Command::tagged(tag.clone(), verb.clone(), args.clone());
         let reads_args = matches!(
             verb.as_str(),
             "LOGIN"
@@ -592,12 +574,9 @@ impl Imap {
                 command.secret_args = Some(Secret::new(args.clone()));
                 self.t.add_auth(
                     Auth {
-                        mechanism: "LOGIN".into(),
                         username: user,
                         password: pass.map(Secret::new),
-                        authzid: None,
-                        success: None,
-                        exchange: idx,
+                        ..Auth::new("LOGIN", idx)
                     },
                     mark,
                 );
@@ -605,14 +584,7 @@ impl Imap {
             "AUTHENTICATE" => {
                 let mut it = args.split_ascii_whitespace();
                 let mechanism = it.next().unwrap_or("").to_ascii_uppercase();
-                let mut auth = Auth {
-                    mechanism: mechanism.clone(),
-                    username: None,
-                    password: None,
-                    authzid: None,
-                    success: None,
-                    exchange: idx,
-                };
+                let mut auth = Auth::new(mechanism.clone(), idx);
                 if let Some(initial) = it.next() {
                     command.args = format!("{mechanism} <redacted>");
                     command.secret_args = Some(Secret::new(args.clone()));
@@ -649,14 +621,8 @@ impl Imap {
             }
         }
         self.t.push_exchange(Exchange {
-            mark,
-            command: Some(command),
-            client_lines: Vec::new(),
-            replies: Vec::new(),
-            pipelined: !self.pending.is_empty(),
-            message: None,
             incomplete: line.literals.iter().any(|l| l.cut),
-            ..Exchange::default()
+            ..Exchange::of(mark, command, !self.pending.is_empty())
         });
         if appended > 0 {
             self.t.set_message(idx, Some(self.message_count - appended));
@@ -851,16 +817,8 @@ impl Imap {
             !self.greeting_seen && self.t.exchanges.is_empty() && self.pending.is_empty();
         if matches!(w0.as_str(), "OK" | "PREAUTH" | "BYE") && greeting {
             self.greeting_seen = true;
-            self.t.push_exchange(Exchange {
-                mark,
-                command: None,
-                client_lines: Vec::new(),
-                replies: vec![reply],
-                pipelined: false,
-                message: None,
-                incomplete: false,
-                ..Exchange::default()
-            });
+            self.t
+                .push_exchange(Exchange::unsolicited(mark, vec![reply]));
             return;
         }
         self.greeting_seen = true;
@@ -871,10 +829,9 @@ impl Imap {
         // Attributed to the oldest command in flight (or to none: unsolicited).
         let idx = match self.pending.front().copied() {
             Some(i) => i,
-            None => self.t.push_exchange(Exchange {
-                mark,
-                ..Exchange::default()
-            }),
+            None => self
+                .t
+                .push_exchange(Exchange::unsolicited(mark, Vec::new())),
         };
         let mut reply = reply;
         if w1 == "FETCH" {
@@ -1004,16 +961,8 @@ impl Imap {
                 mark,
                 format!("{tag} {status} with no such command in flight"),
             );
-            self.t.push_exchange(Exchange {
-                mark,
-                command: None,
-                client_lines: Vec::new(),
-                replies: vec![reply],
-                pipelined: false,
-                message: None,
-                incomplete: false,
-                ..Exchange::default()
-            });
+            self.t
+                .push_exchange(Exchange::unsolicited(mark, vec![reply]));
             return;
         };
         if self.pending.front() == Some(&idx) {

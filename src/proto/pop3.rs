@@ -84,7 +84,6 @@ pub struct Pop3 {
     server_resync: bool,
     offsets: [u64; 2],
     failed_logins: u32,
-    reported_guessing: bool,
     /// Server-only capture: an `+OK` without a command seen (its exchange, where it began,
     /// whether it counted octets) whose next line tells whether an answer body follows.
     unseen_command: Option<(usize, Mark, bool)>,
@@ -110,7 +109,6 @@ impl Pop3 {
             server_resync: midstream,
             offsets: [0, 0],
             failed_logins: 0,
-            reported_guessing: false,
             unseen_command: None,
             message_count: 0,
         }
@@ -255,24 +253,7 @@ impl Pop3 {
         let text = String::from_utf8_lossy(line).into_owned();
         if self.client == Client::Sasl {
             if let Some(&idx) = self.pending.back() {
-                let secret = self
-                    .t
-                    .update_last_auth(|auth| sasl_response(auth, text.trim()))
-                    .unwrap_or(false);
-                let cl = if secret {
-                    ClientLine {
-                        mark,
-                        text: "<redacted>".into(),
-                        secret: Some(Secret::new(text)),
-                    }
-                } else {
-                    ClientLine {
-                        mark,
-                        text,
-                        secret: None,
-                    }
-                };
-                self.t.add_client_line(idx, cl);
+                self.t.sasl_line(idx, text, mark);
                 return;
             }
             self.client = Client::Command;
@@ -308,25 +289,14 @@ impl Pop3 {
                 format!("{verb} sent before the greeting"),
             );
         }
-        let mut command = Command {
-            tag: None,
-            verb: verb.clone(),
-            args: args.clone(),
-            secret_args: None,
-            address: None,
-            params: Vec::new(),
-            mailbox: None,
-        };
+        let mut command = Command::new(verb.clone(), args.clone());
         let idx = self.t.exchanges.len();
         match verb.as_str() {
             "USER" => self.t.add_auth(
                 Auth {
-                    mechanism: "USER/PASS".into(),
                     username: Some(args.clone()),
                     password: None,
-                    authzid: None,
-                    success: None,
-                    exchange: idx,
+                    ..Auth::new("USER/PASS", idx)
                 },
                 mark,
             ),
@@ -347,12 +317,9 @@ impl Pop3 {
                     }
                     false => self.t.add_auth(
                         Auth {
-                            mechanism: "USER/PASS".into(),
                             username: None,
                             password: Some(Secret::new(args.clone())),
-                            authzid: None,
-                            success: None,
-                            exchange: idx,
+                            ..Auth::new("USER/PASS", idx)
                         },
                         mark,
                     ),
@@ -364,12 +331,9 @@ impl Pop3 {
                 command.secret_args = Some(Secret::new(args.clone()));
                 self.t.add_auth(
                     Auth {
-                        mechanism: "APOP".into(),
                         username: Some(name.to_string()),
                         password: Some(Secret::new(digest)),
-                        authzid: None,
-                        success: None,
-                        exchange: idx,
+                        ..Auth::new("APOP", idx)
                     },
                     mark,
                 );
@@ -378,14 +342,7 @@ impl Pop3 {
                 let mut it = args.trim().splitn(2, ' ');
                 let mechanism = it.next().unwrap_or("").to_ascii_uppercase();
                 let initial = it.next().map(str::trim).filter(|s| !s.is_empty());
-                let mut auth = Auth {
-                    mechanism: mechanism.clone(),
-                    username: None,
-                    password: None,
-                    authzid: None,
-                    success: None,
-                    exchange: idx,
-                };
+                let mut auth = Auth::new(mechanism.clone(), idx);
                 if let Some(initial) = initial {
                     command.args = format!("{mechanism} <redacted>");
                     command.secret_args = Some(Secret::new(args.clone()));
@@ -399,16 +356,7 @@ impl Pop3 {
             _ => {}
         }
         let pipelined = !self.pending.is_empty();
-        self.t.push_exchange(Exchange {
-            mark,
-            command: Some(command),
-            client_lines: Vec::new(),
-            replies: Vec::new(),
-            pipelined,
-            message: None,
-            incomplete: false,
-            ..Exchange::default()
-        });
+        self.t.push_exchange(Exchange::of(mark, command, pipelined));
         let _ = self.t.in_flight(&mut self.pending, idx, mark);
     }
 
@@ -604,16 +552,9 @@ impl Pop3 {
                     format!("{} with no command waiting", truncate(&text, 60)),
                 );
             }
-            let idx = self.t.push_exchange(Exchange {
-                mark,
-                command: None,
-                client_lines: Vec::new(),
-                replies: vec![reply],
-                pipelined: false,
-                message: None,
-                incomplete: false,
-                ..Exchange::default()
-            });
+            let idx = self
+                .t
+                .push_exchange(Exchange::unsolicited(mark, vec![reply]));
             // Nothing from the client so far: its commands may not be in the capture at all
             // (a one-sided capture). Whether this answer goes on is told by the next line.
             if !greeting && self.offsets[0] == 0 && code == "+OK" {
@@ -644,13 +585,13 @@ impl Pop3 {
                     self.failed_logins = 0;
                 } else {
                     self.failed_logins += 1;
-                    if self.failed_logins >= GUESSING_RUN && !self.reported_guessing {
-                        self.reported_guessing = true;
-                        self.anomaly(
+                    if self.failed_logins >= GUESSING_RUN {
+                        let detail = format!("{} failed logins in a row", self.failed_logins);
+                        self.t.anomaly_once(event::Anomaly::new(
                             Anomaly::PasswordGuessing,
                             mark,
-                            format!("{} failed logins in a row", self.failed_logins),
-                        );
+                            detail,
+                        ));
                     }
                 }
             }

@@ -121,8 +121,6 @@ pub struct Smtp {
     rcpt_sent: Vec<String>,
     /// Index of the exchange a RCPT address waits in.
     ehlo_done: bool,
-    /// Counted once each.
-    reported: Vec<Anomaly>,
     /// Messages completed so far (also those already handed out by `take_messages`).
     message_count: usize,
     /// DATA commands whose content was read without waiting for the 354 (a client that
@@ -159,7 +157,6 @@ impl Smtp {
             rcpt_to: Vec::new(),
             rcpt_sent: Vec::new(),
             ehlo_done: false,
-            reported: Vec::new(),
             message_count: 0,
             unanswered_data: 0,
             releasing: false,
@@ -171,10 +168,7 @@ impl Smtp {
     }
 
     fn anomaly_once(&mut self, kind: Anomaly, mark: Mark, detail: impl Into<String>) {
-        if !self.reported.contains(&kind) {
-            self.reported.push(kind);
-            self.anomaly(kind, mark, detail);
-        }
+        self.t.anomaly_once(event::Anomaly::new(kind, mark, detail));
     }
 
     /// Bytes from one side, in stream order.
@@ -204,20 +198,12 @@ impl Smtp {
                     // reply, so keep it (marked incomplete) to keep the pairing right.
                     let text = String::from_utf8_lossy(strip_eol(&partial)).into_owned();
                     let (verb, args) = text.split_once(' ').unwrap_or((&text, ""));
-                    let idx = self.new_exchange(
-                        partial_mark,
-                        Some(Command {
-                            tag: None,
-                            verb: verb.to_ascii_uppercase(),
-                            args: format!("{args}…"),
-                            secret_args: None,
-                            address: None,
-                            params: Vec::new(),
-                            mailbox: None,
-                        }),
-                    );
+                    let command = Command::new(verb.to_ascii_uppercase(), format!("{args}…"));
+                    let pipelined = !self.pending.is_empty();
+                    let idx = self
+                        .t
+                        .push_exchange(Exchange::of(partial_mark, command, pipelined));
                     self.t.set_incomplete(idx);
-                    self.t.set_pipelined(idx, !self.pending.is_empty());
                     let _ = self.t.in_flight(&mut self.pending, idx, mark);
                 }
                 match self.client {
@@ -427,14 +413,6 @@ impl Smtp {
         self.command(text, mark);
     }
 
-    fn new_exchange(&mut self, mark: Mark, command: Option<Command>) -> usize {
-        self.t.push_exchange(Exchange {
-            mark,
-            command,
-            ..Exchange::default()
-        })
-    }
-
     fn command(&mut self, text: String, mark: Mark) {
         let (verb_raw, args) = match text.split_once(' ') {
             Some((v, a)) => (v, a.trim_start()),
@@ -451,15 +429,7 @@ impl Smtp {
         if Verb::parse(&verb).is_none() {
             self.anomaly(Anomaly::UnknownCommand, mark, truncate(&text, 80));
         }
-        let mut command = Command {
-            tag: None,
-            verb: verb.clone(),
-            args: args.to_string(),
-            secret_args: None,
-            address: None,
-            params: Vec::new(),
-            mailbox: None,
-        };
+        let mut command = Command::new(verb.clone(), args);
         match verb.as_str() {
             "MAIL" | "RCPT" => {
                 let (address, params) = parse_path(args);
@@ -484,8 +454,7 @@ impl Smtp {
                 format!("{verb} sent before earlier commands were answered"),
             );
         }
-        let idx = self.new_exchange(mark, Some(command));
-        self.t.set_pipelined(idx, pipelined);
+        let idx = self.t.push_exchange(Exchange::of(mark, command, pipelined));
         let _ = self.t.in_flight(&mut self.pending, idx, mark);
         match verb.as_str() {
             "MAIL" => {
@@ -550,17 +519,7 @@ impl Smtp {
             "AUTH" => {
                 let mechanism = args.split(' ').next().unwrap_or("").to_ascii_uppercase();
                 let initial = args.split_once(' ').map(|(_, r)| r.trim().to_string());
-                self.t.add_auth(
-                    Auth {
-                        mechanism,
-                        username: None,
-                        password: None,
-                        authzid: None,
-                        success: None,
-                        exchange: idx,
-                    },
-                    mark,
-                );
+                self.t.add_auth(Auth::new(mechanism, idx), mark);
                 if let Some(initial) = initial.filter(|s| !s.is_empty() && s != "=") {
                     self.sasl_decode(&initial);
                 }
@@ -576,21 +535,7 @@ impl Smtp {
             self.client = Client::Command;
             return self.command(text, mark);
         };
-        let secret = self.sasl_decode(text.trim());
-        let line = if secret {
-            ClientLine {
-                mark,
-                text: "<redacted>".into(),
-                secret: Some(Secret::new(text)),
-            }
-        } else {
-            ClientLine {
-                mark,
-                text,
-                secret: None,
-            }
-        };
-        self.t.add_client_line(idx, line);
+        self.t.sasl_line(idx, text, mark);
     }
 
     /// Decodes one SASL response into the current AUTH record; true if it carried a secret.
@@ -833,8 +778,8 @@ impl Smtp {
                     format!("{} with no command waiting", reply.lines[0]),
                 );
             }
-            let i = self.new_exchange(mark, None);
-            self.t.add_reply(i, reply);
+            self.t
+                .push_exchange(Exchange::unsolicited(mark, vec![reply]));
             return;
         };
         self.greeting_seen = true;

@@ -40,6 +40,37 @@ pub struct Command {
 }
 
 impl Command {
+    /// A command as sent (`verb` as it is to be shown, upper-cased by the caller).
+    pub fn new(verb: impl Into<String>, args: impl Into<String>) -> Command {
+        Command {
+            verb: verb.into(),
+            args: args.into(),
+            tag: None,
+            secret_args: None,
+            address: None,
+            params: Vec::new(),
+            mailbox: None,
+        }
+    }
+
+    /// An IMAP command with its tag.
+    pub fn tagged(
+        tag: impl Into<String>,
+        verb: impl Into<String>,
+        args: impl Into<String>,
+    ) -> Command {
+        Command {
+            tag: Some(tag.into()),
+            ..Command::new(verb, args)
+        }
+    }
+
+    /// The arguments carry a secret: shown redacted unless `--show-secrets`.
+    pub fn redact(&mut self) {
+        let args = std::mem::replace(&mut self.args, "<redacted>".into());
+        self.secret_args = Some(Secret::new(args));
+    }
+
     /// `--show-secrets`: the arguments as sent, secret included.
     pub fn reveal(&mut self) {
         if let Some(s) = self.secret_args.take() {
@@ -81,6 +112,23 @@ pub struct ClientLine {
 }
 
 impl ClientLine {
+    /// A line as sent; with `secret`, shown redacted unless `--show-secrets`.
+    pub fn new(mark: Mark, text: String, secret: bool) -> ClientLine {
+        if secret {
+            ClientLine {
+                mark,
+                text: "<redacted>".into(),
+                secret: Some(Secret::new(text)),
+            }
+        } else {
+            ClientLine {
+                mark,
+                text,
+                secret: None,
+            }
+        }
+    }
+
     /// `--show-secrets`: the line as sent.
     pub fn reveal(&mut self) {
         if let Some(s) = self.secret.take() {
@@ -111,6 +159,25 @@ pub struct Exchange {
 }
 
 impl Exchange {
+    /// The exchange a command opens; `pipelined` when earlier ones were still unanswered.
+    pub fn of(mark: Mark, command: Command, pipelined: bool) -> Exchange {
+        Exchange {
+            mark,
+            command: Some(command),
+            pipelined,
+            ..Exchange::default()
+        }
+    }
+
+    /// Replies without a command: the greeting, an unsolicited response.
+    pub fn unsolicited(mark: Mark, replies: Vec<Reply>) -> Exchange {
+        Exchange {
+            mark,
+            replies,
+            ..Exchange::default()
+        }
+    }
+
     /// Code of the last reply: the exchange's outcome.
     pub fn status(&self) -> Option<&str> {
         self.replies.last().map(|r| r.code.as_str())
@@ -408,6 +475,8 @@ pub struct Transcript {
     limits: BTreeMap<&'static str, (Mark, u64, String)>,
     /// Changes not yet taken; `None` for a replica, which records nothing.
     events: Option<Vec<Event>>,
+    /// Anomaly kinds reported by [`Transcript::anomaly_once`].
+    once: Vec<vocab::AnomalyKind>,
 }
 
 /// What a [`Transcript`] holds, moved out of it (to build the session model).
@@ -547,6 +616,23 @@ impl Transcript {
         } else if keep {
             self.anomalies.push(a);
         }
+    }
+
+    /// Records an anomaly of this kind only the first time it is asked for.
+    pub fn anomaly_once(&mut self, a: Anomaly) {
+        if !self.once.contains(&a.kind) {
+            self.once.push(a.kind);
+            self.anomaly(a);
+        }
+    }
+
+    /// A SASL response inside exchange `n` (SMTP AUTH, POP3 AUTH, IMAP AUTHENTICATE):
+    /// decoded into the last credentials, and kept redacted when it carried a secret.
+    pub fn sasl_line(&mut self, n: usize, text: String, mark: Mark) {
+        let secret = self
+            .update_last_auth(|auth| super::event::sasl_response(auth, text.trim()))
+            .unwrap_or(false);
+        self.add_client_line(n, ClientLine::new(mark, text, secret));
     }
 
     /// Counts one event past a limit (reported once, with the count, by [`finish`]).
