@@ -160,6 +160,18 @@ fn max_reorder_flag_and_summary_field() {
             serde_json::from_str(text.lines().last().unwrap()).unwrap();
         assert_eq!(summary["listed_out_of_order"], late, "--max-reorder {flag}");
         assert_eq!(summary["listed"], SHORT + 1);
+        // Text output says so on stderr, not between the transcripts.
+        let out = support::mailscope()
+            .arg(&file)
+            .args(["--max-reorder", flag])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(
+            stderr.contains("1 session written out of order"),
+            late == 1,
+            "--max-reorder {flag}: {stderr}"
+        );
     }
 }
 
@@ -272,4 +284,51 @@ fn events_reach_the_sink_while_the_session_is_open() {
         .map(|s| serde_json::to_string(s).unwrap())
         .collect();
     assert_eq!(plain, live);
+}
+
+#[test]
+fn the_main_job_runs_on_any_frame_source() {
+    use mailscope::capture::{FileReader, InputSource};
+    let dir = tempfile::tempdir().unwrap();
+    let file = capture(dir.path());
+    let cfg = SessionsConfig {
+        input: InputConfig {
+            input: "in memory".into(),
+            ports: Default::default(),
+            all_ports: false,
+            limits: Limits::default(),
+        },
+        filter: Filter::default(),
+        show_secrets: false,
+        extract: None,
+        threads: 1,
+    };
+    let json = |s: &mailscope::session::Session| serde_json::to_string(s).unwrap();
+    let bytes = std::fs::read(&file).unwrap();
+    let mut source = FileReader::new(InputSource::from_reader(
+        "in memory",
+        std::io::Cursor::new(bytes),
+    ))
+    .unwrap();
+    let mut from_memory = Vec::new();
+    let mut sink = |s: mailscope::session::Session| {
+        from_memory.push(json(&s));
+        Ok(())
+    };
+    mailscope::pipeline::sessions_from(&cfg, &mut source, &mut sink, &mut |_| {}).unwrap();
+    let mut from_file = Vec::new();
+    let mut sink = |s: mailscope::session::Session| {
+        from_file.push(json(&s));
+        Ok(())
+    };
+    let cfg = SessionsConfig {
+        input: InputConfig {
+            input: file.to_string_lossy().into_owned(),
+            ..cfg.input.clone()
+        },
+        ..cfg
+    };
+    sessions(&cfg, &mut sink, &mut |_| {}).unwrap();
+    assert_eq!(from_memory.len() as u64, SHORT + 1);
+    assert_eq!(from_memory, from_file);
 }

@@ -24,4 +24,4 @@ pub use config::{
 };
 pub use drive::ProgressSink;
 pub use flows::flows;
-pub use sessions::sessions;
+pub use sessions::{sessions, sessions_from};

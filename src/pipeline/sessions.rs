@@ -623,7 +623,18 @@ pub fn sessions(
     progress: &mut ProgressSink<'_>,
 ) -> Result<SessionsOutcome, RunError> {
     let mut source = open(&cfg.input)?;
-    std::thread::scope(|scope| sessions_in(scope, cfg, &mut source, sink, progress))
+    sessions_from(cfg, &mut source, sink, progress)
+}
+
+/// The main job on frames from any source (`cfg.input.input` only names it): a file reader,
+/// or a live capture backend.
+pub fn sessions_from(
+    cfg: &SessionsConfig,
+    source: &mut dyn FrameSource,
+    sink: &mut dyn SessionSink,
+    progress: &mut ProgressSink<'_>,
+) -> Result<SessionsOutcome, RunError> {
+    std::thread::scope(|scope| sessions_in(scope, cfg, source, sink, progress))
 }
 
 fn sessions_in<'s>(

@@ -75,15 +75,22 @@ pub fn write_skipped<W: Write>(out: &mut W, summary: &RunSummary) -> io::Result<
         .filter(|(n, _)| *n > 0)
         .map(|(n, what)| format!("{n} {what}"))
         .collect();
-    if parts.is_empty() {
-        return Ok(());
+    if !parts.is_empty() {
+        writeln!(
+            out,
+            "mailscope: of {} frames read, set aside: {} (see the summary of --format json)",
+            summary.frames,
+            parts.join(", ")
+        )?;
     }
-    writeln!(
-        out,
-        "mailscope: of {} frames read, set aside: {} (see the summary of --format json)",
-        summary.frames,
-        parts.join(", ")
-    )
+    match summary.listed_out_of_order {
+        0 => Ok(()),
+        n => writeln!(
+            out,
+            "mailscope: {n} session{} written out of order: an earlier connection stayed open past --max-reorder finished sessions (the ids still give the order)",
+            if n == 1 { "" } else { "s" }
+        ),
+    }
 }
 
 fn rel(session: &Session, at: crate::types::Timestamp) -> String {
