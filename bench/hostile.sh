@@ -13,7 +13,7 @@ mkdir -p "$data"
 limit_kib=$((64 * 1024))
 status=0
 printf '%-22s %10s %9s %14s\n' capture size time "peak RSS"
-for kind in smtp-client-lines smtp-server-lines imap-multiappend data-headers-forever one-way concurrent; do
+for kind in smtp-client-lines smtp-server-lines imap-multiappend data-headers-forever one-way concurrent deflate-bomb; do
     file=$data/$kind.pcap
     [[ -s $file ]] || target/release/examples/hostile "$kind" "$file"
     extra=()

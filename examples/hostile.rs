@@ -6,7 +6,9 @@
 //! KIND: smtp-client-lines (4 MB of `X\n` from the client), smtp-server-lines (4 MB of `x\n`
 //! from the server), imap-multiappend (8 MB chain of `{1+}` literals), data-headers-forever
 //! (6 MB of DATA without a blank line), one-way (200 MB from one side on port 9999, for
-//! `--all-ports`), concurrent (384 SMTP sessions each with a 1 MiB message in flight at once).
+//! `--all-ports`), concurrent (384 SMTP sessions each with a 1 MiB message in flight at once),
+//! deflate-bomb (IMAP COMPRESS=DEFLATE, then 100 MB of untagged responses and 2,000 fetched
+//! messages squeezed into a few hundred KB).
 
 use mailscope::synth::{Conversation, PcapWriter, Side};
 use std::fs::File;
@@ -84,6 +86,41 @@ fn write(kind: &str, path: &str) -> std::io::Result<()> {
                 &[
                     (Side::Server, b"* OK IMAP4rev1 ready\r\n".to_vec()),
                     (Side::Client, client),
+                ],
+            )
+        }
+        "deflate-bomb" => {
+            // One deflate stream, flushed at the end only: each 64 KiB segment inflates to
+            // many MB.
+            let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+            z.write_all(b"* OK [ALERT] compressed\r\n")?;
+            for _ in 0..100 {
+                z.write_all(&b"* 1 EXISTS\r\n".repeat(80_000))?;
+            }
+            let message = b"Subject: bomb\r\n\r\nbody\r\n";
+            for n in 0..2000 {
+                z.write_all(format!("* {n} FETCH (BODY[] {{{}}}\r\n", message.len()).as_bytes())?;
+                z.write_all(message)?;
+                z.write_all(b")\r\n")?;
+            }
+            z.flush()?;
+            let server = z.finish()?;
+            let client = {
+                let mut z =
+                    flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+                z.write_all(b"b FETCH 1:* BODY[]\r\n")?;
+                z.flush()?;
+                z.finish()?
+            };
+            one(
+                path,
+                143,
+                &[
+                    (Side::Server, b"* OK IMAP4rev1 ready\r\n".to_vec()),
+                    (Side::Client, b"a COMPRESS DEFLATE\r\n".to_vec()),
+                    (Side::Server, b"a OK DEFLATE active\r\n".to_vec()),
+                    (Side::Client, client),
+                    (Side::Server, server),
                 ],
             )
         }

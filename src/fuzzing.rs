@@ -245,6 +245,7 @@ pub fn encode_chunks<'a>(list: impl IntoIterator<Item = (u8, &'a [u8])>) -> Vec<
 /// a dissector with tight limits, then every message through MIME. Checks the limits hold and
 /// indices stay in range.
 fn dissector(mut d: Box<dyn crate::proto::Dissector>, data: &[u8], max_message: usize) {
+    d.record_all();
     use crate::proto::event::{Event, Mark, Side};
     let mut messages = Vec::new();
     // The transcript as the session builder sees it: folded from the events.
@@ -290,6 +291,8 @@ fn dissector(mut d: Box<dyn crate::proto::Dissector>, data: &[u8], max_message: 
     assert_eq!(t.auth(), own.auth(), "credentials differ");
     assert_eq!(t.mailboxes(), own.mailboxes(), "mailboxes differ");
     assert_eq!(t.capabilities(), own.capabilities(), "capabilities differ");
+    let own = d.into_transcript();
+    assert_eq!(t.anomalies(), own.anomalies(), "anomalies differ");
     t.messages = messages;
     check_transcript(&t, max_message);
 }

@@ -181,8 +181,8 @@ fn max_reorder_flag_and_summary_field() {
 struct Log {
     /// (session id, what): what is "session" for a whole session, else the event's kind.
     entries: Vec<(u64, String)>,
-    /// Per session: the sessions folded from the events, to compare with the whole ones.
-    replicas: std::collections::HashMap<u64, mailscope::proto::transcript::Transcript>,
+    /// Per session: what the events folded into, to compare with the whole sessions.
+    folded: std::collections::HashMap<u64, mailscope::session::Builder>,
     whole: Vec<mailscope::session::Session>,
 }
 
@@ -215,14 +215,10 @@ impl mailscope::render::SessionSink for Log {
             _ => "other".into(),
         };
         self.entries.push((o.id, kind));
-        let bounds = mailscope::proto::Bounds::default();
-        let t = self
-            .replicas
-            .entry(o.id)
-            .or_insert_with(|| mailscope::proto::transcript::Transcript::replica(bounds));
-        if !matches!(e, Event::Message(_)) {
-            t.apply(e.clone());
-        }
+        let b = self.folded.entry(o.id).or_insert_with(|| {
+            mailscope::session::Builder::new(o.protocol, mailscope::proto::Bounds::default())
+        });
+        b.apply(e.clone());
         Ok(())
     }
 }
@@ -260,10 +256,22 @@ fn events_reach_the_sink_while_the_session_is_open() {
         // Every session's events end with End, before the session itself.
         assert!(at(s.id, "end") < at(s.id, "session"), "session {}", s.id);
         // And fold into what the session holds.
-        let t = log.replicas.remove(&s.id).unwrap();
-        let folded: Vec<_> = t.exchanges.iter().map(|e| e.command.clone()).collect();
+        let b = log.folded.remove(&s.id).unwrap();
+        assert!(b.ended());
+        let folded: Vec<_> = b
+            .transcript()
+            .exchanges
+            .iter()
+            .map(|e| e.command.clone())
+            .collect();
         let whole: Vec<_> = s.exchanges.iter().map(|e| e.command.clone()).collect();
         assert_eq!(folded, whole, "session {}", s.id);
+        assert_eq!(
+            b.transcript().auth().len(),
+            s.auth.len(),
+            "session {}",
+            s.id
+        );
         let messages = log
             .entries
             .iter()

@@ -7,7 +7,7 @@ use super::config::{RunError, SessionsConfig, SessionsOutcome};
 use super::drive::{ProgressSink, drive, open};
 use super::ordering::Ordered;
 use super::pool::{Decoded, Done, Key, Pool};
-use super::streams::{Request, Streams};
+use super::streams::{Request, Step, Streams};
 use crate::capture::FrameSource;
 use crate::flow::{Chunk, ConnInfo, ConnSummary, Direction, Gap, Handler};
 use crate::proto;
@@ -27,8 +27,8 @@ use std::collections::{BTreeMap, HashMap};
 enum Dissect {
     /// Not decided yet: the first bytes are kept until content tells.
     Sniffing(Vec<(Side, Vec<u8>, Mark)>),
-    /// A mail dissector and the builder its events are folded into.
-    Mail(Box<dyn Dissector>, Box<session::Builder>),
+    /// A mail dissector.
+    Mail(Box<dyn Dissector>, Protocol),
     /// A proxy tunnel's setup being read (proxy ports, and any port with `--all-ports`); once
     /// it opens, the bytes inside are recognised as `Sniffing` does.
     Tunnel(Box<Tunnel>),
@@ -61,7 +61,8 @@ struct SessionState {
     /// What each direction passes through on its way to the dissector.
     streams: Streams,
     /// Transforms that gave up: reported when the session ends.
-    failures: Vec<(Side, crate::transform::Failure, Mark)>,
+    /// The buffer pieces out of a transform are handed over in.
+    piece: Vec<u8>,
 }
 
 /// A closed session waiting for some of its messages to be decoded: the one record of a
@@ -259,22 +260,25 @@ impl SessionsHandler<'_, '_> {
             None => state.tunnel.is_none(),
         };
         if let Some(d) = self.dissector(r.protocol, midstream) {
-            let builder = Box::new(session::Builder::new(r.protocol, self.bounds));
-            state.dissect = Dissect::Mail(d, builder);
+            let mut d = d;
+            if self.live.is_some() {
+                d.record_all();
+            }
+            state.dissect = Dissect::Mail(d, r.protocol);
             for (side, bytes, mark) in buffered {
                 self.hand_over(state, side, &bytes, mark);
             }
         }
     }
 
-    /// Folds the events the session's dissector handed out into its builder; finished
-    /// messages go to decoding.
-    /// Returns the upgrades the dissector asked for.
+    /// Takes the events the session's dissector handed out: finished messages go to
+    /// decoding, every event to a live view if one listens. Returns the upgrades the
+    /// dissector asked for.
     fn fold(&mut self, state: &mut SessionState) -> Vec<Request> {
-        let Dissect::Mail(d, builder) = &mut state.dissect else {
+        let Dissect::Mail(d, protocol) = &mut state.dissect else {
             return Vec::new();
         };
-        let protocol = builder.protocol();
+        let protocol = *protocol;
         let mut finished = Vec::new();
         let mut upgrades = Vec::new();
         let (id, client, server) = state.conn;
@@ -298,18 +302,19 @@ impl SessionsHandler<'_, '_> {
             {
                 live_error = live(&origin, &e).err();
             }
-            if let Event::Upgrade {
-                kind,
-                client_offset,
-                server_offset,
-            } = e
-            {
-                upgrades.push(Request {
+            match e {
+                Event::Upgrade {
+                    kind,
+                    client_offset,
+                    server_offset,
+                    client_held,
+                } => upgrades.push(Request {
                     kind,
                     offsets: [client_offset, server_offset],
-                });
-            } else if let Some(m) = builder.apply(e) {
-                finished.push(m);
+                    client_held,
+                }),
+                Event::Message(m) => finished.push(m),
+                _ => {}
             }
         }
         if let Some(e) = live_error {
@@ -322,50 +327,103 @@ impl SessionsHandler<'_, '_> {
     }
 
     /// Hands bytes of one direction to the session's dissector, through the direction's
-    /// transform, and puts in place the transforms the dissector asks for: the bytes past
-    /// an upgrade's offset are handed over again, through the new transform.
+    /// transform one bounded piece at a time (each piece's events taken before the next is
+    /// made), and puts in place the transforms the dissector asks for: the bytes past an
+    /// upgrade's offset are handed over again, through the new transform.
     fn hand_over(&mut self, state: &mut SessionState, side: Side, data: &[u8], mark: Mark) {
-        let Dissect::Mail(d, _) = &mut state.dissect else {
+        if !matches!(state.dissect, Dissect::Mail(..)) {
             return;
-        };
-        let (raw, failure) = state.streams.pass(d.as_mut(), side, data, mark);
-        if let Some(f) = failure {
-            state.failures.push((side, f, mark));
         }
-        for req in self.fold(state) {
-            let cap = self.cfg.input.limits.max_client_hello;
-            if let Some(start) = state.streams.install(req, side, raw, data.len(), cap) {
-                self.hand_over(state, side, &data[start..], mark);
+        if !state.streams.transformed(side) {
+            if let Dissect::Mail(d, _) = &mut state.dissect {
+                d.on_data(side, data, mark);
+            }
+            state.streams.fed(side, data.len());
+            let requests = self.fold(state);
+            self.upgrade(state, requests, side, Some(data), mark);
+            return;
+        }
+        let mut rest = data;
+        let mut piece = std::mem::take(&mut state.piece);
+        loop {
+            match state.streams.step(side, &mut rest, &mut piece) {
+                Step::Out(more) => {
+                    if !piece.is_empty()
+                        && let Dissect::Mail(d, _) = &mut state.dissect
+                    {
+                        d.on_data(side, &piece, mark);
+                        // Upgrades inside transformed bytes wait for stacking (TLS work).
+                        self.fold(state);
+                    }
+                    if !more {
+                        break;
+                    }
+                }
+                Step::Failed(f) => {
+                    self.transform_failed(state, side, f, mark);
+                    break;
+                }
+                Step::Unread => break,
+            }
+        }
+        state.piece = piece;
+    }
+
+    /// Puts in place the transforms asked for. `chunk`: the bytes of `side` just handed
+    /// over untransformed, whose part past the offset is handed over again through it.
+    fn upgrade(
+        &mut self,
+        state: &mut SessionState,
+        requests: Vec<Request>,
+        side: Side,
+        chunk: Option<&[u8]>,
+        mark: Mark,
+    ) {
+        let cap = self.cfg.input.limits.max_client_hello;
+        for req in requests {
+            let len = chunk.map_or(0, <[u8]>::len);
+            let tail = state.streams.install(&req, side, chunk.is_some(), len, cap);
+            if !req.client_held.is_empty() {
+                self.hand_over(state, Side::Client, &req.client_held, mark);
+            }
+            if let (Some(start), Some(chunk)) = (tail, chunk) {
+                self.hand_over(state, side, &chunk[start..], mark);
             }
         }
     }
 
-    /// The transforms that gave up, said once each (at the end, with the count of bytes
-    /// left unread after it), as the dissector's protocol says it.
-    fn transform_failures(state: &mut SessionState, builder: &mut session::Builder) {
-        let unread = state.streams.unread();
-        for (side, f, mark) in std::mem::take(&mut state.failures) {
-            let (who, rest) = match side {
-                Side::Client => ("client", unread[0]),
-                Side::Server => ("server", unread[1]),
-            };
-            let a = match f {
-                crate::transform::Failure::Corrupt(why) => proto::event::Anomaly::new(
-                    proto::vocab::imap::Anomaly::DecompressionFailed,
-                    mark,
-                    format!(
-                        "{who} COMPRESS=DEFLATE data: {why}; {rest} {who} bytes after it not read"
-                    ),
+    /// A transform gave up: said once, in order, as the dissector's protocol says it; the
+    /// rest of that direction is counted (the session's `unread_bytes`), not read.
+    fn transform_failed(
+        &mut self,
+        state: &mut SessionState,
+        side: Side,
+        f: crate::transform::Failure,
+        mark: Mark,
+    ) {
+        let who = match side {
+            Side::Client => "client",
+            Side::Server => "server",
+        };
+        let a = match f {
+            crate::transform::Failure::Corrupt(why) => proto::event::Anomaly::new(
+                proto::vocab::imap::Anomaly::DecompressionFailed,
+                mark,
+                format!(
+                    "{who} COMPRESS=DEFLATE data: {why}; the rest of the {who}'s bytes is not read"
                 ),
-                crate::transform::Failure::Gap(len) => proto::event::Anomaly::new(
-                    proto::vocab::imap::Anomaly::Gap,
-                    mark,
-                    format!(
-                        "{len} compressed {who} bytes missing; {rest} {who} bytes after them not read"
-                    ),
+            ),
+            crate::transform::Failure::Gap(len) => proto::event::Anomaly::new(
+                proto::vocab::imap::Anomaly::Gap,
+                mark,
+                format!(
+                    "{len} compressed {who} bytes missing; the rest of the {who}'s bytes is not read"
                 ),
-            };
-            builder.apply(Event::Anomaly(a));
+            ),
+        };
+        if let Dissect::Mail(d, _) = &mut state.dissect {
+            d.note(a);
+            self.fold(state);
         }
     }
 
@@ -464,7 +522,7 @@ impl Handler for SessionsHandler<'_, '_> {
             omitted: session::mail::MessagesOmitted::default(),
             held: 0,
             streams: Streams::default(),
-            failures: Vec::new(),
+            piece: Vec::new(),
         };
         self.open.insert(info.id, state);
         info.id
@@ -505,11 +563,12 @@ impl Handler for SessionsHandler<'_, '_> {
             Ok(Some(len)) => {
                 if let Dissect::Mail(d, _) = &mut state.dissect {
                     d.on_gap(side, len, mark);
-                    self.fold(&mut state);
+                    let requests = self.fold(&mut state);
+                    self.upgrade(&mut state, requests, side, None, mark);
                 }
             }
             Ok(None) => {}
-            Err(f) => state.failures.push((side, f, mark)),
+            Err(f) => self.transform_failed(&mut state, side, f, mark),
         }
         self.note_held(&mut state);
         self.open.insert(*id, state);
@@ -533,19 +592,22 @@ impl Handler for SessionsHandler<'_, '_> {
             frame: summary.last_frame,
         };
         if let Dissect::Mail(d, _) = &mut state.dissect {
+            // What the pipeline read of the TLS the session switched to.
+            if let Some(hello) = state.streams.hello() {
+                d.tls_hello(hello.sni.clone(), hello.version.clone());
+            }
             // The last events: messages cut short, exchanges left waiting, the end.
             d.end(end);
             self.fold(&mut state);
         }
         let dissect = std::mem::replace(&mut state.dissect, Dissect::Ignored);
         let mut session = match dissect {
-            Dissect::Mail(_, mut builder) => {
-                if let Some(hello) = state.streams.hello() {
-                    builder.tls_hello(hello);
-                }
-                Self::transform_failures(&mut state, &mut builder);
+            Dissect::Mail(d, protocol) => {
                 let messages = std::mem::take(&mut state.messages);
-                let mut s = builder.finish(summary, messages, self.cfg.show_secrets);
+                let t = d.into_transcript();
+                let mut s =
+                    session::mail::session(summary, protocol, t, messages, self.cfg.show_secrets);
+                s.unread_bytes = crate::session::PerSide::from_dirs(state.streams.unread());
                 if state.omitted.count > 0 {
                     let o = std::mem::take(&mut state.omitted);
                     let max = self.cfg.input.limits.max_messages;

@@ -1,12 +1,12 @@
 //! The stream-transform slot of a session: per direction, the transform its bytes pass
 //! through on the way to the dissector ([`crate::transform`]), put in place when the
-//! dissector asks for it (`Event::Upgrade`), and how many bytes the dissector was handed.
+//! dissector asks for it (`Event::Upgrade`), how many bytes the dissector was handed, and
+//! how many were not read because a transform gave up.
 //!
 //! One transform per direction for now (TLS read without keys, or DEFLATE); TLS
 //! decryption with COMPRESS inside it will stack a second one behind the first.
 
-use crate::proto::Dissector;
-use crate::proto::event::{Mark, Side, Upgrade};
+use crate::proto::event::{Side, Upgrade};
 use crate::transform::{Failure, Hello, Inflate, TlsWatch, Transform};
 
 /// One direction's transform.
@@ -14,28 +14,29 @@ pub(super) enum Stage {
     Inflate(Inflate),
     Tls(TlsWatch),
     /// Given up (a gap or data it could not decode): the rest is counted, not read.
-    Broken {
-        unread: u64,
-    },
-}
-
-impl Stage {
-    fn transform(&mut self) -> Option<&mut dyn Transform> {
-        match self {
-            Stage::Inflate(t) => Some(t),
-            Stage::Tls(t) => Some(t),
-            Stage::Broken { .. } => None,
-        }
-    }
+    Broken,
 }
 
 /// An upgrade the dissector asked for (see `Event::Upgrade`).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct Request {
     pub kind: Upgrade,
     /// Where the new encoding starts, per direction (client, server), in the bytes the
     /// dissector was handed.
     pub offsets: [u64; 2],
+    /// Client bytes past the client's offset the dissector had been handed (and held)
+    /// before it asked: they go through the transform first.
+    pub client_held: Vec<u8>,
+}
+
+/// What one step through a direction's transform gave.
+pub(super) enum Step {
+    /// A piece for the dissector (maybe empty); `true`: step again.
+    Out(bool),
+    /// The transform gave up; the rest of the input was counted as unread.
+    Failed(Failure),
+    /// The direction's transform had given up already: the input was counted.
+    Unread,
 }
 
 #[derive(Default)]
@@ -43,43 +44,46 @@ pub(super) struct Streams {
     stages: [Option<Stage>; 2],
     /// Bytes handed to the dissector so far, per direction (client, server).
     fed: [u64; 2],
+    /// Bytes not read because the direction's transform gave up.
+    unread: [u64; 2],
     /// The ClientHello read on implicit TLS (no dissector).
     hello: Option<TlsWatch>,
 }
 
 impl Streams {
-    /// Bytes of `side` for the dissector, through its transform if it has one. Returns
-    /// whether they went through untransformed (an upgrade they ask for may then apply to
-    /// part of them), and the failure that made the transform give up, if one did.
-    pub fn pass(
-        &mut self,
-        d: &mut dyn Dissector,
-        side: Side,
-        data: &[u8],
-        mark: Mark,
-    ) -> (bool, Option<Failure>) {
+    /// Whether `side`'s bytes pass through a transform.
+    pub fn transformed(&self, side: Side) -> bool {
+        self.stages[side as usize].is_some()
+    }
+
+    /// Counts bytes handed to the dissector untransformed.
+    pub fn fed(&mut self, side: Side, len: usize) {
+        self.fed[side as usize] += len as u64;
+    }
+
+    /// One step of `input` through `side`'s transform: at most one piece into `out`.
+    pub fn step(&mut self, side: Side, input: &mut &[u8], out: &mut Vec<u8>) -> Step {
         let s = side as usize;
-        let fed = &mut self.fed[s];
-        let Some(stage) = self.stages[s].as_mut() else {
-            *fed += data.len() as u64;
-            d.on_data(side, data, mark);
-            return (true, None);
-        };
-        let Some(t) = stage.transform() else {
-            if let Stage::Broken { unread } = stage {
-                *unread += data.len() as u64;
+        out.clear();
+        let result = match &mut self.stages[s] {
+            Some(Stage::Inflate(t)) => t.next(input, out),
+            Some(Stage::Tls(t)) => t.next(input, out),
+            Some(Stage::Broken) | None => {
+                self.unread[s] += input.len() as u64;
+                *input = &[];
+                return Step::Unread;
             }
-            return (false, None);
         };
-        let result = t.data(data, &mut |plain| {
-            *fed += plain.len() as u64;
-            d.on_data(side, plain, mark);
-        });
         match result {
-            Ok(()) => (false, None),
+            Ok(more) => {
+                self.fed[s] += out.len() as u64;
+                Step::Out(more)
+            }
             Err(f) => {
-                *stage = Stage::Broken { unread: 0 };
-                (false, Some(f))
+                self.stages[s] = Some(Stage::Broken);
+                self.unread[s] += input.len() as u64;
+                *input = &[];
+                Step::Failed(f)
             }
         }
     }
@@ -88,23 +92,20 @@ impl Streams {
     /// bytes), or swallowed by a transform that carries on, or the failure that stops it.
     pub fn gap(&mut self, side: Side, len: u64) -> Result<Option<u64>, Failure> {
         let s = side as usize;
-        let Some(stage) = self.stages[s].as_mut() else {
-            self.fed[s] += len;
-            return Ok(Some(len));
+        let result = match &mut self.stages[s] {
+            None => Ok(Some(len)),
+            Some(Stage::Inflate(t)) => t.gap(len),
+            Some(Stage::Tls(t)) => t.gap(len),
+            // Missing bytes are the session's gap bytes, not unread ones.
+            Some(Stage::Broken) => return Ok(None),
         };
-        let Some(t) = stage.transform() else {
-            if let Stage::Broken { unread } = stage {
-                *unread += len;
-            }
-            return Ok(None);
-        };
-        match t.gap(len) {
+        match result {
             Ok(out) => {
                 self.fed[s] += out.unwrap_or(0);
                 Ok(out)
             }
             Err(f) => {
-                *stage = Stage::Broken { unread: 0 };
+                self.stages[s] = Some(Stage::Broken);
                 Err(f)
             }
         }
@@ -116,7 +117,7 @@ impl Streams {
     /// A direction that already has a transform keeps it (no stacking yet).
     pub fn install(
         &mut self,
-        req: Request,
+        req: &Request,
         side: Side,
         raw: bool,
         chunk: usize,
@@ -133,8 +134,8 @@ impl Streams {
                 Upgrade::Tls => Stage::Tls(TlsWatch::new(if s == 0 { hello_cap } else { 0 })),
             });
             if s == side as usize && raw {
-                let start = self.fed[s] - chunk as u64;
                 // The dissector counted the bytes past the offset but did not read them.
+                let start = self.fed[s].saturating_sub(chunk as u64);
                 let from = req.offsets[s].clamp(start, self.fed[s]);
                 tail = Some((from - start) as usize);
             }
@@ -143,10 +144,10 @@ impl Streams {
     }
 
     /// Implicit TLS: the client's bytes are read for the ClientHello alone.
-    pub fn watch_hello(&mut self, side: Side, data: &[u8], cap: usize) {
+    pub fn watch_hello(&mut self, side: Side, mut data: &[u8], cap: usize) {
         if side == Side::Client {
             let w = self.hello.get_or_insert_with(|| TlsWatch::new(cap));
-            let _ = w.data(data, &mut |_| {});
+            let _nothing_comes_out = w.next(&mut data, &mut Vec::new());
         }
     }
 
@@ -158,12 +159,8 @@ impl Streams {
         }
     }
 
-    /// Bytes not read because a transform gave up, per direction.
+    /// Bytes not read because a transform gave up, per direction (client, server).
     pub fn unread(&self) -> [u64; 2] {
-        let n = |s: &Option<Stage>| match s {
-            Some(Stage::Broken { unread }) => *unread,
-            _ => 0,
-        };
-        [n(&self.stages[0]), n(&self.stages[1])]
+        self.unread
     }
 }

@@ -83,6 +83,9 @@ pub enum Event {
         kind: Upgrade,
         client_offset: u64,
         server_offset: u64,
+        /// Client bytes past `client_offset` the dissector had been handed (and held)
+        /// before it asked: they go through the transform first.
+        client_held: Vec<u8>,
     },
     /// A protocol anomaly.
     Anomaly(Anomaly),

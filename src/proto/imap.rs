@@ -200,6 +200,23 @@ impl Imap {
         &self.t
     }
 
+    /// The transcript, to change through its methods (each change recorded).
+    pub(crate) fn transcript_mut(&mut self) -> &mut Transcript {
+        &mut self.t
+    }
+
+    /// From now on every change is an event (a live view is listening).
+    pub fn record_all(&mut self) {
+        self.t.record_all();
+    }
+
+    /// The transcript, once the session has ended (see [`Self::end`]): whole, limits
+    /// reported.
+    pub fn into_transcript(mut self) -> Transcript {
+        self.t.finish();
+        self.t
+    }
+
     pub fn on_data(&mut self, side: Side, data: &[u8], mark: Mark) {
         let d = match side {
             Side::Client => 0,
@@ -1299,6 +1316,7 @@ mod tests {
                     kind,
                     client_offset,
                     server_offset,
+                    ..
                 } => Some((kind, client_offset, server_offset)),
                 _ => None,
             })

@@ -80,6 +80,15 @@ pub trait Dissector {
     fn take_events(&mut self) -> Vec<event::Event>;
     /// The transcript as the dissector keeps it (read only: changes reach others as events).
     fn transcript(&self) -> &transcript::Transcript;
+    /// From now on every change is an event, not only messages, upgrades and the end (a
+    /// live view is listening).
+    fn record_all(&mut self);
+    /// The transcript once the session has ended: what the session is built from.
+    fn into_transcript(self: Box<Self>) -> transcript::Transcript;
+    /// An anomaly the pipeline found in the session's streams (a transform that gave up).
+    fn note(&mut self, anomaly: event::Anomaly);
+    /// What the ClientHello of the TLS the session switched to told (read by the pipeline).
+    fn tls_hello(&mut self, sni: Option<String>, version: Option<String>);
     /// Bytes of messages in flight kept for decoding.
     fn held_bytes(&self) -> usize;
     /// Stop keeping the bytes of the messages in flight: they are hashed instead, and
@@ -103,6 +112,18 @@ macro_rules! dissector {
             }
             fn transcript(&self) -> &transcript::Transcript {
                 <$t>::transcript(self)
+            }
+            fn record_all(&mut self) {
+                <$t>::record_all(self)
+            }
+            fn into_transcript(self: Box<Self>) -> transcript::Transcript {
+                <$t>::into_transcript(*self)
+            }
+            fn note(&mut self, anomaly: event::Anomaly) {
+                <$t>::transcript_mut(self).anomaly(anomaly)
+            }
+            fn tls_hello(&mut self, sni: Option<String>, version: Option<String>) {
+                <$t>::transcript_mut(self).tls_hello(sni, version)
             }
             fn held_bytes(&self) -> usize {
                 <$t>::held_bytes(self)

@@ -199,6 +199,23 @@ impl Pop3 {
         &self.t
     }
 
+    /// The transcript, to change through its methods (each change recorded).
+    pub(crate) fn transcript_mut(&mut self) -> &mut Transcript {
+        &mut self.t
+    }
+
+    /// From now on every change is an event (a live view is listening).
+    pub fn record_all(&mut self) {
+        self.t.record_all();
+    }
+
+    /// The transcript, once the session has ended (see [`Self::end`]): whole, limits
+    /// reported.
+    pub fn into_transcript(mut self) -> Transcript {
+        self.t.finish();
+        self.t
+    }
+
     /// Both directions ended: messages cut short are stored, exchanges still waiting are
     /// marked incomplete, and the end is recorded (the last events).
     pub fn end(&mut self, mark: Mark) {

@@ -285,6 +285,23 @@ impl Smtp {
         &self.t
     }
 
+    /// The transcript, to change through its methods (each change recorded).
+    pub(crate) fn transcript_mut(&mut self) -> &mut Transcript {
+        &mut self.t
+    }
+
+    /// From now on every change is an event (a live view is listening).
+    pub fn record_all(&mut self) {
+        self.t.record_all();
+    }
+
+    /// The transcript, once the session has ended (see [`Self::end`]): whole, limits
+    /// reported.
+    pub fn into_transcript(mut self) -> Transcript {
+        self.t.finish();
+        self.t
+    }
+
     /// Both directions ended: whatever is unfinished stays marked incomplete.
     /// Both directions ended: messages cut short are stored, exchanges still waiting are
     /// marked incomplete, and the end is recorded (the last events).
@@ -871,8 +888,9 @@ impl Smtp {
                         sni: None,
                         version: None,
                     });
+                    // Client bytes held meanwhile are TLS already (a ClientHello).
                     let held = std::mem::take(&mut self.held);
-                    self.client_bytes(&held, self.held_mark);
+                    self.t.give_back(held);
                 } else {
                     self.anomaly(Anomaly::StartTlsRefused, mark, lines[0].clone());
                     self.client = Client::Command;

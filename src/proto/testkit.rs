@@ -83,11 +83,15 @@ fn end(mut d: Box<dyn Dissector>, mut t: Transcript) -> Transcript {
     assert_eq!(t.capabilities(), own.capabilities(), "capabilities differ");
     assert_eq!(t.tls(), own.tls(), "TLS differs");
     assert_eq!(t.compression(), own.compression(), "compression differs");
+    // Anomalies, and the limits reached, once both are finished.
+    let own = d.into_transcript();
+    assert_eq!(t.anomalies(), own.anomalies(), "anomalies differ");
     t
 }
 
 /// Feeds each step whole (`cuts` empty) or in pieces of the sizes in `cuts`, cycled.
 pub fn run(mut d: Box<dyn Dissector>, steps: &[(Side, &[u8])], cuts: &[usize]) -> Transcript {
+    d.record_all();
     let mut t = Transcript::replica(d.transcript().bounds());
     for (side, piece) in pieces(steps, cuts) {
         d.on_data(side, piece, Mark::default());
@@ -114,6 +118,7 @@ pub const TIGHT: Bounds = Bounds {
 /// hostile capture would, and checks that every collection of the transcript stays within
 /// `b` (see [`check_bounds`]).
 pub fn hostile(mut d: Box<dyn Dissector>, b: &Bounds, chunks: &[(bool, Vec<u8>)], gap: u64) {
+    d.record_all();
     let mut t = Transcript::replica(d.transcript().bounds());
     for (client, data) in chunks {
         let side = if *client { Side::Client } else { Side::Server };

@@ -473,10 +473,24 @@ pub struct Transcript {
     anomaly_counts: HashMap<&'static str, u64>,
     /// Limits reached: name of the limit → (first time, how many times, what it caps).
     limits: BTreeMap<&'static str, (Mark, u64, String)>,
-    /// Changes not yet taken; `None` for a replica, which records nothing.
-    events: Option<Vec<Event>>,
+    /// Events not yet taken.
+    events: Vec<Event>,
+    /// Which changes become events.
+    record: Record,
     /// Anomaly kinds reported by [`Transcript::anomaly_once`].
     once: Vec<vocab::AnomalyKind>,
+}
+
+/// Which changes a [`Transcript`] records as events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Record {
+    /// None: a replica, built by replaying events.
+    #[default]
+    Nothing,
+    /// What the pipeline must act on: finished messages, upgrades, the end.
+    Structural,
+    /// Every change (a live view is listening).
+    All,
 }
 
 /// What a [`Transcript`] holds, moved out of it (to build the session model).
@@ -492,11 +506,19 @@ pub struct Parts {
 }
 
 impl Transcript {
-    /// A dissector's transcript: records every change as an event.
+    /// A dissector's transcript: records what the pipeline must act on (messages,
+    /// upgrades, the end) as events; every change too after [`Transcript::record_all`].
     pub fn new(bounds: Bounds) -> Transcript {
         Transcript {
-            events: Some(Vec::new()),
+            record: Record::Structural,
             ..Transcript::replica(bounds)
+        }
+    }
+
+    /// From now on every change is recorded as an event (a live view is listening).
+    pub fn record_all(&mut self) {
+        if self.record == Record::Structural {
+            self.record = Record::All;
         }
     }
 
@@ -509,15 +531,23 @@ impl Transcript {
         }
     }
 
+    /// Records a change, when every change is recorded.
     fn record(&mut self, event: impl FnOnce() -> Event) {
-        if let Some(events) = self.events.as_mut() {
-            events.push(event());
+        if self.record == Record::All {
+            self.events.push(event());
         }
     }
 
-    /// The changes since the last call, in order.
+    /// Records what the pipeline must act on (unless this is a replica).
+    fn record_structural(&mut self, event: Event) {
+        if self.record != Record::Nothing {
+            self.events.push(event);
+        }
+    }
+
+    /// The events since the last call, in order.
     pub fn take_events(&mut self) -> Vec<Event> {
-        self.events.as_mut().map(std::mem::take).unwrap_or_default()
+        std::mem::take(&mut self.events)
     }
 
     /// Replays one change of a dissector's transcript. `Message` events are not the
@@ -609,12 +639,12 @@ impl Transcript {
     pub fn anomaly(&mut self, a: Anomaly) {
         let seen = self.anomaly_counts.entry(a.name()).or_insert(0);
         *seen += 1;
-        let keep = *seen <= self.bounds.max_anomalies as u64;
-        if self.events.is_some() {
-            // The replica keeps it; this side only needs the count.
-            self.record(|| Event::Anomaly(a));
-        } else if keep {
+        if *seen <= self.bounds.max_anomalies as u64 {
+            self.record(|| Event::Anomaly(a.clone()));
             self.anomalies.push(a);
+        } else {
+            // Counted; a replica counts it too.
+            self.record(|| Event::Anomaly(a));
         }
     }
 
@@ -850,7 +880,7 @@ impl Transcript {
     fn update_auth<R>(&mut self, index: usize, f: impl FnOnce(&mut Auth) -> R) -> Option<R> {
         let a = self.auth.get_mut(index)?;
         let r = f(a);
-        if self.events.is_some() {
+        if self.record == Record::All {
             let auth = self.auth[index].clone();
             self.record(|| Event::AuthUpdate { index, auth });
         }
@@ -882,7 +912,7 @@ impl Transcript {
             return;
         };
         f(m);
-        if self.events.is_some() {
+        if self.record == Record::All {
             let mailbox = self.mailboxes[index].clone();
             self.record(|| Event::MailboxUpdate { index, mailbox });
         }
@@ -919,13 +949,36 @@ impl Transcript {
         }
     }
 
+    /// What the ClientHello of the TLS the session switched to told.
+    pub fn tls_hello(&mut self, sni: Option<String>, version: Option<String>) {
+        if let Some(mut tls) = self.tls.clone() {
+            tls.sni = tls.sni.or(sni);
+            tls.version = tls.version.or(version);
+            self.set_tls(tls);
+        }
+    }
+
     /// The stream is in another encoding from these offsets on (see [`Event::Upgrade`]).
     pub fn upgrade(&mut self, kind: Upgrade, client_offset: u64, server_offset: u64) {
-        self.record(|| Event::Upgrade {
+        self.record_structural(Event::Upgrade {
             kind,
             client_offset,
             server_offset,
+            client_held: Vec::new(),
         });
+    }
+
+    /// Client bytes the dissector held that turn out to be past the offset of the upgrade
+    /// it just asked for: handed back, to go through the transform first.
+    pub fn give_back(&mut self, held: Vec<u8>) {
+        if let Some(Event::Upgrade { client_held, .. }) = self
+            .events
+            .iter_mut()
+            .rev()
+            .find(|e| matches!(e, Event::Upgrade { .. }))
+        {
+            client_held.extend_from_slice(&held);
+        }
     }
 
     /// IMAP COMPRESS=DEFLATE started.
@@ -937,38 +990,26 @@ impl Transcript {
     /// A message finished: handed out as an event (or kept in `messages` for a transcript
     /// that records nothing).
     pub fn add_message(&mut self, m: Message) {
-        match self.events.as_mut() {
-            Some(events) => events.push(Event::Message(m)),
-            None => self.messages.push(m),
+        match self.record {
+            Record::Nothing => self.messages.push(m),
+            _ => self.events.push(Event::Message(m)),
         }
     }
 
     /// The dissector is done: records the end (the replica finishes on it).
     pub fn end(&mut self) {
-        self.record(|| Event::End);
+        self.record_structural(Event::End);
     }
 
     /// The transcript is done: turns every limit reached, and every anomaly name past its
-    /// cap, into one `limit-reached` anomaly with the count. A dissector's transcript keeps
-    /// the messages and anomalies not yet taken, for whoever reads it directly (unit tests).
+    /// cap, into one `limit-reached` anomaly with the count. Messages whose events were not
+    /// taken are kept in `messages`, for whoever reads the transcript directly.
     pub fn finish(&mut self) {
-        if self.events.is_some() {
-            for e in self.take_events() {
-                match e {
-                    Event::Message(m) => self.messages.push(m),
-                    Event::Anomaly(a) => self.anomalies.push(a),
-                    _ => {}
-                }
+        // Messages not handed out yet stay readable here.
+        for e in self.take_events() {
+            if let Event::Message(m) = e {
+                self.messages.push(m);
             }
-            self.events = None;
-            // Only the kept ones, as the replica keeps them.
-            let cap = self.bounds.max_anomalies;
-            let mut seen: HashMap<&'static str, usize> = HashMap::new();
-            self.anomalies.retain(|a| {
-                let n = seen.entry(a.name()).or_insert(0);
-                *n += 1;
-                *n <= cap
-            });
         }
         let cap = self.bounds.max_anomalies as u64;
         let mut over: Vec<(&'static str, u64)> = self

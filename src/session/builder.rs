@@ -1,10 +1,15 @@
-//! The session builder: folds a dissector's events ([`Event`]) into the model while the
-//! session is open, and makes the [`Session`] when it ends. It replays every change onto a
-//! transcript of its own ([`Transcript::apply`]), so what it builds equals what the dissector
-//! saw, bounded the same way; messages are handed back to the caller, which decodes them.
+//! The session builder: folds a session's events ([`Event`], as a live view gets them) into
+//! the model while the session is open: the exchanges, credentials, anomalies so far. It replays
+//! every change onto a transcript of its own ([`Transcript::apply`]), so what it builds
+//! equals what the dissector kept, bounded the same way (the dissectors' test harness and
+//! fuzz targets check that for every input); messages are handed back to the caller, which
+//! decodes them.
+//!
+//! The file-mode pipeline does not record fine-grained events at all (they would only be
+//! folded back into what the dissector already holds): it builds the session from the
+//! dissector's transcript with [`super::mail::session`]; a test checks that a sink folding
+//! the events with a `Builder` ends up with the same exchanges.
 
-use super::mail::{self, MessageInfo, Session};
-use crate::flow::ConnSummary;
 use crate::proto::Bounds;
 use crate::proto::event::Event;
 use crate::proto::transcript::{Message, Transcript};
@@ -47,32 +52,13 @@ impl Builder {
         }
     }
 
-    /// What the ClientHello told about the TLS the session switched to (read by the
-    /// pipeline's TLS watch, not by the dissector).
-    pub fn tls_hello(&mut self, hello: &crate::transform::Hello) {
-        if let Some(mut tls) = self.transcript.tls().cloned() {
-            tls.sni = tls.sni.or_else(|| hello.sni.clone());
-            tls.version = tls.version.or_else(|| hello.version.clone());
-            self.transcript.apply(Event::Tls(tls));
-        }
+    /// The session so far, as the events told it.
+    pub fn transcript(&self) -> &Transcript {
+        &self.transcript
     }
 
-    /// The session, from the connection's summary and its messages (decoded, in order).
-    pub fn finish(
-        mut self,
-        summary: &ConnSummary,
-        messages: Vec<MessageInfo>,
-        show_secrets: bool,
-    ) -> Session {
-        if !self.ended {
-            self.transcript.apply(Event::End);
-        }
-        mail::session(
-            summary,
-            self.protocol,
-            self.transcript,
-            messages,
-            show_secrets,
-        )
+    /// Whether the session's end was told.
+    pub fn ended(&self) -> bool {
+        self.ended
     }
 }

@@ -52,6 +52,10 @@ pub struct Session {
     pub messages_omitted: Option<MessagesOmitted>,
     /// Stream bytes the capture lacks, per direction.
     pub gap_bytes: crate::session::PerSide<u64>,
+    /// Stream bytes not read because a stream transform gave up on them (a hole in, or
+    /// corrupt, COMPRESS=DEFLATE data), per direction; absent when none.
+    #[serde(skip_serializing_if = "crate::session::PerSide::is_zero")]
+    pub unread_bytes: crate::session::PerSide<u64>,
 }
 
 /// Exchanges counted instead of kept.
@@ -253,6 +257,7 @@ fn base(summary: &ConnSummary, protocol: Protocol) -> Session {
             summary.dirs[0].gap_bytes,
             summary.dirs[1].gap_bytes,
         ]),
+        unread_bytes: crate::session::PerSide::default(),
     }
 }
 

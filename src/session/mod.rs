@@ -33,6 +33,12 @@ pub struct PerSide<T> {
     pub server: T,
 }
 
+impl PerSide<u64> {
+    pub fn is_zero(&self) -> bool {
+        self.client == 0 && self.server == 0
+    }
+}
+
 impl<T: Copy> PerSide<T> {
     pub fn from_dirs(v: [T; 2]) -> PerSide<T> {
         PerSide {

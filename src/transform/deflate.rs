@@ -3,49 +3,70 @@
 
 use super::{Failure, Transform};
 
-/// Output is handed on in pieces of at most this many bytes.
-const PIECE: usize = 64 * 1024;
+/// Output comes in pieces of at most this many bytes.
+pub const PIECE: usize = 64 * 1024;
 
 pub struct Inflate {
     z: flate2::Decompress,
-    buf: Box<[u8]>,
+    /// The final block was read: nothing may follow.
+    ended: bool,
 }
 
 impl Default for Inflate {
     fn default() -> Inflate {
         Inflate {
             z: flate2::Decompress::new(false),
-            buf: vec![0; PIECE].into_boxed_slice(),
+            ended: false,
         }
     }
 }
 
 impl Transform for Inflate {
-    fn data(&mut self, mut input: &[u8], out: &mut dyn FnMut(&[u8])) -> Result<(), Failure> {
-        loop {
-            let (before_in, before_out) = (self.z.total_in(), self.z.total_out());
-            let result = self
-                .z
-                .decompress(input, &mut self.buf, flate2::FlushDecompress::Sync);
-            let used = (self.z.total_in() - before_in) as usize;
-            let produced = (self.z.total_out() - before_out) as usize;
-            input = &input[used.min(input.len())..];
-            if let Err(e) = result {
-                return Err(Failure::Corrupt(format!("the data does not inflate: {e}")));
-            }
-            if produced > 0 {
-                out(&self.buf[..produced]);
-            }
-            // Done when the input is used up and the output did not fill the buffer (no
-            // more is pending), or when nothing moves at all.
-            if (input.is_empty() && produced < self.buf.len()) || (used == 0 && produced == 0) {
-                return Ok(());
-            }
+    fn next(&mut self, input: &mut &[u8], out: &mut Vec<u8>) -> Result<bool, Failure> {
+        out.clear();
+        if self.ended {
+            return match input.is_empty() {
+                true => Ok(false),
+                false => Err(Failure::Corrupt(
+                    "data after the end of the DEFLATE stream".into(),
+                )),
+            };
         }
+        out.reserve(PIECE);
+        let (before_in, before_out) = (self.z.total_in(), self.z.total_out());
+        let status = self
+            .z
+            .decompress_vec(input, out, flate2::FlushDecompress::Sync)
+            .map_err(|e| Failure::Corrupt(format!("the data does not inflate: {e}")))?;
+        let used = (self.z.total_in() - before_in) as usize;
+        let produced = (self.z.total_out() - before_out) as usize;
+        *input = &input[used.min(input.len())..];
+        if status == flate2::Status::StreamEnd {
+            self.ended = true;
+        }
+        // Again while input is left and something moved, or the piece came out full (more
+        // output may be pending).
+        Ok((!input.is_empty() && (used > 0 || produced > 0)) || produced >= PIECE)
     }
 
     fn gap(&mut self, len: u64) -> Result<Option<u64>, Failure> {
         Err(Failure::Gap(len))
+    }
+}
+
+/// Everything `input` gives, piece by piece (for tests).
+#[cfg(test)]
+pub(crate) fn drain(t: &mut dyn Transform, mut input: &[u8]) -> Result<Vec<Vec<u8>>, Failure> {
+    let mut pieces = Vec::new();
+    let mut out = Vec::new();
+    loop {
+        let more = t.next(&mut input, &mut out)?;
+        if !out.is_empty() {
+            pieces.push(out.clone());
+        }
+        if !more {
+            return Ok(pieces);
+        }
     }
 }
 
@@ -74,27 +95,32 @@ mod tests {
         for cut in [1, 7, 1000, stream.len()] {
             let mut t = Inflate::default();
             let mut got = Vec::new();
-            let mut largest = 0;
             for piece in stream.chunks(cut) {
-                t.data(piece, &mut |p| {
-                    largest = largest.max(p.len());
-                    got.extend_from_slice(p)
-                })
-                .unwrap();
+                for p in drain(&mut t, piece).unwrap() {
+                    assert!(p.len() <= PIECE);
+                    got.extend_from_slice(&p);
+                }
             }
             assert_eq!(got.len(), 17 + big.len() + 4, "cut {cut}");
             assert!(got.starts_with(b"a1 SELECT INBOX\r\n") && got.ends_with(b"atail"));
-            assert!(largest <= PIECE);
         }
     }
 
     #[test]
-    fn garbage_and_gaps_stop_it() {
+    fn garbage_gaps_and_data_after_the_end_stop_it() {
         let mut t = Inflate::default();
         assert!(matches!(
-            t.data(b"\xff\xff\xff\xff", &mut |_| {}),
+            drain(&mut t, b"\xff\xff\xff\xff"),
             Err(Failure::Corrupt(_))
         ));
         assert_eq!(Inflate::default().gap(10), Err(Failure::Gap(10)));
+        // A finished stream (final block), then more bytes.
+        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        z.write_all(b"* BYE\r\n").unwrap();
+        let mut done = z.finish().unwrap();
+        done.extend_from_slice(b"plain text after it");
+        let mut t = Inflate::default();
+        let err = drain(&mut t, &done).unwrap_err();
+        assert!(matches!(err, Failure::Corrupt(ref why) if why.contains("after the end")));
     }
 }

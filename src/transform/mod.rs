@@ -6,14 +6,15 @@
 //!  flow ──bytes──▶ [transform: none | Inflate | TlsWatch | (TLS decryption, next)] ──▶ proto
 //! ```
 //!
-//! - [`Inflate`]: raw DEFLATE (IMAP COMPRESS=DEFLATE, RFC 4978), output handed on in
-//!   bounded pieces, so a small input cannot make anyone hold a large output.
+//! - [`Inflate`]: raw DEFLATE (IMAP COMPRESS=DEFLATE, RFC 4978).
 //! - [`TlsWatch`]: TLS without keys. Nothing comes out; the ClientHello's server name and
 //!   version are read, with one bounded buffer, for implicit TLS and STARTTLS alike.
 //!
+//! Output comes one bounded piece per call ([`Transform::next`]), so the caller hands each
+//! piece on before the next is made: a small input cannot make anyone hold a large output.
 //! Gaps pass through as gaps where a transform can carry on; one that cannot (a hole in a
-//! deflate stream, data that does not inflate) says so once with a [`Failure`], and the rest
-//! of that direction is counted, not read.
+//! deflate stream, data that does not inflate) says so with a [`Failure`], and the rest of
+//! that direction is counted, not read.
 
 mod deflate;
 mod tls;
@@ -33,9 +34,10 @@ pub enum Failure {
 
 /// One direction's transform.
 pub trait Transform {
-    /// Bytes in stream order, any chunking; what comes out is handed to `out` piece by
-    /// piece, each piece at most a fixed size.
-    fn data(&mut self, input: &[u8], out: &mut dyn FnMut(&[u8])) -> Result<(), Failure>;
+    /// Takes bytes from the front of `input` (stream order, any chunking) and puts what
+    /// comes out of them into `out` (cleared first): at most one piece of a fixed size.
+    /// `Ok(true)`: call again (input is left, or more output is pending).
+    fn next(&mut self, input: &mut &[u8], out: &mut Vec<u8>) -> Result<bool, Failure>;
     /// `len` bytes are missing. `Ok(Some(n))`: `n` bytes are missing from the output too
     /// (passed on as a gap); `Ok(None)`: nothing is missing from the output.
     fn gap(&mut self, len: u64) -> Result<Option<u64>, Failure>;

@@ -35,7 +35,9 @@ impl TlsWatch {
 }
 
 impl Transform for TlsWatch {
-    fn data(&mut self, input: &[u8], _out: &mut dyn FnMut(&[u8])) -> Result<(), Failure> {
+    fn next(&mut self, input: &mut &[u8], out: &mut Vec<u8>) -> Result<bool, Failure> {
+        out.clear();
+        let input = std::mem::take(input);
         if self.buf.len() < self.cap && self.hello.sni.is_none() {
             let take = (self.cap - self.buf.len()).min(input.len());
             self.buf.extend_from_slice(&input[..take]);
@@ -46,7 +48,7 @@ impl Transform for TlsWatch {
                 self.buf = Vec::new();
             }
         }
-        Ok(())
+        Ok(false)
     }
 
     fn gap(&mut self, _len: u64) -> Result<Option<u64>, Failure> {
@@ -106,20 +108,20 @@ mod tests {
         for cut in [1, 5, rec.len()] {
             let mut w = TlsWatch::new(4096);
             for piece in rec.chunks(cut) {
-                w.data(piece, &mut |_| panic!("TLS passes nothing on"))
-                    .unwrap();
+                let pieces = crate::transform::deflate::drain(&mut w, piece).unwrap();
+                assert!(pieces.is_empty(), "TLS passes nothing on");
             }
             assert_eq!(w.hello().sni.as_deref(), Some("mail.example.net"));
         }
         // Past the bound it is not read.
         let mut w = TlsWatch::new(20);
-        w.data(&rec, &mut |_| {}).unwrap();
+        crate::transform::deflate::drain(&mut w, &rec).unwrap();
         assert_eq!(w.hello().sni, None);
         // Nor after a hole.
         let mut w = TlsWatch::new(4096);
-        w.data(&rec[..10], &mut |_| {}).unwrap();
+        crate::transform::deflate::drain(&mut w, &rec[..10]).unwrap();
         w.gap(3).unwrap();
-        w.data(&rec[10..], &mut |_| {}).unwrap();
+        crate::transform::deflate::drain(&mut w, &rec[10..]).unwrap();
         assert_eq!(w.hello().sni, None);
     }
 }
