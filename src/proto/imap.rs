@@ -554,31 +554,33 @@ impl Imap {
         }
         let idx = self.t.exchanges.len();
         let mut command = Command::tagged(tag.clone(), verb.clone(), args.clone());
-        let reads_args = matches!(
-            verb.as_str(),
-            "LOGIN"
-                | "SELECT"
-                | "EXAMINE"
-                | "CREATE"
-                | "DELETE"
-                | "RENAME"
-                | "SUBSCRIBE"
-                | "UNSUBSCRIBE"
-                | "STATUS"
-                | "APPEND"
-                | "COPY"
-                | "MOVE"
-                | "UID COPY"
-                | "UID MOVE"
-        );
+        let known = Verb::parse(&verb);
+        // COPY and MOVE (and their UID forms) name the mailbox second; these name it first.
+        let copies = matches!(Verb::of_command(&verb), Some(Verb::Copy | Verb::Move));
+        let names_mailbox = copies
+            || matches!(
+                known,
+                Some(
+                    Verb::Select
+                        | Verb::Examine
+                        | Verb::Create
+                        | Verb::Delete
+                        | Verb::Rename
+                        | Verb::Subscribe
+                        | Verb::Unsubscribe
+                        | Verb::Status
+                        | Verb::Append
+                )
+            );
+        let reads_args = names_mailbox || known == Some(Verb::Login);
         let parsed = if reads_args {
             self.command_args(&line, mark)
         } else {
             Args::default()
         };
         let strings = [parsed.first, parsed.second];
-        match verb.as_str() {
-            "LOGIN" => {
+        match known {
+            Some(Verb::Login) => {
                 if self.login_disabled {
                     self.anomaly(
                         Anomaly::LoginAfterLoginDisabled,
@@ -598,7 +600,7 @@ impl Imap {
                     mark,
                 );
             }
-            "AUTHENTICATE" => {
+            Some(Verb::Authenticate) => {
                 let mut it = args.split_ascii_whitespace();
                 let mechanism = it.next().unwrap_or("").to_ascii_uppercase();
                 let mut auth = Auth::new(mechanism.clone(), idx);
@@ -612,20 +614,14 @@ impl Imap {
                 self.t.add_auth(auth, mark);
                 self.client = Mode::Sasl;
             }
-            "SELECT" | "EXAMINE" | "CREATE" | "DELETE" | "RENAME" | "SUBSCRIBE" | "UNSUBSCRIBE"
-            | "STATUS" | "APPEND" | "COPY" | "MOVE" | "UID COPY" | "UID MOVE" => {
-                let name_at = if matches!(verb.as_str(), "COPY" | "MOVE" | "UID COPY" | "UID MOVE")
-                {
-                    1
-                } else {
-                    0
-                };
+            _ if names_mailbox => {
+                let name_at = usize::from(copies);
                 command.mailbox = strings[name_at].as_deref().map(decode_mutf7);
             }
             _ => {}
         }
         let mut appended = 0;
-        if verb == "APPEND" {
+        if known == Some(Verb::Append) {
             // Every literal is a message (several with MULTIAPPEND, RFC 3502), except a
             // mailbox name sent as a literal: then the first text holds nothing but its marker.
             for lit in line
@@ -812,8 +808,7 @@ impl Imap {
         }
         match self.pending.back().copied() {
             Some(i) => {
-                let verb = self.verb_of(i);
-                if verb == "IDLE" {
+                if self.verb_of(i) == Some(Verb::Idle) {
                     self.client = Mode::Idle;
                 }
                 self.t.add_reply(i, reply);
@@ -865,8 +860,7 @@ impl Imap {
             }
             self.fetch(line, idx);
         }
-        let verb = self.verb_of(idx);
-        if matches!(verb.as_str(), "SELECT" | "EXAMINE") {
+        if matches!(self.verb_of(idx), Some(Verb::Select | Verb::Examine)) {
             self.mailbox_fact(idx, &w0, &w1, rest, reply.enhanced.as_deref());
         }
         self.t.add_reply(idx, reply);
@@ -899,7 +893,7 @@ impl Imap {
             .unwrap_or_default();
         if self.t.mailboxes().last().is_none_or(|m| m.exchange != idx) {
             let mark = self.t.exchanges[idx].mark;
-            let read_only = self.verb_of(idx) == "EXAMINE";
+            let read_only = self.verb_of(idx) == Some(Verb::Examine);
             self.t.add_mailbox(
                 Mailbox {
                     name,
@@ -954,11 +948,13 @@ impl Imap {
         }
     }
 
-    fn verb_of(&self, idx: usize) -> String {
+    /// The standard verb of exchange `idx`'s command (`None` for UID forms and unknown
+    /// ones).
+    fn verb_of(&self, idx: usize) -> Option<Verb> {
         self.t.exchanges[idx]
             .command
             .as_ref()
-            .map_or(String::new(), |c| c.verb.clone())
+            .and_then(|c| Verb::parse(&c.verb))
     }
 
     fn tagged(&mut self, tag: &str, status: &str, reply: Reply, mark: Mark) {
@@ -999,15 +995,15 @@ impl Imap {
             let m = self.held_mark;
             self.client_bytes(&held, m);
         }
-        match verb.as_str() {
-            "LOGIN" | "AUTHENTICATE" => {
+        match verb {
+            Some(Verb::Login | Verb::Authenticate) => {
                 self.t.update_auth_of(idx, |a| a.success = Some(ok));
                 if self.client == Mode::Sasl {
                     self.client = Mode::Line;
                 }
             }
-            "IDLE" if self.client == Mode::Idle => self.client = Mode::Line,
-            "STARTTLS" if ok => {
+            Some(Verb::Idle) if self.client == Mode::Idle => self.client = Mode::Line,
+            Some(Verb::StartTls) if ok => {
                 self.client = Mode::Opaque;
                 self.server = Mode::Opaque;
                 self.t.set_tls(Tls {
@@ -1020,7 +1016,7 @@ impl Imap {
                     version: None,
                 });
             }
-            "COMPRESS" if ok => {
+            Some(Verb::Compress) if ok => {
                 // From the next byte on, both directions are raw deflate (RFC 4978).
                 self.server = Mode::Switching;
                 self.t.set_compression(mark);

@@ -308,8 +308,8 @@ impl Pop3 {
         }
         let mut command = Command::new(verb.clone(), args.clone());
         let idx = self.t.exchanges.len();
-        match verb.as_str() {
-            "USER" => self.t.add_auth(
+        match Verb::parse(&verb) {
+            Some(Verb::User) => self.t.add_auth(
                 Auth {
                     username: Some(args.clone()),
                     password: None,
@@ -317,7 +317,7 @@ impl Pop3 {
                 },
                 mark,
             ),
-            "PASS" => {
+            Some(Verb::Pass) => {
                 command.args = "<redacted>".into();
                 command.secret_args = Some(Secret::new(args.clone()));
                 let after_user = self
@@ -342,7 +342,7 @@ impl Pop3 {
                     ),
                 }
             }
-            "APOP" => {
+            Some(Verb::Apop) => {
                 let (name, digest) = args.split_once(' ').unwrap_or((args.as_str(), ""));
                 command.args = format!("{name} <redacted>");
                 command.secret_args = Some(Secret::new(args.clone()));
@@ -355,7 +355,7 @@ impl Pop3 {
                     mark,
                 );
             }
-            "AUTH" if !args.trim().is_empty() => {
+            Some(Verb::Auth) if !args.trim().is_empty() => {
                 let mut it = args.trim().splitn(2, ' ');
                 let mechanism = it.next().unwrap_or("").to_ascii_uppercase();
                 let initial = it.next().map(str::trim).filter(|s| !s.is_empty());
@@ -477,8 +477,7 @@ impl Pop3 {
                 }
             }
             Body::Listing => {
-                let verb = self.verb_of(idx);
-                if verb == "CAPA"
+                if self.verb_of(idx) == Some(Verb::Capa)
                     && let Some(r) = self.t.exchanges[idx].replies.last()
                 {
                     let caps: Vec<String> = r.lines.iter().skip(1).cloned().collect();
@@ -501,11 +500,12 @@ impl Pop3 {
         }
     }
 
-    fn verb_of(&self, idx: usize) -> String {
+    /// The standard verb of exchange `idx`'s command, if it has one.
+    fn verb_of(&self, idx: usize) -> Option<Verb> {
         self.t.exchanges[idx]
             .command
             .as_ref()
-            .map_or(String::new(), |c| c.verb.clone())
+            .and_then(|c| Verb::parse(&c.verb))
     }
 
     fn args_of(&self, idx: usize) -> String {
@@ -585,15 +585,17 @@ impl Pop3 {
         let args = self.args_of(idx);
         self.t.add_reply(idx, reply);
         if code == "+" {
-            if verb != "AUTH" {
+            if verb != Some(Verb::Auth) {
                 self.anomaly(Anomaly::UnexpectedContinuation, mark, truncate(&text, 60));
                 self.pending.pop_front();
             }
             return;
         }
         let ok = code == "+OK";
-        match verb.as_str() {
-            "PASS" | "APOP" | "AUTH" if !(verb == "AUTH" && args.trim().is_empty()) => {
+        match verb {
+            Some(Verb::Pass | Verb::Apop | Verb::Auth)
+                if !(verb == Some(Verb::Auth) && args.trim().is_empty()) =>
+            {
                 self.t.update_auth_of(idx, |a| a.success = Some(ok));
                 if self.client == Client::Sasl {
                     self.client = Client::Command;
@@ -612,10 +614,10 @@ impl Pop3 {
                     }
                 }
             }
-            "USER" if !ok => {
+            Some(Verb::User) if !ok => {
                 self.t.update_auth_of(idx, |a| a.success = Some(false));
             }
-            "STLS" if ok => {
+            Some(Verb::Stls) if ok => {
                 self.client = Client::Tls;
                 self.t.set_tls(Tls {
                     mode: "starttls",
@@ -629,7 +631,7 @@ impl Pop3 {
             }
             _ => {}
         }
-        let body = if ok { multiline(&verb, &args) } else { None };
+        let body = if ok { multiline(verb, &args) } else { None };
         match body {
             Some(body) => {
                 self.body = Some(body);
@@ -646,15 +648,15 @@ impl Pop3 {
 }
 
 /// Whether a positive answer to this command is multi-line (RFC 1939, 2449, 5034).
-fn multiline(verb: &str, args: &str) -> Option<Body> {
+fn multiline(verb: Option<Verb>, args: &str) -> Option<Body> {
     let no_args = args.trim().is_empty();
-    match verb {
-        "RETR" => Some(Body::Message("pop3-retr")),
-        "TOP" => Some(Body::Message("pop3-top")),
-        "LIST" | "UIDL" if no_args => Some(Body::Listing),
-        "CAPA" => Some(Body::Listing),
+    match verb? {
+        Verb::Retr => Some(Body::Message("pop3-retr")),
+        Verb::Top => Some(Body::Message("pop3-top")),
+        Verb::List | Verb::Uidl if no_args => Some(Body::Listing),
+        Verb::Capa => Some(Body::Listing),
         // AUTH without a mechanism lists the mechanisms (common extension).
-        "AUTH" if no_args => Some(Body::Listing),
+        Verb::Auth if no_args => Some(Body::Listing),
         _ => None,
     }
 }

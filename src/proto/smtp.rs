@@ -447,13 +447,14 @@ impl Smtp {
             self.anomaly(Anomaly::UnknownCommand, mark, truncate(&text, 80));
         }
         let mut command = Command::new(verb.clone(), args);
-        match verb.as_str() {
-            "MAIL" | "RCPT" => {
+        let known = Verb::parse(&verb);
+        match known {
+            Some(Verb::Mail | Verb::Rcpt) => {
                 let (address, params) = parse_path(args);
                 command.address = address;
                 command.params = params;
             }
-            "AUTH" => {
+            Some(Verb::Auth) => {
                 let mut it = args.splitn(2, ' ');
                 let mech = it.next().unwrap_or("").to_ascii_uppercase();
                 if it.next().map(str::trim).is_some_and(|s| !s.is_empty()) {
@@ -473,8 +474,8 @@ impl Smtp {
         }
         let idx = self.t.push_exchange(Exchange::of(mark, command, pipelined));
         let _ = self.t.in_flight(&mut self.pending, idx, mark);
-        match verb.as_str() {
-            "MAIL" => {
+        match known {
+            Some(Verb::Mail) => {
                 let ex = &self.t.exchanges[idx];
                 let cmd = ex.command.as_ref();
                 self.mail_from = cmd.and_then(|c| c.address.clone());
@@ -489,7 +490,7 @@ impl Smtp {
                 self.rcpt_to.clear();
                 self.rcpt_sent.clear();
             }
-            "RCPT" => {
+            Some(Verb::Rcpt) => {
                 let address = self.t.exchanges[idx]
                     .command
                     .as_ref()
@@ -505,15 +506,15 @@ impl Smtp {
                     }
                 }
             }
-            "DATA" => {
+            Some(Verb::Data) => {
                 self.client = Client::Hold(Hold::Data);
                 self.held.clear();
             }
-            "STARTTLS" => {
+            Some(Verb::StartTls) => {
                 self.client = Client::Hold(Hold::StartTls);
                 self.held.clear();
             }
-            "BDAT" => {
+            Some(Verb::Bdat) => {
                 let mut it = args.split_ascii_whitespace();
                 let size = it.next().and_then(|s| s.parse::<u64>().ok());
                 let last = it.next().is_some_and(|s| s.eq_ignore_ascii_case("LAST"));
@@ -533,7 +534,7 @@ impl Smtp {
                     None => self.anomaly(Anomaly::BadBdatSize, mark, truncate(&text, 80)),
                 }
             }
-            "AUTH" => {
+            Some(Verb::Auth) => {
                 let mechanism = args.split(' ').next().unwrap_or("").to_ascii_uppercase();
                 let initial = args.split_once(' ').map(|(_, r)| r.trim().to_string());
                 self.t.add_auth(Auth::new(mechanism, idx), mark);
@@ -600,7 +601,7 @@ impl Smtp {
                 .iter()
                 .rev()
                 .copied()
-                .find(|&i| self.verb_of(i) == Some("DATA"))
+                .find(|&i| self.verb_of(i) == Some(Verb::Data))
                 .unwrap_or(0);
             self.store_message(b, false, idx);
         }
@@ -657,11 +658,12 @@ impl Smtp {
         }
     }
 
-    fn verb_of(&self, idx: usize) -> Option<&str> {
+    /// The standard verb of exchange `idx`'s command, if it has one.
+    fn verb_of(&self, idx: usize) -> Option<Verb> {
         self.t.exchanges[idx]
             .command
             .as_ref()
-            .map(|c| c.verb.as_str())
+            .and_then(|c| Verb::parse(&c.verb))
     }
 
     /// Nothing at all came from the server: a one-sided capture (or the server's direction
@@ -800,14 +802,14 @@ impl Smtp {
             return;
         };
         self.greeting_seen = true;
-        let verb = self.verb_of(idx).unwrap_or("").to_string();
+        let verb = self.verb_of(idx);
         let code = reply.code.clone();
         let positive = code.starts_with('2');
         let lines = reply.lines.clone();
         self.t.add_reply(idx, reply);
         let mut complete = true;
-        match verb.as_str() {
-            "DATA" => {
+        match verb {
+            Some(Verb::Data) => {
                 let first = self.t.exchanges[idx].replies.len() == 1;
                 if first && code == "354" {
                     complete = false;
@@ -850,7 +852,7 @@ impl Smtp {
                     self.end_transaction();
                 }
             }
-            "BDAT" => {
+            Some(Verb::Bdat) => {
                 let last = self.t.exchanges[idx]
                     .command
                     .as_ref()
@@ -866,7 +868,7 @@ impl Smtp {
                     self.end_transaction();
                 }
             }
-            "AUTH" => {
+            Some(Verb::Auth) => {
                 if code == "334" {
                     complete = false;
                 } else {
@@ -876,7 +878,7 @@ impl Smtp {
                     }
                 }
             }
-            "STARTTLS" => {
+            Some(Verb::StartTls) => {
                 if code == "220" {
                     self.client = Client::Tls;
                     self.t.set_tls(Tls {
@@ -897,7 +899,7 @@ impl Smtp {
                     self.release_held();
                 }
             }
-            "EHLO" | "LHLO" if positive => {
+            Some(Verb::Ehlo | Verb::Lhlo) if positive => {
                 self.ehlo_done = true;
                 let caps = lines.iter().skip(1).map(|l| {
                     // Keywords upper-cased, parameters as sent.
@@ -909,9 +911,9 @@ impl Smtp {
                 });
                 self.t.set_capabilities(caps, mark);
             }
-            "HELO" if positive => self.ehlo_done = true,
-            "MAIL" if !positive => self.mail_from = None,
-            "RCPT" if positive => {
+            Some(Verb::Helo) if positive => self.ehlo_done = true,
+            Some(Verb::Mail) if !positive => self.mail_from = None,
+            Some(Verb::Rcpt) if positive => {
                 let addr = self.t.exchanges[idx]
                     .command
                     .as_ref()
@@ -927,7 +929,7 @@ impl Smtp {
                     }
                 }
             }
-            "RSET" => self.end_transaction(),
+            Some(Verb::Rset) => self.end_transaction(),
             _ => {}
         }
         if complete {
