@@ -37,6 +37,11 @@ pub enum Event {
     Incomplete {
         exchange: usize,
     },
+    /// Nothing more comes for the exchange: its final reply came, or it stopped waiting.
+    /// (Exchanges without a command, a greeting, are complete with their reply.)
+    Complete {
+        exchange: usize,
+    },
     /// The exchange was (or, on second thought, was not) sent while others were unanswered.
     Pipelined {
         exchange: usize,

@@ -309,7 +309,7 @@ impl Imap {
             );
         }
         for i in std::mem::take(&mut self.pending) {
-            self.t.set_incomplete(i);
+            self.t.give_up(i);
         }
         self.t.end();
     }
@@ -989,6 +989,7 @@ impl Imap {
             self.anomaly(Anomaly::BadResponse, mark, reply.lines[0].clone());
         }
         self.t.add_reply(idx, reply);
+        self.t.complete(idx);
         let verb = self.verb_of(idx);
         if refused {
             let held = std::mem::take(&mut self.held);

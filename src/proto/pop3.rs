@@ -233,7 +233,7 @@ impl Pop3 {
             self.store_message(b, origin, true, idx);
         }
         for i in std::mem::take(&mut self.pending) {
-            self.t.set_incomplete(i);
+            self.t.give_up(i);
         }
         self.t.end();
     }
@@ -485,6 +485,7 @@ impl Pop3 {
                 }
             }
         }
+        self.t.complete(idx);
     }
 
     fn store_message(&mut self, b: Building, origin: &'static str, cut: bool, exchange: usize) {
@@ -587,7 +588,9 @@ impl Pop3 {
         if code == "+" {
             if verb != Some(Verb::Auth) {
                 self.anomaly(Anomaly::UnexpectedContinuation, mark, truncate(&text, 60));
-                self.pending.pop_front();
+                if let Some(i) = self.pending.pop_front() {
+                    self.t.complete(i);
+                }
             }
             return;
         }
@@ -641,7 +644,9 @@ impl Pop3 {
                 }
             }
             None => {
-                self.pending.pop_front();
+                if let Some(i) = self.pending.pop_front() {
+                    self.t.complete(i);
+                }
             }
         }
     }

@@ -325,7 +325,7 @@ impl Smtp {
             }
         }
         for i in std::mem::take(&mut self.pending) {
-            self.t.set_incomplete(i);
+            self.t.give_up(i);
         }
         self.t.end();
     }
@@ -932,8 +932,8 @@ impl Smtp {
             Some(Verb::Rset) => self.end_transaction(),
             _ => {}
         }
-        if complete {
-            self.pending.pop_front();
+        if complete && let Some(i) = self.pending.pop_front() {
+            self.t.complete(i);
         }
     }
 

@@ -55,11 +55,17 @@ pub fn pieces<'a>(steps: &[(Side, &'a [u8])], cuts: &[usize]) -> Vec<(Side, &'a 
     out
 }
 
+thread_local! {
+    /// Exchanges told complete, per run (see [`end`]).
+    static COMPLETE: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Folds events into `t` as the session builder does, messages into `t.messages`.
 fn fold(t: &mut Transcript, events: Vec<Event>) {
     for e in events {
         match e {
             Event::Message(m) => t.messages.push(m),
+            Event::Complete { exchange } => COMPLETE.with(|c| c.borrow_mut().push(exchange)),
             e => t.apply(e),
         }
     }
@@ -86,6 +92,21 @@ fn end(mut d: Box<dyn Dissector>, mut t: Transcript) -> Transcript {
     // Anomalies, and the limits reached, once both are finished.
     let own = d.into_transcript();
     assert_eq!(t.anomalies(), own.anomalies(), "anomalies differ");
+    // Every command is told complete once, after its exchange began.
+    let mut complete = COMPLETE.with(|c| std::mem::take(&mut *c.borrow_mut()));
+    complete.sort_unstable();
+    let unique = complete.len();
+    complete.dedup();
+    assert_eq!(unique, complete.len(), "an exchange told complete twice");
+    let (kept, positions, _) = t.exchanges.clone().into_kept();
+    for (e, n) in kept.iter().zip(positions.numbers()) {
+        if e.command.is_some() {
+            assert!(
+                complete.binary_search(&n).is_ok(),
+                "exchange {n} never complete"
+            );
+        }
+    }
     t
 }
 
@@ -93,6 +114,7 @@ fn end(mut d: Box<dyn Dissector>, mut t: Transcript) -> Transcript {
 pub fn run(mut d: Box<dyn Dissector>, steps: &[(Side, &[u8])], cuts: &[usize]) -> Transcript {
     d.record_all();
     let mut t = Transcript::replica(d.transcript().bounds());
+    COMPLETE.with(|c| c.borrow_mut().clear());
     for (side, piece) in pieces(steps, cuts) {
         d.on_data(side, piece, Mark::default());
         fold(&mut t, d.take_events());
@@ -120,6 +142,7 @@ pub const TIGHT: Bounds = Bounds {
 pub fn hostile(mut d: Box<dyn Dissector>, b: &Bounds, chunks: &[(bool, Vec<u8>)], gap: u64) {
     d.record_all();
     let mut t = Transcript::replica(d.transcript().bounds());
+    COMPLETE.with(|c| c.borrow_mut().clear());
     for (client, data) in chunks {
         let side = if *client { Side::Client } else { Side::Server };
         d.on_data(side, data, Mark::default());

@@ -377,6 +377,11 @@ impl Kept {
         }
     }
 
+    /// The numbers, in order.
+    pub fn numbers(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().copied()
+    }
+
     /// Whether exchange number `n` was kept.
     pub fn contains(&self, n: usize) -> bool {
         self.0.binary_search(&n).is_ok()
@@ -589,7 +594,7 @@ impl Transcript {
             Event::Limit { name, mark, what } => {
                 self.note_limit(name, mark, || what.unwrap_or_default())
             }
-            Event::Message(_) | Event::Upgrade { .. } => {}
+            Event::Message(_) | Event::Upgrade { .. } | Event::Complete { .. } => {}
             Event::End => self.finish(),
         }
     }
@@ -787,6 +792,17 @@ impl Transcript {
         self.exchanges.at(n).incomplete = true;
     }
 
+    /// Nothing more comes for exchange `n` (its final reply came).
+    pub fn complete(&mut self, n: usize) {
+        self.record(|| Event::Complete { exchange: n });
+    }
+
+    /// Exchange `n` stops waiting for its reply: cut short, and complete.
+    pub fn give_up(&mut self, n: usize) {
+        self.set_incomplete(n);
+        self.complete(n);
+    }
+
     /// Whether exchange `n` was sent while earlier commands were unanswered.
     pub fn set_pipelined(&mut self, n: usize, pipelined: bool) {
         if self
@@ -842,7 +858,7 @@ impl Transcript {
             return None;
         }
         let old = pending.pop_front()?;
-        self.set_incomplete(old);
+        self.give_up(old);
         self.limit("max-in-flight", mark, || {
             format!("commands waiting for a reply past {cap}: the oldest stop waiting")
         });
