@@ -144,10 +144,11 @@ impl Streams {
     }
 
     /// Implicit TLS: the client's bytes are read for the ClientHello alone.
-    pub fn watch_hello(&mut self, side: Side, mut data: &[u8], cap: usize) {
+    pub fn watch_hello(&mut self, side: Side, data: &[u8], cap: usize) {
         if side == Side::Client {
-            let w = self.hello.get_or_insert_with(|| TlsWatch::new(cap));
-            let _nothing_comes_out = w.next(&mut data, &mut Vec::new());
+            self.hello
+                .get_or_insert_with(|| TlsWatch::new(cap))
+                .read(data);
         }
     }
 

@@ -374,7 +374,7 @@ impl Pop3 {
         }
         let pipelined = !self.pending.is_empty();
         self.t.push_exchange(Exchange::of(mark, command, pipelined));
-        let _ = self.t.in_flight(&mut self.pending, idx, mark);
+        self.t.in_flight(&mut self.pending, idx, mark);
     }
 
     // ----- server ------------------------------------------------------------------------

@@ -204,7 +204,7 @@ impl Smtp {
                         .t
                         .push_exchange(Exchange::of(partial_mark, command, pipelined));
                     self.t.set_incomplete(idx);
-                    let _ = self.t.in_flight(&mut self.pending, idx, mark);
+                    self.t.in_flight(&mut self.pending, idx, mark);
                 }
                 match self.client {
                     Client::Data { keep } => {
@@ -473,7 +473,7 @@ impl Smtp {
             );
         }
         let idx = self.t.push_exchange(Exchange::of(mark, command, pipelined));
-        let _ = self.t.in_flight(&mut self.pending, idx, mark);
+        self.t.in_flight(&mut self.pending, idx, mark);
         match known {
             Some(Verb::Mail) => {
                 let ex = &self.t.exchanges[idx];

@@ -95,8 +95,7 @@ pub fn escape(s: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\n' => out.push_str("\\n"),
             c if is_unsafe(c) || c == '\u{fffd}' => {
-                use std::fmt::Write;
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+                out.push_str(&format!("\\u{{{:x}}}", c as u32));
             }
             c => out.push(c),
         }

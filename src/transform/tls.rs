@@ -37,7 +37,20 @@ impl TlsWatch {
 impl Transform for TlsWatch {
     fn next(&mut self, input: &mut &[u8], out: &mut Vec<u8>) -> Result<bool, Failure> {
         out.clear();
-        let input = std::mem::take(input);
+        self.read(std::mem::take(input));
+        Ok(false)
+    }
+
+    fn gap(&mut self, _len: u64) -> Result<Option<u64>, Failure> {
+        // A hole before the hello was read: what follows is no longer its start.
+        self.cap = 0;
+        Ok(None)
+    }
+}
+
+impl TlsWatch {
+    /// Reads the next bytes of the direction, up to the bound, for the ClientHello.
+    pub fn read(&mut self, input: &[u8]) {
         if self.buf.len() < self.cap && self.hello.sni.is_none() {
             let take = (self.cap - self.buf.len()).min(input.len());
             self.buf.extend_from_slice(&input[..take]);
@@ -48,13 +61,6 @@ impl Transform for TlsWatch {
                 self.buf = Vec::new();
             }
         }
-        Ok(false)
-    }
-
-    fn gap(&mut self, _len: u64) -> Result<Option<u64>, Failure> {
-        // A hole before the hello was read: what follows is no longer its start.
-        self.cap = 0;
-        Ok(None)
     }
 }
 
