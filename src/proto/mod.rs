@@ -1,9 +1,11 @@
-//! Protocol layer: which mail protocol a connection speaks, and (in later modules) sans-IO
-//! dissectors that turn its byte streams into events. Nothing here sees packets, sockets or
-//! clocks: only bytes.
+//! Protocol layer: which mail protocol a connection speaks, and sans-IO dissectors that turn
+//! its byte streams into events (`event::Event`, recorded by `transcript::Transcript`).
+//! Nothing here sees packets, sockets or clocks: only bytes.
 //!
-//! This module owns the protocol names, the default port map (25/587 SMTP, 110 POP3, 143 IMAP;
-//! 465/995/993 the same protocols under implicit TLS) and recognition by content.
+//! This module owns the [`Dissector`] trait, the limits every dissector enforces
+//! ([`Bounds`]), the default port map (25/587 SMTP, 110 POP3, 143 IMAP; 465/995/993 the same
+//! protocols under implicit TLS), recognition by content ([`recognise`]) and, in `vocab`,
+//! every verb, reply code and anomaly the dissectors know.
 
 pub mod dotstuff;
 pub mod event;

@@ -121,7 +121,7 @@ pub struct Smtp {
     rcpt_sent: Vec<String>,
     /// Index of the exchange a RCPT address waits in.
     ehlo_done: bool,
-    /// Messages completed so far (also those already handed out by `take_messages`).
+    /// Messages completed so far (also those already handed out as events).
     message_count: usize,
     /// DATA commands whose content was read without waiting for the 354 (a client that
     /// did not wait, or a one-sided capture): their 354, should it come, starts nothing.

@@ -79,7 +79,7 @@ vocabulary! {
         MalformedCommand = "malformed-command", "RFC 9051 2.2.1", "a client line without tag and command";
         UnexpectedContinuation = "unexpected-continuation", "RFC 9051 7.5", "a + continuation with no command waiting for one";
         Gap = "gap", "RFC 793", "bytes are missing from the capture; parsing resynchronised";
-        DecompressionFailed = "decompression-failed", "RFC 4978 3 (DEFLATE, RFC 1951)", "the COMPRESS=DEFLATE data does not inflate; nothing after it is parsed";
+        DecompressionFailed = "decompression-failed", "RFC 4978 3 (DEFLATE, RFC 1951)", "the COMPRESS=DEFLATE data does not inflate; the rest of that direction is not read";
     }
 }
 
