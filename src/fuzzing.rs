@@ -101,8 +101,7 @@ pub fn packet_flow(data: &[u8]) {
 /// packet, flow, recognition, dissectors, MIME and the session model, with tight limits and
 /// every port followed. Each session must keep its indices in range (exchange → message,
 /// message, credential or mailbox → exchange), serialise to JSON and render as text and
-/// table. The pipeline reads a path, so the bytes go through a file in the temp folder
-/// (one per process).
+/// table. The bytes are read from memory (`pipeline::sessions_from`).
 pub fn sessions(data: &[u8]) {
     run_sessions(data);
 }
@@ -110,13 +109,13 @@ pub fn sessions(data: &[u8]) {
 /// [`sessions`], saying how many sessions came out.
 fn run_sessions(data: &[u8]) -> usize {
     use crate::pipeline::{Filter, InputConfig, SessionsConfig};
-    let path = std::env::temp_dir().join(format!("mailscope-fuzz-{}.pcap", std::process::id()));
-    if std::fs::write(&path, data).is_err() {
+    let source = InputSource::from_reader("fuzz input", std::io::Cursor::new(data.to_vec()));
+    let Ok(mut source) = FileReader::new(source) else {
         return 0;
-    }
+    };
     let cfg = SessionsConfig {
         input: InputConfig {
-            input: path.to_string_lossy().into_owned(),
+            input: "fuzz input".into(),
             ports: crate::proto::PortMap::default(),
             all_ports: true,
             limits: Limits {
@@ -151,8 +150,7 @@ fn run_sessions(data: &[u8]) -> usize {
         sessions.push(s);
         Ok(())
     };
-    let outcome = crate::pipeline::sessions(&cfg, &mut sink, &mut |_| {});
-    let _ = std::fs::remove_file(&path);
+    let outcome = crate::pipeline::sessions_from(&cfg, &mut source, &mut sink, &mut |_| {});
     let Ok(outcome) = outcome else {
         return 0;
     };
