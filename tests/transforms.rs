@@ -213,6 +213,7 @@ fn a_hole_in_one_compressed_direction_stops_that_direction_only() {
         })
         .collect();
     assert_eq!(gaps.len(), 1, "{anomalies:?}");
+    assert_eq!(gaps[0]["name"], "gap-in-compressed-stream");
     // The rest of the server's direction is counted, not read.
     assert_eq!(s["unread_bytes"]["server"].to_string(), unread);
     assert_eq!(s["unread_bytes"]["client"], 0);

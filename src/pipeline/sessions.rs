@@ -414,7 +414,7 @@ impl SessionsHandler<'_, '_> {
                 ),
             ),
             crate::transform::Failure::Gap(len) => proto::event::Anomaly::new(
-                proto::vocab::imap::Anomaly::Gap,
+                proto::vocab::imap::Anomaly::CompressedGap,
                 mark,
                 format!(
                     "{len} compressed {who} bytes missing; the rest of the {who}'s bytes is not read"

@@ -989,7 +989,6 @@ impl Imap {
             self.anomaly(Anomaly::BadResponse, mark, reply.lines[0].clone());
         }
         self.t.add_reply(idx, reply);
-        self.t.complete(idx);
         let verb = self.verb_of(idx);
         if refused {
             let held = std::mem::take(&mut self.held);
@@ -1024,6 +1023,8 @@ impl Imap {
             }
             _ => {}
         }
+        // Last: the login's outcome, TLS or compression belong to the exchange too.
+        self.t.complete(idx);
     }
 }
 

@@ -300,7 +300,7 @@ pub fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Resul
             out,
             "           {}",
             st.dim(&format!(
-                "── compressed (COMPRESS=DEFLATE) from {at} on: not decoded"
+                "── compressed (COMPRESS=DEFLATE) from {at} on: inflated and read"
             ))
         )?;
     }

@@ -43,6 +43,10 @@ impl Transform for Inflate {
         *input = &input[used.min(input.len())..];
         if status == flate2::Status::StreamEnd {
             self.ended = true;
+        } else if used == 0 && produced == 0 && !input.is_empty() {
+            // Nothing moves although input is left: it cannot be read (never drop it
+            // silently).
+            return Err(Failure::Corrupt("the data does not inflate".into()));
         }
         // Again while input is left and something moved, or the piece came out full (more
         // output may be pending).

@@ -79,6 +79,7 @@ vocabulary! {
         MalformedCommand = "malformed-command", "RFC 9051 2.2.1", "a client line without tag and command";
         UnexpectedContinuation = "unexpected-continuation", "RFC 9051 7.5", "a + continuation with no command waiting for one";
         Gap = "gap", "RFC 793", "bytes are missing from the capture; parsing resynchronised";
+        CompressedGap = "gap-in-compressed-stream", "RFC 4978 (DEFLATE keeps state across the whole stream, RFC 1951)", "bytes of a compressed direction are missing: nothing after them can be inflated, so the rest of that direction is counted, not read";
         DecompressionFailed = "decompression-failed", "RFC 4978 3 (DEFLATE, RFC 1951)", "the COMPRESS=DEFLATE data does not inflate; the rest of that direction is not read";
     }
 }
