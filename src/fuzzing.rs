@@ -243,8 +243,8 @@ pub fn encode_chunks<'a>(list: impl IntoIterator<Item = (u8, &'a [u8])>) -> Vec<
 /// a dissector with tight limits, then every message through MIME. Checks the limits hold and
 /// indices stay in range.
 fn dissector(mut d: Box<dyn crate::proto::Dissector>, data: &[u8], max_message: usize) {
-    d.record_all();
     use crate::proto::event::{Event, Mark, Side};
+    d.record_all();
     let mut messages = Vec::new();
     // The transcript as the session builder sees it: folded from the events.
     let mut t = crate::proto::transcript::Transcript::replica(FUZZ_BOUNDS);

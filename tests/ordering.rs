@@ -84,24 +84,30 @@ fn capture(dir: &Path) -> PathBuf {
     file
 }
 
-/// Runs the main job; returns the session ids in the order written, each session's message
-/// count, and the summary's `listed_out_of_order` and `listed`.
-fn run(file: &Path, max_reorder: usize) -> (Vec<u64>, Vec<usize>, u64, u64) {
-    let cfg = SessionsConfig {
+/// The main job on `input` with `limits`, every session shown.
+fn config(input: &str, limits: Limits, threads: usize) -> SessionsConfig {
+    SessionsConfig {
         input: InputConfig {
-            input: file.to_string_lossy().into_owned(),
+            input: input.into(),
             ports: Default::default(),
             all_ports: false,
-            limits: Limits {
-                max_reorder,
-                ..Limits::default()
-            },
+            limits,
         },
         filter: Filter::default(),
         show_secrets: false,
         extract: None,
-        threads: 2,
+        threads,
+    }
+}
+
+/// Runs the main job; returns the session ids in the order written, each session's message
+/// count, and the summary's `listed_out_of_order` and `listed`.
+fn run(file: &Path, max_reorder: usize) -> (Vec<u64>, Vec<usize>, u64, u64) {
+    let limits = Limits {
+        max_reorder,
+        ..Limits::default()
     };
+    let cfg = config(&file.to_string_lossy(), limits, 2);
     let mut ids = Vec::new();
     let mut messages = Vec::new();
     let mut sink = |s: mailscope::session::Session| {
@@ -227,18 +233,7 @@ impl mailscope::render::SessionSink for Log {
 fn events_reach_the_sink_while_the_session_is_open() {
     let dir = tempfile::tempdir().unwrap();
     let file = capture(dir.path());
-    let cfg = SessionsConfig {
-        input: InputConfig {
-            input: file.to_string_lossy().into_owned(),
-            ports: Default::default(),
-            all_ports: false,
-            limits: Limits::default(),
-        },
-        filter: Filter::default(),
-        show_secrets: false,
-        extract: None,
-        threads: 1,
-    };
+    let cfg = config(&file.to_string_lossy(), Limits::default(), 1);
     let mut log = Log::default();
     sessions(&cfg, &mut log, &mut |_| {}).unwrap();
     let at = |id: u64, what: &str| {
@@ -299,18 +294,7 @@ fn the_main_job_runs_on_any_frame_source() {
     use mailscope::capture::{FileReader, InputSource};
     let dir = tempfile::tempdir().unwrap();
     let file = capture(dir.path());
-    let cfg = SessionsConfig {
-        input: InputConfig {
-            input: "in memory".into(),
-            ports: Default::default(),
-            all_ports: false,
-            limits: Limits::default(),
-        },
-        filter: Filter::default(),
-        show_secrets: false,
-        extract: None,
-        threads: 1,
-    };
+    let cfg = config("in memory", Limits::default(), 1);
     let json = |s: &mailscope::session::Session| serde_json::to_string(s).unwrap();
     let bytes = std::fs::read(&file).unwrap();
     let mut source = FileReader::new(InputSource::from_reader(
@@ -329,13 +313,7 @@ fn the_main_job_runs_on_any_frame_source() {
         from_file.push(json(&s));
         Ok(())
     };
-    let cfg = SessionsConfig {
-        input: InputConfig {
-            input: file.to_string_lossy().into_owned(),
-            ..cfg.input.clone()
-        },
-        ..cfg
-    };
+    let cfg = config(&file.to_string_lossy(), Limits::default(), 1);
     sessions(&cfg, &mut sink, &mut |_| {}).unwrap();
     assert_eq!(from_memory.len() as u64, SHORT + 1);
     assert_eq!(from_memory, from_file);

@@ -18,7 +18,7 @@
 //!          "tag OK|NO|BAD" completes the command with that tag
 //! ```
 
-use super::event::{self, Auth, Event, Mark, Secret, Side, Tls, Upgrade, sasl_response};
+use super::event::{self, Auth, Mark, Secret, Side, Tls, Upgrade, sasl_response};
 use super::imap_grammar::{self as grammar, Value, Words};
 use super::line::{MessageBytes, strip_eol, truncate};
 pub use super::transcript::{ClientLine, Command, Exchange, Mailbox, Message, Reply, Transcript};
@@ -109,7 +109,8 @@ enum Mode {
 /// The IMAP dissector for one connection.
 pub struct Imap {
     bounds: Bounds,
-    t: Transcript,
+    /// Everything the session told so far (see `Dissector`, which hands it out).
+    pub(super) t: Transcript,
     client: Mode,
     server: Mode,
     cl: Logical,
@@ -188,33 +189,6 @@ impl Imap {
         {
             l.body.shed();
         }
-    }
-
-    /// Changes since the last call, messages among them.
-    pub fn take_events(&mut self) -> Vec<Event> {
-        self.t.take_events()
-    }
-
-    /// The transcript so far.
-    pub fn transcript(&self) -> &Transcript {
-        &self.t
-    }
-
-    /// The transcript, to change through its methods (each change recorded).
-    pub(crate) fn transcript_mut(&mut self) -> &mut Transcript {
-        &mut self.t
-    }
-
-    /// From now on every change is an event (a live view is listening).
-    pub fn record_all(&mut self) {
-        self.t.record_all();
-    }
-
-    /// The transcript, once the session has ended (see [`Self::end`]): whole, limits
-    /// reported.
-    pub fn into_transcript(mut self) -> Transcript {
-        self.t.finish();
-        self.t
     }
 
     pub fn on_data(&mut self, side: Side, data: &[u8], mark: Mark) {
@@ -1295,6 +1269,7 @@ mod tests {
 
     #[test]
     fn compress_deflate_asks_for_the_transform_from_the_byte_after_the_ok() {
+        use crate::proto::Dissector;
         use crate::proto::event::{Event, Upgrade};
         let mut d = Imap::new(BOUNDS, false);
         let m = Mark::default();

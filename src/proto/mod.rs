@@ -100,6 +100,8 @@ pub trait Dissector {
     fn end(&mut self, mark: event::Mark);
 }
 
+/// The `Dissector` trait for a dissector type with inherent `on_data`, `on_gap`,
+/// `held_bytes`, `shed` and `end`, and its transcript in a field `t`.
 macro_rules! dissector {
     ($t:ty) => {
         impl Dissector for $t {
@@ -110,22 +112,24 @@ macro_rules! dissector {
                 <$t>::on_gap(self, side, len, mark)
             }
             fn take_events(&mut self) -> Vec<event::Event> {
-                <$t>::take_events(self)
+                self.t.take_events()
             }
             fn transcript(&self) -> &transcript::Transcript {
-                <$t>::transcript(self)
+                &self.t
             }
             fn record_all(&mut self) {
-                <$t>::record_all(self)
+                self.t.record_all()
             }
             fn into_transcript(self: Box<Self>) -> transcript::Transcript {
-                <$t>::into_transcript(*self)
+                let mut t = self.t;
+                t.finish();
+                t
             }
             fn note(&mut self, anomaly: event::Anomaly) {
-                <$t>::transcript_mut(self).anomaly(anomaly)
+                self.t.anomaly(anomaly)
             }
             fn tls_hello(&mut self, sni: Option<String>, version: Option<String>) {
-                <$t>::transcript_mut(self).tls_hello(sni, version)
+                self.t.tls_hello(sni, version)
             }
             fn held_bytes(&self) -> usize {
                 <$t>::held_bytes(self)

@@ -16,7 +16,7 @@
 //! octet count a `+OK` may announce.
 
 use super::dotstuff::Unstuffer;
-use super::event::{self, Auth, Event, Mark, Secret, Side, Tls, sasl_response};
+use super::event::{self, Auth, Mark, Secret, Side, Tls, sasl_response};
 use super::line::{Lines, MessageBytes, strip_eol, truncate};
 pub use super::transcript::{ClientLine, Command, Exchange, Message, Reply, Transcript};
 use super::vocab::pop3::{Anomaly, Verb};
@@ -67,7 +67,8 @@ impl Building {
 /// The POP3 dissector for one connection.
 pub struct Pop3 {
     bounds: Bounds,
-    t: Transcript,
+    /// Everything the session told so far (see `Dissector`, which hands it out).
+    pub(super) t: Transcript,
     client: Client,
     client_line: Lines,
     server_line: Lines,
@@ -187,33 +188,6 @@ impl Pop3 {
         if let Some(b) = self.building.as_mut() {
             b.body.shed();
         }
-    }
-
-    /// Changes since the last call, messages among them.
-    pub fn take_events(&mut self) -> Vec<Event> {
-        self.t.take_events()
-    }
-
-    /// The transcript so far.
-    pub fn transcript(&self) -> &Transcript {
-        &self.t
-    }
-
-    /// The transcript, to change through its methods (each change recorded).
-    pub(crate) fn transcript_mut(&mut self) -> &mut Transcript {
-        &mut self.t
-    }
-
-    /// From now on every change is an event (a live view is listening).
-    pub fn record_all(&mut self) {
-        self.t.record_all();
-    }
-
-    /// The transcript, once the session has ended (see [`Self::end`]): whole, limits
-    /// reported.
-    pub fn into_transcript(mut self) -> Transcript {
-        self.t.finish();
-        self.t
     }
 
     /// Both directions ended: messages cut short are stored, exchanges still waiting are

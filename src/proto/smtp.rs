@@ -19,7 +19,7 @@
 
 pub use super::Bounds;
 use super::dotstuff::Unstuffer;
-use super::event::{self, Auth, Event, Mark, Secret, Side, Tls, sasl_response};
+use super::event::{self, Auth, Mark, Secret, Side, Tls, sasl_response};
 use super::line::{Lines, MessageBytes, strip_eol, truncate};
 pub use super::transcript::{ClientLine, Command, Exchange, Message, Reply, Transcript};
 use super::vocab::smtp::{Anomaly, Verb};
@@ -94,7 +94,8 @@ impl Building {
 /// The SMTP dissector for one connection.
 pub struct Smtp {
     bounds: Bounds,
-    t: Transcript,
+    /// Everything the session told so far (see `Dissector`, which hands it out).
+    pub(super) t: Transcript,
     client: Client,
     unstuff: Unstuffer,
     building: Option<Building>,
@@ -275,33 +276,6 @@ impl Smtp {
 
     /// Hands out the messages completed since the last call (their indices, as exchanges
     /// refer to them, count from the first message of the connection).
-    /// Changes since the last call, messages among them.
-    pub fn take_events(&mut self) -> Vec<Event> {
-        self.t.take_events()
-    }
-
-    /// The transcript so far.
-    pub fn transcript(&self) -> &Transcript {
-        &self.t
-    }
-
-    /// The transcript, to change through its methods (each change recorded).
-    pub(crate) fn transcript_mut(&mut self) -> &mut Transcript {
-        &mut self.t
-    }
-
-    /// From now on every change is an event (a live view is listening).
-    pub fn record_all(&mut self) {
-        self.t.record_all();
-    }
-
-    /// The transcript, once the session has ended (see [`Self::end`]): whole, limits
-    /// reported.
-    pub fn into_transcript(mut self) -> Transcript {
-        self.t.finish();
-        self.t
-    }
-
     /// Both directions ended: whatever is unfinished stays marked incomplete.
     /// Both directions ended: messages cut short are stored, exchanges still waiting are
     /// marked incomplete, and the end is recorded (the last events).
