@@ -190,7 +190,7 @@ fn text_and_table_show_control_and_bidi_characters_escaped() {
         "EHLO host\\u{1b}[2J\\u{1b}]0;pwned\\u{7}\\u{9b}31m\\u{202e}\\u{0}\\u{fffd}[1m",
         "MAIL FROM:<ev\\u{1b}[2J",
         "RCPT TO:<you\\u{9b}\\u{2066}@example.test>",
-        "C: X\\u{1b}[7MEVIL \\u{1b}[2J",
+        "C: X\\u{1b}[7mEVIL \\u{1b}[2J",
         "unknown-command",
         "\\u{202e}\\u{0}\\u{fffd}\n",
         "auth PLAIN as us\\u{1b}[2J\\u{1b}]0;pwned\\u{7}\\u{9b}31m\\u{202e}er",

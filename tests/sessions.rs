@@ -507,3 +507,105 @@ fn truncated_messages_keep_their_full_size_and_hash() {
         }
     }
 }
+
+/// Issue 9, "show what was sent": lower- and mixed-case commands (Python's smtplib sends
+/// `ehlo` and `mail FROM:`) appear in the text transcript as they crossed the wire; JSON
+/// keeps `verb` upper-cased and adds `raw`, the exact line, secrets redacted unless asked.
+#[test]
+fn commands_are_shown_as_sent() {
+    use mailscope::synth::Side::{Client as C, Server as S};
+    let dir = tempfile::tempdir().unwrap();
+    let steps: Vec<(mailscope::synth::Side, &[u8])> = vec![
+        (S, b"220 mx ESMTP\r\n"),
+        (C, b"ehlo [127.0.0.1]\r\n"),
+        (S, b"250-mx\r\n250 AUTH PLAIN\r\n"),
+        (C, b"auth plain AGJvYgBodW50ZXIy\r\n"),
+        (S, b"235 ok\r\n"),
+        (C, b"mail FROM:<bob@example.test>  SIZE=12\r\n"),
+        (S, b"250 ok\r\n"),
+        (C, b"Quit\r\n"),
+        (S, b"221 bye\r\n"),
+    ];
+    let file = support::write_steps(dir.path(), "lower.pcap", 25, &steps, None);
+    let (text, _, _) = run(&[], &file);
+    for want in [
+        "C: ehlo [127.0.0.1]",
+        "C: auth PLAIN <redacted>",
+        "C: mail FROM:<bob@example.test>  SIZE=12",
+        "C: Quit",
+    ] {
+        assert!(text.contains(want), "text lacks {want:?}:\n{text}");
+    }
+    let (json, _, _) = run(&["--format", "json"], &file);
+    let s: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+    let commands: Vec<(&str, &str)> = s["exchanges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| !e["command"].is_null())
+        .map(|e| {
+            (
+                e["command"]["verb"].as_str().unwrap(),
+                e["command"]["raw"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        commands,
+        [
+            ("EHLO", "ehlo [127.0.0.1]"),
+            ("AUTH", "auth PLAIN <redacted>"),
+            ("MAIL", "mail FROM:<bob@example.test>  SIZE=12"),
+            ("QUIT", "Quit"),
+        ]
+    );
+    assert!(!json.contains("AGJvYgBodW50ZXIy"), "the secret leaked");
+    let (shown, _, _) = run(&["--format", "json", "--show-secrets"], &file);
+    assert!(shown.contains(r#""raw":"auth plain AGJvYgBodW50ZXIy""#));
+}
+
+#[test]
+fn pop3_and_imap_commands_are_shown_as_sent() {
+    use mailscope::synth::Side::{Client as C, Server as S};
+    let dir = tempfile::tempdir().unwrap();
+    type Steps<'a> = Vec<(mailscope::synth::Side, &'a [u8])>;
+    let cases: [(u16, Steps, &[&str]); 2] = [
+        (
+            110,
+            vec![
+                (S, b"+OK ready\r\n"),
+                (C, b"user bob\r\n"),
+                (S, b"+OK\r\n"),
+                (C, b"pass hunter2\r\n"),
+                (S, b"+OK\r\n"),
+                (C, b"stat\r\n"),
+                (S, b"+OK 0 0\r\n"),
+            ],
+            &["user bob", "pass <redacted>", "stat"],
+        ),
+        (
+            143,
+            vec![
+                (S, b"* OK ready\r\n"),
+                (C, b"a1 login bob hunter2\r\n"),
+                (S, b"a1 OK done\r\n"),
+                (C, b"a2 uid fetch 1:* (FLAGS)\r\n"),
+                (S, b"a2 OK done\r\n"),
+            ],
+            &["a1 login bob <redacted>", "a2 uid fetch 1:* (FLAGS)"],
+        ),
+    ];
+    for (port, steps, want) in cases {
+        let file = support::write_steps(dir.path(), &format!("{port}.pcap"), port, &steps, None);
+        let (json, _, _) = run(&["--format", "json"], &file);
+        let s: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+        let raw: Vec<&str> = s["exchanges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["command"]["raw"].as_str())
+            .collect();
+        assert_eq!(raw, want, "port {port}");
+        assert!(!json.contains("hunter2"), "port {port}: the secret leaked");
+    }
+}

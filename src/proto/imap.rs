@@ -527,7 +527,17 @@ impl Imap {
             args.push_str(&String::from_utf8_lossy(strip_eol(t)));
         }
         let idx = self.t.exchanges.len();
-        let mut command = Command::tagged(tag.clone(), verb.clone(), args.clone());
+        // As sent: the verb's case kept (the arguments are as displayed).
+        let verb_sent = first
+            .split(' ')
+            .skip(1)
+            .take(if verb.starts_with("UID ") { 2 } else { 1 });
+        let verb_sent = verb_sent.collect::<Vec<_>>().join(" ");
+        let raw = match args.is_empty() {
+            true => format!("{tag} {verb_sent}"),
+            false => format!("{tag} {verb_sent} {args}"),
+        };
+        let mut command = Command::tagged(tag.clone(), verb.clone(), args.clone()).sent(raw);
         let known = Verb::parse(&verb);
         // COPY and MOVE (and their UID forms) name the mailbox second; these name it first.
         let copies = matches!(Verb::of_command(&verb), Some(Verb::Copy | Verb::Move));

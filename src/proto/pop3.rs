@@ -280,7 +280,7 @@ impl Pop3 {
                 format!("{verb} sent before the greeting"),
             );
         }
-        let mut command = Command::new(verb.clone(), args.clone());
+        let mut command = Command::new(verb.clone(), args.clone()).sent(text.as_str());
         let idx = self.t.exchanges.len();
         match Verb::parse(&verb) {
             Some(Verb::User) => self.t.add_auth(

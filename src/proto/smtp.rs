@@ -199,7 +199,8 @@ impl Smtp {
                     // reply, so keep it (marked incomplete) to keep the pairing right.
                     let text = String::from_utf8_lossy(strip_eol(&partial)).into_owned();
                     let (verb, args) = text.split_once(' ').unwrap_or((&text, ""));
-                    let command = Command::new(verb.to_ascii_uppercase(), format!("{args}…"));
+                    let command = Command::new(verb.to_ascii_uppercase(), format!("{args}…"))
+                        .sent(format!("{text}…"));
                     let pipelined = !self.pending.is_empty();
                     let idx = self
                         .t
@@ -420,7 +421,7 @@ impl Smtp {
         if Verb::parse(&verb).is_none() {
             self.anomaly(Anomaly::UnknownCommand, mark, truncate(&text, 80));
         }
-        let mut command = Command::new(verb.clone(), args);
+        let mut command = Command::new(verb.clone(), args).sent(text.as_str());
         let known = Verb::parse(&verb);
         match known {
             Some(Verb::Mail | Verb::Rcpt) => {

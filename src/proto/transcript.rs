@@ -25,9 +25,16 @@ pub struct Command {
     pub args: String,
     /// IMAP tag; `None` for SMTP and POP3.
     pub tag: Option<String>,
+    /// The command as it crossed the wire, case and spacing kept (without CRLF; an IMAP
+    /// command with its literal markers and the text between them), secrets redacted as in
+    /// `args`.
+    pub raw: String,
     /// The arguments unredacted, when they carry a secret (AUTH initial response).
     #[serde(skip)]
     pub secret_args: Option<Secret>,
+    /// `raw` unredacted, when the arguments carry a secret.
+    #[serde(skip)]
+    pub secret_raw: Option<Secret>,
     /// MAIL/RCPT: the path without angle brackets.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
@@ -42,11 +49,18 @@ pub struct Command {
 impl Command {
     /// A command as sent (`verb` as it is to be shown, upper-cased by the caller).
     pub fn new(verb: impl Into<String>, args: impl Into<String>) -> Command {
+        let (verb, args) = (verb.into(), args.into());
+        let raw = match args.is_empty() {
+            true => verb.clone(),
+            false => format!("{verb} {args}"),
+        };
         Command {
-            verb: verb.into(),
-            args: args.into(),
+            verb,
+            args,
             tag: None,
+            raw,
             secret_args: None,
+            secret_raw: None,
             address: None,
             params: Vec::new(),
             mailbox: None,
@@ -59,10 +73,43 @@ impl Command {
         verb: impl Into<String>,
         args: impl Into<String>,
     ) -> Command {
+        let tag = tag.into();
+        let c = Command::new(verb, args);
         Command {
-            tag: Some(tag.into()),
-            ..Command::new(verb, args)
+            raw: format!("{tag} {}", c.raw),
+            tag: Some(tag),
+            ..c
         }
+    }
+
+    /// The command as it crossed the wire (see `raw`).
+    pub fn sent(self, raw: impl Into<String>) -> Command {
+        Command {
+            raw: raw.into(),
+            ..self
+        }
+    }
+
+    /// Redacts `raw` as `args` was redacted, when the arguments carry a secret: the part of
+    /// the line that held them is replaced by the redacted arguments.
+    fn hide_secret_raw(&mut self) {
+        let Some(secret) = &self.secret_args else {
+            return;
+        };
+        if self.secret_raw.is_some() {
+            return;
+        }
+        let exposed = secret.expose();
+        let raw = std::mem::take(&mut self.raw);
+        self.raw = match raw.rfind(exposed).filter(|_| !exposed.is_empty()) {
+            Some(at) => format!("{}{}{}", &raw[..at], self.args, &raw[at + exposed.len()..]),
+            // The arguments are not in the line as such: show the verb as sent, then them.
+            None => {
+                let head = raw.split(' ').take(1 + usize::from(self.tag.is_some()));
+                format!("{} {}", head.collect::<Vec<_>>().join(" "), self.args)
+            }
+        };
+        self.secret_raw = Some(Secret::new(raw));
     }
 
     /// The arguments carry a secret: shown redacted unless `--show-secrets`.
@@ -75,6 +122,9 @@ impl Command {
     pub fn reveal(&mut self) {
         if let Some(s) = self.secret_args.take() {
             self.args = s.into_exposed();
+        }
+        if let Some(s) = self.secret_raw.take() {
+            self.raw = s.into_exposed();
         }
     }
 }
@@ -693,7 +743,10 @@ impl Transcript {
     }
 
     /// Adds an exchange, letting go of old ones past the cap unless something refers to them.
-    pub fn push_exchange(&mut self, ex: Exchange) -> usize {
+    pub fn push_exchange(&mut self, mut ex: Exchange) -> usize {
+        if let Some(c) = ex.command.as_mut() {
+            c.hide_secret_raw();
+        }
         self.record(|| Event::Exchange(ex.clone()));
         let (auth, mailboxes) = (&self.auth, &self.mailboxes);
         let before = self.exchanges.omitted.count;

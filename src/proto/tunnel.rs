@@ -697,19 +697,8 @@ fn exchange(mark: Mark, kind: Kind, target: &str) -> Exchange {
         Kind::HttpConnect => "CONNECT".to_string(),
         other => format!("{} CONNECT", other.label().to_ascii_uppercase()),
     };
-    Exchange {
-        mark,
-        command: Some(Command {
-            verb,
-            tag: None,
-            args: target.to_string(),
-            secret_args: None,
-            address: None,
-            params: Vec::new(),
-            mailbox: None,
-        }),
-        ..Exchange::default()
-    }
+    // A binary SOCKS request has no line: shown as the request it stands for.
+    Exchange::of(mark, Command::new(verb, target), false)
 }
 
 fn client_line(mark: Mark, text: String) -> ClientLine {

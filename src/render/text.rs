@@ -376,15 +376,8 @@ fn write_exchange<W: Write>(
     st: Style,
 ) -> io::Result<()> {
     if let Some(c) = &e.command {
-        let verb = match &c.tag {
-            Some(tag) => format!("{tag} {}", c.verb),
-            None => c.verb.clone(),
-        };
-        let line = if c.args.is_empty() {
-            verb
-        } else {
-            format!("{verb} {}", c.args)
-        };
+        // The line as it crossed the wire (case and spacing kept, secrets redacted).
+        let line = &c.raw;
         let note = verb_note(s.protocol, &c.verb);
         let flags = match (e.pipelined, e.incomplete) {
             (true, true) => " [pipelined, incomplete]",
@@ -397,7 +390,7 @@ fn write_exchange<W: Write>(
             "  {} {} {}  {}",
             st.dim(&rel(s, e.mark.ts)),
             st.client("C:"),
-            st.client(&escape(&line)),
+            st.client(&escape(line)),
             st.dim(&format!("# {note}{flags}"))
         )?;
     }
