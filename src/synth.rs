@@ -977,3 +977,30 @@ pub fn client_hello(name: &str) -> Vec<u8> {
     rec.extend_from_slice(&hs);
     rec
 }
+
+/// An NTLMSSP AUTHENTICATE message (type 3) for `domain\\user` on `workstation`, strings in
+/// UTF-16LE, with a 24-byte NT response of `0x11` bytes: for tests of NTLM decoding.
+pub fn ntlm_authenticate(domain: &str, user: &str, workstation: &str) -> Vec<u8> {
+    let utf16 = |s: &str| -> Vec<u8> { s.encode_utf16().flat_map(u16::to_le_bytes).collect() };
+    let (d, u, w) = (utf16(domain), utf16(user), utf16(workstation));
+    let nt = vec![0x11u8; 24];
+    let mut msg = b"NTLMSSP\0".to_vec();
+    msg.extend_from_slice(&3u32.to_le_bytes());
+    let mut payload = Vec::new();
+    let mut buffer = |msg: &mut Vec<u8>, data: &[u8]| {
+        let off = 64 + payload.len();
+        msg.extend_from_slice(&(data.len() as u16).to_le_bytes());
+        msg.extend_from_slice(&(data.len() as u16).to_le_bytes());
+        msg.extend_from_slice(&(off as u32).to_le_bytes());
+        payload.extend_from_slice(data);
+    };
+    buffer(&mut msg, &[]); // LM response
+    buffer(&mut msg, &nt); // NT response
+    buffer(&mut msg, &d);
+    buffer(&mut msg, &u);
+    buffer(&mut msg, &w);
+    buffer(&mut msg, &[]); // session key
+    msg.extend_from_slice(&1u32.to_le_bytes()); // NTLMSSP_NEGOTIATE_UNICODE
+    msg.extend_from_slice(&payload);
+    msg
+}

@@ -609,3 +609,95 @@ fn pop3_and_imap_commands_are_shown_as_sent() {
         assert!(!json.contains("hunter2"), "port {port}: the secret leaked");
     }
 }
+
+/// Issue 9: AUTH NTLM over SMTP, POP3 and IMAP: the NTLMSSP AUTHENTICATE message gives the
+/// user, domain and workstation; its response is the secret, redacted.
+#[test]
+fn ntlm_is_decoded_in_every_protocol() {
+    use base64::Engine;
+    use mailscope::synth::Side::{Client as C, Server as S};
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let negotiate = b64(b"NTLMSSP\0\x01\0\0\0\x07\x82\x08\xa2");
+    let challenge = b64(&[b"NTLMSSP\0\x02\0\0\0".as_slice(), &[0; 40]].concat());
+    let authenticate = b64(&mailscope::synth::ntlm_authenticate(
+        "CORP", "alice", "WS01",
+    ));
+    let line = |s: &str| format!("{s}\r\n").into_bytes();
+    let dir = tempfile::tempdir().unwrap();
+    type Steps = Vec<(mailscope::synth::Side, Vec<u8>)>;
+    let cases: [(u16, Steps); 3] = [
+        (
+            25,
+            vec![
+                (S, line("220 mx ESMTP")),
+                (C, line("EHLO ws01")),
+                (S, line("250 AUTH NTLM")),
+                (C, line(&format!("AUTH NTLM {negotiate}"))),
+                (S, line(&format!("334 {challenge}"))),
+                (C, line(&authenticate)),
+                (S, line("235 2.7.0 Authentication successful")),
+            ],
+        ),
+        (
+            110,
+            vec![
+                (S, line("+OK ready")),
+                (C, line("AUTH NTLM")),
+                (S, line("+")),
+                (C, line(&negotiate)),
+                (S, line(&format!("+ {challenge}"))),
+                (C, line(&authenticate)),
+                (S, line("+OK logged in")),
+            ],
+        ),
+        (
+            143,
+            vec![
+                (S, line("* OK ready")),
+                (C, line("a1 AUTHENTICATE NTLM")),
+                (S, line("+")),
+                (C, line(&negotiate)),
+                (S, line(&format!("+ {challenge}"))),
+                (C, line(&authenticate)),
+                (S, line("a1 OK done")),
+            ],
+        ),
+    ];
+    for (port, steps) in cases {
+        let file =
+            support::write_steps(dir.path(), &format!("ntlm{port}.pcap"), port, &steps, None);
+        let (json, _, _) = run(&["--format", "json"], &file);
+        let s: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+        let a = &s["auth"][0];
+        assert_eq!(
+            (
+                &a["mechanism"],
+                &a["username"],
+                &a["domain"],
+                &a["workstation"]
+            ),
+            (
+                &"NTLM".into(),
+                &"alice".into(),
+                &"CORP".into(),
+                &"WS01".into()
+            ),
+            "port {port}: {a}"
+        );
+        assert_eq!(a["password"], "<redacted>", "port {port}");
+        assert_eq!(a["success"], true, "port {port}");
+        assert!(
+            !json.contains(&authenticate),
+            "port {port}: the response leaked"
+        );
+        assert!(
+            !json.contains("1111111111"),
+            "port {port}: the NT response leaked"
+        );
+        let (text, _, _) = run(&[], &file);
+        assert!(
+            text.contains("NTLM as CORP\\alice from WS01"),
+            "port {port}:\n{text}"
+        );
+    }
+}

@@ -250,6 +250,11 @@ pub struct Auth {
     /// Authorisation identity (SASL PLAIN).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authzid: Option<String>,
+    /// NTLM: the user's domain and the client's workstation name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workstation: Option<String>,
     /// None while no final answer was seen.
     pub success: Option<bool>,
     /// Index of the exchange that carried it.
@@ -264,6 +269,8 @@ impl Auth {
             username: None,
             password: None,
             authzid: None,
+            domain: None,
+            workstation: None,
             success: None,
             exchange,
         }
@@ -346,9 +353,49 @@ pub fn sasl_response(auth: &mut Auth, response: &str) -> bool {
             }
             true
         }
+        "NTLM" => ntlm_authenticate(auth, &bytes),
         // SCRAM and others: the exchange is noted, nothing is decoded.
         _ => false,
     }
+}
+
+/// An NTLMSSP AUTHENTICATE message (type 3, MS-NLMP 2.2.1.3): the user, domain and
+/// workstation are read into `auth`, the NT response kept as the secret (hex). True when it
+/// was one. NEGOTIATE (1) and CHALLENGE (2) carry no credentials.
+fn ntlm_authenticate(auth: &mut Auth, msg: &[u8]) -> bool {
+    if msg.len() < 64 || &msg[..8] != b"NTLMSSP\0" || msg[8..12] != [3, 0, 0, 0] {
+        return false;
+    }
+    let u16_at = |i: usize| usize::from(u16::from_le_bytes([msg[i], msg[i + 1]]));
+    let u32_at = |i: usize| u32::from_le_bytes([msg[i], msg[i + 1], msg[i + 2], msg[i + 3]]);
+    // A security buffer: length (u16), allocated (u16), offset (u32); out of range: none.
+    let field = |at: usize| -> Option<&[u8]> {
+        let (len, off) = (u16_at(at), usize::try_from(u32_at(at + 4)).ok()?);
+        msg.get(off..off.checked_add(len)?)
+    };
+    let unicode = u32_at(60) & 1 != 0;
+    let text = |b: &[u8]| -> Option<String> {
+        if b.is_empty() {
+            return None;
+        }
+        Some(match unicode {
+            true => {
+                let units: Vec<u16> = b
+                    .chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                    .collect();
+                String::from_utf16_lossy(&units)
+            }
+            false => String::from_utf8_lossy(b).into_owned(),
+        })
+    };
+    auth.domain = field(28).and_then(text);
+    auth.username = field(36).and_then(text);
+    auth.workstation = field(44).and_then(text);
+    auth.password = field(20)
+        .filter(|r| !r.is_empty())
+        .map(|r| Secret::new(hex::encode(r)));
+    true
 }
 
 #[cfg(test)]
@@ -386,5 +433,30 @@ mod tests {
             assert!(ours.starts_with(&format!("{{\"name\":\"{}\",\"rfc\":", a.name())));
             assert!(!a.rfc().is_empty() && !a.explanation().is_empty());
         }
+    }
+
+    #[test]
+    fn ntlm_fields_out_of_range_are_none_never_a_panic() {
+        let good = crate::synth::ntlm_authenticate("CORP", "alice", "WS01");
+        let mut auth = Auth::new("NTLM", 0);
+        assert!(ntlm_authenticate(&mut auth, &good));
+        assert_eq!(auth.username.as_deref(), Some("alice"));
+        // Every prefix, and offsets and lengths pointing anywhere.
+        for n in 0..good.len() {
+            ntlm_authenticate(&mut Auth::new("NTLM", 0), &good[..n]);
+        }
+        for at in [28, 36, 44] {
+            for v in [0u8, 0x7f, 0xff] {
+                let mut bad = good.clone();
+                bad[at..at + 8].fill(v);
+                let mut a = Auth::new("NTLM", 0);
+                ntlm_authenticate(&mut a, &bad);
+            }
+        }
+        // Not an AUTHENTICATE message: nothing read.
+        assert!(!ntlm_authenticate(
+            &mut Auth::new("NTLM", 0),
+            b"NTLMSSP\0\x01\0\0\0"
+        ));
     }
 }

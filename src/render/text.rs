@@ -321,12 +321,22 @@ pub fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Resul
         write_anomaly(out, a, st)?;
     }
     for a in &s.auth {
+        // NTLM names the user as DOMAIN\user, from a workstation.
+        let user = match (&a.domain, &a.username) {
+            (Some(d), Some(u)) => format!("{d}\\{u}"),
+            (_, u) => u.clone().unwrap_or_else(|| "?".into()),
+        };
+        let from = a
+            .workstation
+            .as_ref()
+            .map(|w| format!(" from {}", escape(w)))
+            .unwrap_or_default();
         writeln!(
             out,
-            "  {} {} as {} (password {}): {}",
+            "  {} {} as {}{from} (password {}): {}",
             st.bold("auth"),
             escape(&a.mechanism),
-            escape(a.username.as_deref().unwrap_or("?")),
+            escape(&user),
             escape(a.password.as_ref().map_or("-", |p| p.shown())),
             match a.success {
                 Some(true) => "succeeded",
