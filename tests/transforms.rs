@@ -317,3 +317,115 @@ fn the_client_hello_is_read_after_starttls_in_every_protocol_and_on_implicit_tls
         assert_eq!(s["anomalies"], Value::Array(vec![]), "{name}");
     }
 }
+
+/// Issue 9, "plaintext after STARTTLS": behind a TLS-terminating proxy the bytes after an
+/// accepted STARTTLS are cleartext. They are read as text, and the session says so once.
+#[test]
+fn plaintext_after_starttls_is_read_as_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = |s: &str| format!("{s}\r\n").into_bytes();
+    type Steps = Vec<(Side, Vec<u8>)>;
+    let message = "Subject: behind a proxy\r\n\r\nhello\r\n";
+    let cases: [(&str, u16, Steps, &[&str]); 3] = [
+        (
+            "smtp",
+            25,
+            vec![
+                (Side::Server, line("220 mx ESMTP")),
+                (Side::Client, line("EHLO c")),
+                (Side::Server, line("250-mx\r\n250 STARTTLS")),
+                (Side::Client, line("STARTTLS")),
+                (Side::Server, line("220 go ahead")),
+                (Side::Client, line("EHLO c")),
+                (Side::Server, line("250 mx")),
+                (Side::Client, line("MAIL FROM:<a@example.test>")),
+                (Side::Server, line("250 ok")),
+                (Side::Client, line("RCPT TO:<b@example.test>")),
+                (Side::Server, line("250 ok")),
+                (Side::Client, line("DATA")),
+                (Side::Server, line("354 go")),
+                (Side::Client, format!("{message}.\r\n").into_bytes()),
+                (Side::Server, line("250 queued")),
+            ],
+            &["", "EHLO", "STARTTLS", "EHLO", "MAIL", "RCPT", "DATA"],
+        ),
+        (
+            "pop3",
+            110,
+            vec![
+                (Side::Server, line("+OK ready")),
+                (Side::Client, line("STLS")),
+                (Side::Server, line("+OK begin TLS")),
+                (Side::Client, line("USER bob")),
+                (Side::Server, line("+OK")),
+                (Side::Client, line("RETR 1")),
+                (Side::Server, format!("+OK\r\n{message}.\r\n").into_bytes()),
+            ],
+            &["", "STLS", "USER", "RETR"],
+        ),
+        (
+            "imap",
+            143,
+            vec![
+                (Side::Server, line("* OK ready")),
+                (Side::Client, line("a STARTTLS")),
+                (Side::Server, line("a OK begin TLS")),
+                (Side::Client, line("b NOOP")),
+                (Side::Server, line("b OK done")),
+            ],
+            &["", "STARTTLS", "NOOP"],
+        ),
+    ];
+    for (name, port, steps, want) in cases {
+        let file = support::write_steps(
+            dir.path(),
+            &format!("{name}-plain.pcap"),
+            port,
+            &steps,
+            None,
+        );
+        let s = session(&file);
+        assert_eq!(verbs(&s), want, "{name}");
+        assert_eq!(s["tls"]["mode"], "starttls", "{name}");
+        let names: Vec<&str> = s["anomalies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["plaintext-after-starttls"], "{name}");
+        if name != "imap" {
+            assert_eq!(
+                s["messages"][0]["headers"]["subject"], "behind a proxy",
+                "{name}"
+            );
+        }
+    }
+}
+
+/// Issue 9: `--port 2525=smtps` on a plaintext session looks before it declares TLS.
+#[test]
+fn a_tls_port_with_plaintext_is_dissected_by_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = |s: &str| format!("{s}\r\n").into_bytes();
+    let steps = vec![
+        (Side::Server, line("220 mx ESMTP")),
+        (Side::Client, line("EHLO c")),
+        (Side::Server, line("250 mx")),
+        (Side::Client, line("QUIT")),
+        (Side::Server, line("221 bye")),
+    ];
+    let file = write_port(dir.path(), "plain2525.pcap", 2525, &steps);
+    let out = mailscope()
+        .arg(&file)
+        .args(["--format", "json", "--port", "2525=smtps"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let s: Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(s["protocol"], "smtp");
+    assert_eq!(verbs(&s), ["", "EHLO", "QUIT"]);
+    assert!(s["tls"].is_null());
+    assert_eq!(s["anomalies"][0]["name"], "plaintext-on-tls-port");
+}

@@ -63,6 +63,8 @@ struct SessionState {
     /// Transforms that gave up: reported when the session ends.
     /// The buffer pieces out of a transform are handed over in.
     piece: Vec<u8>,
+    /// A port mapped to implicit TLS carried plaintext: dissected by content, said once.
+    tls_port_plain: bool,
 }
 
 /// A closed session waiting for some of its messages to be decoded: the one record of a
@@ -343,6 +345,26 @@ impl SessionsHandler<'_, '_> {
             self.upgrade(state, requests, side, Some(data), mark);
             return;
         }
+        if state.streams.plaintext_after_tls(side, data)
+            && let Dissect::Mail(d, _) = &mut state.dissect
+        {
+            d.resume_text();
+            d.note(proto::event::Anomaly::new(
+                proto::vocab::common::Anomaly::PlaintextAfterStarttls,
+                mark,
+                format!(
+                    "the {} sent {} after the upgrade",
+                    if side == Side::Client {
+                        "client"
+                    } else {
+                        "server"
+                    },
+                    describe_start(data)
+                ),
+            ));
+            self.fold(state);
+            return self.hand_over(state, side, data, mark);
+        }
         let mut rest = data;
         let mut piece = std::mem::take(&mut state.piece);
         loop {
@@ -445,7 +467,25 @@ impl SessionsHandler<'_, '_> {
                 Progress::Refused => state.dissect = Dissect::Ignored,
                 Progress::Established | Progress::NotATunnel(_) => self.leave_tunnel(state),
             },
-            Dissect::Tls(_) => {
+            Dissect::Tls(protocol) => {
+                let protocol = *protocol;
+                let first = state.head[side as usize].len() == data.len().min(sniff);
+                // The first bytes of a side on a port mapped to implicit TLS: a server that
+                // speaks first, or anything but a TLS record, is plaintext.
+                let plain = first
+                    && !data.is_empty()
+                    && (side == Side::Server && state.head[0].is_empty()
+                        || !crate::transform::starts_tls_record(data));
+                if plain && state.hint.is_some_and(|h| h.tls) && !state.tls_port_plain {
+                    state.tls_port_plain = true;
+                    state.hint = Some(proto::PortRole {
+                        protocol,
+                        tls: false,
+                    });
+                    state.dissect = Dissect::Sniffing(vec![(side, data.to_vec(), mark)]);
+                    self.decide(state, false);
+                    return;
+                }
                 let cap = self.cfg.input.limits.max_client_hello;
                 state.streams.watch_hello(side, data, cap);
             }
@@ -523,6 +563,7 @@ impl Handler for SessionsHandler<'_, '_> {
             held: 0,
             streams: Streams::default(),
             piece: Vec::new(),
+            tls_port_plain: false,
         };
         self.open.insert(info.id, state);
         info.id
@@ -647,6 +688,21 @@ impl Handler for SessionsHandler<'_, '_> {
         if let Some(setup) = &state.tunnel {
             session::mail::add_tunnel(&mut session, setup, self.cfg.show_secrets);
         }
+        if state.tls_port_plain {
+            let info = &summary.info;
+            let a = proto::event::Anomaly::new(
+                proto::vocab::common::Anomaly::PlaintextOnTlsPort,
+                Mark {
+                    ts: info.start,
+                    frame: info.first_frame,
+                },
+                format!(
+                    "port {} is mapped to implicit TLS, but the first bytes are not a TLS record",
+                    info.server.port
+                ),
+            );
+            session.anomalies.insert(0, a);
+        }
         if let Some(port_said) = state.port_said {
             let info = &summary.info;
             let a = proto::event::Anomaly::new(
@@ -742,6 +798,13 @@ fn sessions_in<'s>(
         error,
         output_error,
     })
+}
+
+/// The start of a stream, for saying what it held: its first line, escaped, cut short.
+fn describe_start(data: &[u8]) -> String {
+    let line = data.split(|&b| b == b'\n').next().unwrap_or(data);
+    let line = String::from_utf8_lossy(&line[..line.len().min(40)]);
+    format!("{:?}", line.trim_end())
 }
 
 /// A `limit-reached` anomaly the pipeline adds to a session (dated at its end).

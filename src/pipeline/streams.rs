@@ -7,7 +7,7 @@
 //! decryption with COMPRESS inside it will stack a second one behind the first.
 
 use crate::proto::event::{Side, Upgrade};
-use crate::transform::{Failure, Hello, Inflate, TlsWatch, Transform};
+use crate::transform::{Failure, Hello, Inflate, TlsWatch, Transform, starts_tls_record};
 
 /// One direction's transform.
 pub(super) enum Stage {
@@ -141,6 +141,25 @@ impl Streams {
             }
         }
         tail.filter(|&t| t < chunk)
+    }
+
+    /// After an accepted STARTTLS: if these first bytes of `side` are not TLS, the TLS watch
+    /// on both directions is taken away (they are read as text from here on) and true is
+    /// returned. Decided on the first bytes after the upgrade, of either side.
+    pub fn plaintext_after_tls(&mut self, side: Side, data: &[u8]) -> bool {
+        let undecided = |s: &Option<Stage>| matches!(s, Some(Stage::Tls(w)) if w.seen() == 0);
+        if data.is_empty()
+            || !undecided(&self.stages[side as usize])
+            || !matches!(
+                (&self.stages[0], &self.stages[1]),
+                (Some(Stage::Tls(_)), Some(Stage::Tls(_)))
+            )
+            || starts_tls_record(data)
+        {
+            return false;
+        }
+        self.stages = [None, None];
+        true
     }
 
     /// Implicit TLS: the client's bytes are read for the ClientHello alone.

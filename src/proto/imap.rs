@@ -265,6 +265,17 @@ impl Imap {
         }
     }
 
+    /// STARTTLS was accepted but the bytes after it are plain text (the pipeline looked):
+    /// read on as text.
+    pub fn resume_text(&mut self) {
+        if self.client == Mode::Opaque {
+            self.client = Mode::Line;
+        }
+        if self.server == Mode::Opaque {
+            self.server = Mode::Line;
+        }
+    }
+
     /// Both directions ended: messages cut short are stored, exchanges still waiting are
     /// marked incomplete, and the end is recorded (the last events).
     pub fn end(&mut self, mark: Mark) {

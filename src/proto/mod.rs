@@ -91,6 +91,9 @@ pub trait Dissector {
     fn note(&mut self, anomaly: event::Anomaly);
     /// What the ClientHello of the TLS the session switched to told (read by the pipeline).
     fn tls_hello(&mut self, sni: Option<String>, version: Option<String>);
+    /// The bytes after an accepted STARTTLS are not TLS (the pipeline looked): read on as
+    /// text.
+    fn resume_text(&mut self);
     /// Bytes of messages in flight kept for decoding.
     fn held_bytes(&self) -> usize;
     /// Stop keeping the bytes of the messages in flight: they are hashed instead, and
@@ -130,6 +133,9 @@ macro_rules! dissector {
             }
             fn tls_hello(&mut self, sni: Option<String>, version: Option<String>) {
                 self.t.tls_hello(sni, version)
+            }
+            fn resume_text(&mut self) {
+                <$t>::resume_text(self)
             }
             fn held_bytes(&self) -> usize {
                 <$t>::held_bytes(self)

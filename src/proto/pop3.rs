@@ -190,6 +190,14 @@ impl Pop3 {
         }
     }
 
+    /// STLS was accepted but the bytes after it are plain text (the pipeline looked): read
+    /// on as text.
+    pub fn resume_text(&mut self) {
+        if self.client == Client::Tls {
+            self.client = Client::Command;
+        }
+    }
+
     /// Both directions ended: messages cut short are stored, exchanges still waiting are
     /// marked incomplete, and the end is recorded (the last events).
     pub fn end(&mut self, mark: Mark) {

@@ -278,6 +278,14 @@ impl Smtp {
     /// Hands out the messages completed since the last call (their indices, as exchanges
     /// refer to them, count from the first message of the connection).
     /// Both directions ended: whatever is unfinished stays marked incomplete.
+    /// STARTTLS was accepted but the bytes after it are plain text (the pipeline looked):
+    /// read on as text.
+    pub fn resume_text(&mut self) {
+        if self.client == Client::Tls {
+            self.client = Client::Command;
+        }
+    }
+
     /// Both directions ended: messages cut short are stored, exchanges still waiting are
     /// marked incomplete, and the end is recorded (the last events).
     pub fn end(&mut self, mark: Mark) {

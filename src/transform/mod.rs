@@ -20,7 +20,7 @@ mod deflate;
 mod tls;
 
 pub use deflate::Inflate;
-pub use tls::{Hello, TlsWatch, client_hello};
+pub use tls::{Hello, TlsWatch, client_hello, starts_tls_record};
 
 /// Why a transform stopped: the rest of its direction cannot be read.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -17,6 +17,19 @@ pub struct TlsWatch {
     buf: Vec<u8>,
     cap: usize,
     hello: Hello,
+    /// Bytes read so far.
+    seen: u64,
+}
+
+/// Whether `first` (the first bytes of a direction, at least one) can start a TLS record:
+/// a content type 20–23 (change cipher spec, alert, handshake, application data) and, when
+/// there, major version 3 (SSL 3.0 to TLS 1.3). Anything else is not TLS.
+pub fn starts_tls_record(first: &[u8]) -> bool {
+    match first {
+        [] => true,
+        [t] => (20..=23).contains(t),
+        [t, major, ..] => (20..=23).contains(t) && *major == 3,
+    }
 }
 
 impl TlsWatch {
@@ -31,6 +44,11 @@ impl TlsWatch {
 
     pub fn hello(&self) -> &Hello {
         &self.hello
+    }
+
+    /// Bytes read so far.
+    pub fn seen(&self) -> u64 {
+        self.seen
     }
 }
 
@@ -51,6 +69,7 @@ impl Transform for TlsWatch {
 impl TlsWatch {
     /// Reads the next bytes of the direction, up to the bound, for the ClientHello.
     pub fn read(&mut self, input: &[u8]) {
+        self.seen += input.len() as u64;
         if self.buf.len() < self.cap && self.hello.sni.is_none() {
             let take = (self.cap - self.buf.len()).min(input.len());
             self.buf.extend_from_slice(&input[..take]);
