@@ -63,7 +63,8 @@ pub struct Limits {
     /// (`nesting-too-deep`) and not descended into.
     pub max_mime_depth: usize,
     /// Header fields of a message listed (raw, Received); the rest are still read for the
-    /// fields shown (Date, …), counted and reported once (`too-many-headers`).
+    /// fields shown (From, To, Cc, Subject, Message-ID, Date, …; addresses answer to
+    /// `max_mime_addresses` only), counted and reported once (`too-many-headers`).
     pub max_mime_headers: usize,
     /// Addresses listed per address field (From, To, Cc, Bcc, Reply-To); the rest are
     /// counted and reported once per field (`too-many-addresses`).

@@ -1,6 +1,6 @@
 //! No output format hands a control or bidi character from the capture to the terminal raw:
 //! text and table show them escaped, JSON writes them as `\uXXXX` (and parses back to the
-//! identical strings), extracted file names keep only `[A-Za-z0-9._-]`.
+//! identical strings), extracted file names hold no control, bidi or path character.
 
 mod support;
 
@@ -290,8 +290,9 @@ fn extracted_names_and_index_are_safe() {
     names.sort();
     for n in &names {
         assert!(
-            n.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')),
+            !n.starts_with('.')
+                && !n.chars().any(|c| mailscope::render::is_unsafe(c)
+                    || matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|')),
             "unsafe file name {n:?}"
         );
     }

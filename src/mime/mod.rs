@@ -12,11 +12,15 @@
 //! name. Past a bound the rest is counted and reported by one anomaly with the count; the
 //! work per entity is linear in its bytes, so a message costs time linear in its size.
 
+mod words;
+
+pub use words::decode_unstructured;
+
 use crate::proto::vocab::mime::Anomaly;
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
-use mail_parser::{Address, MessageParser, MessagePart, MimeHeaders};
+use mail_parser::{HeaderName, MessageParser, MessagePart, MimeHeaders};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
@@ -187,14 +191,20 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
-/// An address field as text, its first `max` addresses listed (the rest reported).
+/// An address field as text: the addresses of every field of that name (RFC 5322 4.5.3
+/// allows repeated To and Cc), the first `max` listed and the rest reported. The header
+/// cap does not apply: addresses are what users search for.
 fn address_text(
-    a: Option<&Address<'_>>,
+    msg: &mail_parser::Message<'_>,
+    name: HeaderName<'_>,
     field: &str,
     max: usize,
     anomalies: &mut Anomalies,
 ) -> Option<String> {
-    let mut all = a?.iter();
+    let mut all = msg
+        .header_values(name)
+        .filter_map(|v| v.as_address())
+        .flat_map(|a| a.iter());
     let list: Vec<String> = all
         .by_ref()
         .take(max)
@@ -224,16 +234,10 @@ fn unfold(s: &str) -> String {
         .join(" ")
 }
 
-/// Decodes RFC 2047 encoded words in a header value (as IMAP ENVELOPE fields carry them).
+/// Decodes RFC 2047 encoded words in a header value (as IMAP ENVELOPE fields carry them),
+/// keeping the sender's white space ([`decode_unstructured`]).
 pub fn decode_words(value: &str) -> String {
-    if !value.contains("=?") {
-        return value.to_string();
-    }
-    let header = format!("Subject: {value}\r\n\r\n");
-    MessageParser::default()
-        .parse(header.as_bytes())
-        .and_then(|m| m.subject().map(str::to_string))
-        .unwrap_or_else(|| value.to_string())
+    decode_unstructured(value)
 }
 
 /// Parses a message with the default [`Bounds`]; see [`parse_bounded`].
@@ -257,18 +261,23 @@ pub fn parse_bounded(bytes: &[u8], keep_bodies: bool, bounds: &Bounds) -> MimeIn
     };
     let h = &mut info.headers;
     let max = bounds.max_addresses;
-    h.from = address_text(msg.from(), "From", max, &mut anomalies);
-    h.to = address_text(msg.to(), "To", max, &mut anomalies);
-    h.cc = address_text(msg.cc(), "Cc", max, &mut anomalies);
-    h.bcc = address_text(msg.bcc(), "Bcc", max, &mut anomalies);
-    h.reply_to = address_text(msg.reply_to(), "Reply-To", max, &mut anomalies);
-    h.subject = msg.subject().map(str::to_string);
+    h.from = address_text(&msg, HeaderName::From, "From", max, &mut anomalies);
+    h.to = address_text(&msg, HeaderName::To, "To", max, &mut anomalies);
+    h.cc = address_text(&msg, HeaderName::Cc, "Cc", max, &mut anomalies);
+    h.bcc = address_text(&msg, HeaderName::Bcc, "Bcc", max, &mut anomalies);
+    h.reply_to = address_text(&msg, HeaderName::ReplyTo, "Reply-To", max, &mut anomalies);
     h.message_id = msg.message_id().map(str::to_string);
+    let mut subject = None;
     let mut unlisted = 0u64;
     for (name, value) in msg.headers_raw() {
         let listed = h.raw.len() < bounds.max_headers;
         unlisted += u64::from(!listed);
         let lower = name.to_ascii_lowercase();
+        if lower == "subject" {
+            // The last Subject, as mail-parser picks; decoded here to keep the sender's
+            // white space (mail-parser collapses it).
+            subject = Some(decode_unstructured(value)).filter(|s| !s.is_empty());
+        }
         let slot = match lower.as_str() {
             "date" => Some(&mut h.date),
             "in-reply-to" => Some(&mut h.in_reply_to),
@@ -290,6 +299,8 @@ pub fn parse_bounded(bytes: &[u8], keep_bodies: bool, bounds: &Bounds) -> MimeIn
             h.raw.push((name.to_string(), value));
         }
     }
+    // A raw value that is not UTF-8 is not among `headers_raw`: mail-parser's reading then.
+    h.subject = subject.or_else(|| msg.subject().map(str::to_string));
     if unlisted > 0 {
         anomalies.summary(
             Anomaly::TooManyHeaders,
@@ -544,9 +555,27 @@ impl Walker<'_> {
             None => !digest,
         };
         let keep = self.keep_bodies || is_message || text_type;
+        let base64 = |raw: &[u8]| match keep {
+            false => hash_base64(raw).map(Decoded::Summed),
+            true => decode_base64(raw).map(|d| Decoded::Bytes(d.into())),
+        };
         let decoded = match transfer_encoding.as_deref() {
-            Some("base64") if !keep => hash_base64(raw).map(Decoded::Summed),
-            Some("base64") => decode_base64(raw).map(|d| Decoded::Bytes(d.into())),
+            Some("base64") => base64(raw).or_else(|| {
+                // RFC 2045 6.8: characters outside the alphabet are ignored. A part with
+                // no base64 at all is shown as it is (below).
+                let (clean, stray) = strip_stray_base64(raw);
+                if !clean.iter().any(|&b| base64_letter(b)) {
+                    return None;
+                }
+                self.anomalies.push(Anomaly::Base64StrayCharacters, || {
+                    let s = if stray == 1 { "" } else { "s" };
+                    format!("part {path}: {stray} character{s} outside the base64 alphabet ignored")
+                });
+                match base64(&clean)? {
+                    Decoded::Bytes(b) => Some(Decoded::Bytes(b.into_owned().into())),
+                    summed => Some(summed),
+                }
+            }),
             Some("quoted-printable") => {
                 quoted_printable_decode(raw).map(|d| Decoded::Bytes(d.into()))
             }
@@ -568,6 +597,15 @@ impl Walker<'_> {
         let (size, sha256) = summed.unwrap_or_else(|| (body.len() as u64, sha256_hex(&body)));
         let charset = ct.and_then(|c| c.attribute("charset"));
         let text = is_text.then(|| preview(&body, charset));
+        if let (true, Some(cte @ ("base64" | "quoted-printable"))) =
+            (is_message, transfer_encoding.as_deref())
+        {
+            // RFC 2046 5.2.1 allows only identity encodings here; an encoded message hides
+            // what it carries from filters that follow the rule. Open it anyway.
+            self.anomalies.push(Anomaly::EncodedMessagePart, || {
+                format!("part {path}: {content_type} with Content-Transfer-Encoding {cte}")
+            });
+        }
         self.info
             .tree
             .push((depth, path.clone(), content_type.clone()));
@@ -618,6 +656,23 @@ fn decode_base64(raw: &[u8]) -> Option<Vec<u8>> {
         Some(()) => Some(out),
         None => base64_decode(raw),
     }
+}
+
+/// A letter of the base64 alphabet (RFC 2045 6.8, table 1).
+fn base64_letter(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'+' || b == b'/'
+}
+
+/// The base64 text without the characters RFC 2045 6.8 says to ignore (anything but the
+/// alphabet, padding and the white space of line breaks), and how many were taken out.
+fn strip_stray_base64(raw: &[u8]) -> (Vec<u8>, usize) {
+    let clean: Vec<u8> = raw
+        .iter()
+        .copied()
+        .filter(|&b| base64_letter(b) || matches!(b, b'=' | b' ' | b'\t' | b'\r' | b'\n'))
+        .collect();
+    let stray = raw.len() - clean.len();
+    (clean, stray)
 }
 
 /// For the fuzz target: the fast base64 path agrees with mail-parser's decoder on `raw`.
@@ -805,6 +860,171 @@ aGVsbG8=\r\n\
         let names: Vec<&str> = info.anomalies.iter().map(|a| a.name()).collect();
         assert!(names.contains(&"header-without-colon"), "{names:?}");
         assert!(names.contains(&"missing-closing-boundary"), "{names:?}");
+    }
+
+    /// Issue 9: past the header cap, the fields users search for are still decoded.
+    #[test]
+    fn caps_never_hide_addresses() {
+        let mut msg = Vec::new();
+        for i in 0..600 {
+            msg.extend_from_slice(format!("Received: from h{i}\r\n").as_bytes());
+        }
+        for i in 0..600 {
+            msg.extend_from_slice(format!("To: t{i}@example.test\r\n").as_bytes());
+        }
+        for i in 0..600 {
+            msg.extend_from_slice(format!("Cc: c{i}@example.test\r\n").as_bytes());
+        }
+        msg.extend_from_slice(
+            b"From: f@example.test\r\nSubject: late\r\nMessage-ID: <m@x>\r\n\r\nbody\r\n",
+        );
+        let info = parse(&msg, false);
+        let to: Vec<&str> = info
+            .headers
+            .to
+            .as_deref()
+            .unwrap_or_default()
+            .split(", ")
+            .collect();
+        let cc: Vec<&str> = info
+            .headers
+            .cc
+            .as_deref()
+            .unwrap_or_default()
+            .split(", ")
+            .collect();
+        assert_eq!(to.len(), 600);
+        assert_eq!((to[0], to[599]), ("t0@example.test", "t599@example.test"));
+        assert_eq!(cc.len(), 600);
+        assert_eq!((cc[0], cc[599]), ("c0@example.test", "c599@example.test"));
+        assert_eq!(info.headers.from.as_deref(), Some("f@example.test"));
+        assert_eq!(info.headers.subject.as_deref(), Some("late"));
+        assert_eq!(info.headers.message_id.as_deref(), Some("m@x"));
+        assert_eq!(info.headers.raw.len(), 500);
+        let over: Vec<&str> = info
+            .anomalies
+            .iter()
+            .filter(|a| a.name() == "too-many-headers")
+            .map(|a| a.detail.as_str())
+            .collect();
+        assert_eq!(over, ["1303 more header fields not listed (limit 500)"]);
+    }
+
+    /// Addresses over several fields of one name answer to one address cap.
+    #[test]
+    fn repeated_address_fields_share_the_address_cap() {
+        let msg = b"To: a@x, b@x\r\nTo: c@x\r\nCc: d@x\r\n\r\n";
+        let bounds = Bounds {
+            max_addresses: 2,
+            ..Bounds::default()
+        };
+        let info = parse_bounded(msg, false, &bounds);
+        assert_eq!(info.headers.to.as_deref(), Some("a@x, b@x"));
+        assert_eq!(info.headers.cc.as_deref(), Some("d@x"));
+        let details: Vec<&str> = info.anomalies.iter().map(|a| a.detail.as_str()).collect();
+        assert_eq!(details, ["1 more addresses in To not listed (limit 2)"]);
+    }
+
+    /// RFC 2045 6.8: characters outside the base64 alphabet are ignored, and flagged.
+    #[test]
+    fn base64_ignores_characters_outside_the_alphabet() {
+        let msg = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\naGVs*bG8g-d29y\r\nbGQ=!\r\n--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\naGk_=\r\n--b--\r\n";
+        for keep in [false, true] {
+            let info = parse(msg, keep);
+            assert_eq!(info.parts[0].size, 11);
+            assert_eq!(info.parts[0].sha256, sha256_hex(b"hello world"));
+            assert_eq!(info.parts[1].text.as_deref(), Some("hi"));
+            if keep {
+                assert_eq!(info.parts[0].body, b"hello world");
+            }
+            let found: Vec<(&str, &str)> = info
+                .anomalies
+                .iter()
+                .map(|a| (a.name(), a.detail.as_str()))
+                .collect();
+            assert_eq!(
+                found,
+                [
+                    (
+                        "base64-stray-characters",
+                        "part 1: 3 characters outside the base64 alphabet ignored"
+                    ),
+                    (
+                        "base64-stray-characters",
+                        "part 2: 1 character outside the base64 alphabet ignored"
+                    ),
+                ]
+            );
+        }
+    }
+
+    /// A message/rfc822 part labelled base64 (RFC 2046 5.2.1 allows only 7bit, 8bit and
+    /// binary) is decoded, descended into, and flagged.
+    #[test]
+    fn an_encoded_message_part_is_opened_and_flagged() {
+        use base64::Engine;
+        let inner = b"Subject: hidden\r\nContent-Type: application/x-msdownload; name=evil.exe\r\nContent-Transfer-Encoding: base64\r\n\r\nTVo=\r\n";
+        let encoded = base64::engine::general_purpose::STANDARD.encode(inner);
+        let msg = format!(
+            "Subject: outer\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n{encoded}\r\n--b--\r\n"
+        );
+        let info = parse(msg.as_bytes(), false);
+        let paths: Vec<(&str, &str)> = info
+            .parts
+            .iter()
+            .map(|p| (p.path.as_str(), p.content_type.as_str()))
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                ("1", "text/plain"),
+                ("2", "message/rfc822"),
+                ("2.1", "application/x-msdownload")
+            ]
+        );
+        assert_eq!(info.parts[2].sha256, sha256_hex(b"MZ"));
+        let found: Vec<(&str, &str)> = info
+            .anomalies
+            .iter()
+            .map(|a| (a.name(), a.detail.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [(
+                "encoded-message-part",
+                "part 2: message/rfc822 with Content-Transfer-Encoding base64"
+            )]
+        );
+    }
+
+    /// RFC 2047 6.2: only the white space between adjacent encoded words goes; the
+    /// sender's other spaces stay, and the raw value stays exact.
+    #[test]
+    fn decoded_headers_keep_the_senders_whitespace() {
+        let msg = b"Subject: 4spaces    =?iso-8859-1?B?5SDpIO4g+A==?= =?iso-8859-1?Q?=FC?=     5spaces\r\n\r\n";
+        let info = parse(msg, false);
+        assert_eq!(
+            info.headers.subject.as_deref(),
+            Some("4spaces    å é î øü     5spaces")
+        );
+        assert_eq!(
+            info.headers.raw,
+            [(
+                "Subject".to_string(),
+                "4spaces    =?iso-8859-1?B?5SDpIO4g+A==?= =?iso-8859-1?Q?=FC?=     5spaces"
+                    .to_string()
+            )]
+        );
+        // Folded between adjacent words: the fold is white space between them too.
+        let msg = b"Subject: =?utf-8?Q?a?=\r\n  =?utf-8?Q?b?=  c  =?utf-8?Q?d?=\r\n\r\n";
+        assert_eq!(
+            parse(msg, false).headers.subject.as_deref(),
+            Some("ab  c  d")
+        );
+        assert_eq!(
+            decode_words("x  =?utf-8?Q?a?=  =?utf-8?Q?b?=  y"),
+            "x  ab  y"
+        );
     }
 
     /// Counts an attacker controls (parts, header fields, addresses, anomalies) are listed up

@@ -1,9 +1,10 @@
 //! `--extract DIR`: every message as an `.eml` file and every attachment as a file, plus an
 //! `index.json` of names, sizes and hashes (written by [`crate::render::json`], so control
 //! and bidi characters of original names are escaped). Names come from the capture, so they
-//! are sanitised: only `[A-Za-z0-9._-]` survive (no control or bidi character, no path
-//! separator), no leading dot, bounded length; files are created with `create_new`, so
-//! nothing is ever overwritten (a clash gets a numeric suffix).
+//! are sanitised ([`sanitize`]): Unicode names are kept (NFC), but no control or bidi
+//! character, no path separator, nothing Windows forbids or reserves, no leading dot, and
+//! a bounded length in bytes; files are created with `create_new`, so nothing is ever
+//! overwritten (a clash gets a numeric suffix).
 
 use crate::session::Session;
 use serde::Serialize;
@@ -24,27 +25,62 @@ struct Entry {
     sha256: String,
 }
 
-/// A safe file name from an untrusted one.
+/// Bytes of a sanitised name at most; a longer one is cut (between characters) to
+/// [`CUT_TO`] bytes, keeping an extension of up to [`KEPT_EXTENSION`] bytes.
+const MAX_NAME: usize = 100;
+const CUT_TO: usize = 90;
+const KEPT_EXTENSION: usize = 10;
+
+/// Characters changed to `_`: path separators, what [`crate::render::is_unsafe`] names
+/// (control and bidi characters), and the ones Windows forbids in a name (`:` would open
+/// an NTFS alternate stream).
+fn is_unsafe_in_name(c: char) -> bool {
+    matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|') || crate::render::is_unsafe(c)
+}
+
+/// Device names Windows reserves whatever the extension: CON, PRN, AUX, NUL, COM1–9,
+/// LPT1–9 (and COM/LPT with ¹²³), in any case, with trailing spaces.
+fn is_reserved_on_windows(name: &str) -> bool {
+    let stem = name.split('.').next().unwrap_or("").trim_end_matches(' ');
+    let upper = stem.to_uppercase();
+    match upper.as_str() {
+        "CON" | "PRN" | "AUX" | "NUL" => true,
+        _ => {
+            let mut chars = upper.chars();
+            let prefix: String = chars.by_ref().take(3).collect();
+            let rest: Vec<char> = chars.collect();
+            (prefix == "COM" || prefix == "LPT")
+                && matches!(rest[..], ['1'..='9' | '¹' | '²' | '³'])
+        }
+    }
+}
+
+/// A safe file name from an untrusted one: NFC-normalised, every character kept except
+/// those of [`is_unsafe_in_name`] (which become `_`); no leading dot (so no `..` and no
+/// hidden file), no trailing dot or space (Windows drops them), no Windows device name
+/// (prefixed with `_`); at most [`MAX_NAME`] bytes, cut between characters.
 pub fn sanitize(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
     let mut s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
+        .nfc()
+        .map(|c| if is_unsafe_in_name(c) { '_' } else { c })
         .collect();
     while s.starts_with('.') {
         s.replace_range(..1, "_");
     }
-    if s.len() > 100 {
+    if is_reserved_on_windows(&s) {
+        s.insert(0, '_');
+    }
+    let kept = s.trim_end_matches(['.', ' ']).len();
+    let trailing = s.len() - kept;
+    s.truncate(kept);
+    s.extend(std::iter::repeat_n('_', trailing));
+    if s.len() > MAX_NAME {
         let keep_ext = s
             .rfind('.')
-            .filter(|i| s.len() - i <= 10)
+            .filter(|i| s.len() - i <= KEPT_EXTENSION)
             .map(|i| s[i..].to_string());
-        s.truncate(90);
+        s.truncate(s.floor_char_boundary(CUT_TO));
         if let Some(ext) = keep_ext {
             s.push_str(&ext);
         }
@@ -149,11 +185,60 @@ mod tests {
         assert_eq!(sanitize("a/b\\c\0d"), "a_b_c_d");
         assert_eq!(sanitize(""), "unnamed");
         assert!(sanitize(&"x".repeat(500)).len() <= 100);
-        assert_eq!(sanitize("Quarterly report.pdf"), "Quarterly_report.pdf");
+        assert_eq!(sanitize("Quarterly report.pdf"), "Quarterly report.pdf");
         // Control and bidi characters (RLO hides `exe.pdf` as `fdp.exe`) become `_`.
         assert_eq!(
             sanitize("a\u{202e}fdp.exe\u{9b}\x1b[2J\x07\u{2066}"),
-            "a_fdp.exe___2J__"
+            "a_fdp.exe__[2J__"
         );
+    }
+
+    /// Issue 9: every character safe in a file name is kept (Unicode too), NFC-normalised.
+    #[test]
+    fn unicode_names_are_kept() {
+        assert_eq!(sanitize("年度报告.xls"), "年度报告.xls");
+        assert_eq!(
+            sanitize("Grüße – résumé (v2).pdf"),
+            "Grüße – résumé (v2).pdf"
+        );
+        // Decomposed (as macOS writes names) becomes composed.
+        assert_eq!(sanitize("Cafe\u{301}.txt"), "Caf\u{e9}.txt");
+    }
+
+    /// Names Windows reserves (any case, any extension) and characters it forbids or
+    /// strips are changed, so an extracted folder can be copied anywhere.
+    #[test]
+    fn windows_names_are_changed() {
+        for reserved in [
+            "CON",
+            "con.txt",
+            "Nul.tar.gz",
+            "COM1.pdf",
+            "lpt9",
+            "aux ",
+            "PRN..",
+        ] {
+            let s = sanitize(reserved);
+            assert!(s.starts_with('_'), "{reserved:?} -> {s:?}");
+        }
+        assert_eq!(sanitize("CONTRACT.pdf"), "CONTRACT.pdf");
+        assert_eq!(sanitize("COM10.txt"), "COM10.txt");
+        assert_eq!(sanitize("a:b*c?d\"e<f>g|h"), "a_b_c_d_e_f_g_h");
+        assert_eq!(sanitize("report.pdf. "), "report.pdf__");
+    }
+
+    /// The length cap counts bytes and never cuts a character in two.
+    #[test]
+    fn long_names_are_cut_between_characters() {
+        for name in [
+            "年".repeat(200) + ".xls",
+            "é".repeat(300),
+            "a".to_string() + &"😀".repeat(100) + ".pdf",
+        ] {
+            let s = sanitize(&name);
+            assert!(s.len() <= 100, "{} bytes", s.len());
+            assert!(name.starts_with(s.trim_end_matches(".xls").trim_end_matches(".pdf")));
+        }
+        assert!(sanitize(&("年".repeat(200) + ".xls")).ends_with("年.xls"));
     }
 }

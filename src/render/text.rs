@@ -563,6 +563,8 @@ fn write_message<W: Write>(out: &mut W, n: usize, m: &MessageInfo, st: Style) ->
         let indent = "  ".repeat(*depth);
         let leaf = leaves.get(path.as_str()).copied();
         let detail = match leaf {
+            // POP3 `TOP n 0`: the header block without a body line.
+            Some(p) if p.size == 0 && m.transfer.origin == "pop3-top" => " (headers only)".into(),
             Some(p) => {
                 let mut d = vec![human_size(p.size)];
                 if let Some(cs) = &p.charset {
@@ -658,5 +660,41 @@ mod tests {
             verb_note(Protocol::Imap, "UID XYZZY"),
             "not a standard IMAP command"
         );
+    }
+
+    /// POP3 `TOP n 0` carries the header block only: its empty body reads "headers only",
+    /// not "(0 B)"; a RETR's empty body still shows its size.
+    #[test]
+    fn top_without_lines_shows_headers_only() {
+        let bytes = b"Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n".to_vec();
+        let show = |origin: &'static str| {
+            let mut m = crate::session::mail::envelope(
+                crate::proto::transcript::Message {
+                    origin,
+                    exchange: 0,
+                    mark: Default::default(),
+                    mail_from: None,
+                    rcpt_to: Vec::new(),
+                    size: bytes.len() as u64,
+                    sha256: None,
+                    truncated: false,
+                    incomplete: false,
+                    not_decoded: None,
+                    bytes: Vec::new(),
+                },
+                false,
+            );
+            m.set_decoded(crate::mime::parse(&bytes, false), None);
+            let mut out = Vec::new();
+            write_message(&mut out, 1, &m, Style::new(false)).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let top = show("pop3-top");
+        assert!(
+            top.contains("  1 multipart/mixed (headers only)\n"),
+            "{top}"
+        );
+        let retr = show("pop3-retr");
+        assert!(retr.contains("  1 multipart/mixed (0 B)\n"), "{retr}");
     }
 }

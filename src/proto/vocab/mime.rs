@@ -17,6 +17,8 @@ vocabulary! {
         TooManyHeaders = "too-many-headers", "mailscope Limits (RFC 5322 3.6)", "the message has more header fields than mailscope lists";
         TooManyParts = "too-many-parts", "mailscope Limits (RFC 2046 5.1)", "the message has more entities than mailscope lists";
         TooManyAnomalies = "too-many-anomalies", "mailscope Limits", "more anomalies of one name than mailscope lists";
+        Base64StrayCharacters = "base64-stray-characters", "RFC 2045 6.8", "a base64 part holds characters outside the base64 alphabet; they are ignored";
+        EncodedMessagePart = "encoded-message-part", "RFC 2046 5.2.1", "a message/rfc822 part is labelled base64 or quoted-printable (only 7bit, 8bit or binary are allowed); it is decoded and opened";
         DecoderFailure = "decoder-failure", "mailscope (a bug, not the message's fault)", "the MIME decoder failed on this message";
     }
 }
