@@ -3,7 +3,7 @@
 
 use crate::session::{FlowRecord, RunSummary};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
+use comfy_table::{Attribute, Cell, CellAlignment, ContentArrangement, Table};
 use std::io::{self, Write};
 
 fn human_bytes(n: u64) -> String {
@@ -21,33 +21,57 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
+/// An empty table in the house style: bold headers in colour, or no styling; with a `width` (a terminal's), the
+/// columns are arranged to fit it and long cells wrap; without one, every cell is whole.
+fn new_table(header: Vec<&str>, color: bool, width: Option<u16>) -> Table {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED);
+    // Never ask the terminal behind our back: the width is given, or there is none.
+    t.force_no_tty();
+    match width {
+        Some(w) => t
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(w),
+        None => t.set_content_arrangement(ContentArrangement::Disabled),
+    };
+    if color {
+        t.enforce_styling();
+        t.set_header(
+            header
+                .into_iter()
+                .map(|h| Cell::new(h).add_attribute(Attribute::Bold)),
+        );
+    } else {
+        t.set_header(header);
+    }
+    t
+}
+
 /// The `flows` table: a row per connection, then a one-line summary.
 pub fn write_flows<W: Write>(
     out: &mut W,
     flows: &[FlowRecord],
     summary: &RunSummary,
     color: bool,
+    width: Option<u16>,
 ) -> io::Result<()> {
-    let mut table = Table::new();
-    table
-        .load_style(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled);
-    if !color {
-        table.force_no_tty();
-    }
-    table.set_header(vec![
-        "#",
-        "client",
-        "server",
-        "proto",
-        "start (UTC)",
-        "duration",
-        "pkts c→s/s→c",
-        "bytes c→s",
-        "bytes s→c",
-        "gaps",
-        "state",
-    ]);
+    let mut table = new_table(
+        vec![
+            "#",
+            "client",
+            "server",
+            "proto",
+            "start (UTC)",
+            "duration",
+            "pkts c→s/s→c",
+            "bytes c→s",
+            "bytes s→c",
+            "gaps",
+            "state",
+        ],
+        color,
+        width,
+    );
     for f in flows {
         let proto = if f.implicit_tls && f.protocol != crate::types::Protocol::Tls {
             format!("{}/tls", f.protocol)
@@ -151,18 +175,10 @@ pub fn write_sessions<W: Write>(
     summary: &RunSummary,
     show_secrets: bool,
     color: bool,
+    width: Option<u16>,
 ) -> io::Result<()> {
     use crate::render::escape;
-    let new_table = |header: Vec<&str>| {
-        let mut t = Table::new();
-        t.load_style(UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Disabled);
-        if !color {
-            t.force_no_tty();
-        }
-        t.set_header(header);
-        t
-    };
+    let new_table = |header: Vec<&str>| new_table(header, color, width);
     let mut t = new_table(vec![
         "#",
         "proto",
