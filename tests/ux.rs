@@ -354,3 +354,76 @@ fn tables_fit_a_terminal() {
     // Long cells wrap rather than vanish: the subject is still there, maybe over lines.
     assert!(fit.contains("Quarte") && fit.contains("report"), "{fit}");
 }
+
+/// A mailing-list message: the envelope (bounces to the list, delivered to bob) differs from
+/// the header (From alice, To the list).
+fn list_message(dir: &Path) -> PathBuf {
+    use mailscope::synth::{Conversation, PcapWriter, Side};
+    let mut c = Conversation::new(
+        ("10.0.0.1".parse().unwrap(), 40000),
+        ("10.0.0.2".parse().unwrap(), 25),
+        [1, 1],
+    );
+    c.handshake();
+    for (side, line) in [
+        (Side::Server, "220 mx ESMTP\r\n"),
+        (Side::Client, "HELO list.example\r\n"),
+        (Side::Server, "250 mx\r\n"),
+        (Side::Client, "MAIL FROM:<bounces@list.example>\r\n"),
+        (Side::Server, "250 ok\r\n"),
+        (Side::Client, "RCPT TO:<bob@example.org>\r\n"),
+        (Side::Server, "250 ok\r\n"),
+        (Side::Client, "DATA\r\n"),
+        (Side::Server, "354 go\r\n"),
+        (
+            Side::Client,
+            "From: alice@example.net\r\nTo: team@list.example\r\nSubject: hi\r\n\r\nhello\r\n.\r\n",
+        ),
+        (Side::Server, "250 queued\r\n"),
+        (Side::Client, "QUIT\r\n"),
+        (Side::Server, "221 bye\r\n"),
+    ] {
+        c.send(side, line.as_bytes());
+    }
+    c.close();
+    let mut w = PcapWriter::new(Vec::new()).unwrap();
+    for f in &c.frames {
+        w.frame(f.ts, &f.data, f.data.len()).unwrap();
+    }
+    let file = dir.join("list.pcap");
+    std::fs::write(&file, w.into_inner()).unwrap();
+    file
+}
+
+#[test]
+fn messages_table_shows_envelope_and_header_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = list_message(dir.path());
+    let (stdout, stderr, code) = run(&file, &["--format", "table"]);
+    assert_eq!(code, 0, "{stderr}");
+    let table: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| *l != "Messages")
+        .skip(1)
+        .collect();
+    let cells = |line: &str| -> Vec<String> {
+        line.trim_matches(|c| c == '│')
+            .split('┆')
+            .map(|c| c.trim().to_string())
+            .collect()
+    };
+    let header = cells(table[1]);
+    let row = cells(table[3]);
+    let column = |name: &str| {
+        let i = header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no column {name:?} in {header:?}"));
+        row[i].as_str()
+    };
+    assert_eq!(column("envelope from"), "bounces@list.example");
+    assert_eq!(column("envelope to"), "bob@example.org");
+    assert_eq!(column("From"), "alice@example.net");
+    assert_eq!(column("To"), "team@list.example");
+    assert_eq!(column("subject"), "hi");
+}

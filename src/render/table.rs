@@ -1,5 +1,7 @@
 //! Human tables (comfy-table). Capture strings pass through [`crate::render::escape`]; the
-//! footer line names what was skipped, as the JSON summary counts it.
+//! footer line names what was skipped, as the JSON summary counts it. The messages table
+//! keeps the envelope (envelope from/to) and the header (From/To) in separate columns. Given
+//! a terminal's width, columns are arranged to fit it and long cells wrap.
 
 use crate::session::{FlowRecord, RunSummary};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
@@ -232,8 +234,10 @@ pub fn write_sessions<W: Write>(
         "session",
         "#",
         "via",
-        "from",
-        "to",
+        "envelope from",
+        "envelope to",
+        "From",
+        "To",
         "subject",
         "size",
         "parts",
@@ -258,19 +262,13 @@ pub fn write_sessions<W: Write>(
                 Cell::new(s.id).set_alignment(CellAlignment::Right),
                 Cell::new(i).set_alignment(CellAlignment::Right),
                 Cell::new(m.transfer.origin),
-                Cell::new(escape(
-                    m.mime
-                        .headers
-                        .from
-                        .as_deref()
-                        .or(m.transfer.mail_from.as_deref())
-                        .unwrap_or(""),
-                )),
-                Cell::new(escape(&if m.transfer.rcpt_to.is_empty() {
-                    m.mime.headers.to.clone().unwrap_or_default()
-                } else {
-                    m.transfer.rcpt_to.join(", ")
-                })),
+                // The envelope (SMTP MAIL FROM / RCPT TO; none for POP3 and IMAP) and the
+                // header fields, each in its own column: they differ for lists, bounces,
+                // Bcc and forwarding, and mixing them misleads.
+                Cell::new(escape(m.transfer.mail_from.as_deref().unwrap_or(""))),
+                Cell::new(escape(&m.transfer.rcpt_to.join(", "))),
+                Cell::new(escape(m.mime.headers.from.as_deref().unwrap_or(""))),
+                Cell::new(escape(m.mime.headers.to.as_deref().unwrap_or(""))),
                 Cell::new(escape(m.mime.headers.subject.as_deref().unwrap_or(""))),
                 Cell::new(human_bytes(m.transfer.size)).set_alignment(CellAlignment::Right),
                 Cell::new(m.mime.parts.len()).set_alignment(CellAlignment::Right),
