@@ -351,8 +351,27 @@ fn tables_fit_a_terminal() {
     for line in fit.lines().filter(|l| !l.contains("session(s) of")) {
         assert!(columns(line) <= 80, "{line}");
     }
-    // Long cells wrap rather than vanish: the subject is still there, maybe over lines.
-    assert!(fit.contains("Quarte") && fit.contains("report"), "{fit}");
+    // Long cells wrap rather than vanish: the messages table's one row, its cells' pieces
+    // joined column by column, holds every value whole.
+    let body: Vec<Vec<String>> = fit
+        .lines()
+        .skip_while(|l| *l != "Messages")
+        .skip_while(|l| !l.starts_with('╞'))
+        .skip(1)
+        .take_while(|l| !l.starts_with('└'))
+        .map(|l| {
+            l.trim_matches('│')
+                .split('┆')
+                .map(|c| c.trim().to_string())
+                .collect()
+        })
+        .collect();
+    let joined: Vec<String> = (0..body[0].len())
+        .map(|i| body.iter().map(|r| r[i].as_str()).collect::<String>())
+        .collect();
+    for want in ["Quarterlyreport", "report.pdf(5.9KiB)", "carol@example.net"] {
+        assert!(joined.iter().any(|c| c == want), "{want}: {joined:?}");
+    }
 }
 
 /// A mailing-list message: the envelope (bounces to the list, delivered to bob) differs from
@@ -426,4 +445,20 @@ fn messages_table_shows_envelope_and_header_apart() {
     assert_eq!(column("From"), "alice@example.net");
     assert_eq!(column("To"), "team@list.example");
     assert_eq!(column("subject"), "hi");
+}
+
+/// Every long flag of both commands' `--help` is documented in the README.
+#[test]
+fn readme_documents_every_flag() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    for args in [vec!["--help"], vec!["flows", "--help"]] {
+        let out = mailscope().args(&args).output().unwrap();
+        let help = String::from_utf8(out.stdout).unwrap();
+        for word in help.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')) {
+            if word.starts_with("--") && word.len() > 2 && !matches!(word, "--help" | "--version") {
+                assert!(readme.contains(word), "{word} is not in the README");
+            }
+        }
+    }
 }
