@@ -3,13 +3,12 @@
 //! runs until the flags have become a checked config.
 
 use crate::limits::Limits;
-use crate::pipeline::{Filter, FlowsConfig, InputConfig, SessionsConfig};
+use crate::pipeline::{Filter, FlowsConfig, InputConfig, Prefix, SessionsConfig};
 use crate::proto::{PortMap, PortRole};
 use crate::render::{FlowSink, SessionSink, sink, text};
 use crate::types::Protocol;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::Write;
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -17,8 +16,9 @@ use std::time::Duration;
 #[command(
     name = "mailscope",
     version,
-    about = "Packet analyzer for mail protocols: SMTP sessions as annotated transcripts, \
-             messages decoded via MIME, JSON for pipelines",
+    about = "Packet analyzer for mail protocols: SMTP, POP3 and IMAP sessions from pcap/pcapng \
+             captures as annotated transcripts, messages decoded via MIME, tables, JSON for \
+             pipelines",
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
@@ -26,6 +26,50 @@ pub struct Cli {
     pub command: Option<Command>,
     #[command(flatten)]
     pub main: SessionArgs,
+    /// Colours: `auto` on a terminal unless NO_COLOR is set, `always`, `never`.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        default_value = "auto",
+        global = true
+    )]
+    pub color: ColorChoice,
+}
+
+/// When to colour the output (`--color`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour, given whether the output is a terminal and `NO_COLOR` is set.
+    pub fn enabled(self, terminal: bool, no_color: bool) -> bool {
+        match self {
+            ColorChoice::Auto => terminal && !no_color,
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+        }
+    }
+}
+
+/// A size in bytes, with an optional suffix: `k`/`K` (1024), `M` (1024²), `G` (1024³).
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&t[..i], 10),
+        Some((i, 'M')) => (&t[..i], 20),
+        Some((i, 'G')) => (&t[..i], 30),
+        _ => (t, 0),
+    };
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (a number of bytes, or with k, M or G)"))?;
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("{s:?} is too large"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -56,14 +100,25 @@ pub struct InputArgs {
     /// Follow every TCP connection, not only those on mail ports (protocol by content).
     #[arg(long)]
     pub all_ports: bool,
-    /// Only connections from or to this address. Repeatable.
-    #[arg(long = "host", value_name = "IP")]
-    pub hosts: Vec<IpAddr>,
+    /// Only connections from or to this address or CIDR prefix (`10.0.0.0/8`,
+    /// `2001:db8::/32`). Repeatable.
+    #[arg(long = "host", value_name = "IP[/LEN]", value_parser = parse_prefix)]
+    pub hosts: Vec<Prefix>,
+    /// Only these protocols (smtp, pop3, imap). Repeatable.
+    #[arg(long = "proto", value_name = "PROTO")]
+    pub protocols: Vec<String>,
+    /// Only the session (or connection) with this number. Repeatable.
+    #[arg(long = "session", value_name = "ID")]
+    pub sessions: Vec<u64>,
+    /// Stop after reading N packets (frames), as tshark -c.
+    #[arg(short = 'c', long = "count", value_name = "N")]
+    pub count: Option<u64>,
     /// Out-of-order bytes buffered per connection direction before a hole is given up.
-    #[arg(long, value_name = "BYTES")]
+    /// Sizes take a suffix: k (KiB), M (MiB), G (GiB).
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub max_buffered_bytes: Option<usize>,
     /// Out-of-order bytes buffered over all connections.
-    #[arg(long, value_name = "BYTES")]
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub max_total_buffered: Option<usize>,
     /// Connections tracked at once; past it the least recently active is closed.
     #[arg(long, value_name = "N")]
@@ -72,7 +127,7 @@ pub struct InputArgs {
     #[arg(long, value_name = "SECONDS")]
     pub idle_timeout: Option<u64>,
     /// Bytes of one message kept for MIME decoding; larger messages are marked truncated.
-    #[arg(long, value_name = "BYTES")]
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub max_message: Option<usize>,
     /// Exchanges kept in full per session; later ones are counted and summarised by verb.
     #[arg(long, value_name = "N")]
@@ -82,7 +137,7 @@ pub struct InputArgs {
     pub max_messages: Option<usize>,
     /// Bytes of messages in flight held over all open sessions; past it the largest stop
     /// keeping bytes (size and SHA-256 stay exact, marked not decoded).
-    #[arg(long, value_name = "BYTES")]
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub max_held_messages: Option<usize>,
     /// Finished sessions held back while an earlier connection is still open (output comes
     /// in order of first packet); past it they are written as they finish, and the summary
@@ -135,17 +190,59 @@ pub struct SessionArgs {
     /// Write every message as .eml and every attachment as a file into DIR, with index.json.
     #[arg(long, value_name = "DIR")]
     pub extract: Option<PathBuf>,
-    /// Only these protocols (smtp, pop3, imap). Repeatable.
-    #[arg(long = "proto", value_name = "PROTO")]
-    pub protocols: Vec<String>,
-    /// Only the session with this number. Repeatable.
-    #[arg(long = "session", value_name = "ID")]
-    pub sessions: Vec<u64>,
     /// Threads to use: one reads and dissects, the others decode messages (MIME, hashes).
     /// Default: the number of CPUs available to the process (at most 8). Output is the same
     /// for any number.
     #[arg(short = 'j', long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Time in the text transcript: r relative to the session start (default), d delta
+    /// from the line before, a absolute local time, ad local date and time, u UTC time,
+    /// ud UTC date and time.
+    #[arg(
+        short = 't',
+        long = "time-format",
+        value_enum,
+        value_name = "FORMAT",
+        default_value = "r"
+    )]
+    pub time_format: TimeFormat,
+    /// Show each line's frame number in the text transcript (JSON always has it).
+    #[arg(long)]
+    pub frames: bool,
+}
+
+/// `-t`: how the text transcript shows time (tshark's letters).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TimeFormat {
+    #[value(name = "r")]
+    Relative,
+    #[value(name = "d")]
+    Delta,
+    #[value(name = "a")]
+    Absolute,
+    #[value(name = "ad")]
+    AbsoluteDate,
+    #[value(name = "u")]
+    Utc,
+    #[value(name = "ud")]
+    UtcDate,
+}
+
+impl TimeFormat {
+    fn clock(self) -> text::Clock {
+        match self {
+            TimeFormat::Relative => text::Clock::Relative,
+            TimeFormat::Delta => text::Clock::Delta,
+            TimeFormat::Absolute => text::Clock::Local { date: false },
+            TimeFormat::AbsoluteDate => text::Clock::Local { date: true },
+            TimeFormat::Utc => text::Clock::Utc { date: false },
+            TimeFormat::UtcDate => text::Clock::Utc { date: true },
+        }
+    }
+}
+
+fn parse_prefix(s: &str) -> Result<Prefix, String> {
+    s.parse()
 }
 
 /// Output choice for `flows`.
@@ -161,8 +258,15 @@ pub struct Look {
     /// Indent JSON for people.
     pub pretty: bool,
     pub show_secrets: bool,
-    /// ANSI colours (a terminal, and no `NO_COLOR`).
+    /// ANSI colours (`--color`; by default a terminal, and no `NO_COLOR`).
     pub color: bool,
+    /// The terminal's width in columns, when the output is one: tables fit it, transcript
+    /// lines are cut to it. `None` (a pipe, a file): nothing is cut.
+    pub width: Option<u16>,
+    /// `-t`: the transcript's time column.
+    pub time: Option<TimeFormat>,
+    /// `--frames`: frame numbers in the transcript.
+    pub frames: bool,
 }
 
 impl Format {
@@ -175,18 +279,28 @@ impl Format {
         look: Look,
     ) -> Box<dyn SessionSink + 'w> {
         match self {
-            Format::Text => Box::new(sink::Text::new(out, notes, text::Style::new(look.color))),
+            Format::Text => {
+                let style = text::Style::new(look.color)
+                    .clock(look.time.map_or(text::Clock::Relative, TimeFormat::clock))
+                    .frames(look.frames)
+                    .width(look.width.map(usize::from));
+                Box::new(sink::Text::new(out, notes, style))
+            }
             Format::Json => Box::new(sink::Json::new(out, look.pretty)),
-            Format::Table => Box::new(sink::Table::new(out, look.show_secrets, look.color)),
+            Format::Table => {
+                Box::new(sink::Table::new(out, look.show_secrets, look.color).width(look.width))
+            }
         }
     }
 }
 
 impl FlowsOutput {
     /// The sink that writes this output to `out`.
-    pub fn sink<'w>(self, out: impl Write + 'w, color: bool) -> Box<dyn FlowSink + 'w> {
+    pub fn sink<'w>(self, out: impl Write + 'w, look: Look) -> Box<dyn FlowSink + 'w> {
         match self {
-            FlowsOutput::Table => Box::new(sink::Table::new(out, false, color)),
+            FlowsOutput::Table => {
+                Box::new(sink::Table::new(out, false, look.color).width(look.width))
+            }
             FlowsOutput::Json { pretty } => Box::new(sink::Json::new(out, pretty)),
         }
     }
@@ -202,8 +316,21 @@ impl InputArgs {
         let mut ports = PortMap::default();
         let mut filter = Filter {
             hosts: self.hosts.clone(),
+            sessions: self.sessions.clone(),
             ..Filter::default()
         };
+        for p in &self.protocols {
+            let proto = match p.to_ascii_lowercase().as_str() {
+                "smtp" => Protocol::Smtp,
+                "pop3" | "pop" => Protocol::Pop3,
+                "imap" => Protocol::Imap,
+                other => return Err(format!("--proto {other}: expected smtp, pop3 or imap")),
+            };
+            filter.protocols.push(proto);
+        }
+        if self.count == Some(0) {
+            return Err("-c must be at least 1".into());
+        }
         for spec in &self.ports {
             let parse_port = |p: &str| {
                 p.trim()
@@ -263,6 +390,7 @@ impl InputArgs {
                 ports,
                 all_ports: self.all_ports,
                 limits,
+                count: self.count,
             },
             filter,
         ))
@@ -291,17 +419,7 @@ impl FlowsArgs {
 
 impl SessionArgs {
     pub fn validate(&self) -> Result<SessionsConfig, String> {
-        let (input, mut filter) = self.input.validate()?;
-        for p in &self.protocols {
-            let proto = match p.to_ascii_lowercase().as_str() {
-                "smtp" => Protocol::Smtp,
-                "pop3" | "pop" => Protocol::Pop3,
-                "imap" => Protocol::Imap,
-                other => return Err(format!("--proto {other}: expected smtp, pop3 or imap")),
-            };
-            filter.protocols.push(proto);
-        }
-        filter.sessions = self.sessions.clone();
+        let (input, filter) = self.input.validate()?;
         Ok(SessionsConfig {
             input,
             filter,
@@ -313,5 +431,32 @@ impl SessionArgs {
                 None => std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_take_binary_suffixes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64k"), Ok(64 << 10));
+        assert_eq!(parse_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_size("1M"), Ok(1 << 20));
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        assert_eq!(parse_size("0k"), Ok(0));
+        for bad in [
+            "",
+            "k",
+            "1X",
+            "-1",
+            "1.5M",
+            "1m",
+            "1 M",
+            "99999999999999999999G",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -139,6 +139,7 @@ fn run_sessions(data: &[u8]) -> usize {
                 max_sniff: 512,
                 ..Limits::default()
             },
+            count: None,
         },
         filter: Filter::default(),
         show_secrets: true,
@@ -162,7 +163,7 @@ fn run_sessions(data: &[u8]) -> usize {
         check_session(s);
     }
     let mut out = Vec::new();
-    crate::render::table::write_sessions(&mut out, &sessions, &outcome.summary, true, false)
+    crate::render::table::write_sessions(&mut out, &sessions, &outcome.summary, true, false, None)
         .expect("table renders");
     sessions.len()
 }

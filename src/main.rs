@@ -16,11 +16,19 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let stdout = io::stdout();
-    let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let terminal = stdout.is_terminal();
+    let look = Look {
+        color: cli
+            .color
+            .enabled(terminal, std::env::var_os("NO_COLOR").is_some()),
+        // On a terminal, output fits its width; a pipe or a file gets every line whole.
+        width: terminal.then(terminal_width),
+        ..Look::default()
+    };
     let mut out = io::BufWriter::new(stdout.lock());
     let result = match &cli.command {
-        Some(Command::Flows(args)) => flows(args, &mut out, color),
-        None => sessions(&cli.main, &mut out, color),
+        Some(Command::Flows(args)) => flows(args, &mut out, look),
+        None => sessions(&cli.main, &mut out, look),
     };
     let written = out.flush();
     match (result, written) {
@@ -54,9 +62,17 @@ enum Failure {
     Output(io::Error),
 }
 
-fn flows(args: &FlowsArgs, out: &mut impl Write, color: bool) -> Result<(), Failure> {
+/// The terminal's width in columns (80 when it cannot be asked, as a terminal's default).
+fn terminal_width() -> u16 {
+    match crossterm::terminal::size() {
+        Ok((w, _)) if w > 0 => w,
+        _ => 80,
+    }
+}
+
+fn flows(args: &FlowsArgs, out: &mut impl Write, look: Look) -> Result<(), Failure> {
     let (config, output) = args.validate().map_err(Failure::Usage)?;
-    let mut sink = output.sink(out, color);
+    let mut sink = output.sink(out, look);
     let mut bar = Bar::new(!args.input.no_progress);
     let outcome = pipeline::flows(&config, sink.as_mut(), &mut |p| bar.update(p));
     bar.clear();
@@ -70,7 +86,7 @@ fn flows(args: &FlowsArgs, out: &mut impl Write, color: bool) -> Result<(), Fail
     }
 }
 
-fn sessions(args: &SessionArgs, out: &mut impl Write, color: bool) -> Result<(), Failure> {
+fn sessions(args: &SessionArgs, out: &mut impl Write, look: Look) -> Result<(), Failure> {
     let config = args.validate().map_err(Failure::Usage)?;
     let extract_failed = |dir: &std::path::Path, e: io::Error| {
         Failure::Run(format!("--extract {}: {e}", dir.display()))
@@ -84,7 +100,9 @@ fn sessions(args: &SessionArgs, out: &mut impl Write, color: bool) -> Result<(),
     let look = Look {
         pretty: args.pretty,
         show_secrets: config.show_secrets,
-        color,
+        time: Some(args.time_format),
+        frames: args.frames,
+        ..look
     };
     let mut format = args.format.sink(out, io::stderr(), look);
     let mut sink = Extracting::new(format.as_mut(), extractor);

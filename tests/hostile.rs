@@ -18,6 +18,7 @@ fn run(file: &Path, limits: Limits, all_ports: bool) -> Vec<Value> {
             ports: Default::default(),
             all_ports,
             limits,
+            count: None,
         },
         filter: Filter::default(),
         show_secrets: false,

@@ -92,6 +92,7 @@ fn config(input: &str, limits: Limits, threads: usize) -> SessionsConfig {
             ports: Default::default(),
             all_ports: false,
             limits,
+            count: None,
         },
         filter: Filter::default(),
         show_secrets: false,

@@ -440,6 +440,7 @@ fn output_is_the_same_for_any_number_of_threads() {
                 ports: Default::default(),
                 all_ports: false,
                 limits,
+                count: None,
             },
             filter: Filter::default(),
             show_secrets: false,

@@ -8,6 +8,7 @@ use crate::proto::PortMap;
 use crate::session::{FlowRecord, RunSummary};
 use crate::types::{Endpoint, Protocol};
 use std::io;
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 /// What to read and how: shared by every command.
@@ -18,6 +19,8 @@ pub struct InputConfig {
     /// Follow every TCP connection, not only those on mapped ports.
     pub all_ports: bool,
     pub limits: Limits,
+    /// Stop after this many frames (`-c N`, as tshark); `None` reads to the end.
+    pub count: Option<u64>,
 }
 
 /// A validated `flows` run.
@@ -72,8 +75,74 @@ pub struct SessionsOutcome {
 pub struct Filter {
     pub protocols: Vec<Protocol>,
     pub ports: Vec<u16>,
-    pub hosts: Vec<std::net::IpAddr>,
+    pub hosts: Vec<Prefix>,
     pub sessions: Vec<u64>,
+}
+
+/// An address prefix in CIDR notation (`10.0.0.0/8`, `2001:db8::/32`); a bare address is
+/// the prefix of its full length. An IPv4 prefix matches only IPv4 addresses, an IPv6
+/// prefix only IPv6 ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Prefix {
+    addr: IpAddr,
+    len: u8,
+}
+
+impl Prefix {
+    /// Whether `ip` lies inside the prefix.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        fn masked(bits: u128, width: u32, len: u8) -> u128 {
+            match u32::from(len) {
+                0 => 0,
+                n => bits >> (width - n),
+            }
+        }
+        match (self.addr, ip) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                masked(u32::from(a).into(), 32, self.len)
+                    == masked(u32::from(b).into(), 32, self.len)
+            }
+            (IpAddr::V6(a), IpAddr::V6(b)) => {
+                masked(u128::from(a), 128, self.len) == masked(u128::from(b), 128, self.len)
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::str::FromStr for Prefix {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Prefix, String> {
+        let (addr, len) = match s.split_once('/') {
+            Some((a, l)) => (a, Some(l)),
+            None => (s, None),
+        };
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{s:?} is not an address or a CIDR prefix (10.0.0.0/8)"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let len = match len {
+            None => max,
+            Some(l) => l
+                .parse::<u8>()
+                .ok()
+                .filter(|l| *l <= max)
+                .ok_or_else(|| format!("{s:?}: the prefix length must be 0-{max}"))?,
+        };
+        Ok(Prefix { addr, len })
+    }
+}
+
+impl std::fmt::Display for Prefix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let max = if self.addr.is_ipv4() { 32 } else { 128 };
+        if self.len == max {
+            write!(f, "{}", self.addr)
+        } else {
+            write!(f, "{}/{}", self.addr, self.len)
+        }
+    }
 }
 
 impl Filter {
@@ -89,12 +158,51 @@ impl Filter {
                 || self.ports.contains(&client.port)
                 || self.ports.contains(&server.port))
             && (self.hosts.is_empty()
-                || self.hosts.contains(&client.ip)
-                || self.hosts.contains(&server.ip))
+                || self
+                    .hosts
+                    .iter()
+                    .any(|h| h.contains(client.ip) || h.contains(server.ip)))
             && (self.sessions.is_empty() || self.sessions.contains(&id))
     }
 
     pub fn allows_flow(&self, f: &FlowRecord) -> bool {
         self.allows(f.id, f.protocol, f.client, f.server)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Prefix;
+
+    fn contains(prefix: &str, ip: &str) -> bool {
+        prefix
+            .parse::<Prefix>()
+            .unwrap()
+            .contains(ip.parse().unwrap())
+    }
+
+    #[test]
+    fn prefixes_match_by_their_leading_bits() {
+        assert!(contains("10.0.0.0/8", "10.255.1.2"));
+        assert!(!contains("10.0.0.0/8", "11.0.0.1"));
+        assert!(contains("192.168.1.77/24", "192.168.1.1"));
+        assert!(contains("0.0.0.0/0", "8.8.8.8"));
+        assert!(contains("10.0.0.5", "10.0.0.5"));
+        assert!(!contains("10.0.0.5", "10.0.0.6"));
+        assert!(contains("2001:db8::/32", "2001:db8:ffff::1"));
+        assert!(!contains("2001:db8::/32", "2001:db9::1"));
+        assert!(contains("::/0", "::1"));
+        assert!(contains("::1/128", "::1"));
+        // An IPv4 prefix never matches an IPv6 address, nor the other way round.
+        assert!(!contains("0.0.0.0/0", "::1"));
+        assert!(!contains("::/0", "127.0.0.1"));
+        for bad in ["10.0.0.0/33", "::/129", "10.0.0.0/", "10.0.0/8", "x"] {
+            assert!(bad.parse::<Prefix>().is_err(), "{bad}");
+        }
+        assert_eq!(
+            "10.0.0.0/8".parse::<Prefix>().unwrap().to_string(),
+            "10.0.0.0/8"
+        );
+        assert_eq!("::1".parse::<Prefix>().unwrap().to_string(), "::1");
     }
 }

@@ -37,6 +37,9 @@ pub(super) fn drive<H: Handler>(
     }
     let mut error = None;
     loop {
+        if cfg.count.is_some_and(|n| source.frames() >= n) {
+            break;
+        }
         let frame = match source.next_frame() {
             Ok(Some(frame)) => frame,
             Ok(None) => break,

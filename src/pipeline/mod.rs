@@ -20,7 +20,8 @@ mod sessions;
 mod streams;
 
 pub use config::{
-    Filter, FlowsConfig, FlowsOutcome, InputConfig, RunError, SessionsConfig, SessionsOutcome,
+    Filter, FlowsConfig, FlowsOutcome, InputConfig, Prefix, RunError, SessionsConfig,
+    SessionsOutcome,
 };
 pub use drive::ProgressSink;
 pub use flows::flows;

@@ -79,6 +79,7 @@ pub struct Table<W> {
     out: W,
     show_secrets: bool,
     color: bool,
+    width: Option<u16>,
     sessions: Vec<Session>,
     flows: Vec<FlowRecord>,
 }
@@ -89,9 +90,16 @@ impl<W: Write> Table<W> {
             out,
             show_secrets,
             color,
+            width: None,
             sessions: Vec::new(),
             flows: Vec::new(),
         }
+    }
+
+    /// Fit the tables to this many columns (a terminal's width), wrapping long cells.
+    pub fn width(mut self, width: Option<u16>) -> Self {
+        self.width = width;
+        self
     }
 }
 
@@ -102,7 +110,14 @@ impl<W: Write> SessionSink for Table<W> {
     }
     fn finish(&mut self, summary: &RunSummary) -> io::Result<()> {
         let rows = std::mem::take(&mut self.sessions);
-        table::write_sessions(&mut self.out, &rows, summary, self.show_secrets, self.color)
+        table::write_sessions(
+            &mut self.out,
+            &rows,
+            summary,
+            self.show_secrets,
+            self.color,
+            self.width,
+        )
     }
 }
 
@@ -113,7 +128,7 @@ impl<W: Write> FlowSink for Table<W> {
     }
     fn finish(&mut self, summary: &RunSummary) -> io::Result<()> {
         let rows = std::mem::take(&mut self.flows);
-        table::write_flows(&mut self.out, &rows, summary, self.color)
+        table::write_flows(&mut self.out, &rows, summary, self.color, self.width)
     }
 }
 

@@ -1,9 +1,11 @@
 //! Human tables (comfy-table). Capture strings pass through [`crate::render::escape`]; the
-//! footer line names what was skipped, as the JSON summary counts it.
+//! footer line names what was skipped, as the JSON summary counts it. The messages table
+//! keeps the envelope (envelope from/to) and the header (From/To) in separate columns. Given
+//! a terminal's width, columns are arranged to fit it and long cells wrap.
 
 use crate::session::{FlowRecord, RunSummary};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
+use comfy_table::{Attribute, Cell, CellAlignment, ContentArrangement, Table};
 use std::io::{self, Write};
 
 fn human_bytes(n: u64) -> String {
@@ -21,33 +23,57 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
+/// An empty table in the house style: bold headers in colour, or no styling; with a `width` (a terminal's), the
+/// columns are arranged to fit it and long cells wrap; without one, every cell is whole.
+fn new_table(header: Vec<&str>, color: bool, width: Option<u16>) -> Table {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED);
+    // Never ask the terminal behind our back: the width is given, or there is none.
+    t.force_no_tty();
+    match width {
+        Some(w) => t
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(w),
+        None => t.set_content_arrangement(ContentArrangement::Disabled),
+    };
+    if color {
+        t.enforce_styling();
+        t.set_header(
+            header
+                .into_iter()
+                .map(|h| Cell::new(h).add_attribute(Attribute::Bold)),
+        );
+    } else {
+        t.set_header(header);
+    }
+    t
+}
+
 /// The `flows` table: a row per connection, then a one-line summary.
 pub fn write_flows<W: Write>(
     out: &mut W,
     flows: &[FlowRecord],
     summary: &RunSummary,
     color: bool,
+    width: Option<u16>,
 ) -> io::Result<()> {
-    let mut table = Table::new();
-    table
-        .load_style(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled);
-    if !color {
-        table.force_no_tty();
-    }
-    table.set_header(vec![
-        "#",
-        "client",
-        "server",
-        "proto",
-        "start (UTC)",
-        "duration",
-        "pkts c→s/s→c",
-        "bytes c→s",
-        "bytes s→c",
-        "gaps",
-        "state",
-    ]);
+    let mut table = new_table(
+        vec![
+            "#",
+            "client",
+            "server",
+            "proto",
+            "start (UTC)",
+            "duration",
+            "pkts c→s/s→c",
+            "bytes c→s",
+            "bytes s→c",
+            "gaps",
+            "state",
+        ],
+        color,
+        width,
+    );
     for f in flows {
         let proto = if f.implicit_tls && f.protocol != crate::types::Protocol::Tls {
             format!("{}/tls", f.protocol)
@@ -151,18 +177,10 @@ pub fn write_sessions<W: Write>(
     summary: &RunSummary,
     show_secrets: bool,
     color: bool,
+    width: Option<u16>,
 ) -> io::Result<()> {
     use crate::render::escape;
-    let new_table = |header: Vec<&str>| {
-        let mut t = Table::new();
-        t.load_style(UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Disabled);
-        if !color {
-            t.force_no_tty();
-        }
-        t.set_header(header);
-        t
-    };
+    let new_table = |header: Vec<&str>| new_table(header, color, width);
     let mut t = new_table(vec![
         "#",
         "proto",
@@ -216,8 +234,10 @@ pub fn write_sessions<W: Write>(
         "session",
         "#",
         "via",
-        "from",
-        "to",
+        "envelope from",
+        "envelope to",
+        "From",
+        "To",
         "subject",
         "size",
         "parts",
@@ -242,19 +262,13 @@ pub fn write_sessions<W: Write>(
                 Cell::new(s.id).set_alignment(CellAlignment::Right),
                 Cell::new(i).set_alignment(CellAlignment::Right),
                 Cell::new(m.transfer.origin),
-                Cell::new(escape(
-                    m.mime
-                        .headers
-                        .from
-                        .as_deref()
-                        .or(m.transfer.mail_from.as_deref())
-                        .unwrap_or(""),
-                )),
-                Cell::new(escape(&if m.transfer.rcpt_to.is_empty() {
-                    m.mime.headers.to.clone().unwrap_or_default()
-                } else {
-                    m.transfer.rcpt_to.join(", ")
-                })),
+                // The envelope (SMTP MAIL FROM / RCPT TO; none for POP3 and IMAP) and the
+                // header fields, each in its own column: they differ for lists, bounces,
+                // Bcc and forwarding, and mixing them misleads.
+                Cell::new(escape(m.transfer.mail_from.as_deref().unwrap_or(""))),
+                Cell::new(escape(&m.transfer.rcpt_to.join(", "))),
+                Cell::new(escape(m.mime.headers.from.as_deref().unwrap_or(""))),
+                Cell::new(escape(m.mime.headers.to.as_deref().unwrap_or(""))),
                 Cell::new(escape(m.mime.headers.subject.as_deref().unwrap_or(""))),
                 Cell::new(human_bytes(m.transfer.size)).set_alignment(CellAlignment::Right),
                 Cell::new(m.mime.parts.len()).set_alignment(CellAlignment::Right),

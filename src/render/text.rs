@@ -1,27 +1,64 @@
 //! The human transcript: one block per session, every command and reply with its time
-//! relative to the session start, reply latency, a short note of what it means, messages
-//! with their MIME tree and the start of their text, anomalies inline. Bytes from the
-//! capture never reach the terminal raw: control and bidi characters are shown escaped
-//! ([`crate::render::escape`]).
+//! (relative to the session start by default; see [`Clock`]) and, if asked, its frame
+//! number, reply latency, a short note of what it means, messages with their MIME tree and
+//! the start of their text, anomalies inline. Bytes from the capture never reach the
+//! terminal raw: control and bidi characters are shown escaped ([`crate::render::escape`]).
+//! Given a terminal's width, lines are cut to it with `…` and a note that does not fit
+//! goes to its own line; without one (a pipe, a file) every line is whole.
 
-use crate::proto::event::Anomaly;
+use crate::proto::event::{Anomaly, Mark};
 use crate::proto::transcript::{ClientLine, Exchange};
 use crate::proto::vocab;
 use crate::render::escape;
 use crate::session::mail::MessageInfo;
 use crate::session::{RunSummary, Session};
-use crate::types::Protocol;
+use crate::types::{Protocol, Timestamp};
+use std::cell::Cell;
 use std::io::{self, Write};
+use unicode_width::UnicodeWidthChar;
 
-/// ANSI styling, or none.
+/// How the transcript shows time (tshark's `-t`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Clock {
+    /// Seconds since the session's first packet.
+    Relative,
+    /// Seconds since the line before (in the same session).
+    Delta,
+    /// The local time of day (TZ, else the system's zone), with the date if `date`.
+    Local { date: bool },
+    /// The UTC time of day, with the date if `date`.
+    Utc { date: bool },
+}
+
+/// ANSI styling or none, the time column, frame numbers, and the terminal's width.
 #[derive(Clone, Copy)]
 pub struct Style {
     color: bool,
+    clock: Clock,
+    frames: bool,
+    width: Option<usize>,
 }
 
 impl Style {
     pub fn new(color: bool) -> Style {
-        Style { color }
+        Style {
+            color,
+            clock: Clock::Relative,
+            frames: false,
+            width: None,
+        }
+    }
+    /// The time column's format.
+    pub fn clock(self, clock: Clock) -> Style {
+        Style { clock, ..self }
+    }
+    /// Frame numbers before the time.
+    pub fn frames(self, frames: bool) -> Style {
+        Style { frames, ..self }
+    }
+    /// Cut lines to this many columns (a terminal's width); `None` keeps them whole.
+    pub fn width(self, width: Option<usize>) -> Style {
+        Style { width, ..self }
     }
     fn paint(&self, code: &str, s: &str) -> String {
         if self.color {
@@ -93,9 +130,178 @@ pub fn write_skipped<W: Write>(out: &mut W, summary: &RunSummary) -> io::Result<
     }
 }
 
-fn rel(session: &Session, at: crate::types::Timestamp) -> String {
-    let ms = at.since(session.start) as f64 / 1e6;
-    format!("{:>9.3}", ms / 1000.0)
+/// The time (and frame) column of one session's lines.
+struct Times {
+    clock: Clock,
+    frames: bool,
+    start: Timestamp,
+    /// The time of the line before, for [`Clock::Delta`].
+    prev: Cell<Timestamp>,
+    zone: Option<jiff::tz::TimeZone>,
+}
+
+impl Times {
+    fn new(session: &Session, st: Style) -> Times {
+        Times {
+            clock: st.clock,
+            frames: st.frames,
+            start: session.start,
+            prev: Cell::new(session.start),
+            zone: matches!(st.clock, Clock::Local { .. }).then(jiff::tz::TimeZone::system),
+        }
+    }
+
+    /// The column for a line seen at `mark`.
+    fn at(&self, mark: Mark) -> String {
+        let seconds = |ns: i64| format!("{:>9.3}", ns as f64 / 1e9);
+        let time = match self.clock {
+            Clock::Relative => seconds(mark.ts.since(self.start)),
+            Clock::Delta => seconds(mark.ts.since(self.prev.replace(mark.ts)).max(0)),
+            Clock::Utc { date } => {
+                let human = mark.ts.to_human();
+                match human.split_once(' ') {
+                    Some((_, time)) if !date => time.to_string(),
+                    _ => human,
+                }
+            }
+            Clock::Local { date } => self.local(mark.ts, date),
+        };
+        if self.frames {
+            format!("{:>6} {time}", mark.frame)
+        } else {
+            time
+        }
+    }
+
+    /// `HH:MM:SS.ffffff` (after `YYYY-MM-DD ` with `date`) in the local zone.
+    fn local(&self, ts: Timestamp, date: bool) -> String {
+        let zone = self.zone.clone().unwrap_or(jiff::tz::TimeZone::UTC);
+        let Ok(t) = jiff::Timestamp::from_nanosecond(i128::from(ts.as_nanos().max(0))) else {
+            return ts.to_human();
+        };
+        let z = t.to_zoned(zone);
+        let time = format!(
+            "{:02}:{:02}:{:02}.{:06}",
+            z.hour(),
+            z.minute(),
+            z.second(),
+            z.subsec_nanosecond() / 1000
+        );
+        if date {
+            format!("{:04}-{:02}-{:02} {time}", z.year(), z.month(), z.day())
+        } else {
+            time
+        }
+    }
+}
+
+/// Indent of the lines under a transcript line (messages, anomalies, notes moved down).
+const PAD: &str = "           ";
+
+/// Columns `s` takes on a terminal: its characters' widths, ANSI colour codes left out.
+fn visible_width(s: &str) -> usize {
+    let mut width = 0;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // `ESC [ … m`: our own colour codes (capture bytes are escaped before).
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            width += c.width().unwrap_or(0);
+        }
+    }
+    width
+}
+
+/// `line` cut to `width` columns with `…` at the end; as it is when it fits.
+fn cut(line: &str, width: usize) -> String {
+    if visible_width(line) <= width {
+        return line.to_string();
+    }
+    let mut out = String::with_capacity(line.len().min(width * 4 + 8));
+    let mut used = 0;
+    let mut painted = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            painted = true;
+            out.push(c);
+            for c in chars.by_ref() {
+                out.push(c);
+                if c == 'm' {
+                    break;
+                }
+            }
+            continue;
+        }
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
+    out.push('…');
+    if painted {
+        out.push_str("\x1b[0m");
+    }
+    out
+}
+
+/// A writer that cuts every line to a terminal's width ([`cut`]).
+struct Fit<'a, W> {
+    out: &'a mut W,
+    width: usize,
+    line: Vec<u8>,
+}
+
+impl<W: Write> Fit<'_, W> {
+    fn flush_line(&mut self, newline: bool) -> io::Result<()> {
+        let line = String::from_utf8_lossy(&self.line);
+        let line = cut(&line, self.width);
+        self.out.write_all(line.as_bytes())?;
+        if newline {
+            self.out.write_all(b"\n")?;
+        }
+        self.line.clear();
+        Ok(())
+    }
+}
+
+impl<W: Write> Write for Fit<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut rest = buf;
+        while let Some(i) = rest.iter().position(|b| *b == b'\n') {
+            self.line.extend_from_slice(&rest[..i]);
+            self.flush_line(true)?;
+            rest = &rest[i + 1..];
+        }
+        self.line.extend_from_slice(rest);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.line.is_empty() {
+            self.flush_line(false)?;
+        }
+        self.out.flush()
+    }
+}
+
+/// A transcript line and its note (`# …`): on one line, or, when a terminal is too narrow
+/// for both, the note on its own line below.
+fn with_note<W: Write>(out: &mut W, st: Style, head: &str, note: &str) -> io::Result<()> {
+    let note = st.dim(&format!("# {note}"));
+    match st.width {
+        Some(w) if visible_width(head) + 2 + visible_width(&note) > w => {
+            writeln!(out, "{head}")?;
+            writeln!(out, "{PAD}{note}")
+        }
+        _ => writeln!(out, "{head}  {note}"),
+    }
 }
 
 /// What a command does, in a few words (from the protocol's [`vocab`] `Verb`).
@@ -163,8 +369,24 @@ fn human_size(n: u64) -> String {
     }
 }
 
-/// Writes one session's block.
+/// Writes one session's block (cut to the terminal's width if the style has one).
 pub fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()> {
+    match st.width {
+        Some(width) => {
+            let mut fit = Fit {
+                out,
+                width,
+                line: Vec::new(),
+            };
+            write_block(&mut fit, s, st)?;
+            fit.flush()
+        }
+        None => write_block(out, s, st),
+    }
+}
+
+fn write_block<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()> {
+    let times = Times::new(s, st);
     let start = s.start.to_human();
     let header = format!(
         "── session {} · {} · {} → {} · {} UTC · {:.3} s · {}{}{}",
@@ -236,7 +458,7 @@ pub fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Resul
         if let Some(o) = s.exchanges_omitted.as_ref().filter(|o| o.after == idx) {
             write_omitted(out, o, st)?;
         }
-        write_exchange(out, s, idx, e, st)?;
+        write_exchange(out, s, &times, e, st)?;
         // Anomalies seen up to the end of this exchange.
         let until = e
             .replies
@@ -381,7 +603,7 @@ fn write_anomaly<W: Write>(out: &mut W, a: &Anomaly, st: Style) -> io::Result<()
 fn write_exchange<W: Write>(
     out: &mut W,
     s: &Session,
-    _idx: usize,
+    times: &Times,
     e: &Exchange,
     st: Style,
 ) -> io::Result<()> {
@@ -395,25 +617,23 @@ fn write_exchange<W: Write>(
             (false, true) => " [incomplete]",
             _ => "",
         };
-        writeln!(
-            out,
-            "  {} {} {}  {}",
-            st.dim(&rel(s, e.mark.ts)),
+        let head = format!(
+            "  {} {} {}",
+            st.dim(&times.at(e.mark)),
             st.client("C:"),
             st.client(&escape(line)),
-            st.dim(&format!("# {note}{flags}"))
-        )?;
+        );
+        with_note(out, st, &head, &format!("{note}{flags}"))?;
     }
     let mut lines = e.client_lines.iter().peekable();
     let client_line = |out: &mut W, l: &ClientLine| {
-        writeln!(
-            out,
-            "  {} {} {}  {}",
-            st.dim(&rel(s, l.mark.ts)),
+        let head = format!(
+            "  {} {} {}",
+            st.dim(&times.at(l.mark)),
             st.client("C:"),
             st.client(&escape(&l.text)),
-            st.dim("# SASL response")
-        )
+        );
+        with_note(out, st, &head, "SASL response")
     };
     for (n, r) in e.replies.iter().enumerate() {
         // Client lines sent before this reply (frames are in capture order).
@@ -443,18 +663,20 @@ fn write_exchange<W: Write>(
                 if let Some(ms) = r.latency_ms.filter(|_| !untagged) {
                     note = format!("{note} ({ms:.1} ms)");
                 }
-                format!("  {}", st.dim(&format!("# {note}")))
+                Some(note)
             } else {
-                String::new()
+                None
             };
-            writeln!(
-                out,
-                "  {} {} {}{}",
-                st.dim(&rel(s, r.mark.ts)),
+            let head = format!(
+                "  {} {} {}",
+                st.dim(&times.at(r.mark)),
                 st.reply(&r.code, "S:"),
                 st.reply(&r.code, &escape(&shorten(l, r.summary.is_some()))),
-                note
-            )?;
+            );
+            match note {
+                Some(note) => with_note(out, st, &head, &note)?,
+                None => writeln!(out, "{head}")?,
+            }
         }
         if shown < r.lines.len() {
             writeln!(
