@@ -119,6 +119,9 @@ pub struct Imap {
     held_mark: Mark,
     /// Tag of the command whose synchronising literal is awaited.
     held_tag: Option<String>,
+    /// The server's go-aheads ("+") for the literals of the command line still being
+    /// framed: they join its exchange, first, once the line is complete (or refused).
+    held_replies: Vec<Reply>,
     /// Exchanges in flight, oldest first.
     pending: VecDeque<usize>,
     greeting_seen: bool,
@@ -151,6 +154,7 @@ impl Imap {
             held: Vec::new(),
             held_mark: Mark::default(),
             held_tag: None,
+            held_replies: Vec::new(),
             pending: VecDeque::new(),
             greeting_seen: false,
             midstream,
@@ -254,6 +258,12 @@ impl Imap {
             self.held.clear();
             self.held_tag = None;
             self.pending_literal = None;
+            // The command they answered is lost with the gap; the go-aheads are still shown.
+            let replies = std::mem::take(&mut self.held_replies);
+            if !replies.is_empty() {
+                self.t
+                    .push_exchange(Exchange::unsolicited(replies[0].mark, replies));
+            }
         }
         match side {
             Side::Client => self.client_resync = true,
@@ -281,6 +291,21 @@ impl Imap {
                 mark,
                 "the connection ended inside a literal",
             );
+        }
+        // A command cut short inside one of its literals: shown as far as it came, with the
+        // go-aheads it got.
+        if matches!(self.client, Mode::Hold | Mode::Literal { .. }) && !self.cl.literals.is_empty()
+        {
+            let mut partial = std::mem::take(&mut self.cl);
+            for l in &mut partial.literals {
+                l.cut |= l.body.size < l.announced;
+            }
+            if self.client == Mode::Hold {
+                // Never sent: the server's "+" did not come.
+                partial.literals.pop();
+            }
+            self.client = Mode::Line;
+            self.client_line(partial);
         }
         for i in std::mem::take(&mut self.pending) {
             self.t.give_up(i);
@@ -611,6 +636,9 @@ impl Imap {
             incomplete: line.literals.iter().any(|l| l.cut),
             ..Exchange::of(mark, command, !self.pending.is_empty())
         });
+        for reply in std::mem::take(&mut self.held_replies) {
+            self.t.add_reply(idx, reply);
+        }
         if appended > 0 {
             self.t.set_message(idx, Some(self.message_count - appended));
         }
@@ -768,11 +796,8 @@ impl Imap {
 
     fn continuation(&mut self, reply: Reply) {
         if self.client == Mode::Hold {
-            // The go-ahead for a synchronising literal.
-            let idx_tag = self.held_tag.clone();
-            if let Some(i) = self.in_flight(idx_tag.as_deref()) {
-                self.t.add_reply(i, reply);
-            }
+            // The go-ahead for a synchronising literal: its command is still being framed.
+            self.held_replies.push(reply);
             let size = self.pending_literal.take().unwrap_or(0);
             self.client = Mode::Literal { remaining: size };
             let held = std::mem::take(&mut self.held);
@@ -1184,6 +1209,44 @@ mod tests {
         );
     }
 
+    /// The server's go-ahead for a synchronising literal is part of the command's exchange,
+    /// in wire order before its completion, also while the command line is still held.
+    #[test]
+    fn continuations_for_synchronising_literals_are_kept() {
+        let t = run(&[
+            (S, b"* OK ready\r\n"),
+            (C, b"A1 LOGIN {5}\r\n"),
+            (S, b"+ ok\r\n"),
+            (C, b"alice {3}\r\n"),
+            (S, b"+ Ready for more\r\n"),
+            (C, b"pwd\r\n"),
+            (S, b"A1 OK logged in\r\n"),
+            (C, b"A2 APPEND INBOX {4}\r\n"),
+            (S, b"+ Ready\r\n"),
+            (C, b"ab\r\n\r\nA3 NOOP\r\n"),
+            (S, b"A2 OK done\r\nA3 OK\r\n"),
+            // The second literal is refused: the first go-ahead still belongs to A4.
+            (C, b"A4 APPEND INBOX {2}\r\n"),
+            (S, b"+ go\r\n"),
+            (C, b"xy {99999}\r\n"),
+            (S, b"A4 NO [TOOBIG] too big\r\n"),
+        ]);
+        let codes = |i: usize| -> Vec<String> {
+            t.exchanges
+                .get(i)
+                .unwrap()
+                .replies
+                .iter()
+                .map(|r| r.lines[0].clone())
+                .collect()
+        };
+        assert_eq!(codes(1), ["+ ok", "+ Ready for more", "A1 OK logged in"]);
+        assert_eq!(codes(2), ["+ Ready", "A2 OK done"]);
+        assert_eq!(codes(3), ["A3 OK"]);
+        assert_eq!(codes(4), ["+ go", "A4 NO [TOOBIG] too big"]);
+        assert!(t.anomalies().is_empty(), "{:?}", t.anomalies());
+    }
+
     /// RFC 3502: several messages in one APPEND; a mailbox name sent as a literal is not one.
     #[test]
     fn multiappend_and_literal_mailbox_names() {
@@ -1206,6 +1269,25 @@ mod tests {
             t.exchanges[1].command.as_ref().unwrap().mailbox.as_deref(),
             Some("INBOX")
         );
+    }
+
+    /// A capture that ends inside a literal still shows the command and its go-ahead.
+    #[test]
+    fn command_cut_inside_its_literal_is_shown() {
+        let t = run(&[
+            (S, b"* OK ready\r\n"),
+            (C, b"A1 APPEND INBOX {40}\r\n"),
+            (S, b"+ Ready\r\n"),
+            (C, b"Subject: cut\r\n"),
+        ]);
+        let e = t.exchanges.get(1).unwrap();
+        assert_eq!(e.command.as_ref().unwrap().verb, "APPEND");
+        assert_eq!(e.replies[0].lines, ["+ Ready"]);
+        assert!(e.incomplete);
+        assert_eq!(t.messages.len(), 1);
+        assert!(t.messages[0].incomplete);
+        let names: Vec<&str> = t.anomalies().iter().map(|a| a.name()).collect();
+        assert_eq!(names, ["literal-cut-short"]);
     }
 
     #[test]
