@@ -546,13 +546,7 @@ impl Imap {
                 format!("tag {tag} is still in flight"),
             );
         }
-        // Arguments as displayed: every text piece (literal markers kept) joined.
-        let mut args = rest;
-        for t in &line.texts[1..] {
-            args.push_str(&String::from_utf8_lossy(strip_eol(t)));
-        }
         let idx = self.t.exchanges.len();
-        let mut command = Command::tagged(tag.clone(), verb.clone(), args.clone());
         let known = Verb::parse(&verb);
         // COPY and MOVE (and their UID forms) name the mailbox second; these name it first.
         let copies = matches!(Verb::of_command(&verb), Some(Verb::Copy | Verb::Move));
@@ -577,6 +571,14 @@ impl Imap {
         } else {
             Args::default()
         };
+        // Arguments as sent, literals after their markers; the messages APPEND carries are
+        // shown as messages, not here.
+        let append = known == Some(Verb::Append);
+        let messages_from = usize::from(parsed.name_is_literal);
+        let args = shown_args(&rest, &line, |k, l| {
+            (!append || k < messages_from).then(|| literal_text(l))
+        });
+        let mut command = Command::tagged(tag.clone(), verb.clone(), args.clone());
         let strings = [parsed.first, parsed.second];
         match known {
             Some(Verb::Login) => {
@@ -588,7 +590,18 @@ impl Imap {
                     );
                 }
                 let [user, pass] = strings;
-                command.args = format!("{} <redacted>", user.as_deref().unwrap_or(""));
+                let marker = |k: Option<usize>| {
+                    k.and_then(|k| line.texts.get(k))
+                        .map(|t| format!("{} ", marker_text(t)))
+                        .unwrap_or_default()
+                };
+                let [user_literal, pass_literal] = parsed.literals;
+                command.args = format!(
+                    "{}{} {}<redacted>",
+                    marker(user_literal),
+                    user.as_deref().unwrap_or(""),
+                    marker(pass_literal),
+                );
                 command.secret_args = Some(Secret::new(args.clone()));
                 self.t.add_auth(
                     Auth {
@@ -674,13 +687,15 @@ impl Imap {
         self.depth_bound(reader.too_deep, mark);
         let mut strings = Vec::with_capacity(2);
         astrings(&args, &mut strings);
+        let literals = [0, 1].map(|i| strings.get(i).and_then(|s| s.1));
         let mut strings = strings
             .into_iter()
-            .map(|s| String::from_utf8_lossy(s).into_owned());
+            .map(|s| String::from_utf8_lossy(s.0).into_owned());
         Args {
             first: strings.next(),
             second: strings.next(),
             name_is_literal: matches!(args.first(), Some(Value::Literal(_))),
+            literals,
         }
     }
 
@@ -1046,14 +1061,24 @@ fn fetch_item(before: &str) -> Option<String> {
 }
 
 /// The first astrings of command arguments (at most `out`'s capacity), lists flattened.
-fn astrings<'v>(values: &'v [Value], out: &mut Vec<&'v [u8]>) {
+/// Each with the framed literal it is, if it is one.
+fn astrings<'v>(values: &'v [Value], out: &mut Vec<(&'v [u8], Option<usize>)>) {
     for v in values {
         if out.len() == out.capacity() {
             return;
         }
         match v {
             Value::List(items) => astrings(items, out),
-            v => out.extend(v.astring()),
+            v => {
+                let literal = match v {
+                    Value::Literal(grammar::Literal {
+                        framed: Some((k, _)),
+                        ..
+                    }) => Some(*k),
+                    _ => None,
+                };
+                out.extend(v.astring().map(|s| (s, literal)));
+            }
         }
     }
 }
@@ -1064,6 +1089,47 @@ struct Args {
     first: Option<String>,
     second: Option<String>,
     name_is_literal: bool,
+    /// Which framed literal the first and the second argument are, if they are.
+    literals: [Option<usize>; 2],
+}
+
+/// The literal marker that ends a text piece as sent (`{5}`, `{5+}`, `~{5}`).
+fn marker_text(text: &[u8]) -> String {
+    let text = strip_eol(text);
+    let open = text.iter().rposition(|b| *b == b'{').unwrap_or(0);
+    let open = if open > 0 && text[open - 1] == b'~' {
+        open - 1
+    } else {
+        open
+    };
+    String::from_utf8_lossy(&text[open..]).into_owned()
+}
+
+/// A command's arguments as they crossed the wire: `rest` (the first text after the verb),
+/// then each literal's content after its marker (`show` gives it, or `None`: the marker
+/// alone) and the text piece after it.
+fn shown_args(
+    rest: &str,
+    line: &Logical,
+    show: impl Fn(usize, &Literal) -> Option<String>,
+) -> String {
+    let mut args = rest.to_string();
+    for (k, t) in line.texts.iter().enumerate().skip(1) {
+        // Pieces were dropped past the line's bounds: texts and literals no longer pair.
+        if line.dropped == 0
+            && let Some(content) = line.literals.get(k - 1).and_then(|l| show(k - 1, l))
+        {
+            args.push(' ');
+            args.push_str(&content);
+        }
+        args.push_str(&String::from_utf8_lossy(strip_eol(t)));
+    }
+    args
+}
+
+/// A literal's content as text, at most [`REPLY_TEXT`] characters.
+fn literal_text(l: &Literal) -> String {
+    truncate(&String::from_utf8_lossy(l.body.kept()), REPLY_TEXT)
 }
 
 /// RFC 3501 5.1.3 modified UTF-7 mailbox names → Unicode (invalid input is kept as is).
@@ -1190,9 +1256,18 @@ mod tests {
             "Wonder\"land 24\\"
         );
         assert_eq!(t.auth()[0].success, Some(true));
+        // Literal arguments as they crossed the wire: the marker, then the content.
+        let login = t.exchanges[1].command.as_ref().unwrap();
+        assert_eq!(login.args, "{5} alice {15} <redacted>");
+        let mut revealed = login.clone();
+        revealed.reveal();
+        assert_eq!(revealed.args, "{5} alice {15} Wonder\"land 24\\");
+        // A message literal is the message: its marker only.
+        let append = t.exchanges[2].command.as_ref().unwrap();
+        assert_eq!(append.args, "INBOX (\\Seen) {14}");
         assert_eq!(
-            t.exchanges[1].command.as_ref().unwrap().args,
-            "alice <redacted>"
+            t.exchanges[3].command.as_ref().unwrap().args,
+            "&AMQ-rger {12+}"
         );
         let s = summary(&t);
         assert_eq!(
@@ -1267,6 +1342,50 @@ mod tests {
         assert_eq!(t.exchanges[1].message, Some(0));
         assert_eq!(
             t.exchanges[1].command.as_ref().unwrap().mailbox.as_deref(),
+            Some("INBOX")
+        );
+    }
+
+    /// Literals in other commands' arguments are shown after their markers; a password
+    /// given as an atom is redacted beside a user name given as a literal.
+    #[test]
+    fn literal_arguments_are_shown_as_literals() {
+        let t = run(&[
+            (S, b"* OK [CAPABILITY IMAP4rev1 LITERAL+] ready\r\n"),
+            (C, b"A1 LOGIN {5+}\r\nalice pw\r\n"),
+            (S, b"A1 OK in\r\n"),
+            (C, b"A2 SELECT {5}\r\n"),
+            (S, b"+ go\r\n"),
+            (C, b"INBOX\r\n"),
+            (S, b"A2 OK done\r\n"),
+            (
+                C,
+                b"A3 SEARCH CHARSET UTF-8 TEXT {6+}\r\n\xd0\xb4\xd0\xb0 x\r\n",
+            ),
+            (S, b"A3 OK done\r\n"),
+        ]);
+        let args = |i: usize| {
+            t.exchanges
+                .get(i)
+                .unwrap()
+                .command
+                .as_ref()
+                .unwrap()
+                .args
+                .clone()
+        };
+        assert_eq!(args(1), "{5+} alice <redacted>");
+        assert_eq!(args(2), "{5} INBOX");
+        assert_eq!(args(3), "CHARSET UTF-8 TEXT {6+} \u{434}\u{430} x");
+        assert_eq!(
+            t.exchanges
+                .get(2)
+                .unwrap()
+                .command
+                .as_ref()
+                .unwrap()
+                .mailbox
+                .as_deref(),
             Some("INBOX")
         );
     }
