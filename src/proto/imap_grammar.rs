@@ -274,6 +274,17 @@ impl<'a> Value<'a> {
         }
     }
 
+    /// `string` / `nstring` text: an atom (not NIL), a quoted string or a kept literal.
+    pub fn string(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Value::Literal(Literal {
+                framed: Some((_, data)),
+                ..
+            }) => Some(String::from_utf8_lossy(data)),
+            v => v.text(),
+        }
+    }
+
     /// `astring` / `string` bytes: an atom, a quoted string or a kept literal.
     pub fn astring(&self) -> Option<&[u8]> {
         match self {
@@ -438,17 +449,30 @@ pub fn fetch_data(line: &[u8]) -> Option<usize> {
 
 // ----- FETCH summary ---------------------------------------------------------------------
 
+/// Characters of one ENVELOPE field read (a literal may hold far more).
+const FIELD_CHARS: usize = 400;
+
+/// An ENVELOPE text field (`nstring`, a literal too) as shown: unfolded (a literal may
+/// carry CRLF), RFC 2047 words decoded, at most [`FIELD_CHARS`] characters read.
+fn field(v: &Value) -> Option<String> {
+    let s = v.string()?;
+    let s = super::line::truncate(&s, FIELD_CHARS);
+    let unfolded: String = s
+        .split("\r\n")
+        .flat_map(|piece| piece.split(['\r', '\n']))
+        .collect::<Vec<_>>()
+        .join("");
+    Some(crate::mime::decode_words(&unfolded))
+}
+
 fn address_list(item: &Value) -> String {
     item.list()
         .iter()
         .filter_map(|a| {
             let f = a.list();
-            let name = f
-                .first()
-                .and_then(Value::text)
-                .map(|n| crate::mime::decode_words(&n));
-            let mailbox = f.get(2).and_then(Value::text)?;
-            let host = f.get(3).and_then(Value::text).unwrap_or_default();
+            let name = f.first().and_then(field);
+            let mailbox = f.get(2).and_then(field)?;
+            let host = f.get(3).and_then(field).unwrap_or_default();
             Some(match name {
                 Some(n) if !n.is_empty() => format!("{n} <{mailbox}@{host}>"),
                 _ => format!("{mailbox}@{host}"),
@@ -456,6 +480,14 @@ fn address_list(item: &Value) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+fn lowered(v: &Value) -> Option<String> {
+    v.string().map(|s| truncate_lower(&s))
+}
+
+fn truncate_lower(s: &str) -> String {
+    super::line::truncate(s, FIELD_CHARS).to_ascii_lowercase()
 }
 
 /// `type/subtype` of a body structure, with the parts of a multipart.
@@ -473,18 +505,18 @@ fn structure(item: &Value, depth: usize) -> String {
         let sub = f
             .iter()
             .find_map(|i| match i {
-                Value::Quoted(s) => Some(String::from_utf8_lossy(s).to_ascii_lowercase()),
+                Value::Quoted(_) | Value::Literal(_) => lowered(i),
                 _ => None,
             })
             .unwrap_or_else(|| "mixed".into());
         return format!("multipart/{sub} ({})", parts.join(", "));
     }
-    let t = f.first().and_then(Value::text);
-    let s = f.get(1).and_then(Value::text);
+    let t = f.first().and_then(Value::string);
+    let s = f.get(1).and_then(Value::string);
     format!(
         "{}/{}",
-        t.as_deref().unwrap_or("?").to_ascii_lowercase(),
-        s.as_deref().unwrap_or("?").to_ascii_lowercase()
+        truncate_lower(t.as_deref().unwrap_or("?")),
+        truncate_lower(s.as_deref().unwrap_or("?"))
     )
 }
 
@@ -506,10 +538,7 @@ pub fn fetch_summary(data: &[Value]) -> Option<String> {
             "INTERNALDATE" => out.push(format!("received {}", text())),
             "ENVELOPE" => {
                 let f = value.list();
-                let subject = f
-                    .get(1)
-                    .and_then(Value::text)
-                    .map(|s| crate::mime::decode_words(&s));
+                let subject = f.get(1).and_then(field);
                 let from = f.get(2).map(address_list).unwrap_or_default();
                 out.push(format!(
                     "\"{}\" from {}",
@@ -757,6 +786,31 @@ mod tests {
             "flags [\\Seen]; received 17-Jul-1996 02:44:25 -0700; 4286 bytes"
         );
         assert_eq!(summary(b"FLAGS"), None);
+    }
+
+    /// ENVELOPE and BODYSTRUCTURE fields may arrive as literals (servers send them for
+    /// subjects with quotes, CR/LF or 8-bit bytes): read from the framing's bytes.
+    #[test]
+    fn envelope_and_bodystructure_fields_as_literals() {
+        let (subject, name, sub) = (
+            b"Say \"hi\"\r\n again".to_vec(),
+            b"=?utf-8?q?Dora_M=C3=BCller?=".to_vec(),
+            b"alternative".to_vec(),
+        );
+        let l = Line::new(
+            [
+                &b"(UID 4 ENVELOPE (\"Thu, 26 Nov 2026 08:11:31 +0000\" {16}\r\n"[..],
+                b" (({28}\r\n",
+                b" NIL \"dora\" \"example.net\")) NIL NIL NIL NIL NIL NIL NIL) BODYSTRUCTURE ((\"text\" \"plain\" NIL NIL NIL \"7bit\" 1 1)(\"text\" \"html\" NIL NIL NIL \"7bit\" 1 1) {11}\r\n",
+                b"))",
+            ],
+            [subject.as_slice(), name.as_slice(), sub.as_slice()],
+        );
+        let v = l.reader(32).values(0, Words::FetchItem);
+        assert_eq!(
+            fetch_summary(&v).unwrap(),
+            "UID 4; \"Say \"hi\" again\" from Dora Müller <dora@example.net>; multipart/alternative (text/plain, text/html)"
+        );
     }
 
     #[test]
