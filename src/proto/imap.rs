@@ -776,6 +776,7 @@ impl Imap {
             enhanced: resp_code.clone(),
             lines: vec![truncate(&text, REPLY_TEXT)],
             summary: None,
+            headers: None,
             latency_ms: None,
         };
         match kind {
@@ -869,7 +870,9 @@ impl Imap {
                 let mut reader = framed.reader(self.bounds.max_imap_depth);
                 let data = reader.values(from, Words::FetchItem);
                 let too_deep = reader.too_deep;
-                reply.summary = grammar::fetch_summary(&data).map(|s| format!("message {w0}: {s}"));
+                let (summary, headers) = grammar::fetch_reading(&data);
+                reply.summary = summary.map(|s| format!("message {w0}: {s}"));
+                reply.headers = headers.map(Box::new);
                 self.depth_bound(too_deep, mark);
             }
             self.fetch(line, idx);
@@ -1388,6 +1391,50 @@ mod tests {
                 .as_deref(),
             Some("INBOX")
         );
+    }
+
+    /// A header-section fetch is how clients list a mailbox: its fields are decoded (RFC
+    /// 2047, charsets, addresses), shown in the summary and kept on the reply. Not a message.
+    #[test]
+    fn header_fetches_are_decoded() {
+        let head = b"Date: Thu, 26 Nov 2026 08:11:31 +0000\r\nFrom: =?iso-8859-1?q?J=F6rg?= <jorg@example.net>\r\nSubject: =?utf-8?b?Q2Fmw6kgbWVudQ==?=\r\nTo: alice@example.test\r\n\r\n";
+        let mut resp = format!(
+            "* 2 FETCH (UID 7 BODY[HEADER.FIELDS (DATE FROM SUBJECT TO)] {{{}}}\r\n",
+            head.len()
+        )
+        .into_bytes();
+        resp.extend_from_slice(head);
+        resp.extend_from_slice(b")\r\n* 3 FETCH (BODY[HEADER] {22}\r\nSubject: afternoon\r\n\r\n)\r\n* 4 FETCH (RFC822.HEADER {2}\r\n\r\n)\r\nf OK done\r\n");
+        let t = run(&[
+            (S, b"* OK ready\r\n"),
+            (
+                C,
+                b"f UID FETCH 7:9 (BODY.PEEK[HEADER.FIELDS (DATE FROM SUBJECT TO)])\r\n",
+            ),
+            (S, &resp),
+        ]);
+        let replies = &t.exchanges.get(1).unwrap().replies;
+        assert_eq!(
+            replies[0].summary.as_deref(),
+            Some(
+                "message 2: UID 7; headers: \"Café menu\" from Jörg <jorg@example.net> to alice@example.test, date Thu, 26 Nov 2026 08:11:31 +0000"
+            )
+        );
+        let h = replies[0].headers.as_ref().unwrap();
+        assert_eq!(h.subject.as_deref(), Some("Café menu"));
+        assert_eq!(h.from.as_deref(), Some("Jörg <jorg@example.net>"));
+        assert_eq!(h.raw.len(), 4);
+        assert_eq!(
+            replies[1].summary.as_deref(),
+            Some("message 3: headers: \"afternoon\"")
+        );
+        // An empty header section: nothing to decode, its size only.
+        assert_eq!(
+            replies[2].summary.as_deref(),
+            Some("message 4: RFC822.HEADER (2 bytes)")
+        );
+        assert!(replies[2].headers.is_none());
+        assert!(t.messages.is_empty());
     }
 
     /// A capture that ends inside a literal still shows the command and its go-ahead.

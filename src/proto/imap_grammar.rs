@@ -522,8 +522,40 @@ fn structure(item: &Value, depth: usize) -> String {
 
 /// A one-line summary of FETCH data: `msg-att` = "(" item SP value *(SP item SP value) ")".
 pub fn fetch_summary(data: &[Value]) -> Option<String> {
-    let list = data.first()?.list();
+    fetch_reading(data).0
+}
+
+/// Whether a FETCH item (upper case) is a header section: `BODY[HEADER]`,
+/// `BODY[1.2.HEADER]`, `BODY[HEADER.FIELDS (…)]`, `BODY[HEADER.FIELDS.NOT (…)]`,
+/// `RFC822.HEADER` (a partial range after it too).
+fn is_header_section(key: &str) -> bool {
+    if key == "RFC822.HEADER" {
+        return true;
+    }
+    let Some(section) = ["BODY[", "BODY.PEEK["]
+        .iter()
+        .find_map(|p| key.strip_prefix(p))
+        .and_then(|s| s.split(']').next())
+    else {
+        return false;
+    };
+    let last = section.split(' ').next().unwrap_or("").rsplit('.');
+    let words: Vec<&str> = last.take(2).collect();
+    // HEADER, n.HEADER, HEADER.FIELDS, HEADER.FIELDS.NOT
+    matches!(
+        words.as_slice(),
+        ["HEADER", ..] | ["FIELDS", "HEADER"] | ["NOT", "FIELDS"]
+    )
+}
+
+/// The summary line of FETCH data, and the decoded fields of its first header section.
+pub fn fetch_reading(data: &[Value]) -> (Option<String>, Option<crate::mime::Headers>) {
+    let Some(first) = data.first() else {
+        return (None, None);
+    };
+    let list = first.list();
     let mut out = Vec::new();
+    let mut headers = None;
     for pair in list.chunks_exact(2) {
         let (key, value) = (&pair[0], &pair[1]);
         let key = key.text().unwrap_or_default().to_ascii_uppercase();
@@ -548,13 +580,62 @@ pub fn fetch_summary(data: &[Value]) -> Option<String> {
             }
             "BODYSTRUCTURE" | "BODY" => out.push(structure(value, 0)),
             k => {
-                if let Value::Literal(l) = value {
-                    out.push(format!("{k} ({} bytes)", l.announced));
+                let bytes = match value {
+                    Value::Literal(Literal {
+                        framed: Some((_, data)),
+                        ..
+                    }) => Some(&data[..]),
+                    Value::Quoted(q) => Some(&q[..]),
+                    _ => None,
+                };
+                let decoded = bytes
+                    .filter(|_| is_header_section(k))
+                    .map(crate::mime::parse_header_block)
+                    .filter(|h| !h.raw.is_empty());
+                match (decoded, value) {
+                    (Some(h), _) => {
+                        out.push(format!("headers: {}", header_line(&h)));
+                        headers.get_or_insert(h);
+                    }
+                    (None, Value::Literal(l)) => out.push(format!("{k} ({} bytes)", l.announced)),
+                    _ => {}
                 }
             }
         }
     }
-    (!out.is_empty()).then(|| out.join("; "))
+    ((!out.is_empty()).then(|| out.join("; ")), headers)
+}
+
+/// Decoded header fields in one line: `"subject" from … to … cc …, date …`; without any of
+/// those, the fields as sent.
+fn header_line(h: &crate::mime::Headers) -> String {
+    let cut = |s: &str| super::line::truncate(s, FIELD_CHARS);
+    let mut words = Vec::new();
+    if let Some(s) = &h.subject {
+        words.push(format!("\"{}\"", cut(s)));
+    }
+    for (label, v) in [("from", &h.from), ("to", &h.to), ("cc", &h.cc)] {
+        if let Some(v) = v {
+            words.push(format!("{label} {}", cut(v)));
+        }
+    }
+    let mut line = words.join(" ");
+    if let Some(d) = &h.date {
+        if !line.is_empty() {
+            line.push_str(", ");
+        }
+        line.push_str(&format!("date {}", cut(d)));
+    }
+    if line.is_empty() {
+        line = h
+            .raw
+            .iter()
+            .take(8)
+            .map(|(n, v)| format!("{n}: {}", cut(v)))
+            .collect::<Vec<_>>()
+            .join(", ");
+    }
+    line
 }
 
 #[cfg(test)]
@@ -811,6 +892,30 @@ mod tests {
             fetch_summary(&v).unwrap(),
             "UID 4; \"Say \"hi\" again\" from Dora Müller <dora@example.net>; multipart/alternative (text/plain, text/html)"
         );
+    }
+
+    #[test]
+    fn header_sections() {
+        for k in [
+            "BODY[HEADER]",
+            "BODY[2.1.HEADER]",
+            "BODY[HEADER.FIELDS (DATE FROM)]",
+            "BODY[HEADER.FIELDS.NOT (X-A)]<0>",
+            "BODY.PEEK[HEADER]",
+            "RFC822.HEADER",
+        ] {
+            assert!(is_header_section(k), "{k}");
+        }
+        for k in [
+            "BODY[]",
+            "BODY[TEXT]",
+            "BODY[1.MIME]",
+            "RFC822",
+            "BODY[1]",
+            "HEADER",
+        ] {
+            assert!(!is_header_section(k), "{k}");
+        }
     }
 
     #[test]

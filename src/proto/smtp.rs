@@ -753,6 +753,7 @@ impl Smtp {
                 enhanced,
                 lines,
                 summary: None,
+                headers: None,
                 latency_ms: None,
             });
         }
