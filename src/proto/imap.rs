@@ -126,6 +126,9 @@ pub struct Imap {
     pending: VecDeque<usize>,
     greeting_seen: bool,
     midstream: bool,
+    /// A completion was paired with its command: from here on, a completion for a tag not
+    /// in flight is an anomaly even in a capture that started mid-session.
+    paired: bool,
     client_resync: bool,
     server_resync: bool,
     offsets: [u64; 2],
@@ -158,6 +161,7 @@ impl Imap {
             pending: VecDeque::new(),
             greeting_seen: false,
             midstream,
+            paired: false,
             client_resync: midstream,
             server_resync: midstream,
             offsets: [0, 0],
@@ -750,8 +754,10 @@ impl Imap {
         };
         if self.server_resync {
             let word = rest.split(' ').next().unwrap_or("").to_ascii_uppercase();
-            let plausible =
-                kind == "+" || (kind == "*") || matches!(word.as_str(), "OK" | "NO" | "BAD");
+            // The rest of a line cut by the capture's start has no tag (" OK …").
+            let plausible = kind == "+"
+                || (kind == "*")
+                || (!tag.is_empty() && matches!(word.as_str(), "OK" | "NO" | "BAD"));
             if !plausible {
                 return;
             }
@@ -827,6 +833,12 @@ impl Imap {
                     self.client = Mode::Idle;
                 }
                 self.t.add_reply(i, reply);
+            }
+            // Before the first pairing of a capture that started mid-session: a cut line,
+            // or the answer to a command sent before the capture.
+            None if self.midstream && !self.paired => {
+                self.t
+                    .push_exchange(Exchange::unsolicited(reply.mark, vec![reply]));
             }
             None => self.anomaly(
                 Anomaly::UnexpectedContinuation,
@@ -986,6 +998,12 @@ impl Imap {
             self.client_line(partial);
         }
         let Some(idx) = self.in_flight(Some(tag)) else {
+            if self.midstream && !self.paired {
+                // The completion of a command sent before the capture started.
+                self.t
+                    .push_exchange(Exchange::unsolicited(mark, vec![reply]));
+                return;
+            }
             self.anomaly(
                 Anomaly::CompletionForUnknownTag,
                 mark,
@@ -995,6 +1013,7 @@ impl Imap {
                 .push_exchange(Exchange::unsolicited(mark, vec![reply]));
             return;
         };
+        self.paired = true;
         if self.pending.front() == Some(&idx) {
             self.pending.pop_front();
         } else {
@@ -1614,6 +1633,79 @@ mod tests {
             .collect();
         assert_eq!(limits.len(), 1, "{:?}", t.anomalies());
         assert!(limits[0].contains("nested deeper than 32"), "{limits:?}");
+    }
+
+    /// A capture that starts anywhere in a real session (both sides cut at the same point
+    /// of the wire, `midstream`): no panic, no anomaly the session does not have, and every
+    /// tagged completion is paired with the command of its tag.
+    #[test]
+    fn capture_cut_at_every_point() {
+        const SESSION: &[(Side, &[u8])] = &[
+            (S, b"* OK [CAPABILITY IMAP4rev1 LITERAL+ IDLE] Dovecot ready.\r\n"),
+            (C, b"a1 CAPABILITY\r\n"),
+            (S, b"* CAPABILITY IMAP4rev1 LITERAL+ IDLE\r\na1 OK done\r\n"),
+            (C, b"a2 LOGIN {5}\r\n"),
+            (S, b"+ OK\r\n"),
+            (C, b"alice {6}\r\n"),
+            (S, b"+ OK\r\n"),
+            (C, b"s3cr3t\r\n"),
+            (S, b"* CAPABILITY IMAP4rev1 MOVE\r\na2 OK Logged in\r\n"),
+            (C, b"a3 SELECT INBOX\r\n"),
+            (S, b"* FLAGS (\\Seen)\r\n* 2 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\na3 OK [READ-WRITE] done\r\n"),
+            (C, b"a4 FETCH 1:2 (UID ENVELOPE BODY.PEEK[HEADER.FIELDS (FROM SUBJECT)])\r\n"),
+            (S, b"* 1 FETCH (UID 1 ENVELOPE (\"d\" {5}\r\nHello ((NIL NIL \"bob\" \"x.test\")) NIL NIL NIL NIL NIL NIL NIL) BODY[HEADER.FIELDS (FROM SUBJECT)] {36}\r\nFrom: bob@x.test\r\nSubject: Hello\r\n\r\n)\r\n"),
+            (S, b"* 2 FETCH (UID 2 ENVELOPE (\"d\" \"Hi\" NIL NIL NIL NIL NIL NIL NIL NIL) BODY[HEADER.FIELDS (FROM SUBJECT)] {2}\r\n\r\n)\r\na4 OK Fetch completed.\r\n"),
+            (C, b"a5 FETCH 1 BODY[]\r\n"),
+            (S, b"* 1 FETCH (BODY[] {56}\r\nSubject: Hello\r\n\r\na5 OK not a reply\r\n* 9 EXISTS\r\n+ no\r\n)\r\na5 OK done\r\n"),
+            (C, b"a6 APPEND INBOX {24}\r\n"),
+            (S, b"+ Ready for literal data\r\n"),
+            (C, b"Subject: x\r\n\r\nhi, all.\r\n\r\n"),
+            (S, b"a6 OK [APPENDUID 7 3] Append completed.\r\n"),
+            (C, b"a7 IDLE\r\n"),
+            (S, b"+ idling\r\n* 3 EXISTS\r\n"),
+            (C, b"DONE\r\n"),
+            (S, b"a7 OK Idle completed.\r\n"),
+            (C, b"a8 LOGOUT\r\n"),
+            (S, b"* BYE Logging out\r\na8 OK Logout completed.\r\n"),
+        ];
+        let whole = run(SESSION);
+        assert!(whole.anomalies().is_empty(), "{:?}", whole.anomalies());
+        assert_eq!(whole.messages.len(), 2);
+        let total: usize = SESSION.iter().map(|s| s.1.len()).sum();
+        for cut in 0..=total {
+            let mut skip = cut;
+            let steps: Vec<(Side, &[u8])> = SESSION
+                .iter()
+                .filter_map(|&(side, data)| {
+                    let drop = skip.min(data.len());
+                    skip -= drop;
+                    (drop < data.len()).then(|| (side, &data[drop..]))
+                })
+                .collect();
+            let t = crate::proto::testkit::run(Box::new(Imap::new(BOUNDS, true)), &steps, &[]);
+            let names: Vec<&str> = t.anomalies().iter().map(|a| a.name()).collect();
+            assert!(
+                names.is_empty(),
+                "cut at {cut}: {names:?} {:?}",
+                t.anomalies()
+            );
+            for e in t.exchanges.iter() {
+                let Some(tag) = e.command.as_ref().and_then(|c| c.tag.as_deref()) else {
+                    continue;
+                };
+                for r in e
+                    .replies
+                    .iter()
+                    .filter(|r| matches!(r.code.as_str(), "OK" | "NO" | "BAD"))
+                {
+                    assert!(
+                        r.lines[0].starts_with(&format!("{tag} ")),
+                        "cut at {cut}: {tag} paired with {:?}",
+                        r.lines[0]
+                    );
+                }
+            }
+        }
     }
 
     mod props {
