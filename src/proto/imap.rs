@@ -10,6 +10,7 @@
 //!
 //! ```text
 //!  client line ends in {n}  ──▶ Hold (bytes kept) ──server "+"──▶ Literal(n) ──▶ rest of line
+//!                                  (the "+" waits with the line; first reply of its exchange)
 //!                                  └──tagged NO/BAD──▶ literal refused, held bytes are commands
 //!  client line ends in {n+} ──▶ Literal(n) at once (LITERAL+)
 //!  tag AUTHENTICATE ──▶ Sasl (lines are SASL responses) ──tagged──▶ Command

@@ -2,7 +2,8 @@
 //! logical line: atoms, numbers, quoted strings, literals (`{n}`, `{n+}`, `{n-}`, `~{n}`),
 //! NIL, astrings, nstrings, parenthesised lists, sequence sets, flags, response codes and
 //! FETCH item names; a tolerant reader of data items built from them; and the one-line FETCH
-//! summary (UID, FLAGS, RFC822.SIZE, INTERNALDATE, ENVELOPE, BODYSTRUCTURE).
+//! summary (UID, FLAGS, RFC822.SIZE, INTERNALDATE, ENVELOPE, BODYSTRUCTURE, and header
+//! sections decoded by `mime::parse_header_block`).
 //!
 //! The framing layer (`imap.rs`) runs first: it cuts a direction into logical lines, text
 //! pieces each ending in a literal marker, and the literals' bytes. The grammar reads the text
