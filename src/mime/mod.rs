@@ -240,6 +240,12 @@ pub fn decode_words(value: &str) -> String {
     decode_unstructured(value)
 }
 
+/// The fields of a header block alone (an IMAP `BODY[HEADER]` fetch), decoded as a
+/// message's are (default [`Bounds`]).
+pub fn parse_header_block(bytes: &[u8]) -> Headers {
+    parse_bounded(bytes, false, &Bounds::default()).headers
+}
+
 /// Parses a message with the default [`Bounds`]; see [`parse_bounded`].
 pub fn parse(bytes: &[u8], keep_bodies: bool) -> MimeInfo {
     parse_bounded(bytes, keep_bodies, &Bounds::default())

@@ -10,6 +10,7 @@
 //!
 //! ```text
 //!  client line ends in {n}  ──▶ Hold (bytes kept) ──server "+"──▶ Literal(n) ──▶ rest of line
+//!                                  (the "+" waits with the line; first reply of its exchange)
 //!                                  └──tagged NO/BAD──▶ literal refused, held bytes are commands
 //!  client line ends in {n+} ──▶ Literal(n) at once (LITERAL+)
 //!  tag AUTHENTICATE ──▶ Sasl (lines are SASL responses) ──tagged──▶ Command
@@ -119,10 +120,16 @@ pub struct Imap {
     held_mark: Mark,
     /// Tag of the command whose synchronising literal is awaited.
     held_tag: Option<String>,
+    /// The server's go-aheads ("+") for the literals of the command line still being
+    /// framed: they join its exchange, first, once the line is complete (or refused).
+    held_replies: Vec<Reply>,
     /// Exchanges in flight, oldest first.
     pending: VecDeque<usize>,
     greeting_seen: bool,
     midstream: bool,
+    /// A completion was paired with its command: from here on, a completion for a tag not
+    /// in flight is an anomaly even in a capture that started mid-session.
+    paired: bool,
     client_resync: bool,
     server_resync: bool,
     offsets: [u64; 2],
@@ -151,9 +158,11 @@ impl Imap {
             held: Vec::new(),
             held_mark: Mark::default(),
             held_tag: None,
+            held_replies: Vec::new(),
             pending: VecDeque::new(),
             greeting_seen: false,
             midstream,
+            paired: false,
             client_resync: midstream,
             server_resync: midstream,
             offsets: [0, 0],
@@ -254,6 +263,12 @@ impl Imap {
             self.held.clear();
             self.held_tag = None;
             self.pending_literal = None;
+            // The command they answered is lost with the gap; the go-aheads are still shown.
+            let replies = std::mem::take(&mut self.held_replies);
+            if !replies.is_empty() {
+                self.t
+                    .push_exchange(Exchange::unsolicited(replies[0].mark, replies));
+            }
         }
         match side {
             Side::Client => self.client_resync = true,
@@ -292,6 +307,21 @@ impl Imap {
                 mark,
                 "the connection ended inside a literal",
             );
+        }
+        // A command cut short inside one of its literals: shown as far as it came, with the
+        // go-aheads it got.
+        if matches!(self.client, Mode::Hold | Mode::Literal { .. }) && !self.cl.literals.is_empty()
+        {
+            let mut partial = std::mem::take(&mut self.cl);
+            for l in &mut partial.literals {
+                l.cut |= l.body.size < l.announced;
+            }
+            if self.client == Mode::Hold {
+                // Never sent: the server's "+" did not come.
+                partial.literals.pop();
+            }
+            self.client = Mode::Line;
+            self.client_line(partial);
         }
         for i in std::mem::take(&mut self.pending) {
             self.t.give_up(i);
@@ -532,23 +562,7 @@ impl Imap {
                 format!("tag {tag} is still in flight"),
             );
         }
-        // Arguments as displayed: every text piece (literal markers kept) joined.
-        let mut args = rest;
-        for t in &line.texts[1..] {
-            args.push_str(&String::from_utf8_lossy(strip_eol(t)));
-        }
         let idx = self.t.exchanges.len();
-        // As sent: the verb's case kept (the arguments are as displayed).
-        let verb_sent = first
-            .split(' ')
-            .skip(1)
-            .take(if verb.starts_with("UID ") { 2 } else { 1 });
-        let verb_sent = verb_sent.collect::<Vec<_>>().join(" ");
-        let raw = match args.is_empty() {
-            true => format!("{tag} {verb_sent}"),
-            false => format!("{tag} {verb_sent} {args}"),
-        };
-        let mut command = Command::tagged(tag.clone(), verb.clone(), args.clone()).sent(raw);
         let known = Verb::parse(&verb);
         // COPY and MOVE (and their UID forms) name the mailbox second; these name it first.
         let copies = matches!(Verb::of_command(&verb), Some(Verb::Copy | Verb::Move));
@@ -573,6 +587,24 @@ impl Imap {
         } else {
             Args::default()
         };
+        // Arguments as sent, literals after their markers; the messages APPEND carries are
+        // shown as messages, not here.
+        let append = known == Some(Verb::Append);
+        let messages_from = usize::from(parsed.name_is_literal);
+        let args = shown_args(&rest, &line, |k, l| {
+            (!append || k < messages_from).then(|| literal_text(l))
+        });
+        // As sent: the verb's case kept (the arguments as shown above).
+        let verb_sent = first
+            .split(' ')
+            .skip(1)
+            .take(if verb.starts_with("UID ") { 2 } else { 1 });
+        let verb_sent = verb_sent.collect::<Vec<_>>().join(" ");
+        let raw = match args.is_empty() {
+            true => format!("{tag} {verb_sent}"),
+            false => format!("{tag} {verb_sent} {args}"),
+        };
+        let mut command = Command::tagged(tag.clone(), verb.clone(), args.clone()).sent(raw);
         let strings = [parsed.first, parsed.second];
         match known {
             Some(Verb::Login) => {
@@ -584,7 +616,18 @@ impl Imap {
                     );
                 }
                 let [user, pass] = strings;
-                command.args = format!("{} <redacted>", user.as_deref().unwrap_or(""));
+                let marker = |k: Option<usize>| {
+                    k.and_then(|k| line.texts.get(k))
+                        .map(|t| format!("{} ", marker_text(t)))
+                        .unwrap_or_default()
+                };
+                let [user_literal, pass_literal] = parsed.literals;
+                command.args = format!(
+                    "{}{} {}<redacted>",
+                    marker(user_literal),
+                    user.as_deref().unwrap_or(""),
+                    marker(pass_literal),
+                );
                 command.secret_args = Some(Secret::new(args.clone()));
                 self.t.add_auth(
                     Auth {
@@ -632,6 +675,9 @@ impl Imap {
             incomplete: line.literals.iter().any(|l| l.cut),
             ..Exchange::of(mark, command, !self.pending.is_empty())
         });
+        for reply in std::mem::take(&mut self.held_replies) {
+            self.t.add_reply(idx, reply);
+        }
         if appended > 0 {
             self.t.set_message(idx, Some(self.message_count - appended));
         }
@@ -667,13 +713,15 @@ impl Imap {
         self.depth_bound(reader.too_deep, mark);
         let mut strings = Vec::with_capacity(2);
         astrings(&args, &mut strings);
+        let literals = [0, 1].map(|i| strings.get(i).and_then(|s| s.1));
         let mut strings = strings
             .into_iter()
-            .map(|s| String::from_utf8_lossy(s).into_owned());
+            .map(|s| String::from_utf8_lossy(s.0).into_owned());
         Args {
             first: strings.next(),
             second: strings.next(),
             name_is_literal: matches!(args.first(), Some(Value::Literal(_))),
+            literals,
         }
     }
 
@@ -728,8 +776,10 @@ impl Imap {
         };
         if self.server_resync {
             let word = rest.split(' ').next().unwrap_or("").to_ascii_uppercase();
-            let plausible =
-                kind == "+" || (kind == "*") || matches!(word.as_str(), "OK" | "NO" | "BAD");
+            // The rest of a line cut by the capture's start has no tag (" OK …").
+            let plausible = kind == "+"
+                || (kind == "*")
+                || (!tag.is_empty() && matches!(word.as_str(), "OK" | "NO" | "BAD"));
             if !plausible {
                 return;
             }
@@ -754,6 +804,7 @@ impl Imap {
             enhanced: resp_code.clone(),
             lines: vec![truncate(&text, REPLY_TEXT)],
             summary: None,
+            headers: None,
             latency_ms: None,
         };
         match kind {
@@ -789,11 +840,8 @@ impl Imap {
 
     fn continuation(&mut self, reply: Reply) {
         if self.client == Mode::Hold {
-            // The go-ahead for a synchronising literal.
-            let idx_tag = self.held_tag.clone();
-            if let Some(i) = self.in_flight(idx_tag.as_deref()) {
-                self.t.add_reply(i, reply);
-            }
+            // The go-ahead for a synchronising literal: its command is still being framed.
+            self.held_replies.push(reply);
             let size = self.pending_literal.take().unwrap_or(0);
             self.client = Mode::Literal { remaining: size };
             let held = std::mem::take(&mut self.held);
@@ -807,6 +855,12 @@ impl Imap {
                     self.client = Mode::Idle;
                 }
                 self.t.add_reply(i, reply);
+            }
+            // Before the first pairing of a capture that started mid-session: a cut line,
+            // or the answer to a command sent before the capture.
+            None if self.midstream && !self.paired => {
+                self.t
+                    .push_exchange(Exchange::unsolicited(reply.mark, vec![reply]));
             }
             None => self.anomaly(
                 Anomaly::UnexpectedContinuation,
@@ -850,7 +904,9 @@ impl Imap {
                 let mut reader = framed.reader(self.bounds.max_imap_depth);
                 let data = reader.values(from, Words::FetchItem);
                 let too_deep = reader.too_deep;
-                reply.summary = grammar::fetch_summary(&data).map(|s| format!("message {w0}: {s}"));
+                let (summary, headers) = grammar::fetch_reading(&data);
+                reply.summary = summary.map(|s| format!("message {w0}: {s}"));
+                reply.headers = headers.map(Box::new);
                 self.depth_bound(too_deep, mark);
             }
             self.fetch(line, idx);
@@ -964,6 +1020,12 @@ impl Imap {
             self.client_line(partial);
         }
         let Some(idx) = self.in_flight(Some(tag)) else {
+            if self.midstream && !self.paired {
+                // The completion of a command sent before the capture started.
+                self.t
+                    .push_exchange(Exchange::unsolicited(mark, vec![reply]));
+                return;
+            }
             self.anomaly(
                 Anomaly::CompletionForUnknownTag,
                 mark,
@@ -973,6 +1035,7 @@ impl Imap {
                 .push_exchange(Exchange::unsolicited(mark, vec![reply]));
             return;
         };
+        self.paired = true;
         if self.pending.front() == Some(&idx) {
             self.pending.pop_front();
         } else {
@@ -1042,14 +1105,24 @@ fn fetch_item(before: &str) -> Option<String> {
 }
 
 /// The first astrings of command arguments (at most `out`'s capacity), lists flattened.
-fn astrings<'v>(values: &'v [Value], out: &mut Vec<&'v [u8]>) {
+/// Each with the framed literal it is, if it is one.
+fn astrings<'v>(values: &'v [Value], out: &mut Vec<(&'v [u8], Option<usize>)>) {
     for v in values {
         if out.len() == out.capacity() {
             return;
         }
         match v {
             Value::List(items) => astrings(items, out),
-            v => out.extend(v.astring()),
+            v => {
+                let literal = match v {
+                    Value::Literal(grammar::Literal {
+                        framed: Some((k, _)),
+                        ..
+                    }) => Some(*k),
+                    _ => None,
+                };
+                out.extend(v.astring().map(|s| (s, literal)));
+            }
         }
     }
 }
@@ -1060,6 +1133,47 @@ struct Args {
     first: Option<String>,
     second: Option<String>,
     name_is_literal: bool,
+    /// Which framed literal the first and the second argument are, if they are.
+    literals: [Option<usize>; 2],
+}
+
+/// The literal marker that ends a text piece as sent (`{5}`, `{5+}`, `~{5}`).
+fn marker_text(text: &[u8]) -> String {
+    let text = strip_eol(text);
+    let open = text.iter().rposition(|b| *b == b'{').unwrap_or(0);
+    let open = if open > 0 && text[open - 1] == b'~' {
+        open - 1
+    } else {
+        open
+    };
+    String::from_utf8_lossy(&text[open..]).into_owned()
+}
+
+/// A command's arguments as they crossed the wire: `rest` (the first text after the verb),
+/// then each literal's content after its marker (`show` gives it, or `None`: the marker
+/// alone) and the text piece after it.
+fn shown_args(
+    rest: &str,
+    line: &Logical,
+    show: impl Fn(usize, &Literal) -> Option<String>,
+) -> String {
+    let mut args = rest.to_string();
+    for (k, t) in line.texts.iter().enumerate().skip(1) {
+        // Pieces were dropped past the line's bounds: texts and literals no longer pair.
+        if line.dropped == 0
+            && let Some(content) = line.literals.get(k - 1).and_then(|l| show(k - 1, l))
+        {
+            args.push(' ');
+            args.push_str(&content);
+        }
+        args.push_str(&String::from_utf8_lossy(strip_eol(t)));
+    }
+    args
+}
+
+/// A literal's content as text, at most [`REPLY_TEXT`] characters.
+fn literal_text(l: &Literal) -> String {
+    truncate(&String::from_utf8_lossy(l.body.kept()), REPLY_TEXT)
 }
 
 /// RFC 3501 5.1.3 modified UTF-7 mailbox names → Unicode (invalid input is kept as is).
@@ -1186,9 +1300,18 @@ mod tests {
             "Wonder\"land 24\\"
         );
         assert_eq!(t.auth()[0].success, Some(true));
+        // Literal arguments as they crossed the wire: the marker, then the content.
+        let login = t.exchanges[1].command.as_ref().unwrap();
+        assert_eq!(login.args, "{5} alice {15} <redacted>");
+        let mut revealed = login.clone();
+        revealed.reveal();
+        assert_eq!(revealed.args, "{5} alice {15} Wonder\"land 24\\");
+        // A message literal is the message: its marker only.
+        let append = t.exchanges[2].command.as_ref().unwrap();
+        assert_eq!(append.args, "INBOX (\\Seen) {14}");
         assert_eq!(
-            t.exchanges[1].command.as_ref().unwrap().args,
-            "alice <redacted>"
+            t.exchanges[3].command.as_ref().unwrap().args,
+            "&AMQ-rger {12+}"
         );
         let s = summary(&t);
         assert_eq!(
@@ -1203,6 +1326,44 @@ mod tests {
             t.exchanges[3].command.as_ref().unwrap().mailbox.as_deref(),
             Some("Ärger")
         );
+    }
+
+    /// The server's go-ahead for a synchronising literal is part of the command's exchange,
+    /// in wire order before its completion, also while the command line is still held.
+    #[test]
+    fn continuations_for_synchronising_literals_are_kept() {
+        let t = run(&[
+            (S, b"* OK ready\r\n"),
+            (C, b"A1 LOGIN {5}\r\n"),
+            (S, b"+ ok\r\n"),
+            (C, b"alice {3}\r\n"),
+            (S, b"+ Ready for more\r\n"),
+            (C, b"pwd\r\n"),
+            (S, b"A1 OK logged in\r\n"),
+            (C, b"A2 APPEND INBOX {4}\r\n"),
+            (S, b"+ Ready\r\n"),
+            (C, b"ab\r\n\r\nA3 NOOP\r\n"),
+            (S, b"A2 OK done\r\nA3 OK\r\n"),
+            // The second literal is refused: the first go-ahead still belongs to A4.
+            (C, b"A4 APPEND INBOX {2}\r\n"),
+            (S, b"+ go\r\n"),
+            (C, b"xy {99999}\r\n"),
+            (S, b"A4 NO [TOOBIG] too big\r\n"),
+        ]);
+        let codes = |i: usize| -> Vec<String> {
+            t.exchanges
+                .get(i)
+                .unwrap()
+                .replies
+                .iter()
+                .map(|r| r.lines[0].clone())
+                .collect()
+        };
+        assert_eq!(codes(1), ["+ ok", "+ Ready for more", "A1 OK logged in"]);
+        assert_eq!(codes(2), ["+ Ready", "A2 OK done"]);
+        assert_eq!(codes(3), ["A3 OK"]);
+        assert_eq!(codes(4), ["+ go", "A4 NO [TOOBIG] too big"]);
+        assert!(t.anomalies().is_empty(), "{:?}", t.anomalies());
     }
 
     /// RFC 3502: several messages in one APPEND; a mailbox name sent as a literal is not one.
@@ -1227,6 +1388,113 @@ mod tests {
             t.exchanges[1].command.as_ref().unwrap().mailbox.as_deref(),
             Some("INBOX")
         );
+    }
+
+    /// Literals in other commands' arguments are shown after their markers; a password
+    /// given as an atom is redacted beside a user name given as a literal.
+    #[test]
+    fn literal_arguments_are_shown_as_literals() {
+        let t = run(&[
+            (S, b"* OK [CAPABILITY IMAP4rev1 LITERAL+] ready\r\n"),
+            (C, b"A1 LOGIN {5+}\r\nalice pw\r\n"),
+            (S, b"A1 OK in\r\n"),
+            (C, b"A2 SELECT {5}\r\n"),
+            (S, b"+ go\r\n"),
+            (C, b"INBOX\r\n"),
+            (S, b"A2 OK done\r\n"),
+            (
+                C,
+                b"A3 SEARCH CHARSET UTF-8 TEXT {6+}\r\n\xd0\xb4\xd0\xb0 x\r\n",
+            ),
+            (S, b"A3 OK done\r\n"),
+        ]);
+        let args = |i: usize| {
+            t.exchanges
+                .get(i)
+                .unwrap()
+                .command
+                .as_ref()
+                .unwrap()
+                .args
+                .clone()
+        };
+        assert_eq!(args(1), "{5+} alice <redacted>");
+        assert_eq!(args(2), "{5} INBOX");
+        assert_eq!(args(3), "CHARSET UTF-8 TEXT {6+} \u{434}\u{430} x");
+        assert_eq!(
+            t.exchanges
+                .get(2)
+                .unwrap()
+                .command
+                .as_ref()
+                .unwrap()
+                .mailbox
+                .as_deref(),
+            Some("INBOX")
+        );
+    }
+
+    /// A header-section fetch is how clients list a mailbox: its fields are decoded (RFC
+    /// 2047, charsets, addresses), shown in the summary and kept on the reply. Not a message.
+    #[test]
+    fn header_fetches_are_decoded() {
+        let head = b"Date: Thu, 26 Nov 2026 08:11:31 +0000\r\nFrom: =?iso-8859-1?q?J=F6rg?= <jorg@example.net>\r\nSubject: =?utf-8?b?Q2Fmw6kgbWVudQ==?=\r\nTo: alice@example.test\r\n\r\n";
+        let mut resp = format!(
+            "* 2 FETCH (UID 7 BODY[HEADER.FIELDS (DATE FROM SUBJECT TO)] {{{}}}\r\n",
+            head.len()
+        )
+        .into_bytes();
+        resp.extend_from_slice(head);
+        resp.extend_from_slice(b")\r\n* 3 FETCH (BODY[HEADER] {22}\r\nSubject: afternoon\r\n\r\n)\r\n* 4 FETCH (RFC822.HEADER {2}\r\n\r\n)\r\nf OK done\r\n");
+        let t = run(&[
+            (S, b"* OK ready\r\n"),
+            (
+                C,
+                b"f UID FETCH 7:9 (BODY.PEEK[HEADER.FIELDS (DATE FROM SUBJECT TO)])\r\n",
+            ),
+            (S, &resp),
+        ]);
+        let replies = &t.exchanges.get(1).unwrap().replies;
+        assert_eq!(
+            replies[0].summary.as_deref(),
+            Some(
+                "message 2: UID 7; headers: \"Café menu\" from Jörg <jorg@example.net> to alice@example.test, date Thu, 26 Nov 2026 08:11:31 +0000"
+            )
+        );
+        let h = replies[0].headers.as_ref().unwrap();
+        assert_eq!(h.subject.as_deref(), Some("Café menu"));
+        assert_eq!(h.from.as_deref(), Some("Jörg <jorg@example.net>"));
+        assert_eq!(h.raw.len(), 4);
+        assert_eq!(
+            replies[1].summary.as_deref(),
+            Some("message 3: headers: \"afternoon\"")
+        );
+        // An empty header section: nothing to decode, its size only.
+        assert_eq!(
+            replies[2].summary.as_deref(),
+            Some("message 4: RFC822.HEADER (2 bytes)")
+        );
+        assert!(replies[2].headers.is_none());
+        assert!(t.messages.is_empty());
+    }
+
+    /// A capture that ends inside a literal still shows the command and its go-ahead.
+    #[test]
+    fn command_cut_inside_its_literal_is_shown() {
+        let t = run(&[
+            (S, b"* OK ready\r\n"),
+            (C, b"A1 APPEND INBOX {40}\r\n"),
+            (S, b"+ Ready\r\n"),
+            (C, b"Subject: cut\r\n"),
+        ]);
+        let e = t.exchanges.get(1).unwrap();
+        assert_eq!(e.command.as_ref().unwrap().verb, "APPEND");
+        assert_eq!(e.replies[0].lines, ["+ Ready"]);
+        assert!(e.incomplete);
+        assert_eq!(t.messages.len(), 1);
+        assert!(t.messages[0].incomplete);
+        let names: Vec<&str> = t.anomalies().iter().map(|a| a.name()).collect();
+        assert_eq!(names, ["literal-cut-short"]);
     }
 
     #[test]
@@ -1387,6 +1655,79 @@ mod tests {
             .collect();
         assert_eq!(limits.len(), 1, "{:?}", t.anomalies());
         assert!(limits[0].contains("nested deeper than 32"), "{limits:?}");
+    }
+
+    /// A capture that starts anywhere in a real session (both sides cut at the same point
+    /// of the wire, `midstream`): no panic, no anomaly the session does not have, and every
+    /// tagged completion is paired with the command of its tag.
+    #[test]
+    fn capture_cut_at_every_point() {
+        const SESSION: &[(Side, &[u8])] = &[
+            (S, b"* OK [CAPABILITY IMAP4rev1 LITERAL+ IDLE] Dovecot ready.\r\n"),
+            (C, b"a1 CAPABILITY\r\n"),
+            (S, b"* CAPABILITY IMAP4rev1 LITERAL+ IDLE\r\na1 OK done\r\n"),
+            (C, b"a2 LOGIN {5}\r\n"),
+            (S, b"+ OK\r\n"),
+            (C, b"alice {6}\r\n"),
+            (S, b"+ OK\r\n"),
+            (C, b"s3cr3t\r\n"),
+            (S, b"* CAPABILITY IMAP4rev1 MOVE\r\na2 OK Logged in\r\n"),
+            (C, b"a3 SELECT INBOX\r\n"),
+            (S, b"* FLAGS (\\Seen)\r\n* 2 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\na3 OK [READ-WRITE] done\r\n"),
+            (C, b"a4 FETCH 1:2 (UID ENVELOPE BODY.PEEK[HEADER.FIELDS (FROM SUBJECT)])\r\n"),
+            (S, b"* 1 FETCH (UID 1 ENVELOPE (\"d\" {5}\r\nHello ((NIL NIL \"bob\" \"x.test\")) NIL NIL NIL NIL NIL NIL NIL) BODY[HEADER.FIELDS (FROM SUBJECT)] {36}\r\nFrom: bob@x.test\r\nSubject: Hello\r\n\r\n)\r\n"),
+            (S, b"* 2 FETCH (UID 2 ENVELOPE (\"d\" \"Hi\" NIL NIL NIL NIL NIL NIL NIL NIL) BODY[HEADER.FIELDS (FROM SUBJECT)] {2}\r\n\r\n)\r\na4 OK Fetch completed.\r\n"),
+            (C, b"a5 FETCH 1 BODY[]\r\n"),
+            (S, b"* 1 FETCH (BODY[] {56}\r\nSubject: Hello\r\n\r\na5 OK not a reply\r\n* 9 EXISTS\r\n+ no\r\n)\r\na5 OK done\r\n"),
+            (C, b"a6 APPEND INBOX {24}\r\n"),
+            (S, b"+ Ready for literal data\r\n"),
+            (C, b"Subject: x\r\n\r\nhi, all.\r\n\r\n"),
+            (S, b"a6 OK [APPENDUID 7 3] Append completed.\r\n"),
+            (C, b"a7 IDLE\r\n"),
+            (S, b"+ idling\r\n* 3 EXISTS\r\n"),
+            (C, b"DONE\r\n"),
+            (S, b"a7 OK Idle completed.\r\n"),
+            (C, b"a8 LOGOUT\r\n"),
+            (S, b"* BYE Logging out\r\na8 OK Logout completed.\r\n"),
+        ];
+        let whole = run(SESSION);
+        assert!(whole.anomalies().is_empty(), "{:?}", whole.anomalies());
+        assert_eq!(whole.messages.len(), 2);
+        let total: usize = SESSION.iter().map(|s| s.1.len()).sum();
+        for cut in 0..=total {
+            let mut skip = cut;
+            let steps: Vec<(Side, &[u8])> = SESSION
+                .iter()
+                .filter_map(|&(side, data)| {
+                    let drop = skip.min(data.len());
+                    skip -= drop;
+                    (drop < data.len()).then(|| (side, &data[drop..]))
+                })
+                .collect();
+            let t = crate::proto::testkit::run(Box::new(Imap::new(BOUNDS, true)), &steps, &[]);
+            let names: Vec<&str> = t.anomalies().iter().map(|a| a.name()).collect();
+            assert!(
+                names.is_empty(),
+                "cut at {cut}: {names:?} {:?}",
+                t.anomalies()
+            );
+            for e in t.exchanges.iter() {
+                let Some(tag) = e.command.as_ref().and_then(|c| c.tag.as_deref()) else {
+                    continue;
+                };
+                for r in e
+                    .replies
+                    .iter()
+                    .filter(|r| matches!(r.code.as_str(), "OK" | "NO" | "BAD"))
+                {
+                    assert!(
+                        r.lines[0].starts_with(&format!("{tag} ")),
+                        "cut at {cut}: {tag} paired with {:?}",
+                        r.lines[0]
+                    );
+                }
+            }
+        }
     }
 
     mod props {

@@ -2,7 +2,8 @@
 //! logical line: atoms, numbers, quoted strings, literals (`{n}`, `{n+}`, `{n-}`, `~{n}`),
 //! NIL, astrings, nstrings, parenthesised lists, sequence sets, flags, response codes and
 //! FETCH item names; a tolerant reader of data items built from them; and the one-line FETCH
-//! summary (UID, FLAGS, RFC822.SIZE, INTERNALDATE, ENVELOPE, BODYSTRUCTURE).
+//! summary (UID, FLAGS, RFC822.SIZE, INTERNALDATE, ENVELOPE, BODYSTRUCTURE, and header
+//! sections decoded by `mime::parse_header_block`).
 //!
 //! The framing layer (`imap.rs`) runs first: it cuts a direction into logical lines, text
 //! pieces each ending in a literal marker, and the literals' bytes. The grammar reads the text
@@ -274,6 +275,17 @@ impl<'a> Value<'a> {
         }
     }
 
+    /// `string` / `nstring` text: an atom (not NIL), a quoted string or a kept literal.
+    pub fn string(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Value::Literal(Literal {
+                framed: Some((_, data)),
+                ..
+            }) => Some(String::from_utf8_lossy(data)),
+            v => v.text(),
+        }
+    }
+
     /// `astring` / `string` bytes: an atom, a quoted string or a kept literal.
     pub fn astring(&self) -> Option<&[u8]> {
         match self {
@@ -438,17 +450,30 @@ pub fn fetch_data(line: &[u8]) -> Option<usize> {
 
 // ----- FETCH summary ---------------------------------------------------------------------
 
+/// Characters of one ENVELOPE field read (a literal may hold far more).
+const FIELD_CHARS: usize = 400;
+
+/// An ENVELOPE text field (`nstring`, a literal too) as shown: unfolded (a literal may
+/// carry CRLF), RFC 2047 words decoded, at most [`FIELD_CHARS`] characters read.
+fn field(v: &Value) -> Option<String> {
+    let s = v.string()?;
+    let s = super::line::truncate(&s, FIELD_CHARS);
+    let unfolded: String = s
+        .split("\r\n")
+        .flat_map(|piece| piece.split(['\r', '\n']))
+        .collect::<Vec<_>>()
+        .join("");
+    Some(crate::mime::decode_words(&unfolded))
+}
+
 fn address_list(item: &Value) -> String {
     item.list()
         .iter()
         .filter_map(|a| {
             let f = a.list();
-            let name = f
-                .first()
-                .and_then(Value::text)
-                .map(|n| crate::mime::decode_words(&n));
-            let mailbox = f.get(2).and_then(Value::text)?;
-            let host = f.get(3).and_then(Value::text).unwrap_or_default();
+            let name = f.first().and_then(field);
+            let mailbox = f.get(2).and_then(field)?;
+            let host = f.get(3).and_then(field).unwrap_or_default();
             Some(match name {
                 Some(n) if !n.is_empty() => format!("{n} <{mailbox}@{host}>"),
                 _ => format!("{mailbox}@{host}"),
@@ -456,6 +481,14 @@ fn address_list(item: &Value) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+fn lowered(v: &Value) -> Option<String> {
+    v.string().map(|s| truncate_lower(&s))
+}
+
+fn truncate_lower(s: &str) -> String {
+    super::line::truncate(s, FIELD_CHARS).to_ascii_lowercase()
 }
 
 /// `type/subtype` of a body structure, with the parts of a multipart.
@@ -473,25 +506,57 @@ fn structure(item: &Value, depth: usize) -> String {
         let sub = f
             .iter()
             .find_map(|i| match i {
-                Value::Quoted(s) => Some(String::from_utf8_lossy(s).to_ascii_lowercase()),
+                Value::Quoted(_) | Value::Literal(_) => lowered(i),
                 _ => None,
             })
             .unwrap_or_else(|| "mixed".into());
         return format!("multipart/{sub} ({})", parts.join(", "));
     }
-    let t = f.first().and_then(Value::text);
-    let s = f.get(1).and_then(Value::text);
+    let t = f.first().and_then(Value::string);
+    let s = f.get(1).and_then(Value::string);
     format!(
         "{}/{}",
-        t.as_deref().unwrap_or("?").to_ascii_lowercase(),
-        s.as_deref().unwrap_or("?").to_ascii_lowercase()
+        truncate_lower(t.as_deref().unwrap_or("?")),
+        truncate_lower(s.as_deref().unwrap_or("?"))
     )
 }
 
 /// A one-line summary of FETCH data: `msg-att` = "(" item SP value *(SP item SP value) ")".
 pub fn fetch_summary(data: &[Value]) -> Option<String> {
-    let list = data.first()?.list();
+    fetch_reading(data).0
+}
+
+/// Whether a FETCH item (upper case) is a header section: `BODY[HEADER]`,
+/// `BODY[1.2.HEADER]`, `BODY[HEADER.FIELDS (…)]`, `BODY[HEADER.FIELDS.NOT (…)]`,
+/// `RFC822.HEADER` (a partial range after it too).
+fn is_header_section(key: &str) -> bool {
+    if key == "RFC822.HEADER" {
+        return true;
+    }
+    let Some(section) = ["BODY[", "BODY.PEEK["]
+        .iter()
+        .find_map(|p| key.strip_prefix(p))
+        .and_then(|s| s.split(']').next())
+    else {
+        return false;
+    };
+    let last = section.split(' ').next().unwrap_or("").rsplit('.');
+    let words: Vec<&str> = last.take(2).collect();
+    // HEADER, n.HEADER, HEADER.FIELDS, HEADER.FIELDS.NOT
+    matches!(
+        words.as_slice(),
+        ["HEADER", ..] | ["FIELDS", "HEADER"] | ["NOT", "FIELDS"]
+    )
+}
+
+/// The summary line of FETCH data, and the decoded fields of its first header section.
+pub fn fetch_reading(data: &[Value]) -> (Option<String>, Option<crate::mime::Headers>) {
+    let Some(first) = data.first() else {
+        return (None, None);
+    };
+    let list = first.list();
     let mut out = Vec::new();
+    let mut headers = None;
     for pair in list.chunks_exact(2) {
         let (key, value) = (&pair[0], &pair[1]);
         let key = key.text().unwrap_or_default().to_ascii_uppercase();
@@ -506,10 +571,7 @@ pub fn fetch_summary(data: &[Value]) -> Option<String> {
             "INTERNALDATE" => out.push(format!("received {}", text())),
             "ENVELOPE" => {
                 let f = value.list();
-                let subject = f
-                    .get(1)
-                    .and_then(Value::text)
-                    .map(|s| crate::mime::decode_words(&s));
+                let subject = f.get(1).and_then(field);
                 let from = f.get(2).map(address_list).unwrap_or_default();
                 out.push(format!(
                     "\"{}\" from {}",
@@ -519,13 +581,62 @@ pub fn fetch_summary(data: &[Value]) -> Option<String> {
             }
             "BODYSTRUCTURE" | "BODY" => out.push(structure(value, 0)),
             k => {
-                if let Value::Literal(l) = value {
-                    out.push(format!("{k} ({} bytes)", l.announced));
+                let bytes = match value {
+                    Value::Literal(Literal {
+                        framed: Some((_, data)),
+                        ..
+                    }) => Some(&data[..]),
+                    Value::Quoted(q) => Some(&q[..]),
+                    _ => None,
+                };
+                let decoded = bytes
+                    .filter(|_| is_header_section(k))
+                    .map(crate::mime::parse_header_block)
+                    .filter(|h| !h.raw.is_empty());
+                match (decoded, value) {
+                    (Some(h), _) => {
+                        out.push(format!("headers: {}", header_line(&h)));
+                        headers.get_or_insert(h);
+                    }
+                    (None, Value::Literal(l)) => out.push(format!("{k} ({} bytes)", l.announced)),
+                    _ => {}
                 }
             }
         }
     }
-    (!out.is_empty()).then(|| out.join("; "))
+    ((!out.is_empty()).then(|| out.join("; ")), headers)
+}
+
+/// Decoded header fields in one line: `"subject" from … to … cc …, date …`; without any of
+/// those, the fields as sent.
+fn header_line(h: &crate::mime::Headers) -> String {
+    let cut = |s: &str| super::line::truncate(s, FIELD_CHARS);
+    let mut words = Vec::new();
+    if let Some(s) = &h.subject {
+        words.push(format!("\"{}\"", cut(s)));
+    }
+    for (label, v) in [("from", &h.from), ("to", &h.to), ("cc", &h.cc)] {
+        if let Some(v) = v {
+            words.push(format!("{label} {}", cut(v)));
+        }
+    }
+    let mut line = words.join(" ");
+    if let Some(d) = &h.date {
+        if !line.is_empty() {
+            line.push_str(", ");
+        }
+        line.push_str(&format!("date {}", cut(d)));
+    }
+    if line.is_empty() {
+        line = h
+            .raw
+            .iter()
+            .take(8)
+            .map(|(n, v)| format!("{n}: {}", cut(v)))
+            .collect::<Vec<_>>()
+            .join(", ");
+    }
+    line
 }
 
 #[cfg(test)]
@@ -757,6 +868,55 @@ mod tests {
             "flags [\\Seen]; received 17-Jul-1996 02:44:25 -0700; 4286 bytes"
         );
         assert_eq!(summary(b"FLAGS"), None);
+    }
+
+    /// ENVELOPE and BODYSTRUCTURE fields may arrive as literals (servers send them for
+    /// subjects with quotes, CR/LF or 8-bit bytes): read from the framing's bytes.
+    #[test]
+    fn envelope_and_bodystructure_fields_as_literals() {
+        let (subject, name, sub) = (
+            b"Say \"hi\"\r\n again".to_vec(),
+            b"=?utf-8?q?Dora_M=C3=BCller?=".to_vec(),
+            b"alternative".to_vec(),
+        );
+        let l = Line::new(
+            [
+                &b"(UID 4 ENVELOPE (\"Thu, 26 Nov 2026 08:11:31 +0000\" {16}\r\n"[..],
+                b" (({28}\r\n",
+                b" NIL \"dora\" \"example.net\")) NIL NIL NIL NIL NIL NIL NIL) BODYSTRUCTURE ((\"text\" \"plain\" NIL NIL NIL \"7bit\" 1 1)(\"text\" \"html\" NIL NIL NIL \"7bit\" 1 1) {11}\r\n",
+                b"))",
+            ],
+            [subject.as_slice(), name.as_slice(), sub.as_slice()],
+        );
+        let v = l.reader(32).values(0, Words::FetchItem);
+        assert_eq!(
+            fetch_summary(&v).unwrap(),
+            "UID 4; \"Say \"hi\" again\" from Dora Müller <dora@example.net>; multipart/alternative (text/plain, text/html)"
+        );
+    }
+
+    #[test]
+    fn header_sections() {
+        for k in [
+            "BODY[HEADER]",
+            "BODY[2.1.HEADER]",
+            "BODY[HEADER.FIELDS (DATE FROM)]",
+            "BODY[HEADER.FIELDS.NOT (X-A)]<0>",
+            "BODY.PEEK[HEADER]",
+            "RFC822.HEADER",
+        ] {
+            assert!(is_header_section(k), "{k}");
+        }
+        for k in [
+            "BODY[]",
+            "BODY[TEXT]",
+            "BODY[1.MIME]",
+            "RFC822",
+            "BODY[1]",
+            "HEADER",
+        ] {
+            assert!(!is_header_section(k), "{k}");
+        }
     }
 
     #[test]

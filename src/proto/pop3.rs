@@ -540,6 +540,7 @@ impl Pop3 {
             enhanced: resp_code,
             lines: vec![text.clone()],
             summary: None,
+            headers: None,
             latency_ms: None,
         };
         let Some(&idx) = self.pending.front() else {

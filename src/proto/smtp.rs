@@ -762,6 +762,7 @@ impl Smtp {
                 enhanced,
                 lines,
                 summary: None,
+                headers: None,
                 latency_ms: None,
             });
         }

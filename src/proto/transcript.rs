@@ -145,6 +145,10 @@ pub struct Reply {
     /// A short reading of the reply's data (IMAP FETCH: UID, flags, size, envelope, …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
+    /// IMAP: the header fields a FETCH of a header section (`BODY[HEADER]`,
+    /// `BODY[HEADER.FIELDS (…)]`, `RFC822.HEADER`) carried, decoded. Not a message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headers: Option<Box<crate::mime::Headers>>,
     /// Milliseconds since the command (or the previous reply of the exchange); set when the
     /// session is built.
     pub latency_ms: Option<f64>,

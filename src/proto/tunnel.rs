@@ -470,6 +470,7 @@ impl Tunnel {
                 enhanced: None,
                 lines,
                 summary: None,
+                headers: None,
                 latency_ms: None,
             });
             if (100..200).contains(&code) {
@@ -716,6 +717,7 @@ fn reply(mark: Mark, code: String, text: &str) -> Reply {
         code,
         enhanced: None,
         summary: None,
+        headers: None,
         latency_ms: None,
     }
 }
