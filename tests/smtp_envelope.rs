@@ -50,3 +50,108 @@ fn pipelined_bdat_last_and_client_first_keep_the_envelope() {
         .collect();
     assert!(!names.contains(&"reply-without-command"), "{names:?}");
 }
+
+/// The frames of a little-endian Ethernet pcap: the file header, then each record whole.
+fn frames(pcap: &[u8]) -> (&[u8], Vec<&[u8]>) {
+    let mut out = Vec::new();
+    let mut at = 24;
+    while at + 16 <= pcap.len() {
+        let len = u32::from_le_bytes(pcap[at + 8..at + 12].try_into().unwrap()) as usize;
+        out.push(&pcap[at..at + 16 + len]);
+        at += 16 + len;
+    }
+    (&pcap[..24], out)
+}
+
+/// A record's TCP source port and payload (Ethernet, IPv4).
+fn tcp(record: &[u8]) -> (u16, &[u8]) {
+    let ip = &record[16 + 14..];
+    let ihl = usize::from(ip[0] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+    let tcp = &ip[ihl..total];
+    let doff = usize::from(tcp[12] >> 4) * 4;
+    (u16::from_be_bytes([tcp[0], tcp[1]]), &tcp[doff..])
+}
+
+/// Issue 9 "Greeting missing or client first", on a real Postfix session: the capture
+/// picked up at every frame, and the same with the client's first data before the
+/// greeting (a client that does not wait for it). No false pairing anomalies; the message is decoded whenever its DATA is in.
+#[test]
+fn every_cut_of_a_postfix_session_pairs_replies_by_meaning() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/samples/smtp-attachment.pcap"
+    ))
+    .unwrap();
+    let (header, all) = frames(&pcap);
+    let data_at = all
+        .iter()
+        .position(|f| tcp(f).1.starts_with(b"DATA\r\n"))
+        .expect("a DATA command");
+    let rcpt_at = all
+        .iter()
+        .position(|f| tcp(f).1.starts_with(b"RCPT "))
+        .expect("a RCPT command");
+    for cut in 0..all.len() {
+        let kept: Vec<&[u8]> = all[cut..].to_vec();
+        let mut client_first = kept.clone();
+        let carrying = |f: &&[u8], client: bool| {
+            let (port, payload) = tcp(f);
+            !payload.is_empty() && (port != 25) == client
+        };
+        if let (Some(c), Some(s)) = (
+            client_first.iter().position(|f| carrying(f, true)),
+            client_first.iter().position(|f| carrying(f, false)),
+        ) && s < c
+            && tcp(client_first[s]).1.starts_with(b"220 ")
+        {
+            let f = client_first.remove(c);
+            client_first.insert(s, f);
+        }
+        for (variant, frames) in [("cut", kept), ("client first", client_first)] {
+            let file = dir.path().join("cut.pcap");
+            let mut bytes = header.to_vec();
+            frames.iter().for_each(|f| bytes.extend_from_slice(f));
+            std::fs::write(&file, bytes).unwrap();
+            let out = support::mailscope()
+                .arg(&file)
+                .args(["--format", "json"])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{variant} at frame {cut}");
+            let session = out
+                .stdout
+                .split(|&b| b == b'\n')
+                .filter_map(|l| serde_json::from_slice::<Value>(l).ok())
+                .find(|v| v["type"] == "session");
+            let Some(s) = session else {
+                assert!(cut > data_at, "{variant} at frame {cut}: no session");
+                continue;
+            };
+            let bad: Vec<&Value> = s["anomalies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|a| {
+                    matches!(
+                        a["name"].as_str(),
+                        Some("data-after-rejected-data" | "reply-without-command")
+                    )
+                })
+                .collect();
+            assert!(bad.is_empty(), "{variant} at frame {cut}: {bad:?}");
+            if cut <= data_at {
+                let m = &s["messages"][0];
+                assert_eq!(
+                    m["headers"]["subject"], "Quarterly report",
+                    "{variant} at {cut}"
+                );
+                if cut <= rcpt_at {
+                    let want = serde_json::json!(["alice@example.test"]);
+                    assert_eq!(m["rcpt_to"], want, "{variant} at {cut}");
+                }
+            }
+        }
+    }
+}
