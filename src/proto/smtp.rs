@@ -1802,6 +1802,29 @@ mod tests {
         assert_eq!(verbs(&t)[2], ("QUIT".into(), vec!["221".into()]));
     }
 
+    /// A message waiting for its transaction's replies is held in flight: counted by
+    /// `held_bytes` and let go by `shed` (the memory budget), hashed all the same.
+    #[test]
+    fn messages_waiting_for_replies_answer_to_the_budget() {
+        let mut s = Smtp::new(BOUNDS, false);
+        let m = Mark::default();
+        s.on_data(S, b"220 mx\r\n", m);
+        s.on_data(
+            C,
+            b"MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nBDAT 5 LAST\r\nhello",
+            m,
+        );
+        assert_eq!(s.held_bytes(), 5);
+        s.shed();
+        assert_eq!(s.held_bytes(), 0);
+        s.on_data(S, b"250 ok\r\n250 ok\r\n250 queued\r\n", m);
+        let t = s.finish(m);
+        assert_eq!(t.messages.len(), 1);
+        assert!(t.messages[0].not_decoded.is_some());
+        assert_eq!(t.messages[0].size, 5);
+        assert_eq!(t.messages[0].rcpt_to, vec!["b@y"]);
+    }
+
     mod props {
         use super::*;
         use proptest::prelude::*;
