@@ -7,11 +7,18 @@
 //!  client:  Command ──DATA──▶ Hold ──354──▶ Data ──CRLF.CRLF──▶ Command
 //!              │                 └──4xx/5xx──▶ Discard (rejected content) ──▶ Command
 //!              ├──BDAT n──▶ Chunk(n bytes, counted exactly) ──▶ Command
+//!              ├──BDAT bad args──▶ Hold ──2xx──▶ Chunk / ──4xx/5xx──▶ Command
 //!              ├──AUTH──▶ Sasl (lines are SASL responses) ──2xx/5xx──▶ Command
 //!              └──STARTTLS──▶ Hold ──220──▶ Tls (nothing more is parsed)
 //!  server:  lines "ddd-…" accumulate, "ddd …" completes a reply; each reply goes to the
-//!           oldest command still waiting (pipelining), DATA and AUTH take several.
+//!           oldest command still waiting (pipelining) if its code can answer it (220
+//!           greets, 354 answers DATA, 334 AUTH, 221 QUIT, x.1.y MAIL/RCPT), else to the
+//!           first waiting command it names, else it stands alone; DATA, AUTH take several.
 //! ```
+//!
+//! A mail transaction (MAIL, RCPTs, the content) is settled when the server has answered
+//! all its commands, or the session ends: only then is its message stored, with the
+//! sender of its own MAIL and the recipients the server accepted (pipelined or not).
 //!
 //! Framing comes before grammar: the client stream is cut into command lines, DATA content
 //! or BDAT chunks first, so message content can never be read as commands. Bytes the client
@@ -40,6 +47,8 @@ const MAX_HELD: usize = 64 << 10;
 enum Hold {
     Data,
     StartTls,
+    /// A BDAT whose arguments are a syntax error: a chunk follows only if it is accepted.
+    Bdat,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,8 +76,6 @@ struct Building {
     eight_bit: bool,
     long_line: bool,
     bare_lf: bool,
-    /// Read without the server's 354: which recipients it accepted was not known yet.
-    unanswered: bool,
 }
 
 impl Building {
@@ -81,13 +88,57 @@ impl Building {
             eight_bit: false,
             long_line: false,
             bare_lf: false,
-            unanswered: false,
         }
     }
 
     fn push(&mut self, data: &[u8], max: usize) {
         self.eight_bit = self.eight_bit || !data.is_ascii();
         self.body.push(data, max);
+    }
+}
+
+/// A message whose content ended, waiting for its transaction's envelope.
+struct Ended {
+    b: Building,
+    cut: bool,
+    exchange: usize,
+}
+
+/// One mail transaction as the client sent it (MAIL, RCPTs, content). Its envelope is
+/// settled once the server answered every command in it, or the session ended.
+struct Txn {
+    /// Exchange of its MAIL (None: it began before the capture).
+    mail: Option<usize>,
+    mail_from: Option<String>,
+    /// BODY=8BITMIME (or another non-7BIT body) or SMTPUTF8 declared.
+    eight_bit_ok: bool,
+    /// Recipients named (up to `max_replies`): exchange, address, the server's answer
+    /// (None: not answered).
+    rcpts: Vec<(usize, String, Option<bool>)>,
+    /// Recipients before this one are answered (replies come in order).
+    answered: usize,
+    /// The last exchange that belongs to it.
+    last: usize,
+    /// The client ended it (content ended, RSET, DATA refused): no command joins it.
+    closed: bool,
+    /// Its MAIL was sent while an earlier transaction was open and is not answered yet.
+    nested: bool,
+    message: Option<Ended>,
+}
+
+impl Txn {
+    fn new(mail: Option<usize>, last: usize) -> Txn {
+        Txn {
+            mail,
+            mail_from: None,
+            eight_bit_ok: false,
+            rcpts: Vec::new(),
+            answered: 0,
+            last,
+            closed: false,
+            nested: false,
+            message: None,
+        }
     }
 }
 
@@ -113,15 +164,13 @@ pub struct Smtp {
     client_resync: bool,
     server_resync: bool,
     offsets: [u64; 2],
-    /// MAIL FROM of the transaction in progress and its BODY/SMTPUTF8 parameters.
-    mail_from: Option<String>,
-    eight_bit_ok: bool,
-    rcpt_to: Vec<String>,
-    /// Recipients the client named in the transaction (the envelope as sent, for captures
-    /// without the server's side).
-    rcpt_sent: Vec<String>,
-    /// Index of the exchange a RCPT address waits in.
+    /// Mail transactions whose envelope is not settled, oldest first; the client's
+    /// commands join the last one while it is open.
+    txns: VecDeque<Txn>,
     ehlo_done: bool,
+    /// Replies are known to pair with commands: false mid-stream until the commands seen
+    /// are all answered (replies to commands before the capture are not anomalies).
+    synced: bool,
     /// Messages completed so far (also those already handed out as events).
     message_count: usize,
     /// DATA commands whose content was read without waiting for the 354 (a client that
@@ -151,13 +200,11 @@ impl Smtp {
             greeting_seen: false,
             midstream,
             client_resync: midstream,
-            server_resync: false,
+            server_resync: midstream,
             offsets: [0, 0],
-            mail_from: None,
-            eight_bit_ok: false,
-            rcpt_to: Vec::new(),
-            rcpt_sent: Vec::new(),
+            txns: VecDeque::new(),
             ehlo_done: false,
+            synced: !midstream,
             message_count: 0,
             unanswered_data: 0,
             releasing: false,
@@ -265,13 +312,22 @@ impl Smtp {
 
     /// Bytes of messages in flight kept for decoding.
     pub fn held_bytes(&self) -> usize {
-        self.building.as_ref().map_or(0, |b| b.body.held())
+        let waiting: usize = self
+            .txns
+            .iter()
+            .filter_map(|t| t.message.as_ref())
+            .map(|e| e.b.body.held())
+            .sum();
+        self.building.as_ref().map_or(0, |b| b.body.held()) + waiting
     }
 
     /// Stops keeping the bytes of the message in flight (memory budget).
     pub fn shed(&mut self) {
         if let Some(b) = self.building.as_mut() {
             b.body.shed();
+        }
+        for e in self.txns.iter_mut().filter_map(|t| t.message.as_mut()) {
+            e.b.body.shed();
         }
     }
 
@@ -304,9 +360,10 @@ impl Smtp {
                     "the connection ended inside a message",
                 );
                 let idx = self.pending.back().copied().unwrap_or(0);
-                self.store_message(b, true, idx);
+                self.end_content(b, true, idx);
             }
         }
+        self.settle(true);
         for i in std::mem::take(&mut self.pending) {
             self.t.give_up(i);
         }
@@ -333,14 +390,26 @@ impl Smtp {
                     if self.held.is_empty() {
                         self.held_mark = mark;
                     }
-                    if hold == Hold::Data {
-                        self.held.extend_from_slice(data);
-                        if self.held.len() >= MAX_HELD && !self.releasing {
-                            self.accept_unanswered_data();
+                    match hold {
+                        Hold::Data => {
+                            self.held.extend_from_slice(data);
+                            if self.held.len() >= MAX_HELD && !self.releasing {
+                                self.accept_unanswered_data();
+                            }
                         }
-                    } else {
-                        let room = MAX_HELD.saturating_sub(self.held.len());
-                        self.held.extend_from_slice(&data[..data.len().min(room)]);
+                        Hold::Bdat => {
+                            self.held.extend_from_slice(data);
+                            if self.held.len() >= MAX_HELD && !self.releasing {
+                                // Not waiting for the answer: read as the server would
+                                // after its syntax error, as commands.
+                                self.client = Client::Command;
+                                self.release_held();
+                            }
+                        }
+                        Hold::StartTls => {
+                            let room = MAX_HELD.saturating_sub(self.held.len());
+                            self.held.extend_from_slice(&data[..data.len().min(room)]);
+                        }
                     }
                     return;
                 }
@@ -456,13 +525,16 @@ impl Smtp {
             );
         }
         let idx = self.t.push_exchange(Exchange::of(mark, command, pipelined));
-        self.t.in_flight(&mut self.pending, idx, mark);
+        if self.t.in_flight(&mut self.pending, idx, mark).is_some() {
+            self.settle(false);
+        }
         match known {
             Some(Verb::Mail) => {
                 let ex = &self.t.exchanges[idx];
                 let cmd = ex.command.as_ref();
-                self.mail_from = cmd.and_then(|c| c.address.clone());
-                self.eight_bit_ok = cmd.is_some_and(|c| {
+                let mut txn = Txn::new(Some(idx), idx);
+                txn.mail_from = cmd.and_then(|c| c.address.clone());
+                txn.eight_bit_ok = cmd.is_some_and(|c| {
                     c.params.iter().any(|(k, v)| {
                         (k == "BODY"
                             && v.as_deref()
@@ -470,17 +542,18 @@ impl Smtp {
                             || k == "SMTPUTF8"
                     })
                 });
-                self.rcpt_to.clear();
-                self.rcpt_sent.clear();
+                txn.nested = self.txns.back().is_some_and(|t| !t.closed);
+                self.push_txn(txn);
             }
             Some(Verb::Rcpt) => {
                 let address = self.t.exchanges[idx]
                     .command
                     .as_ref()
                     .and_then(|c| c.address.clone());
+                let n = self.open_txn(idx);
                 if let Some(a) = address {
-                    if self.rcpt_sent.len() < self.bounds.max_replies {
-                        self.rcpt_sent.push(a);
+                    if self.txns[n].rcpts.len() < self.bounds.max_replies {
+                        self.txns[n].rcpts.push((idx, a, None));
                     } else {
                         let cap = self.bounds.max_replies;
                         self.t.limit("max-sent-recipients", mark, || {
@@ -490,33 +563,35 @@ impl Smtp {
                 }
             }
             Some(Verb::Data) => {
+                self.open_txn(idx);
                 self.client = Client::Hold(Hold::Data);
                 self.held.clear();
+            }
+            Some(Verb::Rset) => {
+                if let Some(t) = self.txns.back_mut().filter(|t| !t.closed) {
+                    t.closed = true;
+                    t.last = idx;
+                }
             }
             Some(Verb::StartTls) => {
                 self.client = Client::Hold(Hold::StartTls);
                 self.held.clear();
             }
-            Some(Verb::Bdat) => {
-                let mut it = args.split_ascii_whitespace();
-                let size = it.next().and_then(|s| s.parse::<u64>().ok());
-                let last = it.next().is_some_and(|s| s.eq_ignore_ascii_case("LAST"));
-                match size {
-                    Some(size) => {
-                        if self.building.is_none() {
-                            self.building = Some(Building::new("smtp-bdat", mark));
-                        }
-                        self.client = Client::Chunk {
-                            remaining: size,
-                            last,
-                        };
-                        if size == 0 {
-                            self.end_chunk(last);
-                        }
-                    }
-                    None => self.anomaly(Anomaly::BadBdatSize, mark, truncate(&text, 80)),
+            Some(Verb::Bdat) => match bdat_args(args) {
+                Some((size, last)) => {
+                    self.open_txn(idx);
+                    self.start_chunk(size, last, mark);
                 }
-            }
+                None => {
+                    // RFC 3030 2: a syntax error. The server answers 501 and reads commands;
+                    // what follows is held until its answer says so.
+                    self.anomaly(Anomaly::BadBdatSize, mark, truncate(&text, 80));
+                    if !self.server_silent() {
+                        self.client = Client::Hold(Hold::Bdat);
+                        self.held.clear();
+                    }
+                }
+            },
             Some(Verb::Auth) => {
                 let mechanism = args.split(' ').next().unwrap_or("").to_ascii_uppercase();
                 let initial = args.split_once(' ').map(|(_, r)| r.trim().to_string());
@@ -527,6 +602,108 @@ impl Smtp {
                 self.client = Client::Sasl;
             }
             _ => {}
+        }
+    }
+
+    fn start_chunk(&mut self, size: u64, last: bool, mark: Mark) {
+        if self.building.is_none() {
+            self.building = Some(Building::new("smtp-bdat", mark));
+        }
+        self.client = Client::Chunk {
+            remaining: size,
+            last,
+        };
+        if size == 0 {
+            self.end_chunk(last);
+        }
+    }
+
+    /// The transaction the client's commands join (the open one, or one begun before the
+    /// capture), now also holding exchange `idx`: its position in `txns`.
+    fn open_txn(&mut self, idx: usize) -> usize {
+        if self.txns.back().is_none_or(|t| t.closed) {
+            self.push_txn(Txn::new(None, idx));
+        }
+        let n = self.txns.len() - 1;
+        self.txns[n].last = self.txns[n].last.max(idx);
+        n
+    }
+
+    /// Past `max_in_flight` transactions not settled (a server that never answers), the
+    /// oldest is settled as it stands.
+    fn push_txn(&mut self, txn: Txn) {
+        self.txns.push_back(txn);
+        if self.txns.len() > self.bounds.max_in_flight.max(1)
+            && let Some(old) = self.txns.pop_front()
+        {
+            self.store(old);
+        }
+    }
+
+    /// Stores the messages of the transactions the server finished answering (all of them
+    /// when `all`: the session ended, or the server is silent).
+    fn settle(&mut self, all: bool) {
+        let oldest = self.pending.front().copied().unwrap_or(usize::MAX);
+        while let Some(t) = self.txns.front() {
+            // An open transaction ends when a later MAIL is accepted (or stops waiting).
+            let replaced = |next: &Txn| !next.nested || next.mail.is_none_or(|m| m < oldest);
+            let ended = t.closed || self.txns.get(1).is_some_and(replaced);
+            if !(all || ended && t.last < oldest) {
+                break;
+            }
+            if let Some(t) = self.txns.pop_front() {
+                self.store(t);
+            }
+        }
+    }
+
+    /// A RCPT's answer, recorded in the transaction that named it.
+    fn rcpt_answered(&mut self, idx: usize, accepted: bool, mark: Mark) {
+        for t in self.txns.iter_mut() {
+            while t.rcpts.get(t.answered).is_some_and(|r| r.0 < idx) {
+                t.answered += 1;
+            }
+            match t.rcpts.get_mut(t.answered) {
+                Some(r) if r.0 == idx => {
+                    r.2 = Some(accepted);
+                    t.answered += 1;
+                    return;
+                }
+                Some(_) => break,
+                None => {}
+            }
+        }
+        if accepted {
+            let cap = self.bounds.max_replies;
+            self.t.limit("max-recipients", mark, || {
+                format!("recipients of one transaction past the first {cap} are counted, not kept")
+            });
+        }
+    }
+
+    /// A MAIL's answer. A refused MAIL sent inside an open transaction leaves that one as
+    /// it was (what followed joins it); an accepted one replaces it.
+    fn mail_answered(&mut self, idx: usize, accepted: bool) {
+        let Some(n) = self.txns.iter().position(|t| t.mail == Some(idx)) else {
+            return;
+        };
+        let nested = std::mem::replace(&mut self.txns[n].nested, false);
+        let outer_open = n > 0 && !self.txns[n - 1].closed;
+        if accepted {
+            if nested && outer_open {
+                self.txns[n - 1].closed = true;
+            }
+        } else if nested && outer_open {
+            if let Some(inner) = self.txns.remove(n) {
+                let outer = &mut self.txns[n - 1];
+                let room = self.bounds.max_replies.saturating_sub(outer.rcpts.len());
+                outer.rcpts.extend(inner.rcpts.into_iter().take(room));
+                outer.last = outer.last.max(inner.last);
+                outer.closed = inner.closed;
+                outer.message = inner.message;
+            }
+        } else {
+            self.txns[n].mail_from = None;
         }
     }
 
@@ -586,7 +763,7 @@ impl Smtp {
                 .copied()
                 .find(|&i| self.verb_of(i) == Some(Verb::Data))
                 .unwrap_or(0);
-            self.store_message(b, false, idx);
+            self.end_content(b, false, idx);
         }
     }
 
@@ -596,7 +773,7 @@ impl Smtp {
         if last {
             if let Some(b) = self.building.take() {
                 // Sets the exchange's message index.
-                self.store_message(b, false, idx);
+                self.end_content(b, false, idx);
             }
         } else if self.t.exchanges.get(idx).is_some() {
             // The index the message will get when its LAST chunk arrives.
@@ -604,8 +781,11 @@ impl Smtp {
         }
     }
 
-    fn store_message(&mut self, b: Building, cut: bool, exchange: usize) {
-        if b.eight_bit && !self.eight_bit_ok {
+    /// A message's content ended: it gets its index now, and is stored when its
+    /// transaction's envelope is settled.
+    fn end_content(&mut self, b: Building, cut: bool, exchange: usize) {
+        let n = self.open_txn(exchange);
+        if b.eight_bit && !self.txns[n].eight_bit_ok {
             self.anomaly(
                 Anomaly::EightBitWithout8BitMime,
                 b.mark,
@@ -624,21 +804,33 @@ impl Smtp {
         }
         let index = self.message_count;
         self.message_count += 1;
-        let rcpt_to = if b.unanswered || self.server_silent() {
-            self.rcpt_sent.clone()
-        } else {
-            self.rcpt_to.clone()
-        };
-        self.t.add_message(Message {
-            incomplete: b.incomplete || cut,
-            mail_from: self.mail_from.clone(),
-            rcpt_to,
-            ..b.body
-                .into_message(b.origin, b.mark, exchange, self.bounds.max_message)
-        });
         if self.t.exchanges.get(exchange).is_some() {
             self.t.set_message(exchange, Some(index));
         }
+        let t = &mut self.txns[n];
+        t.closed = true;
+        t.message = Some(Ended { b, cut, exchange });
+        self.settle(self.server_silent());
+    }
+
+    /// Stores a settled transaction's message: the recipients the server accepted, and
+    /// those whose answer the capture does not show.
+    fn store(&mut self, t: Txn) {
+        let Some(e) = t.message else { return };
+        let rcpt_to = t
+            .rcpts
+            .into_iter()
+            .filter(|r| r.2 != Some(false))
+            .map(|r| r.1)
+            .collect();
+        self.t.add_message(Message {
+            incomplete: e.b.incomplete || e.cut,
+            mail_from: t.mail_from,
+            rcpt_to,
+            ..e.b
+                .body
+                .into_message(e.b.origin, e.b.mark, e.exchange, self.bounds.max_message)
+        });
     }
 
     /// The standard verb of exchange `idx`'s command, if it has one.
@@ -665,9 +857,7 @@ impl Smtp {
     fn start_unanswered_data(&mut self) {
         self.unanswered_data += 1;
         self.client = Client::Data { keep: true };
-        let mut b = Building::new("smtp-data", self.held_mark);
-        b.unanswered = true;
-        self.building = Some(b);
+        self.building = Some(Building::new("smtp-data", self.held_mark));
         self.unstuff.reset();
     }
 
@@ -771,15 +961,38 @@ impl Smtp {
     /// Gives a complete reply to the command waiting for it.
     fn dispatch(&mut self, reply: Reply) {
         let mark = reply.mark;
-        let Some(&idx) = self.pending.front() else {
-            let greeting = !self.greeting_seen && self.t.exchanges.is_empty();
+        let front = self.pending.front().copied();
+        let paired = match front {
+            Some(i) if self.fits(i, &reply) => Some(i),
+            Some(_) => self.repair(&reply),
+            None => None,
+        };
+        let Some(idx) = paired else {
+            let greeting =
+                !self.greeting_seen && (self.t.exchanges.is_empty() || reply.code == "220");
             self.greeting_seen = true;
-            if !greeting && reply.code != "421" {
-                self.anomaly(
-                    Anomaly::ReplyWithoutCommand,
-                    mark,
-                    format!("{} with no command waiting", reply.lines[0]),
-                );
+            if greeting && reply.code == "220" {
+                self.synced = true;
+            }
+            if !greeting && reply.code != "421" && self.synced {
+                match front {
+                    Some(i) => {
+                        let verb = self.t.exchanges[i]
+                            .command
+                            .as_ref()
+                            .map_or(String::new(), |c| c.verb.clone());
+                        self.anomaly_once(
+                            Anomaly::ReplyWithoutCommand,
+                            mark,
+                            format!("{} cannot answer the {verb} waiting", reply.lines[0]),
+                        );
+                    }
+                    None => self.anomaly(
+                        Anomaly::ReplyWithoutCommand,
+                        mark,
+                        format!("{} with no command waiting", reply.lines[0]),
+                    ),
+                }
             }
             self.t
                 .push_exchange(Exchange::unsolicited(mark, vec![reply]));
@@ -809,6 +1022,9 @@ impl Smtp {
                         }
                     }
                 } else if first {
+                    if let Some(t) = self.txns.back_mut().filter(|t| !t.closed && t.last == idx) {
+                        t.closed = true;
+                    }
                     // DATA refused: anything the client sent anyway is rejected content.
                     if self.client == Client::Hold(Hold::Data) {
                         if self.held.is_empty() {
@@ -827,30 +1043,37 @@ impl Smtp {
                 } else if matches!(self.client, Client::Data { .. }) {
                     // The end-of-data marker was lost (gap): the reply proves the end.
                     if let Some(b) = self.building.take() {
-                        self.store_message(b, true, idx);
+                        self.end_content(b, true, idx);
                     }
                     self.client = Client::Command;
                     self.client_resync = true;
                 }
-                if !first || code != "354" {
-                    self.end_transaction();
-                }
             }
-            Some(Verb::Bdat) => {
-                let last = self.t.exchanges[idx]
+            Some(Verb::Bdat) if self.client == Client::Hold(Hold::Bdat) => {
+                // The answer to a BDAT with bad arguments: accepted, its chunk follows;
+                // refused (501), what follows is commands.
+                let args = self.t.exchanges[idx]
                     .command
                     .as_ref()
-                    .is_some_and(|c| c.args.to_ascii_uppercase().contains("LAST"));
-                if !positive && self.building.is_some() {
-                    self.anomaly(
-                        Anomaly::DataAfterRejectedData,
-                        mark,
-                        format!("BDAT chunk refused with {code}"),
-                    );
+                    .map_or(String::new(), |c| c.args.clone());
+                let size = args
+                    .split_ascii_whitespace()
+                    .next()
+                    .and_then(|s| s.parse::<u64>().ok());
+                self.client = Client::Command;
+                if positive && let Some(size) = size {
+                    let last = args.to_ascii_uppercase().contains("LAST");
+                    self.open_txn(idx);
+                    self.start_chunk(size, last, self.held_mark);
                 }
-                if last || !positive {
-                    self.end_transaction();
-                }
+                self.release_held();
+            }
+            Some(Verb::Bdat) if !positive && self.building.is_some() => {
+                self.anomaly(
+                    Anomaly::DataAfterRejectedData,
+                    mark,
+                    format!("BDAT chunk refused with {code}"),
+                );
             }
             Some(Verb::Auth) => {
                 if code == "334" {
@@ -896,37 +1119,104 @@ impl Smtp {
                 self.t.set_capabilities(caps, mark);
             }
             Some(Verb::Helo) if positive => self.ehlo_done = true,
-            Some(Verb::Mail) if !positive => self.mail_from = None,
-            Some(Verb::Rcpt) if positive => {
-                let addr = self.t.exchanges[idx]
-                    .command
-                    .as_ref()
-                    .and_then(|c| c.address.clone());
-                if let Some(a) = addr {
-                    if self.rcpt_to.len() < self.bounds.max_replies {
-                        self.rcpt_to.push(a);
-                    } else {
-                        let cap = self.bounds.max_replies;
-                        self.t.limit("max-recipients", mark, || {
-                            format!("recipients of one transaction past the first {cap} are counted, not kept")
-                        });
-                    }
-                }
-            }
-            Some(Verb::Rset) => self.end_transaction(),
+            Some(Verb::Mail) => self.mail_answered(idx, positive),
+            Some(Verb::Rcpt) => self.rcpt_answered(idx, positive, mark),
             _ => {}
         }
         if complete && let Some(i) = self.pending.pop_front() {
             self.t.complete(i);
+            if self.pending.is_empty() {
+                self.synced = true;
+            }
+        }
+        self.settle(false);
+    }
+
+    /// Whether `reply` can answer exchange `idx`, by what its code means: 220 greets (or
+    /// answers STARTTLS), 354 answers DATA, 334 and 235 answer AUTH, 221 answers QUIT, an
+    /// addressing status (x.1.y) answers MAIL, RCPT, VRFY or EXPN; 4xx/5xx answer anything.
+    fn fits(&self, idx: usize, reply: &Reply) -> bool {
+        let code = reply.code.as_str();
+        let verb = self.verb_of(idx);
+        let addressing = reply
+            .enhanced
+            .as_deref()
+            .is_some_and(|e| e.split('.').nth(1) == Some("1"));
+        if addressing
+            && matches!(
+                verb,
+                Some(Verb::Data | Verb::Bdat | Verb::Quit | Verb::Ehlo | Verb::Helo | Verb::Lhlo)
+            )
+        {
+            return false;
+        }
+        if code.starts_with(['4', '5']) {
+            return true;
+        }
+        let first = self
+            .t
+            .exchanges
+            .get(idx)
+            .is_none_or(|e| e.replies.is_empty());
+        let plain = code.starts_with('2') && !matches!(code, "220" | "221" | "235");
+        match verb {
+            Some(Verb::Data) if first => code == "354",
+            Some(Verb::Auth) => code == "334" || code == "235",
+            Some(Verb::StartTls) => code == "220",
+            Some(Verb::Quit) => code == "221",
+            Some(
+                Verb::Data
+                | Verb::Bdat
+                | Verb::Ehlo
+                | Verb::Helo
+                | Verb::Lhlo
+                | Verb::Mail
+                | Verb::Rcpt
+                | Verb::Rset
+                | Verb::Noop,
+            ) => plain,
+            _ => !matches!(code, "220" | "354" | "334" | "235"),
         }
     }
 
-    fn end_transaction(&mut self) {
-        self.mail_from = None;
-        self.rcpt_to.clear();
-        self.rcpt_sent.clear();
-        self.eight_bit_ok = false;
+    /// A reply that cannot answer the oldest command waiting, but says which command it
+    /// answers (354, 334/235, 220): paired with the first waiting command it fits, the
+    /// commands before it stop waiting (their answers are not in the capture).
+    fn repair(&mut self, reply: &Reply) -> Option<usize> {
+        if !matches!(reply.code.as_str(), "354" | "334" | "235" | "220") {
+            return None;
+        }
+        /// How far down the queue a reply is looked for.
+        const LOOK: usize = 16;
+        let k = self
+            .pending
+            .iter()
+            .take(LOOK)
+            .position(|&i| self.fits(i, reply))?;
+        for _ in 0..k {
+            if let Some(i) = self.pending.pop_front() {
+                self.t.give_up(i);
+            }
+        }
+        self.pending.front().copied()
     }
+}
+
+/// `BDAT` arguments (RFC 3030 2: `chunk-size [SP "LAST"]`) → size and LAST; None for a
+/// syntax error.
+fn bdat_args(args: &str) -> Option<(u64, bool)> {
+    let mut it = args.split_ascii_whitespace();
+    let size = it.next()?;
+    if !size.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let size = size.parse::<u64>().ok()?;
+    let last = match it.next() {
+        None => false,
+        Some(s) if s.eq_ignore_ascii_case("LAST") => true,
+        Some(_) => return None,
+    };
+    it.next().is_none().then_some((size, last))
 }
 
 /// `FROM:<path> PARAM=VALUE …` / `TO:<path> …` → address and parameters.
@@ -1194,6 +1484,8 @@ mod tests {
             (C, b"XYZZY\r\n"),
             (S, b"250-a\r\n251 b\r\n"),
             (S, b"250 surprise\r\n"),
+            // The 220 is the greeting: HELO and XYZZY have their replies, this has none.
+            (S, b"250 again\r\n"),
         ]);
         let names: Vec<&str> = t.anomalies().iter().map(|a| a.name()).collect();
         assert_eq!(
@@ -1293,6 +1585,254 @@ mod tests {
                 .iter()
                 .any(|a| a.name() == "reply-without-command")
         );
+    }
+
+    /// Issue 9: a session with PIPELINING, CHUNKING, enhanced codes (as Postfix answers),
+    /// a DATA message with a refused recipient and a BDAT message.
+    const REAL: &[(Side, &[u8])] = &[
+        (S, b"220 mx.example.test ESMTP Postfix\r\n"),
+        (C, b"EHLO client.example.test\r\n"),
+        (S, b"250-mx.example.test\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250 CHUNKING\r\n"),
+        (C, b"MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nRCPT TO:<nobody@example.test>\r\nDATA\r\n"),
+        (S, b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n550 5.1.1 <nobody@example.test>: Recipient address rejected\r\n354 End data with <CR><LF>.<CR><LF>\r\n"),
+        (C, b"Subject: first\r\n\r\nHello Bob.\r\n.\r\n"),
+        (S, b"250 2.0.0 Ok: queued as 1111\r\n"),
+        (C, b"MAIL FROM:<carol@example.test>\r\nRCPT TO:<dave@example.test>\r\nBDAT 24 LAST\r\nSubject: second\r\n\r\nHi.\r\n"),
+        (S, b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.0.0 Ok: queued as 2222\r\n"),
+        (C, b"QUIT\r\n"),
+        (S, b"221 2.0.0 Bye\r\n"),
+    ];
+
+    fn bad_pairing(t: &Transcript) -> Vec<String> {
+        t.anomalies()
+            .iter()
+            .filter(|a| {
+                matches!(
+                    a.name(),
+                    "data-after-rejected-data" | "reply-without-command"
+                )
+            })
+            .map(|a| format!("{} {}", a.name(), a.detail))
+            .collect()
+    }
+
+    /// Issue 9 "Greeting missing or client first": the session picked up at every byte
+    /// (mid-stream), and the same with the client's first bytes before the server's: no
+    /// false pairing anomalies, and each message whose command is inside is decoded.
+    #[test]
+    fn every_cut_pairs_replies_by_meaning() {
+        let whole = run(REAL);
+        assert_eq!(whole.messages.len(), 2);
+        assert!(whole.anomalies().is_empty(), "{:?}", whole.anomalies());
+        let total: usize = REAL.iter().map(|s| s.1.len()).sum();
+        // Where each message's command starts, in the interleaved byte sequence.
+        let at = |needle: &[u8]| {
+            let mut off = 0;
+            for (_, d) in REAL {
+                if let Some(p) = d.windows(needle.len()).position(|w| w == needle) {
+                    return off + p;
+                }
+                off += d.len();
+            }
+            unreachable!()
+        };
+        let (data_at, bdat_at) = (at(b"DATA\r\n"), at(b"BDAT 24"));
+        for cut in 0..total {
+            let mut steps: Vec<(Side, &[u8])> = Vec::new();
+            let mut off = 0;
+            for &(side, d) in REAL {
+                if off + d.len() > cut {
+                    steps.push((side, &d[cut.saturating_sub(off)..]));
+                }
+                off += d.len();
+            }
+            let mut client_first = steps.clone();
+            if let Some(i) = client_first.iter().position(|s| s.0 == C) {
+                let step = client_first.remove(i);
+                client_first.insert(0, step);
+            }
+            for (variant, steps) in [("cut", steps), ("client first", client_first)] {
+                for midstream in [true, false] {
+                    if cut > 0 && !midstream {
+                        continue;
+                    }
+                    let t = crate::proto::testkit::run(
+                        Box::new(Smtp::new(BOUNDS, midstream)),
+                        &steps,
+                        &[],
+                    );
+                    let bad = bad_pairing(&t);
+                    assert!(bad.is_empty(), "{variant} at {cut}: {bad:?}");
+                    let subjects: Vec<bool> = [&b"Subject: first"[..], b"Subject: second"]
+                        .iter()
+                        .map(|s| t.messages.iter().any(|m| m.bytes.starts_with(s)))
+                        .collect();
+                    if cut <= data_at {
+                        assert!(subjects[0], "{variant} at {cut}: first message lost");
+                    }
+                    if cut <= bdat_at {
+                        assert!(subjects[1], "{variant} at {cut}: second message lost");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Issue 9: the greeting after the client's first command is the greeting, not the
+    /// command's reply; later replies do not shift.
+    #[test]
+    fn greeting_after_the_client_spoke_is_not_a_reply() {
+        let t = run(&[
+            (C, b"EHLO c\r\n"),
+            (S, b"220 mx ESMTP\r\n"),
+            (S, b"250-mx\r\n250 PIPELINING\r\n"),
+            (C, b"MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n"),
+            (S, b"250 ok\r\n250 ok\r\n354 go\r\n"),
+            (C, b"Subject: x\r\n\r\nbody\r\n.\r\n"),
+            (S, b"250 queued\r\n"),
+        ]);
+        let v = verbs(&t);
+        assert_eq!(v[0], ("EHLO".into(), vec!["250".into()]));
+        assert_eq!(v[1], ("".into(), vec!["220".into()]));
+        assert_eq!(v[4], ("DATA".into(), vec!["354".into(), "250".into()]));
+        assert_eq!(t.messages.len(), 1);
+        assert_eq!(t.messages[0].rcpt_to, vec!["b@y"]);
+        assert!(bad_pairing(&t).is_empty(), "{:?}", t.anomalies());
+    }
+
+    /// Issue 9: MAIL, RCPTs and BDAT LAST with its chunk before any reply: the envelope
+    /// is settled once the replies are in, with the recipients the server accepted.
+    #[test]
+    fn pipelined_bdat_last_settles_the_envelope_on_the_replies() {
+        let t = run(&[
+            (S, b"220 mx\r\n"),
+            (C, b"EHLO c\r\n"),
+            (S, b"250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n"),
+            (C, b"MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nRCPT TO:<no@y>\r\nRCPT TO:<c@y>\r\nBDAT 5 LAST\r\nhello"),
+            (S, b"250 ok\r\n250 ok\r\n550 no\r\n250 ok\r\n250 queued\r\n"),
+            (C, b"QUIT\r\n"),
+            (S, b"221 bye\r\n"),
+        ]);
+        assert_eq!(t.messages.len(), 1);
+        assert_eq!(t.messages[0].bytes, b"hello");
+        assert_eq!(t.messages[0].mail_from.as_deref(), Some("a@x"));
+        assert_eq!(t.messages[0].rcpt_to, vec!["b@y", "c@y"]);
+        assert_eq!(t.exchanges[6].message, Some(0));
+    }
+
+    /// Issue 9: a MAIL pipelined right behind the end of a message (after `.` or BDAT
+    /// LAST, before its reply) starts the next transaction; the ended one keeps its sender.
+    #[test]
+    fn mail_pipelined_after_the_end_keeps_each_sender() {
+        let t = run(&[
+            (S, b"220 mx\r\n"),
+            (C, b"EHLO c\r\n"),
+            (S, b"250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n"),
+            (C, b"MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nBDAT 3 LAST\r\none"),
+            (C, b"MAIL FROM:<c@x>\r\nRCPT TO:<d@y>\r\nDATA\r\n"),
+            (
+                S,
+                b"250 ok\r\n250 ok\r\n250 queued\r\n250 ok\r\n250 ok\r\n354 go\r\n",
+            ),
+            (
+                C,
+                b"two\r\n.\r\nMAIL FROM:<e@x>\r\nRCPT TO:<f@y>\r\nBDAT 5 LAST\r\nthree",
+            ),
+            (S, b"250 queued\r\n250 ok\r\n250 ok\r\n250 queued\r\n"),
+        ]);
+        let env: Vec<(Option<&str>, Vec<String>)> = t
+            .messages
+            .iter()
+            .map(|m| (m.mail_from.as_deref(), m.rcpt_to.clone()))
+            .collect();
+        assert_eq!(
+            env,
+            vec![
+                (Some("a@x"), vec!["b@y".to_string()]),
+                (Some("c@x"), vec!["d@y".to_string()]),
+                (Some("e@x"), vec!["f@y".to_string()]),
+            ]
+        );
+    }
+
+    /// Issue 9: a nested MAIL refused with 503 leaves the open transaction as it was.
+    #[test]
+    fn refused_nested_mail_keeps_the_open_transaction() {
+        let t = run(&[
+            (S, b"220 mx\r\n"),
+            (C, b"MAIL FROM:<a@x>\r\n"),
+            (S, b"250 ok\r\n"),
+            (C, b"RCPT TO:<b@y>\r\n"),
+            (S, b"250 ok\r\n"),
+            (C, b"MAIL FROM:<z@x>\r\n"),
+            (S, b"503 5.5.1 Error: nested MAIL command\r\n"),
+            (C, b"RCPT TO:<c@y>\r\n"),
+            (S, b"250 ok\r\n"),
+            (C, b"DATA\r\n"),
+            (S, b"354 go\r\n"),
+            (C, b"Subject: x\r\n\r\n.\r\n"),
+            (S, b"250 queued\r\n"),
+        ]);
+        assert_eq!(t.messages.len(), 1);
+        assert_eq!(t.messages[0].mail_from.as_deref(), Some("a@x"));
+        assert_eq!(t.messages[0].rcpt_to, vec!["b@y", "c@y"]);
+    }
+
+    /// Issue 9: a BDAT with bad arguments is a syntax error; the server answers 501 and
+    /// reads the following bytes as commands, so they are held until that answer.
+    #[test]
+    fn invalid_bdat_carries_no_chunk() {
+        for bad in [
+            &b"BDAT 5 X\r\n"[..],
+            b"BDAT 1234 SCRAMBLE\r\n",
+            b"BDAT 99999999999999999999999 LAST\r\n",
+        ] {
+            let mut client = bad.to_vec();
+            client.extend_from_slice(b"MAIL FROM:<a@x>\r\nQUIT\r\n");
+            let t = run(&[
+                (S, b"220 mx\r\n"),
+                (C, b"EHLO c\r\n"),
+                (S, b"250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n"),
+                (C, &client),
+                (S, b"501 5.5.4 Syntax error\r\n250 ok\r\n221 bye\r\n"),
+            ]);
+            let v = verbs(&t);
+            let bad = String::from_utf8_lossy(bad);
+            assert_eq!(v[2], ("BDAT".into(), vec!["501".into()]), "{bad}");
+            assert_eq!(v[3], ("MAIL".into(), vec!["250".into()]), "{bad}");
+            assert_eq!(v[4], ("QUIT".into(), vec!["221".into()]), "{bad}");
+            assert!(t.messages.is_empty(), "{bad}");
+        }
+        // Accepted anyway (a lenient server): the stated chunk follows.
+        let t = run(&[
+            (S, b"220 mx\r\n"),
+            (C, b"BDAT 2 X\r\nokQUIT\r\n"),
+            (S, b"250 ok\r\n221 bye\r\n"),
+        ]);
+        assert_eq!(verbs(&t)[2], ("QUIT".into(), vec!["221".into()]));
+    }
+
+    /// A message waiting for its transaction's replies is held in flight: counted by
+    /// `held_bytes` and let go by `shed` (the memory budget), hashed all the same.
+    #[test]
+    fn messages_waiting_for_replies_answer_to_the_budget() {
+        let mut s = Smtp::new(BOUNDS, false);
+        let m = Mark::default();
+        s.on_data(S, b"220 mx\r\n", m);
+        s.on_data(
+            C,
+            b"MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nBDAT 5 LAST\r\nhello",
+            m,
+        );
+        assert_eq!(s.held_bytes(), 5);
+        s.shed();
+        assert_eq!(s.held_bytes(), 0);
+        s.on_data(S, b"250 ok\r\n250 ok\r\n250 queued\r\n", m);
+        let t = s.finish(m);
+        assert_eq!(t.messages.len(), 1);
+        assert!(t.messages[0].not_decoded.is_some());
+        assert_eq!(t.messages[0].size, 5);
+        assert_eq!(t.messages[0].rcpt_to, vec!["b@y"]);
     }
 
     mod props {
