@@ -126,7 +126,7 @@ pub struct SessionArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
-    /// Indent JSON for people.
+    /// Indent JSON for people (JSON only: refused with text and table output).
     #[arg(long)]
     pub pretty: bool,
     /// Show passwords and other secrets instead of `<redacted>`.
@@ -291,6 +291,9 @@ impl FlowsArgs {
 
 impl SessionArgs {
     pub fn validate(&self) -> Result<SessionsConfig, String> {
+        if self.pretty && self.format != Format::Json {
+            return Err("--pretty indents JSON: use it with --format json".into());
+        }
         let (input, mut filter) = self.input.validate()?;
         for p in &self.protocols {
             let proto = match p.to_ascii_lowercase().as_str() {

@@ -249,7 +249,7 @@ pub fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Resul
         }
         let (messages, mailboxes) = std::mem::take(&mut by_exchange[idx]);
         for n in messages {
-            write_message(out, n, &s.messages[n], st)?;
+            write_message(out, n + 1, &s.messages[n], st)?;
         }
         for mb in mailboxes.into_iter().map(|n| &s.mailboxes[n]) {
             let mut facts = Vec::new();

@@ -101,6 +101,9 @@ pub struct TunnelInfo {
 /// A message of the session: what the transfer told, and what MIME decoding found.
 #[derive(Clone, Debug, Serialize)]
 pub struct MessageInfo {
+    /// 1-based position in the session's `messages` (the array index plus one), as the text
+    /// output numbers it.
+    pub number: usize,
     #[serde(flatten)]
     pub transfer: Message,
     #[serde(flatten)]
@@ -116,6 +119,7 @@ pub fn envelope(mut m: Message, keep_raw: bool) -> MessageInfo {
         m.bytes = Vec::new();
     }
     MessageInfo {
+        number: 0,
         transfer: m,
         mime: MimeInfo::default(),
     }
@@ -177,8 +181,9 @@ pub fn session(
     // Exchanges past the limit were let go: references are translated to positions in the
     // list kept (one to an exchange let go points where the omission is reported).
     let (mut exchanges, kept, omitted) = t.exchanges.into_kept();
-    for m in &mut messages {
+    for (i, m) in messages.iter_mut().enumerate() {
         m.transfer.exchange = kept.position(m.transfer.exchange);
+        m.number = i + 1;
     }
     let message_count = messages.len();
     for e in &mut exchanges {
