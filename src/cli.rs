@@ -38,15 +38,17 @@ pub enum Command {
 /// Flags every command shares: what to read and which connections.
 #[derive(Debug, Args)]
 pub struct InputArgs {
-    /// Capture file (pcap, pcapng, optionally gzip-compressed); `-` reads standard input.
+    /// Capture files (pcap, pcapng, optionally gzip-compressed) or directories of them;
+    /// `-` reads standard input. Several are read as one capture, merged by time like
+    /// `mergecap` (frame numbers are those of the merged capture).
     #[arg(value_name = "FILE")]
-    pub file: Option<String>,
+    pub files: Vec<String>,
     /// Capture file, tcpdump/tshark style (`-r -` reads standard input).
     #[arg(
         short = 'r',
         long = "read",
         value_name = "FILE",
-        conflicts_with = "file"
+        conflicts_with = "files"
     )]
     pub read: Option<String>,
     /// `PORT=PROTO` maps another server port (smtp, smtps, pop3, pop3s, imap, imaps);
@@ -194,11 +196,18 @@ impl FlowsOutput {
 
 impl InputArgs {
     fn validate(&self) -> Result<(InputConfig, Filter), String> {
-        let input = self
-            .read
-            .clone()
-            .or_else(|| self.file.clone())
-            .ok_or("no capture given: mailscope [flows] FILE (or -r FILE, `-` for stdin)")?;
+        let inputs = match &self.read {
+            Some(read) => vec![read.clone()],
+            None => self.files.clone(),
+        };
+        if inputs.is_empty() {
+            return Err(
+                "no capture given: mailscope [flows] FILE… (or -r FILE, `-` for stdin)".into(),
+            );
+        }
+        if inputs.iter().filter(|i| *i == "-").count() > 1 {
+            return Err("`-` (standard input) can be read only once".into());
+        }
         let mut ports = PortMap::default();
         let mut filter = Filter {
             hosts: self.hosts.clone(),
@@ -259,7 +268,7 @@ impl InputArgs {
         }
         Ok((
             InputConfig {
-                input,
+                inputs,
                 ports,
                 all_ports: self.all_ports,
                 limits,

@@ -82,3 +82,109 @@ fn messages_are_numbered_from_one() {
     assert!(text.stdout.contains("✉ message 1:"), "{}", text.stdout);
     assert!(!text.stdout.contains("✉ message 0:"), "{}", text.stdout);
 }
+
+/// `FILE.gz` next to the sample: the same capture, gzip-compressed.
+fn gzipped(dir: &Path, name: &str) -> PathBuf {
+    use std::io::Write;
+    let path = dir.join(format!("{name}.gz"));
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&path).unwrap(),
+        flate2::Compression::fast(),
+    );
+    gz.write_all(&std::fs::read(sample(name)).unwrap()).unwrap();
+    gz.finish().unwrap();
+    path
+}
+
+/// Three captures (one gzipped), named out of time order, read as one: sessions in order of
+/// first packet across files, numbered on, each naming its file; frame numbers those of the
+/// merged capture; the summary counts every frame. Two files used to be a clap error.
+#[test]
+fn several_inputs_are_merged_by_time_like_mergecap() {
+    let dir = tempfile::tempdir().unwrap();
+    let pop3 = sample("pop3-retr.pcap");
+    let smtp = gzipped(dir.path(), "smtp-attachment.pcap");
+    let imap = sample("imap-fetch.pcap");
+    let out = run(&[s(&pop3), s(&smtp), s(&imap), "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let sessions = records(&out.stdout, "session");
+    let got: Vec<(u64, &str, &str)> = sessions
+        .iter()
+        .map(|v| {
+            (
+                v["id"].as_u64().unwrap(),
+                v["protocol"].as_str().unwrap(),
+                v["file"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (1, "smtp", s(&smtp)),
+            (2, "pop3", s(&pop3)),
+            (3, "imap", s(&imap))
+        ]
+    );
+    let frames = |file: &Path| {
+        let out = run(&[s(file), "--format", "json"]);
+        records(&out.stdout, "summary")[0]["frames"]
+            .as_u64()
+            .unwrap()
+    };
+    let (f_smtp, f_pop3, f_imap) = (frames(&smtp), frames(&pop3), frames(&imap));
+    let summary = &records(&out.stdout, "summary")[0];
+    assert_eq!(summary["frames"], f_smtp + f_pop3 + f_imap);
+    // The captures do not overlap in time: the POP3 session's frames follow the SMTP ones.
+    let first = sessions[1]["exchanges"][0]["frame"].as_u64().unwrap();
+    assert!(first > f_smtp, "frame {first} continues after {f_smtp}");
+    // The text header names the file; one input names none.
+    let text = run(&[s(&pop3), s(&smtp)]);
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    let headers: Vec<&str> = text
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("──"))
+        .collect();
+    assert!(
+        headers[0].ends_with(&format!(" · {}", s(&smtp))),
+        "{headers:?}"
+    );
+    assert!(
+        headers[1].ends_with(&format!(" · {}", s(&pop3))),
+        "{headers:?}"
+    );
+    let one = run(&[s(&pop3), "--format", "json"]);
+    assert!(records(&one.stdout, "session")[0].get("file").is_none());
+    // `flows` takes several inputs too, and still works as a subcommand.
+    let flows = run(&["flows", s(&pop3), s(&smtp), "--json"]);
+    assert_eq!(flows.code, 0, "{}", flows.stderr);
+    assert_eq!(records(&flows.stdout, "flow").len(), 2);
+}
+
+/// A directory is read as the captures inside it, by name; one without captures says it is
+/// a directory (exit 1), not "corrupt gzip data".
+#[test]
+fn a_directory_reads_the_captures_inside() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["smtp-attachment.pcap", "pop3-retr.pcap"] {
+        std::fs::copy(sample(name), dir.path().join(name)).unwrap();
+    }
+    std::fs::write(dir.path().join("notes.txt"), "not a capture").unwrap();
+    let out = run(&[s(dir.path()), "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let files: Vec<String> = records(&out.stdout, "session")
+        .iter()
+        .map(|v| v["file"].as_str().unwrap().to_owned())
+        .collect();
+    let inside = |n: &str| dir.path().join(n).display().to_string();
+    assert_eq!(
+        files,
+        [inside("smtp-attachment.pcap"), inside("pop3-retr.pcap")]
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let out = run(&[s(empty.path())]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("is a directory"), "{}", out.stderr);
+    assert!(!out.stderr.contains("gzip"), "{}", out.stderr);
+}

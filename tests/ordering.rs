@@ -88,7 +88,7 @@ fn capture(dir: &Path) -> PathBuf {
 fn config(input: &str, limits: Limits, threads: usize) -> SessionsConfig {
     SessionsConfig {
         input: InputConfig {
-            input: input.into(),
+            inputs: vec![input.into()],
             ports: Default::default(),
             all_ports: false,
             limits,

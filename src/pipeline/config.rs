@@ -13,7 +13,9 @@ use std::path::PathBuf;
 /// What to read and how: shared by every command.
 #[derive(Clone, Debug)]
 pub struct InputConfig {
-    pub input: String,
+    /// Capture files, directories (the captures inside, by name) or `-` (standard input),
+    /// read as one capture merged by time (`mergecap`'s order and frame numbers).
+    pub inputs: Vec<String>,
     pub ports: PortMap,
     /// Follow every TCP connection, not only those on mapped ports.
     pub all_ports: bool,
@@ -74,6 +76,13 @@ pub struct Filter {
     pub ports: Vec<u16>,
     pub hosts: Vec<std::net::IpAddr>,
     pub sessions: Vec<u64>,
+}
+
+impl InputConfig {
+    /// How the run summary names the input: the inputs as given.
+    pub fn name(&self) -> String {
+        self.inputs.join(" ")
+    }
 }
 
 impl Filter {

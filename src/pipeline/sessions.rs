@@ -4,7 +4,7 @@
 //! its messages are back.
 
 use super::config::{RunError, SessionsConfig, SessionsOutcome};
-use super::drive::{ProgressSink, drive, open};
+use super::drive::{Inputs, Opened, ProgressSink, drive, open};
 use super::ordering::Ordered;
 use super::pool::{Decoded, Done, Key, Pool};
 use super::streams::{Request, Step, Streams};
@@ -41,6 +41,8 @@ enum Dissect {
 struct SessionState {
     /// Connection number and endpoints, for the filter.
     conn: (u64, Endpoint, Endpoint),
+    /// The input its first packet came from (a position in `SessionsHandler::files`).
+    input: usize,
     /// What the server port is mapped to: the recogniser's hint.
     hint: Option<proto::PortRole>,
     /// Picked up without its handshake.
@@ -90,6 +92,10 @@ struct SessionsHandler<'a, 'b> {
     pool: Pool,
     /// Closed sessions waiting for decoding, by connection id.
     closing: BTreeMap<u64, Closing>,
+    /// The capture files, when there are several (each session names its own).
+    files: Vec<String>,
+    /// The input the frame being handled came from.
+    input: usize,
 }
 
 /// Where events of open sessions go.
@@ -511,6 +517,7 @@ impl Handler for SessionsHandler<'_, '_> {
         };
         let state = SessionState {
             conn: (info.id, info.client, info.server),
+            input: self.input,
             hint,
             midstream: info.midstream,
             port_said: None,
@@ -644,6 +651,9 @@ impl Handler for SessionsHandler<'_, '_> {
                 return self.out.settle(summary.info.id, None);
             }
         };
+        if self.files.len() > 1 {
+            session.file = self.files.get(state.input).cloned();
+        }
         if let Some(setup) = &state.tunnel {
             session::mail::add_tunnel(&mut session, setup, self.cfg.show_secrets);
         }
@@ -675,6 +685,12 @@ impl Handler for SessionsHandler<'_, '_> {
     }
 }
 
+impl Inputs for SessionsHandler<'_, '_> {
+    fn input(&mut self, i: usize) {
+        self.input = i;
+    }
+}
+
 /// The main job: every mail session of the capture, dissected, handed to `sink` in order
 /// of first packet as soon as every earlier connection has closed (within
 /// `Limits::max_reorder`), then the totals (unless writing failed). `progress` hears how
@@ -684,8 +700,8 @@ pub fn sessions(
     sink: &mut dyn SessionSink,
     progress: &mut ProgressSink<'_>,
 ) -> Result<SessionsOutcome, RunError> {
-    let mut source = open(&cfg.input)?;
-    sessions_from(cfg, &mut source, sink, progress)
+    let Opened { mut source, files } = open(&cfg.input)?;
+    std::thread::scope(|scope| sessions_in(scope, cfg, source.as_mut(), files, sink, progress))
 }
 
 /// The main job on frames from any source (`cfg.input.input` only names it): a file reader,
@@ -696,13 +712,14 @@ pub fn sessions_from(
     sink: &mut dyn SessionSink,
     progress: &mut ProgressSink<'_>,
 ) -> Result<SessionsOutcome, RunError> {
-    std::thread::scope(|scope| sessions_in(scope, cfg, source, sink, progress))
+    std::thread::scope(|scope| sessions_in(scope, cfg, source, Vec::new(), sink, progress))
 }
 
 fn sessions_in<'s>(
     scope: &'s std::thread::Scope<'s, '_>,
     cfg: &SessionsConfig,
     source: &mut dyn FrameSource,
+    files: Vec<String>,
     sink: &mut dyn SessionSink,
     progress: &mut ProgressSink<'_>,
 ) -> Result<SessionsOutcome, RunError> {
@@ -726,6 +743,8 @@ fn sessions_in<'s>(
             crate::mime::Bounds::from(&cfg.input.limits),
         ),
         closing: BTreeMap::new(),
+        files,
+        input: 0,
     };
     let (mut summary, error) = drive(&cfg.input, source, &mut handler, progress);
     handler.drain();

@@ -167,7 +167,7 @@ fn human_size(n: u64) -> String {
 pub fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()> {
     let start = s.start.to_human();
     let header = format!(
-        "── session {} · {} · {} → {} · {} UTC · {:.3} s · {}{}{}",
+        "── session {} · {} · {} → {} · {} UTC · {:.3} s · {}{}{}{}",
         s.id,
         s.protocol.as_str().to_ascii_uppercase(),
         s.client,
@@ -183,6 +183,10 @@ pub fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Resul
         s.tunnel
             .as_ref()
             .map(|t| format!(" · via {} proxy to {}", t.label, escape(&t.target)))
+            .unwrap_or_default(),
+        s.file
+            .as_ref()
+            .map(|f| format!(" · {}", escape(f)))
             .unwrap_or_default(),
     );
     writeln!(out, "{}", st.bold(&header))?;

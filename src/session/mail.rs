@@ -16,6 +16,9 @@ pub struct Session {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub id: u64,
+    /// The capture file its first packet came from, when several were read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
     pub protocol: Protocol,
     pub client: Endpoint,
     pub server: Endpoint,
@@ -238,6 +241,7 @@ fn base(summary: &ConnSummary, protocol: Protocol) -> Session {
     Session {
         kind: "session",
         id: info.id,
+        file: None,
         protocol,
         client: info.client,
         server: info.server,
