@@ -188,3 +188,103 @@ fn a_directory_reads_the_captures_inside() {
     assert!(out.stderr.contains("is a directory"), "{}", out.stderr);
     assert!(!out.stderr.contains("gzip"), "{}", out.stderr);
 }
+
+/// A capture of a web connection on port 80, then (`mail`) an SMTP session on port 25,
+/// then `more` web connections.
+fn web_and_mail(dir: &Path, mail: bool, more: u16) -> PathBuf {
+    use mailscope::synth::{Conversation, PcapWriter, Side};
+    let ip = |s: &str| s.parse().unwrap();
+    let web = |port: u16| {
+        let mut c = Conversation::new((ip("10.0.0.1"), port), (ip("10.0.0.3"), 80), [5, 6]);
+        c.handshake();
+        c.send(Side::Client, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        c.send(
+            Side::Server,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        );
+        c.close();
+        c.frames
+    };
+    let mut parts = vec![web(30000)];
+    if mail {
+        parts.push(support::smtp_conversation(40000, [1000, 2000]).0.frames);
+    }
+    parts.extend((1..=more).map(|k| web(30000 + k)));
+    // One after the other in time, whatever each conversation's clock said.
+    let path = dir.join(format!("web-{mail}-{more}.pcap"));
+    let mut w = PcapWriter::new(std::fs::File::create(&path).unwrap()).unwrap();
+    let mut ns = 1_700_000_000_000_000_000;
+    for f in parts.into_iter().flatten() {
+        ns += 1000;
+        let ts = mailscope::types::Timestamp::from_nanos(ns);
+        w.frame(ts, &f.data, f.data.len()).unwrap();
+    }
+    path
+}
+
+/// Session numbers count mail sessions: following a web connection too (`--all-ports`)
+/// does not renumber them; `flows` keeps connection numbers.
+#[test]
+fn all_ports_leaves_session_numbers_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = web_and_mail(dir.path(), true, 0);
+    let ids = |extra: &[&str]| {
+        let mut args = vec![s(&file), "--format", "json"];
+        args.extend(extra);
+        let out = run(&args);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        records(&out.stdout, "session")
+            .iter()
+            .map(|v| v["id"].as_u64().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&[]), [1]);
+    assert_eq!(ids(&["--all-ports"]), [1]);
+    assert_eq!(ids(&["--all-ports", "--session", "1"]), [1]);
+    let flows = run(&["flows", s(&file), "--json", "--all-ports"]);
+    let conns: Vec<u64> = records(&flows.stdout, "flow")
+        .iter()
+        .map(|v| v["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(conns, [1, 2], "flows numbers connections");
+}
+
+/// Nothing listed: stderr says why in one line, the exit code stays 0.
+#[test]
+fn empty_results_explain_themselves() {
+    let dir = tempfile::tempdir().unwrap();
+    let why = |args: &[&str]| {
+        let out = run(args);
+        assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{args:?}: {}", out.stderr);
+        lines[0].to_owned()
+    };
+    let web = web_and_mail(dir.path(), false, 2);
+    assert_eq!(
+        why(&[s(&web)]),
+        "mailscope: no connections on mail ports; 3 TCP connections on other ports — try --all-ports"
+    );
+    assert_eq!(
+        why(&[s(&web), "--all-ports"]),
+        "mailscope: no mail session: 3 connections followed, none recognised as SMTP, POP3 or IMAP"
+    );
+    let smtp = sample("smtp-attachment.pcap");
+    assert_eq!(
+        why(&[s(&smtp), "--session", "99"]),
+        "mailscope: --session 99: only session 1 exists"
+    );
+    assert_eq!(
+        why(&[s(&smtp), "--host", "10.9.9.9"]),
+        "mailscope: --host 10.9.9.9 matched no connection"
+    );
+    assert_eq!(
+        why(&[s(&smtp), "--proto", "imap"]),
+        "mailscope: --proto imap matched none of the 1 session"
+    );
+    // JSON still ends with its summary; the explanation goes to stderr only.
+    let out = run(&[s(&web), "--format", "json"]);
+    assert_eq!(records(&out.stdout, "summary").len(), 1);
+    assert!(out.stderr.contains("try --all-ports"), "{}", out.stderr);
+}

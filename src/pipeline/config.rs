@@ -67,6 +67,8 @@ pub struct SessionsOutcome {
     pub error: Option<RunError>,
     /// The sink failed (a closed pipe, a full disk); reading stopped there.
     pub output_error: Option<io::Error>,
+    /// Why no session was listed, when none was (for people: stderr).
+    pub empty: Option<String>,
 }
 
 /// Which sessions to show (empty lists mean all).
@@ -93,14 +95,31 @@ impl Filter {
         client: Endpoint,
         server: Endpoint,
     ) -> bool {
+        self.allows_conn(protocol, client, server) && self.allows_id(id)
+    }
+
+    /// What the filter says of a connection, its number aside.
+    pub(super) fn allows_conn(
+        &self,
+        protocol: Protocol,
+        client: Endpoint,
+        server: Endpoint,
+    ) -> bool {
         (self.protocols.is_empty() || self.protocols.contains(&protocol))
             && (self.ports.is_empty()
                 || self.ports.contains(&client.port)
                 || self.ports.contains(&server.port))
-            && (self.hosts.is_empty()
-                || self.hosts.contains(&client.ip)
-                || self.hosts.contains(&server.ip))
-            && (self.sessions.is_empty() || self.sessions.contains(&id))
+            && self.allows_host(client, server)
+    }
+
+    /// What `--session` says of number `id`.
+    pub(super) fn allows_id(&self, id: u64) -> bool {
+        self.sessions.is_empty() || self.sessions.contains(&id)
+    }
+
+    /// What `--host` says of a connection.
+    pub(super) fn allows_host(&self, client: Endpoint, server: Endpoint) -> bool {
+        self.hosts.is_empty() || self.hosts.contains(&client.ip) || self.hosts.contains(&server.ip)
     }
 
     pub fn allows_flow(&self, f: &FlowRecord) -> bool {

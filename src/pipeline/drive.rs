@@ -8,6 +8,7 @@ use crate::flow::{FlowTable, Handler};
 use crate::packet::Decoder;
 use crate::proto;
 use crate::session::RunSummary;
+use crate::types::Endpoint;
 use std::io;
 use std::path::Path;
 
@@ -78,6 +79,37 @@ pub(super) trait Inputs: Handler {
     fn input(&mut self, i: usize);
 }
 
+/// What a run of [`drive`] found.
+pub(super) struct Driven {
+    pub summary: RunSummary,
+    pub error: Option<RunError>,
+    /// TCP connections on ports not followed (without `--all-ports`): distinct address
+    /// pairs, counted up to `Limits::max_connections` (past it, at least that many).
+    pub other_ports: OtherPorts,
+}
+
+/// Connections on ports not followed, for the explanation of an empty result.
+#[derive(Default)]
+pub(super) struct OtherPorts {
+    seen: std::collections::HashSet<(Endpoint, Endpoint)>,
+    /// The count reached `Limits::max_connections` and stopped.
+    pub at_limit: bool,
+}
+
+impl OtherPorts {
+    fn add(&mut self, a: Endpoint, b: Endpoint, max: usize) {
+        if self.seen.len() >= max {
+            self.at_limit = true;
+            return;
+        }
+        self.seen.insert((a.min(b), a.max(b)));
+    }
+
+    pub fn count(&self) -> usize {
+        self.seen.len()
+    }
+}
+
 /// The capture → packet → flow loop: feeds every segment on a wanted port to `handler`,
 /// closes all connections at the end, and returns the run totals and the capture error
 /// that stopped reading early, if any.
@@ -86,7 +118,7 @@ pub(super) fn drive<H: Inputs>(
     source: &mut dyn FrameSource,
     handler: &mut H,
     progress: &mut ProgressSink<'_>,
-) -> (RunSummary, Option<RunError>) {
+) -> Driven {
     let proxies = proto::PROXY_PORTS.into_iter();
     let mut table: FlowTable<H> = FlowTable::new(&cfg.limits, cfg.ports.ports().chain(proxies));
     let mut decoder = Decoder::new(cfg.limits.max_pending_fragments)
@@ -96,6 +128,7 @@ pub(super) fn drive<H: Inputs>(
         wanted[usize::from(p)] = true;
     }
     let mut error = None;
+    let mut other_ports = OtherPorts::default();
     loop {
         let frame = match source.next_frame() {
             Ok(Some(frame)) => frame,
@@ -109,11 +142,13 @@ pub(super) fn drive<H: Inputs>(
             break;
         }
         let (ts, index) = (frame.ts, frame.index);
-        if let Ok(seg) = decoder.decode(&frame)
-            && (wanted[usize::from(seg.src.port)] || wanted[usize::from(seg.dst.port)])
-        {
-            handler.input(frame.input);
-            table.process(&seg, ts, index, handler);
+        if let Ok(seg) = decoder.decode(&frame) {
+            if wanted[usize::from(seg.src.port)] || wanted[usize::from(seg.dst.port)] {
+                handler.input(frame.input);
+                table.process(&seg, ts, index, handler);
+            } else {
+                other_ports.add(seg.src, seg.dst, cfg.limits.max_connections);
+            }
         }
         if index % 8192 == 0 {
             progress(source.progress());
@@ -149,5 +184,9 @@ pub(super) fn drive<H: Inputs>(
         error: error.as_ref().map(|e| e.to_string()),
         listed_out_of_order: 0,
     };
-    (summary, error)
+    Driven {
+        summary,
+        error,
+        other_ports,
+    }
 }

@@ -3,7 +3,7 @@
 
 use super::config::Filter;
 use super::config::{FlowsConfig, FlowsOutcome, RunError};
-use super::drive::{Inputs, Opened, ProgressSink, drive, open};
+use super::drive::{Driven, Inputs, Opened, ProgressSink, drive, open};
 use super::ordering::Ordered;
 use crate::flow::{Chunk, ConnInfo, ConnSummary, Direction, Gap, Handler};
 use crate::proto::event::{Mark, Side};
@@ -163,7 +163,7 @@ pub fn flows(
         None => None,
     };
     let Opened { mut source, .. } = open(&cfg.input)?;
-    let mut write = |f| sink.flow(f);
+    let mut write = |f| sink.flow(f).map(|()| true);
     let mut handler = FlowsHandler {
         ports: &cfg.input.ports,
         sniff: cfg.input.limits.max_sniff,
@@ -173,7 +173,11 @@ pub fn flows(
         out: Ordered::new(&mut write, cfg.input.limits.max_reorder),
         io_error: None,
     };
-    let (mut summary, mut error) = drive(&cfg.input, source.as_mut(), &mut handler, progress);
+    let Driven {
+        mut summary,
+        mut error,
+        ..
+    } = drive(&cfg.input, source.as_mut(), &mut handler, progress);
     if error.is_none()
         && let Some(e) = handler.io_error.take()
     {

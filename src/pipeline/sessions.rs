@@ -4,7 +4,7 @@
 //! its messages are back.
 
 use super::config::{RunError, SessionsConfig, SessionsOutcome};
-use super::drive::{Inputs, Opened, ProgressSink, drive, open};
+use super::drive::{Driven, Inputs, Opened, OtherPorts, ProgressSink, drive, open};
 use super::ordering::Ordered;
 use super::pool::{Decoded, Done, Key, Pool};
 use super::streams::{Request, Step, Streams};
@@ -67,11 +67,20 @@ struct SessionState {
     piece: Vec<u8>,
 }
 
+/// A mail session on its way out: it gets its number (mail sessions count from 1 in order
+/// of first packet, whatever the filters show) when its turn comes.
+enum Listed {
+    Shown(Box<Session>),
+    /// `--host`, `--proto` or `--port` hide it: it is numbered, not written.
+    Hidden,
+}
+
 /// A closed session waiting for some of its messages to be decoded: the one record of a
 /// closed connection that decoding results (keyed by connection and message index) find.
 struct Closing {
-    /// `None` when the filter hides it (it still holds its place in the order).
-    session: Option<Session>,
+    /// `None` when the connection was no mail session (it still holds its place in the
+    /// order).
+    session: Option<Listed>,
     /// Messages not back from decoding yet.
     outstanding: usize,
 }
@@ -86,7 +95,7 @@ struct SessionsHandler<'a, 'b> {
     held: usize,
     /// Messages handed out without their bytes (let go for the budget).
     not_decoded: u64,
-    out: Ordered<'b, Session>,
+    out: Ordered<'b, Listed>,
     /// The sink's `event`, when it wants the events of open sessions (a live view).
     live: Option<&'b mut LiveSink<'b>>,
     pool: Pool,
@@ -96,6 +105,8 @@ struct SessionsHandler<'a, 'b> {
     files: Vec<String>,
     /// The input the frame being handled came from.
     input: usize,
+    /// Connections `--host` lets through (to explain an empty result).
+    hosts_matched: u64,
 }
 
 /// Where events of open sessions go.
@@ -119,7 +130,7 @@ impl SessionsHandler<'_, '_> {
         mut m: proto::transcript::Message,
     ) {
         let (id, client, server) = state.conn;
-        if !self.cfg.filter.allows(id, protocol, client, server) {
+        if !self.cfg.filter.allows_conn(protocol, client, server) {
             return;
         }
         if state.messages.len() >= self.cfg.input.limits.max_messages {
@@ -172,7 +183,9 @@ impl SessionsHandler<'_, '_> {
             return;
         };
         c.outstanding = c.outstanding.saturating_sub(1);
-        if let Some(info) = c.session.as_mut().and_then(|s| s.messages.get_mut(index)) {
+        if let Some(Listed::Shown(s)) = c.session.as_mut()
+            && let Some(info) = s.messages.get_mut(index)
+        {
             fill(info, done, keep);
         }
         if c.outstanding == 0
@@ -183,7 +196,7 @@ impl SessionsHandler<'_, '_> {
     }
 
     /// Hands out a closed session once all its messages are decoded.
-    fn finish_session(&mut self, conn: u64, session: Option<Session>, outstanding: usize) {
+    fn finish_session(&mut self, conn: u64, session: Option<Listed>, outstanding: usize) {
         if outstanding == 0 {
             self.out.settle(conn, session);
         } else {
@@ -295,7 +308,7 @@ impl SessionsHandler<'_, '_> {
             server,
         };
         let shown =
-            self.out.error.is_none() && self.cfg.filter.allows(id, protocol, client, server);
+            self.out.error.is_none() && self.cfg.filter.allows_conn(protocol, client, server);
         let mut live = if shown {
             self.live.as_deref_mut()
         } else {
@@ -508,6 +521,7 @@ impl Handler for SessionsHandler<'_, '_> {
     type State = u64;
 
     fn open(&mut self, info: &ConnInfo) -> u64 {
+        self.hosts_matched += u64::from(self.cfg.filter.allows_host(info.client, info.server));
         let hint = self.cfg.input.ports.get(info.server.port);
         let dissect = match hint {
             Some(role) if role.tls => Dissect::Tls(role.protocol),
@@ -672,11 +686,15 @@ impl Handler for SessionsHandler<'_, '_> {
             );
             session.anomalies.insert(0, a);
         }
-        let shown =
-            self.cfg
-                .filter
-                .allows(session.id, session.protocol, session.client, session.server);
-        self.finish_session(summary.info.id, shown.then_some(session), state.outstanding);
+        let shown = self
+            .cfg
+            .filter
+            .allows_conn(session.protocol, session.client, session.server);
+        let item = match shown {
+            true => Listed::Shown(Box::new(session)),
+            false => Listed::Hidden,
+        };
+        self.finish_session(summary.info.id, Some(item), state.outstanding);
         self.collect();
     }
 
@@ -726,7 +744,19 @@ fn sessions_in<'s>(
     // Whole sessions and (for a live view) the events of open ones go to the same sink.
     let wants_events = sink.wants_events();
     let sink = std::cell::RefCell::new(sink);
-    let mut write = |s| sink.borrow_mut().session(s);
+    // Mail sessions are numbered as they go out, so that `--all-ports` (which adds
+    // connections, not mail sessions, on other ports) leaves their numbers alone.
+    let numbered = std::cell::Cell::new(0u64);
+    let mut write = |item| {
+        numbered.set(numbered.get() + 1);
+        match item {
+            Listed::Shown(mut s) if cfg.filter.allows_id(numbered.get()) => {
+                s.id = numbered.get();
+                sink.borrow_mut().session(*s).map(|()| true)
+            }
+            _ => Ok(false),
+        }
+    };
     let mut live = |o: &Origin, e: &Event| sink.borrow_mut().event(o, e);
     let mut handler = SessionsHandler {
         cfg,
@@ -745,22 +775,117 @@ fn sessions_in<'s>(
         closing: BTreeMap::new(),
         files,
         input: 0,
+        hosts_matched: 0,
     };
-    let (mut summary, error) = drive(&cfg.input, source, &mut handler, progress);
+    let Driven {
+        mut summary,
+        error,
+        other_ports,
+    } = drive(&cfg.input, source, &mut handler, progress);
     handler.drain();
     summary.listed = handler.out.listed;
     summary.listed_out_of_order = handler.out.out_of_order;
     summary.messages_not_decoded = handler.not_decoded;
     let mut output_error = handler.out.error.take();
+    let hosts_matched = handler.hosts_matched;
     drop(handler);
     if output_error.is_none() {
         output_error = sink.borrow_mut().finish(&summary).err();
     }
+    let empty = (summary.listed == 0 && error.is_none() && output_error.is_none()).then(|| {
+        let seen = Seen {
+            sessions: numbered.get(),
+            connections: summary.connections,
+            other_ports: &other_ports,
+            hosts_matched,
+        };
+        why_empty(cfg, &seen)
+    });
     Ok(SessionsOutcome {
         summary,
         error,
         output_error,
+        empty,
     })
+}
+
+/// What a run saw, to explain why it listed nothing.
+struct Seen<'a> {
+    /// Mail sessions (numbered).
+    sessions: u64,
+    /// Connections followed (on mail ports, or all with `--all-ports`).
+    connections: u64,
+    other_ports: &'a OtherPorts,
+    hosts_matched: u64,
+}
+
+/// One line saying why no session was listed: nothing on mail ports (and what there is
+/// elsewhere), no mail in what was followed, or which filter matched nothing.
+fn why_empty(cfg: &SessionsConfig, seen: &Seen<'_>) -> String {
+    let plural = |n: u64, one: &str, many: &str| {
+        if n == 1 {
+            format!("{n} {one}")
+        } else {
+            format!("{n} {many}")
+        }
+    };
+    let other = seen.other_ports.count() as u64;
+    let elsewhere = if cfg.input.all_ports || other == 0 {
+        String::new()
+    } else {
+        format!(
+            "; {}{} on other ports — try --all-ports",
+            if seen.other_ports.at_limit {
+                "at least "
+            } else {
+                ""
+            },
+            plural(other, "TCP connection", "TCP connections")
+        )
+    };
+    let f = &cfg.filter;
+    if seen.sessions == 0 {
+        return match (seen.connections, cfg.input.all_ports) {
+            (0, false) => format!("no connections on mail ports{elsewhere}"),
+            (0, true) => "no TCP connections in the capture".into(),
+            (n, _) => format!(
+                "no mail session: {} followed, none recognised as SMTP, POP3 or IMAP{elsewhere}",
+                plural(n, "connection", "connections")
+            ),
+        };
+    }
+    if !f.sessions.is_empty() && f.sessions.iter().all(|&id| id > seen.sessions) {
+        let asked: Vec<String> = f.sessions.iter().map(u64::to_string).collect();
+        return match seen.sessions {
+            1 => format!("--session {}: only session 1 exists", asked.join(", ")),
+            n => format!("--session {}: only sessions 1–{n} exist", asked.join(", ")),
+        };
+    }
+    if !f.hosts.is_empty() && seen.hosts_matched == 0 {
+        let hosts: Vec<String> = f.hosts.iter().map(ToString::to_string).collect();
+        return format!("--host {} matched no connection", hosts.join(", "));
+    }
+    let mut given = Vec::new();
+    let mut flag = |name: &str, values: Vec<String>| {
+        if !values.is_empty() {
+            given.push(format!("{name} {}", values.join(",")));
+        }
+    };
+    flag(
+        "--proto",
+        f.protocols.iter().map(ToString::to_string).collect(),
+    );
+    flag("--port", f.ports.iter().map(ToString::to_string).collect());
+    flag("--host", f.hosts.iter().map(ToString::to_string).collect());
+    flag(
+        "--session",
+        f.sessions.iter().map(ToString::to_string).collect(),
+    );
+    format!(
+        "{} matched none of the {}",
+        given.join(" "),
+        plural(seen.sessions, "session", "sessions")
+    )
 }
 
 /// A `limit-reached` anomaly the pipeline adds to a session (dated at its end).

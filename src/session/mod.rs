@@ -19,7 +19,8 @@ use serde::Serialize;
 /// Which session an event belongs to (events come before the session is whole).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Origin {
-    /// The connection's number: the session's `id` once it is whole.
+    /// The connection's number (as `flows` counts). The whole session's `id` counts mail
+    /// sessions only, given as it is listed.
     pub id: u64,
     pub protocol: Protocol,
     pub client: Endpoint,
