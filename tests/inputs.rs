@@ -288,3 +288,76 @@ fn empty_results_explain_themselves() {
     assert_eq!(records(&out.stdout, "summary").len(), 1);
     assert!(out.stderr.contains("try --all-ports"), "{}", out.stderr);
 }
+
+/// `attempts` connection attempts from 10.0.0.1 to 10.0.0.2:25, each SYN answered by RST
+/// (a closed port), then a real SMTP session from another port.
+fn refused_then_mail(dir: &Path, attempts: u32) -> PathBuf {
+    use etherparse::PacketBuilder;
+    let frame = |from_client: bool, syn: bool, seq: u32, ack: u32| {
+        let eth = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
+        let (src, dst, sp, dp) = if from_client {
+            ([10, 0, 0, 1], [10, 0, 0, 2], 39999, 25)
+        } else {
+            ([10, 0, 0, 2], [10, 0, 0, 1], 25, 39999)
+        };
+        let mut b = eth.ipv4(src, dst, 64).tcp(sp, dp, seq, 65535);
+        if syn {
+            b = b.syn();
+        } else {
+            b = b.rst().ack(ack);
+        }
+        let mut out = Vec::new();
+        b.write(&mut out, &[]).unwrap();
+        out
+    };
+    let path = dir.join("refused.pcap");
+    let mut w = mailscope::synth::PcapWriter::new(std::fs::File::create(&path).unwrap()).unwrap();
+    let mut ns = 1_600_000_000_000_000_000i64;
+    let mut put = |data: &[u8]| {
+        ns += 1_000_000;
+        w.frame(
+            mailscope::types::Timestamp::from_nanos(ns),
+            data,
+            data.len(),
+        )
+        .unwrap();
+    };
+    for _ in 0..attempts {
+        put(&frame(true, true, 1000, 0));
+        put(&frame(false, false, 0, 1001));
+    }
+    let (mail, _, _) = support::smtp_conversation(40000, [1000, 2000]);
+    for f in &mail.frames {
+        put(&f.data);
+    }
+    path
+}
+
+/// SYN answered by RST, once per retransmission: one line per client and server, a
+/// `refused` count in the JSON summary, and no empty "reset" sessions.
+#[test]
+fn refused_connection_attempts_are_folded() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = refused_then_mail(dir.path(), 3);
+    let out = run(&[s(&file), "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let sessions = records(&out.stdout, "session");
+    assert_eq!(sessions.len(), 1, "{}", out.stdout);
+    assert_eq!(sessions[0]["id"], 1);
+    assert_eq!(sessions[0]["state"], "complete");
+    assert_eq!(records(&out.stdout, "summary")[0]["refused"], 3);
+    let text = run(&[s(&file)]);
+    let lines: Vec<&str> = text
+        .stdout
+        .lines()
+        .filter(|l| l.contains("refused"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", text.stdout);
+    assert!(
+        lines[0].contains("10.0.0.1 → 10.0.0.2:25")
+            && lines[0].contains("3 connection attempts refused"),
+        "{}",
+        lines[0]
+    );
+    assert!(!text.stdout.contains("· reset"), "{}", text.stdout);
+}

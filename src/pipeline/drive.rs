@@ -183,6 +183,8 @@ pub(super) fn drive<H: Inputs>(
         messages_not_decoded: 0,
         error: error.as_ref().map(|e| e.to_string()),
         listed_out_of_order: 0,
+        refused: None,
+        refused_by: Vec::new(),
     };
     Driven {
         summary,

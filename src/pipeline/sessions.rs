@@ -9,7 +9,7 @@ use super::ordering::Ordered;
 use super::pool::{Decoded, Done, Key, Pool};
 use super::streams::{Request, Step, Streams};
 use crate::capture::FrameSource;
-use crate::flow::{Chunk, ConnInfo, ConnSummary, Direction, Gap, Handler};
+use crate::flow::{Chunk, ConnInfo, ConnSummary, Direction, EndState, Gap, Handler};
 use crate::proto;
 use crate::proto::Dissector;
 use crate::proto::event::{Event, Mark, Side};
@@ -20,8 +20,9 @@ use crate::proto::tunnel::{Progress, Setup, Tunnel};
 use crate::render::SessionSink;
 use crate::session::mail::MessageInfo;
 use crate::session::{self, Origin, Session};
-use crate::types::{Endpoint, Protocol};
+use crate::types::{Endpoint, Protocol, Timestamp};
 use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 
 /// What a connection turned out to be.
 enum Dissect {
@@ -107,6 +108,10 @@ struct SessionsHandler<'a, 'b> {
     input: usize,
     /// Connections `--host` lets through (to explain an empty result).
     hosts_matched: u64,
+    /// Refused connection attempts (SYN answered by RST) the filters show, by client
+    /// address and server: count and first time (at most `max_connections` pairs).
+    refused: HashMap<(IpAddr, Endpoint), (u64, Timestamp)>,
+    refused_total: u64,
 }
 
 /// Where events of open sessions go.
@@ -207,6 +212,23 @@ impl SessionsHandler<'_, '_> {
                     outstanding,
                 },
             );
+        }
+    }
+
+    /// Folds a refused connection attempt into the count of its client and server.
+    fn add_refused(&mut self, state: &SessionState, summary: &ConnSummary) {
+        let (_, client, server) = state.conn;
+        let protocol = state.hint.map_or(Protocol::Unknown, |h| h.protocol);
+        if !self.cfg.filter.allows_conn(protocol, client, server) {
+            return;
+        }
+        self.refused_total += 1;
+        let key = (client.ip, server);
+        let max = self.cfg.input.limits.max_connections;
+        if let Some((n, _)) = self.refused.get_mut(&key) {
+            *n += 1;
+        } else if self.refused.len() < max {
+            self.refused.insert(key, (1, summary.info.start));
         }
     }
 
@@ -601,6 +623,10 @@ impl Handler for SessionsHandler<'_, '_> {
             return;
         };
         self.held -= state.held;
+        if refused(summary) {
+            self.add_refused(&state, summary);
+            return self.out.settle(summary.info.id, None);
+        }
         // Ended during a proxy setup, or before the protocol could be recognised: decide
         // with what there is.
         if let Dissect::Tunnel(t) = &mut state.dissect {
@@ -776,6 +802,8 @@ fn sessions_in<'s>(
         files,
         input: 0,
         hosts_matched: 0,
+        refused: HashMap::new(),
+        refused_total: 0,
     };
     let Driven {
         mut summary,
@@ -786,6 +814,19 @@ fn sessions_in<'s>(
     summary.listed = handler.out.listed;
     summary.listed_out_of_order = handler.out.out_of_order;
     summary.messages_not_decoded = handler.not_decoded;
+    summary.refused = Some(handler.refused_total);
+    let mut refused: Vec<session::Refused> = handler
+        .refused
+        .drain()
+        .map(|((client, server), (attempts, first))| session::Refused {
+            client,
+            server,
+            attempts,
+            first,
+        })
+        .collect();
+    refused.sort_by_key(|r| (r.first, r.client, r.server));
+    summary.refused_by = refused;
     let mut output_error = handler.out.error.take();
     let hosts_matched = handler.hosts_matched;
     drop(handler);
@@ -886,6 +927,18 @@ fn why_empty(cfg: &SessionsConfig, seen: &Seen<'_>) -> String {
         given.join(" "),
         plural(seen.sessions, "session", "sessions")
     )
+}
+
+/// A connection attempt answered by RST: the client's SYN (the handshake seen), one packet
+/// from the server (its RST, no SYN-ACK), no bytes either way.
+fn refused(summary: &ConnSummary) -> bool {
+    summary.state == EndState::Reset
+        && summary.handshake
+        && summary.packets[Direction::ServerToClient.index()] == 1
+        && summary
+            .dirs
+            .iter()
+            .all(|d| d.bytes == 0 && d.gap_bytes == 0)
 }
 
 /// A `limit-reached` anomaly the pipeline adds to a session (dated at its end).

@@ -163,6 +163,32 @@ fn human_size(n: u64) -> String {
     }
 }
 
+/// One line per client and server whose connection attempts were refused (SYN answered by
+/// RST), after the sessions.
+pub fn write_refused<W: Write>(out: &mut W, summary: &RunSummary, st: Style) -> io::Result<()> {
+    for r in &summary.refused_by {
+        let line = format!(
+            "── refused: {} → {} · {} connection attempt{} refused (RST) · first {} UTC",
+            r.client,
+            r.server,
+            r.attempts,
+            if r.attempts == 1 { "" } else { "s" },
+            r.first.to_human()
+        );
+        writeln!(out, "{}", st.dim(&line))?;
+    }
+    let listed: u64 = summary.refused_by.iter().map(|r| r.attempts).sum();
+    let refused = summary.refused.unwrap_or(0);
+    if refused > listed {
+        let line = format!(
+            "── refused: {} more connection attempts to other client/server pairs (past --max-connections pairs, counted only)",
+            refused - listed
+        );
+        writeln!(out, "{}", st.dim(&line))?;
+    }
+    Ok(())
+}
+
 /// Writes one session's block.
 pub fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()> {
     let start = s.start.to_human();
