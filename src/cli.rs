@@ -82,15 +82,17 @@ pub enum Command {
 /// Flags every command shares: what to read and which connections.
 #[derive(Debug, Args)]
 pub struct InputArgs {
-    /// Capture file (pcap, pcapng, optionally gzip-compressed); `-` reads standard input.
+    /// Capture files (pcap, pcapng, optionally gzip-compressed) or directories of them;
+    /// `-` reads standard input. Several are read as one capture, merged by time like
+    /// `mergecap` (frame numbers are those of the merged capture).
     #[arg(value_name = "FILE")]
-    pub file: Option<String>,
+    pub files: Vec<String>,
     /// Capture file, tcpdump/tshark style (`-r -` reads standard input).
     #[arg(
         short = 'r',
         long = "read",
         value_name = "FILE",
-        conflicts_with = "file"
+        conflicts_with = "files"
     )]
     pub read: Option<String>,
     /// `PORT=PROTO` maps another server port (smtp, smtps, pop3, pop3s, imap, imaps);
@@ -181,7 +183,7 @@ pub struct SessionArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
-    /// Indent JSON for people.
+    /// Indent JSON for people (JSON only: refused with text and table output).
     #[arg(long)]
     pub pretty: bool,
     /// Show passwords and other secrets instead of `<redacted>`.
@@ -308,11 +310,18 @@ impl FlowsOutput {
 
 impl InputArgs {
     fn validate(&self) -> Result<(InputConfig, Filter), String> {
-        let input = self
-            .read
-            .clone()
-            .or_else(|| self.file.clone())
-            .ok_or("no capture given: mailscope [flows] FILE (or -r FILE, `-` for stdin)")?;
+        let inputs = match &self.read {
+            Some(read) => vec![read.clone()],
+            None => self.files.clone(),
+        };
+        if inputs.is_empty() {
+            return Err(
+                "no capture given: mailscope [flows] FILE… (or -r FILE, `-` for stdin)".into(),
+            );
+        }
+        if inputs.iter().filter(|i| *i == "-").count() > 1 {
+            return Err("`-` (standard input) can be read only once".into());
+        }
         let mut ports = PortMap::default();
         let mut filter = Filter {
             hosts: self.hosts.clone(),
@@ -386,7 +395,7 @@ impl InputArgs {
         }
         Ok((
             InputConfig {
-                input,
+                inputs,
                 ports,
                 all_ports: self.all_ports,
                 limits,
@@ -419,6 +428,9 @@ impl FlowsArgs {
 
 impl SessionArgs {
     pub fn validate(&self) -> Result<SessionsConfig, String> {
+        if self.pretty && self.format != Format::Json {
+            return Err("--pretty indents JSON: use it with --format json".into());
+        }
         let (input, filter) = self.input.validate()?;
         Ok(SessionsConfig {
             input,

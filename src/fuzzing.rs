@@ -89,6 +89,7 @@ pub fn packet_flow(data: &[u8]) {
             link,
             orig_len: bytes.len() as u32 + (len as u32 & 0x3f),
             data: bytes,
+            input: 0,
         };
         if let Ok(seg) = decoder.decode(&frame) {
             table.process(&seg, frame.ts, frame.index, &mut handler);
@@ -115,7 +116,7 @@ fn run_sessions(data: &[u8]) -> usize {
     };
     let cfg = SessionsConfig {
         input: InputConfig {
-            input: "fuzz input".into(),
+            inputs: vec!["fuzz input".into()],
             ports: crate::proto::PortMap::default(),
             all_ports: true,
             limits: Limits {

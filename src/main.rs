@@ -117,6 +117,10 @@ fn sessions(args: &SessionArgs, out: &mut impl Write, look: Look) -> Result<(), 
     if let Some(dir) = &config.extract {
         extracted.map_err(|e| extract_failed(dir, e))?;
     }
+    if let Some(why) = &outcome.empty {
+        // Not an error: the capture was read; say why nothing is shown.
+        eprintln!("mailscope: {}", render::escape(why));
+    }
     match outcome.error {
         Some(e) => Err(Failure::Run(e.to_string())),
         None => Ok(()),

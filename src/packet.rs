@@ -447,6 +447,7 @@ mod tests {
             link: LinkType::Ethernet,
             orig_len: data.len() as u32,
             data,
+            input: 0,
         };
         d.decode(&frame).map(|s| (s.dst.port, s.payload.len()))
     }

@@ -14,7 +14,7 @@ use std::path::Path;
 fn run(file: &Path, limits: Limits, all_ports: bool) -> Vec<Value> {
     let cfg = SessionsConfig {
         input: InputConfig {
-            input: file.to_string_lossy().into_owned(),
+            inputs: vec![file.to_string_lossy().into_owned()],
             ports: Default::default(),
             all_ports,
             limits,

@@ -436,7 +436,7 @@ fn output_is_the_same_for_any_number_of_threads() {
         };
         let cfg = SessionsConfig {
             input: InputConfig {
-                input: file.to_string_lossy().into_owned(),
+                inputs: vec![file.to_string_lossy().into_owned()],
                 ports: Default::default(),
                 all_ports: false,
                 limits,

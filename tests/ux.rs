@@ -247,7 +247,7 @@ fn sample_sessions(
     use mailscope::pipeline::{Filter, InputConfig, SessionsConfig, sessions};
     let cfg = SessionsConfig {
         input: InputConfig {
-            input: sample(name).to_string_lossy().into_owned(),
+            inputs: vec![sample(name).to_string_lossy().into_owned()],
             ports: Default::default(),
             all_ports: false,
             limits: Default::default(),

@@ -262,6 +262,7 @@ impl FileReader {
                         link,
                         orig_len: orig_len.max(len as u32),
                         data,
+                        input: 0,
                     }));
                 }
             }

@@ -13,14 +13,18 @@
 //! Memory use is bounded: frames are borrowed from one circular buffer that is refilled in
 //! place, so a 100 GB file is read with the same few MiB as a 1 KB one.
 //!
-//! Every source of frames implements [`FrameSource`]: the file reader today, the live
-//! capture backends later. A new backend is a `FrameSource` here; nothing else changes.
+//! Several inputs are read as one by [`Merge`]: a k-way merge by frame time, like `mergecap`.
+//!
+//! Every source of frames implements [`FrameSource`]: the file reader and the merge today,
+//! the live capture backends later. A new backend is a `FrameSource` here; nothing else changes.
 
 mod file;
+mod merge;
 mod source;
 
 use crate::types::Timestamp;
 pub use file::FileReader;
+pub use merge::Merge;
 pub use source::{InputSource, ProgressCounter};
 
 use std::fmt;
@@ -95,6 +99,9 @@ pub struct Frame<'a> {
     /// Length of the frame on the wire; larger than `data.len()` when snaplen cut it.
     pub orig_len: u32,
     pub data: &'a [u8],
+    /// Which of the source's inputs (by position) it came from: 0 for a single input; see
+    /// [`Merge`].
+    pub input: usize,
 }
 
 /// Why reading a capture stopped early.

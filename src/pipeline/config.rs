@@ -14,7 +14,9 @@ use std::path::PathBuf;
 /// What to read and how: shared by every command.
 #[derive(Clone, Debug)]
 pub struct InputConfig {
-    pub input: String,
+    /// Capture files, directories (the captures inside, by name) or `-` (standard input),
+    /// read as one capture merged by time (`mergecap`'s order and frame numbers).
+    pub inputs: Vec<String>,
     pub ports: PortMap,
     /// Follow every TCP connection, not only those on mapped ports.
     pub all_ports: bool,
@@ -68,6 +70,8 @@ pub struct SessionsOutcome {
     pub error: Option<RunError>,
     /// The sink failed (a closed pipe, a full disk); reading stopped there.
     pub output_error: Option<io::Error>,
+    /// Why no session was listed, when none was (for people: stderr).
+    pub empty: Option<String>,
 }
 
 /// Which sessions to show (empty lists mean all).
@@ -145,6 +149,13 @@ impl std::fmt::Display for Prefix {
     }
 }
 
+impl InputConfig {
+    /// How the run summary names the input: the inputs as given.
+    pub fn name(&self) -> String {
+        self.inputs.join(" ")
+    }
+}
+
 impl Filter {
     pub(super) fn allows(
         &self,
@@ -153,16 +164,35 @@ impl Filter {
         client: Endpoint,
         server: Endpoint,
     ) -> bool {
+        self.allows_conn(protocol, client, server) && self.allows_id(id)
+    }
+
+    /// What the filter says of a connection, its number aside.
+    pub(super) fn allows_conn(
+        &self,
+        protocol: Protocol,
+        client: Endpoint,
+        server: Endpoint,
+    ) -> bool {
         (self.protocols.is_empty() || self.protocols.contains(&protocol))
             && (self.ports.is_empty()
                 || self.ports.contains(&client.port)
                 || self.ports.contains(&server.port))
-            && (self.hosts.is_empty()
-                || self
-                    .hosts
-                    .iter()
-                    .any(|h| h.contains(client.ip) || h.contains(server.ip)))
-            && (self.sessions.is_empty() || self.sessions.contains(&id))
+            && self.allows_host(client, server)
+    }
+
+    /// What `--session` says of number `id`.
+    pub(super) fn allows_id(&self, id: u64) -> bool {
+        self.sessions.is_empty() || self.sessions.contains(&id)
+    }
+
+    /// What `--host` says of a connection.
+    pub(super) fn allows_host(&self, client: Endpoint, server: Endpoint) -> bool {
+        self.hosts.is_empty()
+            || self
+                .hosts
+                .iter()
+                .any(|h| h.contains(client.ip) || h.contains(server.ip))
     }
 
     pub fn allows_flow(&self, f: &FlowRecord) -> bool {

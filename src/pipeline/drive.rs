@@ -3,30 +3,122 @@
 //! [`Handler`]; the run totals at the end.
 
 use super::config::{InputConfig, RunError};
-use crate::capture::{FileReader, FrameSource, InputSource, Progress};
+use crate::capture::{FileReader, FrameSource, InputSource, Merge, Progress};
 use crate::flow::{FlowTable, Handler};
 use crate::packet::Decoder;
 use crate::proto;
 use crate::session::RunSummary;
+use crate::types::Endpoint;
+use std::io;
+use std::path::Path;
 
 /// Where reading has come to, reported every few thousand frames (a progress bar, say).
 pub type ProgressSink<'a> = dyn FnMut(Progress) + 'a;
 
-/// Opens the capture file (or standard input) `cfg` names.
-pub(super) fn open(cfg: &InputConfig) -> Result<FileReader, RunError> {
-    let source = InputSource::open(&cfg.input).map_err(|e| RunError::Open(cfg.input.clone(), e))?;
-    Ok(FileReader::new(source)?)
+/// The opened inputs: one frame source over all of them, and the file names in the order
+/// `Frame::input` counts them (directories expanded).
+pub(super) struct Opened {
+    pub source: Box<dyn FrameSource>,
+    pub files: Vec<String>,
+}
+
+/// Captures a directory holds: its files named `*.pcap`, `*.pcapng`, `*.cap` (each maybe
+/// `.gz`), by name.
+fn captures_in(dir: &Path) -> io::Result<Vec<String>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let name = name.strip_suffix(".gz").unwrap_or(name);
+        let capture = [".pcap", ".pcapng", ".cap"]
+            .iter()
+            .any(|ext| name.to_ascii_lowercase().ends_with(ext));
+        if capture && path.is_file() {
+            found.push(path.display().to_string());
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Opens the captures `cfg` names (files, directories of captures, `-` for standard
+/// input): one reader, or a [`Merge`] of several by frame time.
+pub(super) fn open(cfg: &InputConfig) -> Result<Opened, RunError> {
+    let mut files = Vec::new();
+    for input in &cfg.inputs {
+        let path = Path::new(input);
+        if input != "-" && path.is_dir() {
+            let inside = captures_in(path).map_err(|e| RunError::Open(input.clone(), e))?;
+            if inside.is_empty() {
+                let e = io::Error::other(
+                    "is a directory, and holds no capture (*.pcap, *.pcapng, *.cap, or .gz of one)",
+                );
+                return Err(RunError::Open(input.clone(), e));
+            }
+            files.extend(inside);
+        } else {
+            files.push(input.clone());
+        }
+    }
+    let mut readers = Vec::with_capacity(files.len());
+    for f in &files {
+        let source = InputSource::open(f).map_err(|e| RunError::Open(f.clone(), e))?;
+        readers.push(FileReader::new(source)?);
+    }
+    let source: Box<dyn FrameSource> = match readers.len() {
+        1 => Box::new(readers.remove(0)),
+        _ => Box::new(Merge::new(readers)?),
+    };
+    Ok(Opened { source, files })
+}
+
+/// A connection handler that wants to know which input each new connection came from.
+pub(super) trait Inputs: Handler {
+    /// The frames about to be handed over come from input `i` (a position in
+    /// [`Opened::files`]).
+    fn input(&mut self, i: usize);
+}
+
+/// What a run of [`drive`] found.
+pub(super) struct Driven {
+    pub summary: RunSummary,
+    pub error: Option<RunError>,
+    /// TCP connections on ports not followed (without `--all-ports`): distinct address
+    /// pairs, counted up to `Limits::max_connections` (past it, at least that many).
+    pub other_ports: OtherPorts,
+}
+
+/// Connections on ports not followed, for the explanation of an empty result.
+#[derive(Default)]
+pub(super) struct OtherPorts {
+    seen: std::collections::HashSet<(Endpoint, Endpoint)>,
+    /// The count reached `Limits::max_connections` and stopped.
+    pub at_limit: bool,
+}
+
+impl OtherPorts {
+    fn add(&mut self, a: Endpoint, b: Endpoint, max: usize) {
+        if self.seen.len() >= max {
+            self.at_limit = true;
+            return;
+        }
+        self.seen.insert((a.min(b), a.max(b)));
+    }
+
+    pub fn count(&self) -> usize {
+        self.seen.len()
+    }
 }
 
 /// The capture → packet → flow loop: feeds every segment on a wanted port to `handler`,
 /// closes all connections at the end, and returns the run totals and the capture error
 /// that stopped reading early, if any.
-pub(super) fn drive<H: Handler>(
+pub(super) fn drive<H: Inputs>(
     cfg: &InputConfig,
     source: &mut dyn FrameSource,
     handler: &mut H,
     progress: &mut ProgressSink<'_>,
-) -> (RunSummary, Option<RunError>) {
+) -> Driven {
     let proxies = proto::PROXY_PORTS.into_iter();
     let mut table: FlowTable<H> = FlowTable::new(&cfg.limits, cfg.ports.ports().chain(proxies));
     let mut decoder = Decoder::new(cfg.limits.max_pending_fragments)
@@ -36,6 +128,7 @@ pub(super) fn drive<H: Handler>(
         wanted[usize::from(p)] = true;
     }
     let mut error = None;
+    let mut other_ports = OtherPorts::default();
     loop {
         if cfg.count.is_some_and(|n| source.frames() >= n) {
             break;
@@ -52,10 +145,13 @@ pub(super) fn drive<H: Handler>(
             break;
         }
         let (ts, index) = (frame.ts, frame.index);
-        if let Ok(seg) = decoder.decode(&frame)
-            && (wanted[usize::from(seg.src.port)] || wanted[usize::from(seg.dst.port)])
-        {
-            table.process(&seg, ts, index, handler);
+        if let Ok(seg) = decoder.decode(&frame) {
+            if wanted[usize::from(seg.src.port)] || wanted[usize::from(seg.dst.port)] {
+                handler.input(frame.input);
+                table.process(&seg, ts, index, handler);
+            } else {
+                other_ports.add(seg.src, seg.dst, cfg.limits.max_connections);
+            }
         }
         if index % 8192 == 0 {
             progress(source.progress());
@@ -65,7 +161,7 @@ pub(super) fn drive<H: Handler>(
     let ds = &decoder.stats;
     let summary = RunSummary {
         kind: "summary",
-        input: cfg.input.clone(),
+        input: cfg.name(),
         frames: source.frames(),
         tcp_segments: ds.tcp,
         connections: table.stats.connections,
@@ -90,6 +186,12 @@ pub(super) fn drive<H: Handler>(
         messages_not_decoded: 0,
         error: error.as_ref().map(|e| e.to_string()),
         listed_out_of_order: 0,
+        refused: None,
+        refused_by: Vec::new(),
     };
-    (summary, error)
+    Driven {
+        summary,
+        error,
+        other_ports,
+    }
 }

@@ -3,7 +3,7 @@
 
 use super::config::Filter;
 use super::config::{FlowsConfig, FlowsOutcome, RunError};
-use super::drive::{ProgressSink, drive, open};
+use super::drive::{Driven, Inputs, Opened, ProgressSink, drive, open};
 use super::ordering::Ordered;
 use crate::flow::{Chunk, ConnInfo, ConnSummary, Direction, Gap, Handler};
 use crate::proto::event::{Mark, Side};
@@ -128,6 +128,10 @@ impl Handler for FlowsHandler<'_, '_> {
     }
 }
 
+impl Inputs for FlowsHandler<'_, '_> {
+    fn input(&mut self, _: usize) {}
+}
+
 /// The proxy tunnel whose setup opens the first bytes of each side, and the first bytes
 /// inside it (client, server). The heads lose the order between sides, which only the
 /// "server spoke first" rule needs: a server head alone is no tunnel anyway.
@@ -158,8 +162,8 @@ pub fn flows(
         Some(dir) => Some(StreamDir::new(dir).map_err(RunError::Streams)?),
         None => None,
     };
-    let mut source = open(&cfg.input)?;
-    let mut write = |f| sink.flow(f);
+    let Opened { mut source, .. } = open(&cfg.input)?;
+    let mut write = |f| sink.flow(f).map(|()| true);
     let mut handler = FlowsHandler {
         ports: &cfg.input.ports,
         sniff: cfg.input.limits.max_sniff,
@@ -169,7 +173,11 @@ pub fn flows(
         out: Ordered::new(&mut write, cfg.input.limits.max_reorder),
         io_error: None,
     };
-    let (mut summary, mut error) = drive(&cfg.input, &mut source, &mut handler, progress);
+    let Driven {
+        mut summary,
+        mut error,
+        ..
+    } = drive(&cfg.input, source.as_mut(), &mut handler, progress);
     if error.is_none()
         && let Some(e) = handler.io_error.take()
     {

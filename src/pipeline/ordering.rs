@@ -33,7 +33,8 @@ pub(super) struct Ordered<'b, T> {
     /// Connections still open that the buffer stopped waiting for (all below `next`): at
     /// most the open connections, each a number.
     late: BTreeSet<u64>,
-    sink: &'b mut dyn FnMut(T) -> io::Result<()>,
+    /// Writes an item; `Ok(false)`: the sink counted it but did not list it.
+    sink: &'b mut dyn FnMut(T) -> io::Result<bool>,
     /// Items handed to the sink.
     pub(super) listed: u64,
     /// Items handed to the sink after items of later connections.
@@ -46,7 +47,7 @@ pub(super) struct Ordered<'b, T> {
 
 impl<'b, T> Ordered<'b, T> {
     /// Holds at most `max` finished items waiting for earlier connections.
-    pub(super) fn new(sink: &'b mut dyn FnMut(T) -> io::Result<()>, max: usize) -> Self {
+    pub(super) fn new(sink: &'b mut dyn FnMut(T) -> io::Result<bool>, max: usize) -> Self {
         Ordered {
             waiting: BTreeMap::new(),
             next: 1,
@@ -96,7 +97,8 @@ impl<'b, T> Ordered<'b, T> {
             && self.error.is_none()
         {
             match (self.sink)(item) {
-                Ok(()) => {
+                Ok(false) => {}
+                Ok(true) => {
                     self.listed += 1;
                     self.out_of_order += u64::from(id < self.highest);
                     self.highest = self.highest.max(id);
@@ -118,7 +120,7 @@ mod tests {
         let mut written = Vec::new();
         let mut sink = |id: u64| {
             written.push(id);
-            Ok(())
+            Ok(true)
         };
         let mut o = Ordered::new(&mut sink, max);
         let mut peak = 0;

@@ -4,12 +4,12 @@
 //! its messages are back.
 
 use super::config::{RunError, SessionsConfig, SessionsOutcome};
-use super::drive::{ProgressSink, drive, open};
+use super::drive::{Driven, Inputs, Opened, OtherPorts, ProgressSink, drive, open};
 use super::ordering::Ordered;
 use super::pool::{Decoded, Done, Key, Pool};
 use super::streams::{Request, Step, Streams};
 use crate::capture::FrameSource;
-use crate::flow::{Chunk, ConnInfo, ConnSummary, Direction, Gap, Handler};
+use crate::flow::{Chunk, ConnInfo, ConnSummary, Direction, EndState, Gap, Handler};
 use crate::proto;
 use crate::proto::Dissector;
 use crate::proto::event::{Event, Mark, Side};
@@ -20,8 +20,9 @@ use crate::proto::tunnel::{Progress, Setup, Tunnel};
 use crate::render::SessionSink;
 use crate::session::mail::MessageInfo;
 use crate::session::{self, Origin, Session};
-use crate::types::{Endpoint, Protocol};
+use crate::types::{Endpoint, Protocol, Timestamp};
 use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 
 /// What a connection turned out to be.
 enum Dissect {
@@ -41,6 +42,8 @@ enum Dissect {
 struct SessionState {
     /// Connection number and endpoints, for the filter.
     conn: (u64, Endpoint, Endpoint),
+    /// The input its first packet came from (a position in `SessionsHandler::files`).
+    input: usize,
     /// What the server port is mapped to: the recogniser's hint.
     hint: Option<proto::PortRole>,
     /// Picked up without its handshake.
@@ -67,11 +70,20 @@ struct SessionState {
     tls_port_plain: bool,
 }
 
+/// A mail session on its way out: it gets its number (mail sessions count from 1 in order
+/// of first packet, whatever the filters show) when its turn comes.
+enum Listed {
+    Shown(Box<Session>),
+    /// `--host`, `--proto` or `--port` hide it: it is numbered, not written.
+    Hidden,
+}
+
 /// A closed session waiting for some of its messages to be decoded: the one record of a
 /// closed connection that decoding results (keyed by connection and message index) find.
 struct Closing {
-    /// `None` when the filter hides it (it still holds its place in the order).
-    session: Option<Session>,
+    /// `None` when the connection was no mail session (it still holds its place in the
+    /// order).
+    session: Option<Listed>,
     /// Messages not back from decoding yet.
     outstanding: usize,
 }
@@ -86,12 +98,22 @@ struct SessionsHandler<'a, 'b> {
     held: usize,
     /// Messages handed out without their bytes (let go for the budget).
     not_decoded: u64,
-    out: Ordered<'b, Session>,
+    out: Ordered<'b, Listed>,
     /// The sink's `event`, when it wants the events of open sessions (a live view).
     live: Option<&'b mut LiveSink<'b>>,
     pool: Pool,
     /// Closed sessions waiting for decoding, by connection id.
     closing: BTreeMap<u64, Closing>,
+    /// The capture files, when there are several (each session names its own).
+    files: Vec<String>,
+    /// The input the frame being handled came from.
+    input: usize,
+    /// Connections `--host` lets through (to explain an empty result).
+    hosts_matched: u64,
+    /// Refused connection attempts (SYN answered by RST) the filters show, by client
+    /// address and server: count and first time (at most `max_connections` pairs).
+    refused: HashMap<(IpAddr, Endpoint), (u64, Timestamp)>,
+    refused_total: u64,
 }
 
 /// Where events of open sessions go.
@@ -115,7 +137,7 @@ impl SessionsHandler<'_, '_> {
         mut m: proto::transcript::Message,
     ) {
         let (id, client, server) = state.conn;
-        if !self.cfg.filter.allows(id, protocol, client, server) {
+        if !self.cfg.filter.allows_conn(protocol, client, server) {
             return;
         }
         if state.messages.len() >= self.cfg.input.limits.max_messages {
@@ -168,7 +190,9 @@ impl SessionsHandler<'_, '_> {
             return;
         };
         c.outstanding = c.outstanding.saturating_sub(1);
-        if let Some(info) = c.session.as_mut().and_then(|s| s.messages.get_mut(index)) {
+        if let Some(Listed::Shown(s)) = c.session.as_mut()
+            && let Some(info) = s.messages.get_mut(index)
+        {
             fill(info, done, keep);
         }
         if c.outstanding == 0
@@ -179,7 +203,7 @@ impl SessionsHandler<'_, '_> {
     }
 
     /// Hands out a closed session once all its messages are decoded.
-    fn finish_session(&mut self, conn: u64, session: Option<Session>, outstanding: usize) {
+    fn finish_session(&mut self, conn: u64, session: Option<Listed>, outstanding: usize) {
         if outstanding == 0 {
             self.out.settle(conn, session);
         } else {
@@ -190,6 +214,23 @@ impl SessionsHandler<'_, '_> {
                     outstanding,
                 },
             );
+        }
+    }
+
+    /// Folds a refused connection attempt into the count of its client and server.
+    fn add_refused(&mut self, state: &SessionState, summary: &ConnSummary) {
+        let (_, client, server) = state.conn;
+        let protocol = state.hint.map_or(Protocol::Unknown, |h| h.protocol);
+        if !self.cfg.filter.allows_conn(protocol, client, server) {
+            return;
+        }
+        self.refused_total += 1;
+        let key = (client.ip, server);
+        let max = self.cfg.input.limits.max_connections;
+        if let Some((n, _)) = self.refused.get_mut(&key) {
+            *n += 1;
+        } else if self.refused.len() < max {
+            self.refused.insert(key, (1, summary.info.start));
         }
     }
 
@@ -291,7 +332,7 @@ impl SessionsHandler<'_, '_> {
             server,
         };
         let shown =
-            self.out.error.is_none() && self.cfg.filter.allows(id, protocol, client, server);
+            self.out.error.is_none() && self.cfg.filter.allows_conn(protocol, client, server);
         let mut live = if shown {
             self.live.as_deref_mut()
         } else {
@@ -542,6 +583,7 @@ impl Handler for SessionsHandler<'_, '_> {
     type State = u64;
 
     fn open(&mut self, info: &ConnInfo) -> u64 {
+        self.hosts_matched += u64::from(self.cfg.filter.allows_host(info.client, info.server));
         let hint = self.cfg.input.ports.get(info.server.port);
         let dissect = match hint {
             Some(role) if role.tls => Dissect::Tls(role.protocol),
@@ -551,6 +593,7 @@ impl Handler for SessionsHandler<'_, '_> {
         };
         let state = SessionState {
             conn: (info.id, info.client, info.server),
+            input: self.input,
             hint,
             midstream: info.midstream,
             port_said: None,
@@ -621,6 +664,10 @@ impl Handler for SessionsHandler<'_, '_> {
             return;
         };
         self.held -= state.held;
+        if refused(summary) {
+            self.add_refused(&state, summary);
+            return self.out.settle(summary.info.id, None);
+        }
         // Ended during a proxy setup, or before the protocol could be recognised: decide
         // with what there is.
         if let Dissect::Tunnel(t) = &mut state.dissect {
@@ -685,6 +732,9 @@ impl Handler for SessionsHandler<'_, '_> {
                 return self.out.settle(summary.info.id, None);
             }
         };
+        if self.files.len() > 1 {
+            session.file = self.files.get(state.input).cloned();
+        }
         if let Some(setup) = &state.tunnel {
             session::mail::add_tunnel(&mut session, setup, self.cfg.show_secrets);
         }
@@ -718,16 +768,26 @@ impl Handler for SessionsHandler<'_, '_> {
             );
             session.anomalies.insert(0, a);
         }
-        let shown =
-            self.cfg
-                .filter
-                .allows(session.id, session.protocol, session.client, session.server);
-        self.finish_session(summary.info.id, shown.then_some(session), state.outstanding);
+        let shown = self
+            .cfg
+            .filter
+            .allows_conn(session.protocol, session.client, session.server);
+        let item = match shown {
+            true => Listed::Shown(Box::new(session)),
+            false => Listed::Hidden,
+        };
+        self.finish_session(summary.info.id, Some(item), state.outstanding);
         self.collect();
     }
 
     fn halted(&self) -> bool {
         self.out.error.is_some()
+    }
+}
+
+impl Inputs for SessionsHandler<'_, '_> {
+    fn input(&mut self, i: usize) {
+        self.input = i;
     }
 }
 
@@ -740,8 +800,8 @@ pub fn sessions(
     sink: &mut dyn SessionSink,
     progress: &mut ProgressSink<'_>,
 ) -> Result<SessionsOutcome, RunError> {
-    let mut source = open(&cfg.input)?;
-    sessions_from(cfg, &mut source, sink, progress)
+    let Opened { mut source, files } = open(&cfg.input)?;
+    std::thread::scope(|scope| sessions_in(scope, cfg, source.as_mut(), files, sink, progress))
 }
 
 /// The main job on frames from any source (`cfg.input.input` only names it): a file reader,
@@ -752,20 +812,33 @@ pub fn sessions_from(
     sink: &mut dyn SessionSink,
     progress: &mut ProgressSink<'_>,
 ) -> Result<SessionsOutcome, RunError> {
-    std::thread::scope(|scope| sessions_in(scope, cfg, source, sink, progress))
+    std::thread::scope(|scope| sessions_in(scope, cfg, source, Vec::new(), sink, progress))
 }
 
 fn sessions_in<'s>(
     scope: &'s std::thread::Scope<'s, '_>,
     cfg: &SessionsConfig,
     source: &mut dyn FrameSource,
+    files: Vec<String>,
     sink: &mut dyn SessionSink,
     progress: &mut ProgressSink<'_>,
 ) -> Result<SessionsOutcome, RunError> {
     // Whole sessions and (for a live view) the events of open ones go to the same sink.
     let wants_events = sink.wants_events();
     let sink = std::cell::RefCell::new(sink);
-    let mut write = |s| sink.borrow_mut().session(s);
+    // Mail sessions are numbered as they go out, so that `--all-ports` (which adds
+    // connections, not mail sessions, on other ports) leaves their numbers alone.
+    let numbered = std::cell::Cell::new(0u64);
+    let mut write = |item| {
+        numbered.set(numbered.get() + 1);
+        match item {
+            Listed::Shown(mut s) if cfg.filter.allows_id(numbered.get()) => {
+                s.id = numbered.get();
+                sink.borrow_mut().session(*s).map(|()| true)
+            }
+            _ => Ok(false),
+        }
+    };
     let mut live = |o: &Origin, e: &Event| sink.borrow_mut().event(o, e);
     let mut handler = SessionsHandler {
         cfg,
@@ -782,21 +855,54 @@ fn sessions_in<'s>(
             crate::mime::Bounds::from(&cfg.input.limits),
         ),
         closing: BTreeMap::new(),
+        files,
+        input: 0,
+        hosts_matched: 0,
+        refused: HashMap::new(),
+        refused_total: 0,
     };
-    let (mut summary, error) = drive(&cfg.input, source, &mut handler, progress);
+    let Driven {
+        mut summary,
+        error,
+        other_ports,
+    } = drive(&cfg.input, source, &mut handler, progress);
     handler.drain();
     summary.listed = handler.out.listed;
     summary.listed_out_of_order = handler.out.out_of_order;
     summary.messages_not_decoded = handler.not_decoded;
+    summary.refused = Some(handler.refused_total);
+    let mut refused: Vec<session::Refused> = handler
+        .refused
+        .drain()
+        .map(|((client, server), (attempts, first))| session::Refused {
+            client,
+            server,
+            attempts,
+            first,
+        })
+        .collect();
+    refused.sort_by_key(|r| (r.first, r.client, r.server));
+    summary.refused_by = refused;
     let mut output_error = handler.out.error.take();
+    let hosts_matched = handler.hosts_matched;
     drop(handler);
     if output_error.is_none() {
         output_error = sink.borrow_mut().finish(&summary).err();
     }
+    let empty = (summary.listed == 0 && error.is_none() && output_error.is_none()).then(|| {
+        let seen = Seen {
+            sessions: numbered.get(),
+            connections: summary.connections,
+            other_ports: &other_ports,
+            hosts_matched,
+        };
+        why_empty(cfg, &seen)
+    });
     Ok(SessionsOutcome {
         summary,
         error,
         output_error,
+        empty,
     })
 }
 
@@ -805,6 +911,97 @@ fn describe_start(data: &[u8]) -> String {
     let line = data.split(|&b| b == b'\n').next().unwrap_or(data);
     let line = String::from_utf8_lossy(&line[..line.len().min(40)]);
     format!("{:?}", line.trim_end())
+}
+
+/// What a run saw, to explain why it listed nothing.
+struct Seen<'a> {
+    /// Mail sessions (numbered).
+    sessions: u64,
+    /// Connections followed (on mail ports, or all with `--all-ports`).
+    connections: u64,
+    other_ports: &'a OtherPorts,
+    hosts_matched: u64,
+}
+
+/// One line saying why no session was listed: nothing on mail ports (and what there is
+/// elsewhere), no mail in what was followed, or which filter matched nothing.
+fn why_empty(cfg: &SessionsConfig, seen: &Seen<'_>) -> String {
+    let plural = |n: u64, one: &str, many: &str| {
+        if n == 1 {
+            format!("{n} {one}")
+        } else {
+            format!("{n} {many}")
+        }
+    };
+    let other = seen.other_ports.count() as u64;
+    let elsewhere = if cfg.input.all_ports || other == 0 {
+        String::new()
+    } else {
+        format!(
+            "; {}{} on other ports — try --all-ports",
+            if seen.other_ports.at_limit {
+                "at least "
+            } else {
+                ""
+            },
+            plural(other, "TCP connection", "TCP connections")
+        )
+    };
+    let f = &cfg.filter;
+    if seen.sessions == 0 {
+        return match (seen.connections, cfg.input.all_ports) {
+            (0, false) => format!("no connections on mail ports{elsewhere}"),
+            (0, true) => "no TCP connections in the capture".into(),
+            (n, _) => format!(
+                "no mail session: {} followed, none recognised as SMTP, POP3 or IMAP{elsewhere}",
+                plural(n, "connection", "connections")
+            ),
+        };
+    }
+    if !f.sessions.is_empty() && f.sessions.iter().all(|&id| id > seen.sessions) {
+        let asked: Vec<String> = f.sessions.iter().map(u64::to_string).collect();
+        return match seen.sessions {
+            1 => format!("--session {}: only session 1 exists", asked.join(", ")),
+            n => format!("--session {}: only sessions 1–{n} exist", asked.join(", ")),
+        };
+    }
+    if !f.hosts.is_empty() && seen.hosts_matched == 0 {
+        let hosts: Vec<String> = f.hosts.iter().map(ToString::to_string).collect();
+        return format!("--host {} matched no connection", hosts.join(", "));
+    }
+    let mut given = Vec::new();
+    let mut flag = |name: &str, values: Vec<String>| {
+        if !values.is_empty() {
+            given.push(format!("{name} {}", values.join(",")));
+        }
+    };
+    flag(
+        "--proto",
+        f.protocols.iter().map(ToString::to_string).collect(),
+    );
+    flag("--port", f.ports.iter().map(ToString::to_string).collect());
+    flag("--host", f.hosts.iter().map(ToString::to_string).collect());
+    flag(
+        "--session",
+        f.sessions.iter().map(ToString::to_string).collect(),
+    );
+    format!(
+        "{} matched none of the {}",
+        given.join(" "),
+        plural(seen.sessions, "session", "sessions")
+    )
+}
+
+/// A connection attempt answered by RST: the client's SYN (the handshake seen), one packet
+/// from the server (its RST, no SYN-ACK), no bytes either way.
+fn refused(summary: &ConnSummary) -> bool {
+    summary.state == EndState::Reset
+        && summary.handshake
+        && summary.packets[Direction::ServerToClient.index()] == 1
+        && summary
+            .dirs
+            .iter()
+            .all(|d| d.bytes == 0 && d.gap_bytes == 0)
 }
 
 /// A `limit-reached` anomaly the pipeline adds to a session (dated at its end).

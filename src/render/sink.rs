@@ -37,6 +37,10 @@ impl<W: Write, N: Write> SessionSink for Text<W, N> {
     }
 
     fn finish(&mut self, summary: &RunSummary) -> io::Result<()> {
+        if !summary.refused_by.is_empty() && !self.first {
+            writeln!(self.out)?;
+        }
+        text::write_refused(&mut self.out, summary, self.style)?;
         if summary.error.is_none() {
             text::write_skipped(&mut self.notes, summary)?;
         }

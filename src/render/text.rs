@@ -369,6 +369,32 @@ fn human_size(n: u64) -> String {
     }
 }
 
+/// One line per client and server whose connection attempts were refused (SYN answered by
+/// RST), after the sessions.
+pub fn write_refused<W: Write>(out: &mut W, summary: &RunSummary, st: Style) -> io::Result<()> {
+    for r in &summary.refused_by {
+        let line = format!(
+            "── refused: {} → {} · {} connection attempt{} refused (RST) · first {} UTC",
+            r.client,
+            r.server,
+            r.attempts,
+            if r.attempts == 1 { "" } else { "s" },
+            r.first.to_human()
+        );
+        writeln!(out, "{}", st.dim(&line))?;
+    }
+    let listed: u64 = summary.refused_by.iter().map(|r| r.attempts).sum();
+    let refused = summary.refused.unwrap_or(0);
+    if refused > listed {
+        let line = format!(
+            "── refused: {} more connection attempts to other client/server pairs (past --max-connections pairs, counted only)",
+            refused - listed
+        );
+        writeln!(out, "{}", st.dim(&line))?;
+    }
+    Ok(())
+}
+
 /// Writes one session's block (cut to the terminal's width if the style has one).
 pub fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()> {
     match st.width {
@@ -389,7 +415,7 @@ fn write_block<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()> 
     let times = Times::new(s, st);
     let start = s.start.to_human();
     let header = format!(
-        "── session {} · {} · {} → {} · {} UTC · {:.3} s · {}{}{}",
+        "── session {} · {} · {} → {} · {} UTC · {:.3} s · {}{}{}{}",
         s.id,
         s.protocol.as_str().to_ascii_uppercase(),
         s.client,
@@ -405,6 +431,10 @@ fn write_block<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()> 
         s.tunnel
             .as_ref()
             .map(|t| format!(" · via {} proxy to {}", t.label, escape(&t.target)))
+            .unwrap_or_default(),
+        s.file
+            .as_ref()
+            .map(|f| format!(" · {}", escape(f)))
             .unwrap_or_default(),
     );
     writeln!(out, "{}", st.bold(&header))?;
@@ -471,7 +501,7 @@ fn write_block<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()> 
         }
         let (messages, mailboxes) = std::mem::take(&mut by_exchange[idx]);
         for n in messages {
-            write_message(out, n, &s.messages[n], st)?;
+            write_message(out, n + 1, &s.messages[n], st)?;
         }
         for mb in mailboxes.into_iter().map(|n| &s.mailboxes[n]) {
             let mut facts = Vec::new();

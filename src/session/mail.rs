@@ -16,6 +16,9 @@ pub struct Session {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub id: u64,
+    /// The capture file its first packet came from, when several were read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
     pub protocol: Protocol,
     pub client: Endpoint,
     pub server: Endpoint,
@@ -101,6 +104,9 @@ pub struct TunnelInfo {
 /// A message of the session: what the transfer told, and what MIME decoding found.
 #[derive(Clone, Debug, Serialize)]
 pub struct MessageInfo {
+    /// 1-based position in the session's `messages` (the array index plus one), as the text
+    /// output numbers it.
+    pub number: usize,
     #[serde(flatten)]
     pub transfer: Message,
     #[serde(flatten)]
@@ -116,6 +122,7 @@ pub fn envelope(mut m: Message, keep_raw: bool) -> MessageInfo {
         m.bytes = Vec::new();
     }
     MessageInfo {
+        number: 0,
         transfer: m,
         mime: MimeInfo::default(),
     }
@@ -177,8 +184,9 @@ pub fn session(
     // Exchanges past the limit were let go: references are translated to positions in the
     // list kept (one to an exchange let go points where the omission is reported).
     let (mut exchanges, kept, omitted) = t.exchanges.into_kept();
-    for m in &mut messages {
+    for (i, m) in messages.iter_mut().enumerate() {
         m.transfer.exchange = kept.position(m.transfer.exchange);
+        m.number = i + 1;
     }
     let message_count = messages.len();
     for e in &mut exchanges {
@@ -233,6 +241,7 @@ fn base(summary: &ConnSummary, protocol: Protocol) -> Session {
     Session {
         kind: "session",
         id: info.id,
+        file: None,
         protocol,
         client: info.client,
         server: info.server,

@@ -19,7 +19,8 @@ use serde::Serialize;
 /// Which session an event belongs to (events come before the session is whole).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Origin {
-    /// The connection's number: the session's `id` once it is whole.
+    /// The connection's number (as `flows` counts). The whole session's `id` counts mail
+    /// sessions only, given as it is listed.
     pub id: u64,
     pub protocol: Protocol,
     pub client: Endpoint,
@@ -171,4 +172,21 @@ pub struct RunSummary {
     /// Items written after items of later connections: the reorder buffer was full
     /// (`--max-reorder`), so it stopped waiting for connections still open.
     pub listed_out_of_order: u64,
+    /// Connection attempts answered by RST (SYN, RST, nothing else): not sessions. The
+    /// main job only (`flows` lists them as connections).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<u64>,
+    /// The refused attempts by client and server, in order of the first (for people; at
+    /// most `Limits::max_connections` pairs, the rest only counted in `refused`).
+    #[serde(skip)]
+    pub refused_by: Vec<Refused>,
+}
+
+/// Connection attempts from one client address to one server refused with RST.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refused {
+    pub client: std::net::IpAddr,
+    pub server: Endpoint,
+    pub attempts: u64,
+    pub first: Timestamp,
 }
