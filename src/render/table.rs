@@ -244,7 +244,7 @@ pub fn write_sessions<W: Write>(
         "attachments",
     ]);
     for s in sessions {
-        for (i, m) in s.messages.iter().enumerate() {
+        for m in &s.messages {
             let attachments: Vec<String> = m
                 .mime
                 .parts
@@ -260,7 +260,7 @@ pub fn write_sessions<W: Write>(
                 .collect();
             t.add_row(vec![
                 Cell::new(s.id).set_alignment(CellAlignment::Right),
-                Cell::new(i).set_alignment(CellAlignment::Right),
+                Cell::new(m.number).set_alignment(CellAlignment::Right),
                 Cell::new(m.transfer.origin),
                 // The envelope (SMTP MAIL FROM / RCPT TO; none for POP3 and IMAP) and the
                 // header fields, each in its own column: they differ for lists, bounces,
