@@ -91,6 +91,10 @@ EOF
 ms_capture "$here/imap-curl.pcap" 'tcp port 143' \
     curl -s -o /dev/null --user 'alice:Wonderland-2024' 'imap://127.0.0.1/INBOX;MAILINDEX=2'
 
+# PIPELINING with CHUNKING: MAIL, RCPT (one refused), BDAT LAST and the chunk in one write,
+# lower-case verbs (issue 9: the envelope is settled on the replies).
+ms_capture "$here/smtp-pipelined-bdat.pcap" 'tcp port 25' python3 samples/pipelined-bdat.py
+
 # The synthetic capture with reordering, retransmission, overlap and a gap.
 cargo run --quiet --release --example synth -- sample "$here/synthetic-disorder.pcap"
 

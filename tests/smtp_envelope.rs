@@ -155,3 +155,42 @@ fn every_cut_of_a_postfix_session_pairs_replies_by_meaning() {
         }
     }
 }
+
+/// The sample made with real Postfix (samples/pipelined-bdat.py): MAIL, two RCPT (the second
+/// refused with 550) and `BDAT 137 LAST` with its chunk in one write, lower-case verbs.
+#[test]
+fn the_postfix_pipelined_bdat_sample_keeps_its_envelope() {
+    let file =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/smtp-pipelined-bdat.pcap");
+    let out = support::mailscope()
+        .arg(&file)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let s: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    let m = &s["messages"][0];
+    assert_eq!(m["origin"], "smtp-bdat");
+    assert_eq!(m["mail_from"], "carol@example.net");
+    assert_eq!(m["rcpt_to"], serde_json::json!(["alice@example.test"]));
+    assert_eq!(m["headers"]["subject"], "pipelined BDAT");
+    assert_eq!(s["anomalies"], serde_json::json!([]));
+    let raw: Vec<&str> = s["exchanges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["command"]["raw"].as_str())
+        .collect();
+    assert_eq!(
+        raw,
+        [
+            "ehlo client.example.test",
+            "mail FROM:<carol@example.net>",
+            "rcpt TO:<alice@example.test>",
+            "rcpt TO:<nobody@example.test>",
+            "BDAT 137 LAST",
+            "quit"
+        ]
+    );
+}
