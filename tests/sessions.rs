@@ -702,3 +702,50 @@ fn ntlm_is_decoded_in_every_protocol() {
         );
     }
 }
+
+/// A tab between the words of a command must not hide a secret from redaction (review of
+/// issue 9): SMTP `AUTH PLAIN<tab>ir`, POP3 `PASS<tab>pw`, IMAP `AUTHENTICATE<tab>PLAIN<tab>ir`.
+#[test]
+fn a_tab_does_not_hide_a_secret() {
+    use mailscope::synth::Side::{Client as C, Server as S};
+    let dir = tempfile::tempdir().unwrap();
+    type Steps<'a> = Vec<(mailscope::synth::Side, &'a [u8])>;
+    let cases: [(u16, Steps); 3] = [
+        (
+            25,
+            vec![
+                (S, b"220 mx ESMTP\r\n"),
+                (C, b"AUTH PLAIN\tAGJvYgBodW50ZXIy\r\n"),
+                (S, b"235 ok\r\n"),
+            ],
+        ),
+        (
+            110,
+            vec![
+                (S, b"+OK ready\r\n"),
+                (C, b"USER bob\r\n"),
+                (S, b"+OK\r\n"),
+                (C, b"PASS\thunter2\r\n"),
+                (S, b"+OK\r\n"),
+            ],
+        ),
+        (
+            143,
+            vec![
+                (S, b"* OK ready\r\n"),
+                (C, b"a AUTHENTICATE\tPLAIN\tAGJvYgBodW50ZXIy\r\n"),
+                (S, b"a OK done\r\n"),
+            ],
+        ),
+    ];
+    for (port, steps) in cases {
+        let file = support::write_steps(dir.path(), &format!("tab{port}.pcap"), port, &steps, None);
+        for format in ["json", "text"] {
+            let (out, _, _) = run(&["--format", format], &file);
+            assert!(
+                !out.contains("hunter2") && !out.contains("AGJvYgBodW50ZXIy"),
+                "port {port}, {format}: a secret leaked:\n{out}"
+            );
+        }
+    }
+}

@@ -526,12 +526,13 @@ impl Imap {
             }
             _ => {}
         }
-        let mut words = first.splitn(3, ' ');
+        // Words are split on any blank (RFC 9051 says space; a tab must not hide a secret).
+        let mut words = first.splitn(3, [' ', '\t']);
         let tag = words.next().unwrap_or("").to_string();
         let mut verb = words.next().unwrap_or("").to_ascii_uppercase();
         let mut rest = words.next().unwrap_or("").to_string();
         if verb == "UID" {
-            let (sub, r) = rest.split_once(' ').unwrap_or((rest.as_str(), ""));
+            let (sub, r) = rest.split_once([' ', '\t']).unwrap_or((rest.as_str(), ""));
             verb = format!("UID {}", sub.to_ascii_uppercase());
             rest = r.to_string();
         }
@@ -596,7 +597,7 @@ impl Imap {
         });
         // As sent: the verb's case kept (the arguments as shown above).
         let verb_sent = first
-            .split(' ')
+            .split([' ', '\t'])
             .skip(1)
             .take(if verb.starts_with("UID ") { 2 } else { 1 });
         let verb_sent = verb_sent.collect::<Vec<_>>().join(" ");
@@ -841,7 +842,16 @@ impl Imap {
     fn continuation(&mut self, reply: Reply) {
         if self.client == Mode::Hold {
             // The go-ahead for a synchronising literal: its command is still being framed.
-            self.held_replies.push(reply);
+            // Kept up to the replies an exchange keeps; past that, counted (a command line
+            // that never ends must not grow them).
+            let cap = self.bounds.max_replies.max(1);
+            if self.held_replies.len() < cap {
+                self.held_replies.push(reply);
+            } else {
+                self.t.limit("max-replies", reply.mark, || {
+                    format!("replies to one command past the first {cap} are counted, not kept")
+                });
+            }
             let size = self.pending_literal.take().unwrap_or(0);
             self.client = Mode::Literal { remaining: size };
             let held = std::mem::take(&mut self.held);
@@ -1728,6 +1738,31 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A command line that never ends, its synchronising literals each answered by a
+    /// go-ahead: the go-aheads kept for it are bounded, the rest counted.
+    #[test]
+    fn go_aheads_held_for_an_unending_command_are_bounded() {
+        let mut b = BOUNDS;
+        b.max_replies = 3;
+        let mut d = Imap::new(b, false);
+        let m = Mark::default();
+        d.on_data(S, b"* OK ready\r\n", m);
+        d.on_data(C, b"a1 NOOP {1}\r\n", m);
+        for _ in 0..10 {
+            d.on_data(S, b"+ go ahead\r\n", m);
+            d.on_data(C, b"x {1}\r\n", m);
+        }
+        assert!(d.held_replies.len() <= 3);
+        let t = d.finish(m);
+        assert!(
+            t.anomalies()
+                .iter()
+                .any(|a| a.name() == "limit-reached" && a.detail.starts_with("max-replies")),
+            "{:?}",
+            t.anomalies()
+        );
     }
 
     mod props {

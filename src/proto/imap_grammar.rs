@@ -596,7 +596,7 @@ pub fn fetch_reading(data: &[Value]) -> (Option<String>, Option<crate::mime::Hea
                 match (decoded, value) {
                     (Some(h), _) => {
                         out.push(format!("headers: {}", header_line(&h)));
-                        headers.get_or_insert(h);
+                        headers.get_or_insert_with(|| compact(h));
                     }
                     (None, Value::Literal(l)) => out.push(format!("{k} ({} bytes)", l.announced)),
                     _ => {}
@@ -606,6 +606,48 @@ pub fn fetch_reading(data: &[Value]) -> (Option<String>, Option<crate::mime::Hea
     }
     ((!out.is_empty()).then(|| out.join("; ")), headers)
 }
+
+/// Header fields kept on a FETCH reply (JSON `headers`): each value cut to
+/// [`HEADER_VALUE_CHARS`], at most [`HEADER_FIELDS_KEPT`] fields as sent and as many
+/// Received lines, so that every reply of a header-listing session does not keep its whole
+/// header block (the messages themselves are bounded elsewhere).
+fn compact(mut h: crate::mime::Headers) -> crate::mime::Headers {
+    let cut = |s: &mut String| {
+        if s.chars().count() > HEADER_VALUE_CHARS {
+            *s = super::line::truncate(s, HEADER_VALUE_CHARS);
+        }
+    };
+    for f in [
+        &mut h.from,
+        &mut h.to,
+        &mut h.cc,
+        &mut h.bcc,
+        &mut h.reply_to,
+        &mut h.subject,
+        &mut h.date,
+        &mut h.message_id,
+        &mut h.in_reply_to,
+        &mut h.references,
+        &mut h.user_agent,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        cut(f);
+    }
+    h.received.truncate(HEADER_FIELDS_KEPT);
+    h.received.iter_mut().for_each(cut);
+    h.raw.truncate(HEADER_FIELDS_KEPT);
+    for (_, v) in &mut h.raw {
+        cut(v);
+    }
+    h
+}
+
+/// Characters kept of each header value on a FETCH reply.
+const HEADER_VALUE_CHARS: usize = 1000;
+/// Fields as sent (and Received lines) kept on a FETCH reply.
+const HEADER_FIELDS_KEPT: usize = 32;
 
 /// Decoded header fields in one line: `"subject" from … to … cc …, date …`; without any of
 /// those, the fields as sent.

@@ -264,7 +264,8 @@ impl Pop3 {
                 format!("command line of {}+ bytes (limit 255)", raw.len()),
             );
         }
-        let (verb_raw, args) = match text.split_once(' ') {
+        // Words are split on any blank (a tab must not hide a secret).
+        let (verb_raw, args) = match text.split_once([' ', '\t']) {
             Some((v, a)) => (v, a.to_string()),
             None => (text.as_str(), String::new()),
         };
@@ -325,7 +326,7 @@ impl Pop3 {
                 }
             }
             Some(Verb::Apop) => {
-                let (name, digest) = args.split_once(' ').unwrap_or((args.as_str(), ""));
+                let (name, digest) = args.split_once([' ', '\t']).unwrap_or((args.as_str(), ""));
                 command.args = format!("{name} <redacted>");
                 command.secret_args = Some(Secret::new(args.clone()));
                 self.t.add_auth(
@@ -338,7 +339,7 @@ impl Pop3 {
                 );
             }
             Some(Verb::Auth) if !args.trim().is_empty() => {
-                let mut it = args.trim().splitn(2, ' ');
+                let mut it = args.trim().splitn(2, [' ', '\t']);
                 let mechanism = it.next().unwrap_or("").to_ascii_uppercase();
                 let initial = it.next().map(str::trim).filter(|s| !s.is_empty());
                 let mut auth = Auth::new(mechanism.clone(), idx);

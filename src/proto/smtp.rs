@@ -152,6 +152,8 @@ pub struct Smtp {
     building: Option<Building>,
     held: Vec<u8>,
     held_mark: Mark,
+    /// The BDAT with bad arguments whose answer decides what the held bytes are.
+    held_bdat: Option<usize>,
     client_line: Lines,
     server_line: Lines,
     /// Lines of a multi-line reply so far.
@@ -192,6 +194,7 @@ impl Smtp {
             building: None,
             held: Vec::new(),
             held_mark: Mark::default(),
+            held_bdat: None,
             client_line: Lines::default(),
             server_line: Lines::default(),
             reply: Vec::new(),
@@ -245,9 +248,13 @@ impl Smtp {
                     // The gap cut a command line: one command is damaged. It still gets a
                     // reply, so keep it (marked incomplete) to keep the pairing right.
                     let text = String::from_utf8_lossy(strip_eol(&partial)).into_owned();
-                    let (verb, args) = text.split_once(' ').unwrap_or((&text, ""));
-                    let command = Command::new(verb.to_ascii_uppercase(), format!("{args}…"))
+                    let (verb, args) = text.split_once([' ', '\t']).unwrap_or((&text, ""));
+                    let mut command = Command::new(verb.to_ascii_uppercase(), format!("{args}…"))
                         .sent(format!("{text}…"));
+                    // A cut AUTH may hold a secret (an initial response): not shown.
+                    if verb.eq_ignore_ascii_case("AUTH") && !args.is_empty() {
+                        command.redact();
+                    }
                     let pipelined = !self.pending.is_empty();
                     let idx = self
                         .t
@@ -483,7 +490,8 @@ impl Smtp {
     }
 
     fn command(&mut self, text: String, mark: Mark) {
-        let (verb_raw, args) = match text.split_once(' ') {
+        // Words are split on any blank (RFC 5321 says space; a tab must not hide a secret).
+        let (verb_raw, args) = match text.split_once([' ', '\t']) {
             Some((v, a)) => (v, a.trim_start()),
             None => (text.as_str(), ""),
         };
@@ -507,7 +515,7 @@ impl Smtp {
                 command.params = params;
             }
             Some(Verb::Auth) => {
-                let mut it = args.splitn(2, ' ');
+                let mut it = args.splitn(2, [' ', '\t']);
                 let mech = it.next().unwrap_or("").to_ascii_uppercase();
                 if it.next().map(str::trim).is_some_and(|s| !s.is_empty()) {
                     command.args = format!("{mech} <redacted>");
@@ -588,13 +596,20 @@ impl Smtp {
                     self.anomaly(Anomaly::BadBdatSize, mark, truncate(&text, 80));
                     if !self.server_silent() {
                         self.client = Client::Hold(Hold::Bdat);
+                        self.held_bdat = Some(idx);
                         self.held.clear();
                     }
                 }
             },
             Some(Verb::Auth) => {
-                let mechanism = args.split(' ').next().unwrap_or("").to_ascii_uppercase();
-                let initial = args.split_once(' ').map(|(_, r)| r.trim().to_string());
+                let mechanism = args
+                    .split([' ', '\t'])
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_uppercase();
+                let initial = args
+                    .split_once([' ', '\t'])
+                    .map(|(_, r)| r.trim().to_string());
                 self.t.add_auth(Auth::new(mechanism, idx), mark);
                 if let Some(initial) = initial.filter(|s| !s.is_empty() && s != "=") {
                     self.sasl_decode(&initial);
@@ -1049,7 +1064,11 @@ impl Smtp {
                     self.client_resync = true;
                 }
             }
-            Some(Verb::Bdat) if self.client == Client::Hold(Hold::Bdat) => {
+            // Only the answer to the BDAT that started the hold (an earlier pipelined BDAT's
+            // answer says nothing of the held bytes).
+            Some(Verb::Bdat)
+                if self.client == Client::Hold(Hold::Bdat) && self.held_bdat == Some(idx) =>
+            {
                 // The answer to a BDAT with bad arguments: accepted, its chunk follows;
                 // refused (501), what follows is commands.
                 let args = self.t.exchanges[idx]
@@ -1810,6 +1829,45 @@ mod tests {
             (S, b"250 ok\r\n221 bye\r\n"),
         ]);
         assert_eq!(verbs(&t)[2], ("QUIT".into(), vec!["221".into()]));
+    }
+
+    /// The answer to an earlier pipelined BDAT does not decide what the bytes held after an
+    /// invalid BDAT are: only that BDAT's own answer does.
+    #[test]
+    fn a_pipelined_bdat_answer_is_not_the_held_bdat_answer() {
+        let t = run(&[
+            (S, b"220 mx\r\n"),
+            (C, b"EHLO c\r\n"),
+            (S, b"250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n"),
+            (
+                C,
+                b"MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nBDAT 3\r\nabcBDAT 4 X\r\nQUIT\r\n",
+            ),
+            (
+                S,
+                b"250 ok\r\n250 ok\r\n250 ok\r\n501 5.5.4 bad\r\n221 bye\r\n",
+            ),
+        ]);
+        let v: Vec<String> = verbs(&t).into_iter().map(|(v, _)| v).collect();
+        assert_eq!(v, ["", "EHLO", "MAIL", "RCPT", "BDAT", "BDAT", "QUIT"]);
+        let names: Vec<&str> = t.anomalies().iter().map(|a| a.name()).collect();
+        // No LAST chunk ever came: the message is cut short, and holds the first chunk only.
+        assert_eq!(names, ["bad-bdat-size", "message-cut-short"]);
+        assert_eq!(t.messages[0].bytes, b"abc");
+    }
+
+    /// A command cut by a gap keeps an AUTH secret out of its arguments and its line.
+    #[test]
+    fn an_auth_cut_by_a_gap_is_redacted() {
+        let mut d = Smtp::new(BOUNDS, false);
+        let m = Mark::default();
+        d.on_data(S, b"220 mx\r\n", m);
+        d.on_data(C, b"AUTH PLAIN U0VDUkVUcGFzc3dvcmQ", m);
+        d.on_gap(C, 10, m);
+        let t = d.finish(m);
+        let c = t.exchanges.iter().find_map(|e| e.command.as_ref()).unwrap();
+        assert!(!c.raw.contains("U0VD") && !c.args.contains("U0VD"), "{c:?}");
+        assert_eq!(c.raw, "AUTH <redacted>");
     }
 
     /// A message waiting for its transaction's replies is held in flight: counted by
