@@ -83,6 +83,8 @@ pub struct Pop3 {
     midstream: bool,
     client_resync: bool,
     server_resync: bool,
+    /// A server answer has met its command.
+    answered: bool,
     offsets: [u64; 2],
     failed_logins: u32,
     /// Server-only capture: an `+OK` without a command seen (its exchange, where it began,
@@ -108,6 +110,7 @@ impl Pop3 {
             midstream,
             client_resync: midstream,
             server_resync: midstream,
+            answered: false,
             offsets: [0, 0],
             failed_logins: 0,
             unseen_command: None,
@@ -563,9 +566,16 @@ impl Pop3 {
                 let octets = text.to_ascii_lowercase().contains("octets");
                 self.unseen_command = Some((idx, mark, octets));
             }
+            // Picked up mid-stream, before any answer met its command: this may answer a
+            // command sent before the capture began, multi-line perhaps. What follows up to
+            // the next status line is its rest, skipped quietly.
+            if self.midstream && !self.answered && self.unseen_command.is_none() {
+                self.server_resync = true;
+            }
             return;
         };
         self.greeting_seen = true;
+        self.answered = true;
         let verb = self.verb_of(idx);
         let args = self.args_of(idx);
         self.t.add_reply(idx, reply);
@@ -800,6 +810,62 @@ mod tests {
         ]);
         assert_eq!(t.exchanges.len(), 2);
         assert!(t.tls().is_some());
+    }
+
+    /// Issue 9, "greeting missing": a capture that starts anywhere in a real POP3 session
+    /// (picked up mid-stream) gives no false anomaly about replies without a command, and
+    /// every RETR whose command is inside the capture keeps its message.
+    #[test]
+    fn capture_cut_at_every_point() {
+        const SESSION: &[(Side, &[u8])] = &[
+            (S, b"+OK Dovecot ready.\r\n"),
+            (C, b"CAPA\r\n"),
+            (S, b"+OK\r\nCAPA\r\nTOP\r\nUIDL\r\n.\r\n"),
+            (C, b"USER alice\r\n"),
+            (S, b"+OK\r\n"),
+            (C, b"PASS s3cr3t\r\n"),
+            (S, b"+OK Logged in.\r\n"),
+            (C, b"STAT\r\n"),
+            (S, b"+OK 2 300\r\n"),
+            (C, b"LIST\r\n"),
+            (S, b"+OK 2 messages:\r\n1 120\r\n2 180\r\n.\r\n"),
+            (C, b"RETR 1\r\n"),
+            (
+                S,
+                b"+OK 120 octets\r\nSubject: one\r\n\r\n..dot\r\nbody\r\n.\r\n",
+            ),
+            (C, b"TOP 2 0\r\n"),
+            (S, b"+OK\r\nSubject: two\r\n\r\n.\r\n"),
+            (C, b"QUIT\r\n"),
+            (S, b"+OK Logging out.\r\n"),
+        ];
+        let whole = run(SESSION);
+        assert!(whole.anomalies().is_empty(), "{:?}", whole.anomalies());
+        assert_eq!(whole.messages.len(), 2);
+        let total: usize = SESSION.iter().map(|s| s.1.len()).sum();
+        let retr_at: usize = SESSION.iter().take(11).map(|s| s.1.len()).sum();
+        for cut in 0..=total {
+            let mut skip = cut;
+            let steps: Vec<(Side, &[u8])> = SESSION
+                .iter()
+                .filter_map(|&(side, data)| {
+                    let drop = skip.min(data.len());
+                    skip -= drop;
+                    (drop < data.len()).then(|| (side, &data[drop..]))
+                })
+                .collect();
+            let t = crate::proto::testkit::run(Box::new(Pop3::new(BOUNDS, true)), &steps, &[]);
+            let names: Vec<&str> = t.anomalies().iter().map(|a| a.name()).collect();
+            assert!(names.is_empty(), "cut at {cut}: {names:?}");
+            if cut <= retr_at {
+                assert!(
+                    t.messages
+                        .iter()
+                        .any(|m| m.bytes.starts_with(b"Subject: one")),
+                    "cut at {cut}: RETR 1 lost its message"
+                );
+            }
+        }
     }
 
     mod props {
