@@ -221,17 +221,17 @@ fn extract_writes_messages_and_attachments_safely() {
         vec![
             "index-1.json",
             "index.json",
-            "session1-msg0-1.eml",
-            "session1-msg0-part2-report-1.pdf",
-            "session1-msg0-part2-report.pdf",
-            "session1-msg0.eml",
+            "session1-msg1-1.eml",
+            "session1-msg1-part2-report-1.pdf",
+            "session1-msg1-part2-report.pdf",
+            "session1-msg1.eml",
         ]
     );
     let (stdout, _, _) = run(&["--format", "json"], &file);
     let m = &sessions(&stdout)[0].messages[0];
     let pdf = m.parts.iter().find(|p| p.path == "2").unwrap();
     assert_eq!(pdf.filename.as_deref(), Some("report.pdf"));
-    let bytes = std::fs::read(out.join("session1-msg0-part2-report.pdf")).unwrap();
+    let bytes = std::fs::read(out.join("session1-msg1-part2-report.pdf")).unwrap();
     assert_eq!(bytes.len() as u64, pdf.size);
     assert!(bytes.starts_with(b"%PDF-1.4"));
     let _ = &pdf.sha256;

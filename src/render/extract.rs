@@ -133,7 +133,10 @@ impl Extractor {
         let dir = &self.dir;
         for (i, m) in s.messages.iter().enumerate() {
             let Some(raw) = m.raw() else { continue };
-            let file = create_unique(dir, &format!("session{}-msg{}.eml", s.id, i), raw)?;
+            // Named by the message's number, as the text view counts (from 1); the index
+            // keeps the JSON array index too.
+            let n = m.number;
+            let file = create_unique(dir, &format!("session{}-msg{n}.eml", s.id), raw)?;
             self.index.push(Entry {
                 session: s.id,
                 message: i,
@@ -150,7 +153,7 @@ impl Extractor {
                     continue;
                 }
                 let base = sanitize(p.filename.as_deref().unwrap_or("attachment.bin"));
-                let name = format!("session{}-msg{}-part{}-{}", s.id, i, p.path, base);
+                let name = format!("session{}-msg{n}-part{}-{}", s.id, p.path, base);
                 let file = create_unique(dir, &sanitize(&name), &p.body)?;
                 self.index.push(Entry {
                     session: s.id,
