@@ -12,6 +12,8 @@
 
 use super::{CaptureError, Frame, FrameSource, LinkType, Progress};
 use crate::types::Timestamp;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 /// An input's next frame, copied out of its reader's buffer.
 struct Head {
@@ -28,6 +30,9 @@ pub struct Merge<S> {
     heads: Vec<Option<Head>>,
     /// The source whose head was handed out last: refilled at the next call.
     refill: Option<usize>,
+    /// The sources with a head, earliest first (ties: the input named first): a frame
+    /// costs O(log k) for k inputs, not a scan of them all.
+    order: BinaryHeap<Reverse<(Timestamp, usize)>>,
     frames: u64,
 }
 
@@ -38,6 +43,7 @@ impl<S: FrameSource> Merge<S> {
             heads: sources.iter().map(|_| None).collect(),
             sources,
             refill: None,
+            order: BinaryHeap::new(),
             frames: 0,
         };
         for i in 0..m.sources.len() {
@@ -52,6 +58,7 @@ impl<S: FrameSource> Merge<S> {
         if let Some(f) = self.sources[i].next_frame()? {
             buf.clear();
             buf.extend_from_slice(f.data);
+            self.order.push(Reverse((f.ts, i)));
             self.heads[i] = Some(Head {
                 ts: f.ts,
                 link: f.link,
@@ -68,16 +75,7 @@ impl<S: FrameSource> FrameSource for Merge<S> {
         if let Some(i) = self.refill.take() {
             self.fill(i)?;
         }
-        // Few inputs: a linear scan is cheaper than a heap and keeps ties in input order.
-        let mut best: Option<(usize, Timestamp)> = None;
-        for (i, h) in self.heads.iter().enumerate() {
-            if let Some(h) = h
-                && best.is_none_or(|(_, ts)| h.ts < ts)
-            {
-                best = Some((i, h.ts));
-            }
-        }
-        let Some((i, _)) = best else {
+        let Some(Reverse((_, i))) = self.order.pop() else {
             return Ok(None);
         };
         self.refill = Some(i);
