@@ -323,10 +323,7 @@ impl Imap {
             self.client = Mode::Line;
             self.client_line(partial);
         }
-        for i in std::mem::take(&mut self.pending) {
-            self.t.give_up(i);
-        }
-        self.t.end();
+        self.t.end(std::mem::take(&mut self.pending));
     }
 
     /// Ends the session and hands over the transcript (for reading it directly).
@@ -1705,15 +1702,7 @@ mod tests {
         assert_eq!(whole.messages.len(), 2);
         let total: usize = SESSION.iter().map(|s| s.1.len()).sum();
         for cut in 0..=total {
-            let mut skip = cut;
-            let steps: Vec<(Side, &[u8])> = SESSION
-                .iter()
-                .filter_map(|&(side, data)| {
-                    let drop = skip.min(data.len());
-                    skip -= drop;
-                    (drop < data.len()).then(|| (side, &data[drop..]))
-                })
-                .collect();
+            let steps = crate::proto::testkit::cut_before(SESSION, cut);
             let t = crate::proto::testkit::run(Box::new(Imap::new(BOUNDS, true)), &steps, &[]);
             let names: Vec<&str> = t.anomalies().iter().map(|a| a.name()).collect();
             assert!(

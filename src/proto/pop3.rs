@@ -217,10 +217,7 @@ impl Pop3 {
             };
             self.store_message(b, origin, true, idx);
         }
-        for i in std::mem::take(&mut self.pending) {
-            self.t.give_up(i);
-        }
-        self.t.end();
+        self.t.end(std::mem::take(&mut self.pending));
     }
 
     /// Ends the session and hands over the transcript (for reading it directly).
@@ -845,15 +842,7 @@ mod tests {
         let total: usize = SESSION.iter().map(|s| s.1.len()).sum();
         let retr_at: usize = SESSION.iter().take(11).map(|s| s.1.len()).sum();
         for cut in 0..=total {
-            let mut skip = cut;
-            let steps: Vec<(Side, &[u8])> = SESSION
-                .iter()
-                .filter_map(|&(side, data)| {
-                    let drop = skip.min(data.len());
-                    skip -= drop;
-                    (drop < data.len()).then(|| (side, &data[drop..]))
-                })
-                .collect();
+            let steps = crate::proto::testkit::cut_before(SESSION, cut);
             let t = crate::proto::testkit::run(Box::new(Pop3::new(BOUNDS, true)), &steps, &[]);
             let names: Vec<&str> = t.anomalies().iter().map(|a| a.name()).collect();
             assert!(names.is_empty(), "cut at {cut}: {names:?}");

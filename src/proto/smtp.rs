@@ -371,10 +371,7 @@ impl Smtp {
             }
         }
         self.settle(true);
-        for i in std::mem::take(&mut self.pending) {
-            self.t.give_up(i);
-        }
-        self.t.end();
+        self.t.end(std::mem::take(&mut self.pending));
     }
 
     /// Ends the session and hands over the transcript (for reading it directly).

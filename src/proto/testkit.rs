@@ -35,6 +35,20 @@ pub fn verbs(t: &Transcript) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
+/// The steps with their first `cut` bytes (both sides, in order) dropped: a capture that
+/// begins there.
+pub fn cut_before<'a>(steps: &[(Side, &'a [u8])], cut: usize) -> Vec<(Side, &'a [u8])> {
+    let mut skip = cut;
+    steps
+        .iter()
+        .filter_map(|&(side, data)| {
+            let drop = skip.min(data.len());
+            skip -= drop;
+            (drop < data.len()).then(|| (side, &data[drop..]))
+        })
+        .collect()
+}
+
 /// Each step whole (`cuts` empty) or cut into pieces of the sizes in `cuts`, cycled over
 /// all the steps, in order.
 pub fn pieces<'a>(steps: &[(Side, &'a [u8])], cuts: &[usize]) -> Vec<(Side, &'a [u8])> {

@@ -1069,8 +1069,12 @@ impl Transcript {
         }
     }
 
-    /// The dissector is done: records the end (the replica finishes on it).
-    pub fn end(&mut self) {
+    /// The dissector is done: the commands still `waiting` for their replies stop waiting
+    /// (incomplete), and the end is recorded (the replica finishes on it).
+    pub fn end(&mut self, waiting: impl IntoIterator<Item = usize>) {
+        for n in waiting {
+            self.give_up(n);
+        }
         self.record_structural(Event::End);
     }
 
