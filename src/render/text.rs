@@ -6,11 +6,9 @@
 //! Given a terminal's width, lines are cut to it with `…` and a note that does not fit
 //! goes to its own line; without one (a pipe, a file) every line is whole.
 
-use crate::proto::event::{Anomaly, Mark};
-use crate::proto::transcript::{ClientLine, Exchange};
-use crate::proto::vocab;
 use crate::render::escape;
 use crate::session::mail::MessageInfo;
+use crate::session::{Anomaly, ClientLine, Exchange, Mark, vocab};
 use crate::session::{RunSummary, Session};
 use crate::types::{Protocol, Timestamp};
 use std::cell::Cell;
