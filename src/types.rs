@@ -102,3 +102,22 @@ impl fmt::Display for Protocol {
         f.write_str(self.as_str())
     }
 }
+
+/// What a live capture backend counted. `kernel_dropped` is `None` when the backend cannot
+/// tell (never reported as 0 then).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CaptureStats {
+    /// The interface captured on.
+    pub interface: String,
+    /// The backend: `pnet` (AF_PACKET) or `libpcap`.
+    pub backend: &'static str,
+    /// Packets the backend handed to mailscope.
+    pub packets_received: u64,
+    /// Packets the kernel dropped because mailscope did not read them in time.
+    pub packets_dropped_by_kernel: Option<u64>,
+    /// Packets the interface (driver) dropped, when the backend can tell.
+    pub packets_dropped_by_interface: Option<u64>,
+    /// Packets mailscope let go because its capture queue was full
+    /// (`Limits::max_capture_queue`).
+    pub packets_dropped_by_mailscope: u64,
+}

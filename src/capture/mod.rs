@@ -15,14 +15,19 @@
 //!
 //! Several inputs are read as one by [`Merge`]: a k-way merge by frame time, like `mergecap`.
 //!
-//! Every source of frames implements [`FrameSource`]: the file reader and the merge today,
-//! the live capture backends later. A new backend is a `FrameSource` here; nothing else changes.
+//! Every source of frames implements [`FrameSource`]: the file reader, the merge, and the
+//! live capture backends of [`live`] (pnet by default, libpcap with the `libpcap` feature).
+//! Nothing above this layer knows which one is in use. A live source also says when nothing
+//! arrived for a while ([`Pulled::Idle`], with the wall clock) so that idle connections can be
+//! closed, and reports its packet counts ([`CaptureStats`]).
 
 mod file;
+pub mod live;
 mod merge;
 mod source;
 
 use crate::types::Timestamp;
+pub use crate::types::CaptureStats;
 pub use file::FileReader;
 pub use merge::Merge;
 pub use source::{InputSource, ProgressCounter};
@@ -68,11 +73,41 @@ impl LinkType {
     }
 }
 
-/// Where frames come from: a capture file ([`FileReader`]) or, later, a live interface.
+/// What [`FrameSource::pull`] got.
+#[derive(Debug)]
+pub enum Pulled<'a> {
+    Frame(Frame<'a>),
+    /// Nothing arrived for a while (a live source): the wall clock now.
+    Idle(Timestamp),
+    /// The end of input, or a live capture stopped (Ctrl-C, `-a duration:`, `-c`).
+    End,
+}
+
+/// Where frames come from: a capture file ([`FileReader`]), several ([`Merge`]), or a live
+/// interface ([`live`]).
 pub trait FrameSource {
     /// The next frame, `None` at a clean end of input, or the error that stopped reading
     /// (with its frame number and byte offset). After an error the source is not used again.
+    /// A live source waits for the next frame (or its stop).
     fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError>;
+    /// The next frame, or (a live source, after a short wait) [`Pulled::Idle`] with the
+    /// time now, or the end.
+    fn pull(&mut self) -> Result<Pulled<'_>, CaptureError> {
+        Ok(match self.next_frame()? {
+            Some(f) => Pulled::Frame(f),
+            None => Pulled::End,
+        })
+    }
+    /// A live source's packet counts (received, dropped by the kernel, dropped by
+    /// mailscope's own queue limit); `None` for files.
+    fn capture_stats(&self) -> Option<CaptureStats> {
+        None
+    }
+    /// Whether frames come as they happen (an interface): idle connections are then timed
+    /// out on the wall clock, sessions are written as they end.
+    fn is_live(&self) -> bool {
+        false
+    }
     /// Frames handed out so far.
     fn frames(&self) -> u64;
     /// Packet records the source could not turn into a frame (counted, not fatal).

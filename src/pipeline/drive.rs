@@ -188,6 +188,7 @@ pub(super) fn drive<H: Inputs>(
         listed_out_of_order: 0,
         refused: None,
         refused_by: Vec::new(),
+        capture: source.capture_stats(),
     };
     Driven {
         summary,

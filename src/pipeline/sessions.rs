@@ -42,6 +42,10 @@ enum Dissect {
 struct SessionState {
     /// Connection number and endpoints, for the filter.
     conn: (u64, Endpoint, Endpoint),
+    /// The connection's first packet.
+    start: Timestamp,
+    /// The session's number once recognised as mail, when events are on (0 before).
+    number: u64,
     /// The input its first packet came from (a position in `SessionsHandler::files`).
     input: usize,
     /// What the server port is mapped to: the recogniser's hint.
@@ -327,9 +331,12 @@ impl SessionsHandler<'_, '_> {
         let (id, client, server) = state.conn;
         let origin = Origin {
             id,
+            number: state.number,
             protocol,
             client,
             server,
+            start: state.start,
+            midstream: state.midstream,
         };
         let shown =
             self.out.error.is_none() && self.cfg.filter.allows_conn(protocol, client, server);
@@ -593,6 +600,8 @@ impl Handler for SessionsHandler<'_, '_> {
         };
         let state = SessionState {
             conn: (info.id, info.client, info.server),
+            start: info.start,
+            number: 0,
             input: self.input,
             hint,
             midstream: info.midstream,

@@ -18,6 +18,7 @@ pub mod streams;
 pub mod table;
 pub mod text;
 
+use crate::session::mail::MessageInfo;
 use crate::session::{Event, FlowRecord, Origin, RunSummary, Session};
 use std::io;
 
@@ -38,6 +39,17 @@ pub trait SessionSink {
     /// from (see `session::Event`), for the sessions the filter shows. A message's event
     /// carries its bytes; what MIME decoding finds comes with the whole session.
     fn event(&mut self, _session: &Origin, _event: &Event) -> io::Result<()> {
+        Ok(())
+    }
+    /// A connection was recognised as a mail session (only when [`SessionSink::wants_events`]):
+    /// its first events follow.
+    fn start(&mut self, _session: &Origin) -> io::Result<()> {
+        Ok(())
+    }
+    /// A message of an open session is decoded (only when [`SessionSink::wants_events`]):
+    /// the same record the whole session will carry, `number` counting from 1. With several
+    /// threads it may come after later events of its session.
+    fn message(&mut self, _session: &Origin, _message: &MessageInfo) -> io::Result<()> {
         Ok(())
     }
 }

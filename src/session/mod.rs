@@ -23,12 +23,18 @@ use serde::Serialize;
 /// Which session an event belongs to (events come before the session is whole).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Origin {
-    /// The connection's number (as `flows` counts). The whole session's `id` counts mail
-    /// sessions only, given as it is listed.
+    /// The connection's number (as `flows` counts).
     pub id: u64,
+    /// The session's number, given when it was recognised as mail (in order of recognition;
+    /// the whole session's `id` is this number when events are on).
+    pub number: u64,
     pub protocol: Protocol,
     pub client: Endpoint,
     pub server: Endpoint,
+    /// The connection's first packet.
+    pub start: Timestamp,
+    /// Picked up without its handshake.
+    pub midstream: bool,
 }
 
 /// A value per direction: `client` is what the client sent, `server` what the server sent.
@@ -184,6 +190,9 @@ pub struct RunSummary {
     /// most `Limits::max_connections` pairs, the rest only counted in `refused`).
     #[serde(skip)]
     pub refused_by: Vec<Refused>,
+    /// A live capture's packet counts (`-i`); absent for files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture: Option<crate::types::CaptureStats>,
 }
 
 /// Connection attempts from one client address to one server refused with RST.
