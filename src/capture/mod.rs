@@ -30,7 +30,7 @@ use crate::types::Timestamp;
 pub use crate::types::CaptureStats;
 pub use file::FileReader;
 pub use merge::Merge;
-pub use source::{InputSource, ProgressCounter};
+pub use source::{InputSource, ProgressCounter, is_stream};
 
 use std::fmt;
 
