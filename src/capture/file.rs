@@ -1,15 +1,17 @@
 //! pcap / pcapng reader on top of pcap-parser: the only file that knows its
 //! next / consume / refill protocol.
 
-use super::source::ProgressCounter;
+use super::source::{Arrivals, ProgressCounter};
 use super::{
-    CaptureError, CaptureErrorKind, Frame, FrameSource, InputSource, LinkType, Progress, Unreadable,
+    CaptureError, CaptureErrorKind, Frame, FrameSource, InputSource, LinkType, Progress, Pulled,
+    Unreadable,
 };
 use crate::types::Timestamp;
 use pcap_parser::pcapng::Block;
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
 use pcap_parser::{PcapBlockOwned, PcapError};
 use std::io::{self, Read};
+use std::sync::Arc;
 
 /// Initial size of the circular read buffer; it grows (up to [`MAX_BUFFER`]) only when a
 /// single record does not fit.
@@ -52,7 +54,13 @@ pub struct FileReader {
     /// Bytes read from the input so far, and its size.
     read: ProgressCounter,
     size: Option<u64>,
+    /// A stream's arrivals: when parsing needs bytes that have not come, [`FrameSource::pull`]
+    /// says [`Pulled::Idle`] instead of waiting.
+    arrivals: Option<Arc<Arrivals>>,
 }
+
+/// How long a pull on a stream waits for bytes before it says idle.
+const WAIT: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// A reader that fills the buffer it is given as far as the input allows: gzip returns
 /// short reads, and pcap-parser reads its header with a single `read`. A stream (a pipe
@@ -60,9 +68,10 @@ pub struct FileReader {
 /// arrived, so that frames are handed out as they come instead of when a megabyte has.
 struct FullReads<R> {
     inner: R,
-    stream: bool,
-    /// The file header was delivered (a stream's reads are short from then on).
-    started: bool,
+    /// A stream's arrivals (`None`: a file).
+    stream: Option<Arc<Arrivals>>,
+    /// Reads made so far.
+    calls: u32,
 }
 
 /// Bytes the file header takes, as far as `got` tells: a pcap header is 24 bytes; a
@@ -87,11 +96,22 @@ fn header_len(got: &[u8]) -> usize {
 
 impl<R: Read> Read for FullReads<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.calls += 1;
+        // pcap-parser reads twice before it parses anything (the header, then once more):
+        // on a stream the second read takes only what is there, so that a capture whose
+        // bytes have all arrived is not held up waiting for more.
+        if self.calls == 2
+            && let Some(a) = &self.stream
+            && !a.wait(std::time::Duration::ZERO)
+        {
+            return Ok(0);
+        }
         let mut filled = 0;
         while filled < buf.len() {
-            if self.stream && filled > 0 && (self.started || filled >= header_len(&buf[..filled]))
+            if self.stream.is_some()
+                && filled > 0
+                && (self.calls > 1 || filled >= header_len(&buf[..filled]))
             {
-                self.started = true;
                 break;
             }
             match self.inner.read(&mut buf[filled..]) {
@@ -129,10 +149,11 @@ impl FileReader {
     pub fn new(source: InputSource) -> Result<FileReader, CaptureError> {
         let name = source.name.clone();
         let (read, size) = (source.progress.clone(), source.size);
+        let arrivals = source.arrivals.clone();
         let reads = FullReads {
             inner: source.reader,
-            stream: source.stream,
-            started: false,
+            stream: arrivals.clone(),
+            calls: 0,
         };
         let err = |kind| CaptureError {
             path: name.clone(),
@@ -140,22 +161,19 @@ impl FileReader {
             offset: 0,
             kind,
         };
-        let inner =
-            pcap_parser::create_reader(INITIAL_BUFFER, reads).map_err(|e| {
-                err(match e {
-                    PcapError::Eof => CaptureErrorKind::Empty,
-                    PcapError::HeaderNotRecognized => CaptureErrorKind::NotACapture(
-                        "do not match pcap (a1b2c3d4 / a1b23c4d) or pcapng (0a0d0d0a)".into(),
-                    ),
-                    PcapError::ReadError => {
-                        CaptureErrorKind::Io(io::Error::other("read failed (corrupt gzip data?)"))
-                    }
-                    PcapError::Incomplete(_) | PcapError::UnexpectedEof => {
-                        CaptureErrorKind::Truncated
-                    }
-                    other => CaptureErrorKind::Corrupt(format!("{other:?}")),
-                })
-            })?;
+        let inner = pcap_parser::create_reader(INITIAL_BUFFER, reads).map_err(|e| {
+            err(match e {
+                PcapError::Eof => CaptureErrorKind::Empty,
+                PcapError::HeaderNotRecognized => CaptureErrorKind::NotACapture(
+                    "do not match pcap (a1b2c3d4 / a1b23c4d) or pcapng (0a0d0d0a)".into(),
+                ),
+                PcapError::ReadError => {
+                    CaptureErrorKind::Io(io::Error::other("read failed (corrupt gzip data?)"))
+                }
+                PcapError::Incomplete(_) | PcapError::UnexpectedEof => CaptureErrorKind::Truncated,
+                other => CaptureErrorKind::Corrupt(format!("{other:?}")),
+            })
+        })?;
         Ok(FileReader {
             name,
             inner,
@@ -170,6 +188,7 @@ impl FileReader {
             first_unreadable: None,
             read,
             size,
+            arrivals,
         })
     }
 
@@ -201,6 +220,15 @@ impl FileReader {
     /// record, after all its frames were handed out: nothing was readable, so the run failed.
     /// When some records were decodable, the others are only counted.
     pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
+        Ok(match self.read(false)? {
+            Pulled::Frame(f) => Some(f),
+            Pulled::Idle(_) | Pulled::End => None,
+        })
+    }
+
+    /// [`FileReader::next_frame`], or, with `idle` on a stream, [`Pulled::Idle`] when no
+    /// bytes arrived for a moment.
+    fn read(&mut self, idle: bool) -> Result<Pulled<'_>, CaptureError> {
         if self.pending > 0 {
             self.inner.consume(self.pending);
             self.pending = 0;
@@ -242,6 +270,12 @@ impl FileReader {
                     self.inner.consume(n)
                 }
                 Step::Refill => {
+                    if idle
+                        && let Some(a) = &self.arrivals
+                        && !a.wait(WAIT)
+                    {
+                        return Ok(Pulled::Idle(Timestamp::now()));
+                    }
                     if self.inner.refill().is_err() {
                         return Err(self.error(CaptureErrorKind::Io(io::Error::other(
                             "read failed (corrupt gzip data?)",
@@ -271,7 +305,13 @@ impl FileReader {
                             kind: CaptureErrorKind::NothingDecodable(why),
                         });
                     }
-                    return Ok(None);
+                    return Ok(Pulled::End);
+                }
+                // Stopped (Ctrl-C) in the middle of a stream's record: the end, not a cut file.
+                Step::Fail(CaptureErrorKind::Truncated)
+                    if self.arrivals.as_ref().is_some_and(|a| a.stopped()) =>
+                {
+                    return Ok(Pulled::End);
                 }
                 Step::Fail(kind) => return Err(self.error(kind)),
                 Step::Packet {
@@ -293,7 +333,7 @@ impl FileReader {
                     }
                     let data = self.inner.data();
                     let data = data.get(start..start + len).unwrap_or(&[]);
-                    return Ok(Some(Frame {
+                    return Ok(Pulled::Frame(Frame {
                         index: self.frames,
                         ts,
                         link,
@@ -310,6 +350,10 @@ impl FileReader {
 impl FrameSource for FileReader {
     fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
         FileReader::next_frame(self)
+    }
+
+    fn pull(&mut self) -> Result<Pulled<'_>, CaptureError> {
+        self.read(true)
     }
 
     fn frames(&self) -> u64 {
@@ -502,7 +546,10 @@ mod tests {
     impl Read for Pipe {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
             let Some(mut chunk) = self.0.pop_front() else {
-                return Err(io::Error::new(io::ErrorKind::WouldBlock, "waiting for more"));
+                return Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    "waiting for more",
+                ));
             };
             let n = chunk.len().min(buf.len());
             buf[..n].copy_from_slice(&chunk[..n]);
@@ -527,8 +574,10 @@ mod tests {
     }
 
     fn reader(chunks: VecDeque<Vec<u8>>, stream: bool) -> Result<FileReader, CaptureError> {
-        let mut source = InputSource::from_reader("pipe", Pipe(chunks));
-        source.stream = stream;
+        let source = match stream {
+            true => InputSource::from_stream("pipe", Pipe(chunks)),
+            false => InputSource::from_reader("pipe", Pipe(chunks)),
+        };
         FileReader::new(source)
     }
 
@@ -566,12 +615,17 @@ mod tests {
     #[test]
     fn header_length_of_pcap_and_pcapng() {
         assert_eq!(header_len(&[0xd4, 0xc3, 0xb2, 0xa1]), 12);
-        assert_eq!(header_len(&[0xd4, 0xc3, 0xb2, 0xa1, 0, 0, 0, 0, 0, 0, 0, 0]), 24);
+        assert_eq!(
+            header_len(&[0xd4, 0xc3, 0xb2, 0xa1, 0, 0, 0, 0, 0, 0, 0, 0]),
+            24
+        );
         let shb = [0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a];
         assert_eq!(header_len(&shb), 28);
         let big = [0x0a, 0x0d, 0x0d, 0x0a, 0, 0, 0, 32, 0x1a, 0x2b, 0x3c, 0x4d];
         assert_eq!(header_len(&big), 32);
-        let corrupt = [0x0a, 0x0d, 0x0d, 0x0a, 0xff, 0xff, 0xff, 0xff, 0x4d, 0x3c, 0x2b, 0x1a];
+        let corrupt = [
+            0x0a, 0x0d, 0x0d, 0x0a, 0xff, 0xff, 0xff, 0xff, 0x4d, 0x3c, 0x2b, 0x1a,
+        ];
         assert_eq!(header_len(&corrupt), 1 << 16);
     }
 }

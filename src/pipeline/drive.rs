@@ -69,7 +69,8 @@ pub(super) fn open(cfg: &InputConfig) -> Result<Opened, RunError> {
     }
     let mut readers = Vec::with_capacity(files.len());
     for f in &files {
-        let source = InputSource::open(f).map_err(|e| RunError::Open(f.clone(), e))?;
+        let source =
+            InputSource::open(f, cfg.stop.clone()).map_err(|e| RunError::Open(f.clone(), e))?;
         readers.push(FileReader::new(source)?);
     }
     let source: Box<dyn FrameSource> = match readers.len() {
@@ -84,6 +85,9 @@ pub(super) trait Inputs: Handler {
     /// The frames about to be handed over come from input `i` (a position in
     /// [`Opened::files`]).
     fn input(&mut self, i: usize);
+    /// Nothing arrived for a moment (a live capture, a pipe): finish what can be finished
+    /// (messages decoded meanwhile, sessions waiting for them).
+    fn idle(&mut self) {}
 }
 
 /// What a run of [`drive`] found.
@@ -148,8 +152,12 @@ pub(super) fn drive<H: Inputs>(
         let frame = match source.pull() {
             Ok(Pulled::Frame(frame)) => frame,
             Ok(Pulled::Idle(now)) => {
-                // Nothing arrived for a while: idle connections time out on the wall clock.
-                table.tick(now, handler);
+                // Nothing arrived for a moment: live, idle connections time out on the
+                // wall clock (a pipe's frames carry their own time, which may be old).
+                if live {
+                    table.tick(now, handler);
+                }
+                handler.idle();
                 if handler.halted() {
                     break;
                 }

@@ -903,6 +903,10 @@ impl Inputs for SessionsHandler<'_, '_> {
     fn input(&mut self, i: usize) {
         self.input = i;
     }
+
+    fn idle(&mut self) {
+        self.collect();
+    }
 }
 
 /// The main job: every mail session of the capture, dissected, handed to `sink` in order
