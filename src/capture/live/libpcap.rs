@@ -79,9 +79,14 @@ pub(super) fn open(opts: &LiveOptions) -> Result<Opened, LiveError> {
             known: devices.into_iter().map(|d| d.name).collect(),
         });
     };
-    // `any` and some pseudo-devices carry no flags; only a real interface that is not up
-    // is refused.
-    if !device.flags.is_up() && !device.addresses.is_empty() {
+    // libpcap's pseudo-devices (nflog, dbus-system, …) are never "up"; only a network
+    // interface (one the OS lists as such) that is down is refused.
+    let network_down = || {
+        pnet_datalink::interfaces()
+            .iter()
+            .any(|i| i.name == name && !i.is_up())
+    };
+    if !device.flags.is_up() && network_down() {
         return Err(LiveError::Down {
             interface: name.into(),
         });
@@ -94,6 +99,8 @@ pub(super) fn open(opts: &LiveOptions) -> Result<Opened, LiveError> {
         .immediate_mode(true)
         .buffer_size(BUFFER)
         .open()
+        .map_err(|e| classify(name, e))?
+        .setnonblock()
         .map_err(|e| classify(name, e))?;
     if let Some(filter) = &opts.filter {
         cap.filter(filter, true).map_err(|e| LiveError::BadFilter {
@@ -113,24 +120,47 @@ struct Libpcap {
     cap: Capture<Active>,
 }
 
-impl Backend for Libpcap {
-    fn next_packet(&mut self, snaplen: usize) -> io::Result<Got> {
-        match self.cap.next_packet() {
-            Ok(p) => {
-                let ts = Timestamp::from_parts(
-                    p.header.ts.tv_sec,
-                    u64::try_from(p.header.ts.tv_usec).unwrap_or(0),
-                    1_000_000,
-                );
-                Ok(Got::Packet(Packet {
-                    ts,
-                    orig_len: p.header.len,
-                    data: p.data[..p.data.len().min(snaplen)].to_vec(),
-                }))
-            }
-            Err(pcap::Error::TimeoutExpired) => Ok(Got::Timeout),
-            Err(e) => Err(io::Error::other(e.to_string())),
+impl Libpcap {
+    /// Waits until the capture's descriptor is readable, or `POLL` passed.
+    fn wait(&self) -> io::Result<()> {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        let timeout = Timespec::try_from(POLL).map_err(io::Error::other)?;
+        let mut fds = [PollFd::new(&self.cap, PollFlags::IN)];
+        match poll(&mut fds, Some(&timeout)) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => Ok(()),
+            Err(e) => Err(e.into()),
         }
+    }
+}
+
+impl Backend for Libpcap {
+    /// The capture is non-blocking, and waited on here: libpcap's own read timeout does not
+    /// expire while no packet arrives (TPACKET_V3 on Linux), and the thread must see a stop.
+    fn next_packet(&mut self, snaplen: usize) -> io::Result<Got> {
+        for attempt in 0..2 {
+            match self.cap.next_packet() {
+                Ok(p) => {
+                    let ts = Timestamp::from_parts(
+                        p.header.ts.tv_sec,
+                        u64::try_from(p.header.ts.tv_usec).unwrap_or(0),
+                        1_000_000,
+                    );
+                    return Ok(Got::Packet(Packet {
+                        ts,
+                        orig_len: p.header.len,
+                        data: p.data[..p.data.len().min(snaplen)].to_vec(),
+                    }));
+                }
+                Err(pcap::Error::TimeoutExpired) => {}
+                // Pseudo-devices (nflog) report "no packet" of a non-blocking read as EAGAIN.
+                Err(pcap::Error::PcapError(e)) if e.contains("temporarily unavailable") => {}
+                Err(e) => return Err(io::Error::other(e.to_string())),
+            }
+            if attempt == 0 {
+                self.wait()?;
+            }
+        }
+        Ok(Got::Timeout)
     }
 
     fn stats(&mut self) -> KernelStats {
