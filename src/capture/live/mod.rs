@@ -49,14 +49,30 @@ pub struct Interface {
 /// Why a live capture could not start (or went on).
 #[derive(Debug)]
 pub enum LiveError {
-    NoSuchInterface { name: String, known: Vec<String> },
-    PermissionDenied { interface: String },
-    Down { interface: String },
+    NoSuchInterface {
+        name: String,
+        known: Vec<String>,
+    },
+    PermissionDenied {
+        interface: String,
+    },
+    Down {
+        interface: String,
+    },
     /// `-f` in a build without the `libpcap` feature.
     FilterNeedsLibpcap,
-    BadFilter { filter: String, why: String },
-    Write { path: PathBuf, error: std::io::Error },
-    Other { interface: String, why: String },
+    BadFilter {
+        filter: String,
+        why: String,
+    },
+    Write {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    Other {
+        interface: String,
+        why: String,
+    },
 }
 
 impl fmt::Display for LiveError {
