@@ -54,15 +54,47 @@ pub struct FileReader {
     size: Option<u64>,
 }
 
-/// A reader that fills the buffer it is given as far as the input allows: pipes and gzip
-/// return short reads, and pcap-parser reads its header with a single `read`.
-struct FullReads<R>(R);
+/// A reader that fills the buffer it is given as far as the input allows: gzip returns
+/// short reads, and pcap-parser reads its header with a single `read`. A stream (a pipe
+/// from `tcpdump -U -w -`) is different: after the file header, each read returns what has
+/// arrived, so that frames are handed out as they come instead of when a megabyte has.
+struct FullReads<R> {
+    inner: R,
+    stream: bool,
+    /// The file header was delivered (a stream's reads are short from then on).
+    started: bool,
+}
+
+/// Bytes the file header takes, as far as `got` tells: a pcap header is 24 bytes; a
+/// pcapng file starts with a Section Header Block whose length is in its bytes 4..8 (in the
+/// byte order its bytes 8..12 give).
+fn header_len(got: &[u8]) -> usize {
+    const PCAPNG: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+    if got.len() < 12 {
+        return 12;
+    }
+    if got[..4] != PCAPNG {
+        return 24;
+    }
+    let len = [got[4], got[5], got[6], got[7]];
+    let len = match got[8..12] {
+        [0x1a, 0x2b, 0x3c, 0x4d] => u32::from_be_bytes(len),
+        _ => u32::from_le_bytes(len),
+    };
+    // A corrupt length is the parser's to report; never wait for more than a block can be.
+    (len as usize).clamp(12, 1 << 16)
+}
 
 impl<R: Read> Read for FullReads<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut filled = 0;
         while filled < buf.len() {
-            match self.0.read(&mut buf[filled..]) {
+            if self.stream && filled > 0 && (self.started || filled >= header_len(&buf[..filled]))
+            {
+                self.started = true;
+                break;
+            }
+            match self.inner.read(&mut buf[filled..]) {
                 Ok(0) => break,
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -97,6 +129,11 @@ impl FileReader {
     pub fn new(source: InputSource) -> Result<FileReader, CaptureError> {
         let name = source.name.clone();
         let (read, size) = (source.progress.clone(), source.size);
+        let reads = FullReads {
+            inner: source.reader,
+            stream: source.stream,
+            started: false,
+        };
         let err = |kind| CaptureError {
             path: name.clone(),
             frame: 1,
@@ -104,7 +141,7 @@ impl FileReader {
             kind,
         };
         let inner =
-            pcap_parser::create_reader(INITIAL_BUFFER, FullReads(source.reader)).map_err(|e| {
+            pcap_parser::create_reader(INITIAL_BUFFER, reads).map_err(|e| {
                 err(match e {
                     PcapError::Eof => CaptureErrorKind::Empty,
                     PcapError::HeaderNotRecognized => CaptureErrorKind::NotACapture(
@@ -450,4 +487,91 @@ fn parse_opb(body: &[u8], big_endian: bool) -> Option<Opb<'_>> {
         orig_len: u32_at(16)?,
         data: &rest[..caplen.min(rest.len())],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::PcapWriter;
+    use std::collections::VecDeque;
+
+    /// A pipe that has delivered `chunks` so far: reading past them fails, as a read that
+    /// would block for more.
+    struct Pipe(VecDeque<Vec<u8>>);
+
+    impl Read for Pipe {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let Some(mut chunk) = self.0.pop_front() else {
+                return Err(io::Error::new(io::ErrorKind::WouldBlock, "waiting for more"));
+            };
+            let n = chunk.len().min(buf.len());
+            buf[..n].copy_from_slice(&chunk[..n]);
+            if n < chunk.len() {
+                self.0.push_front(chunk.split_off(n));
+            }
+            Ok(n)
+        }
+    }
+
+    /// A capture of `n` frames, written as tcpdump -U does: the header, then each record.
+    fn chunks(n: usize) -> VecDeque<Vec<u8>> {
+        let mut w = PcapWriter::new(Vec::new()).unwrap();
+        for i in 0..n {
+            w.frame(Timestamp::from_nanos(i as i64), &[i as u8; 60], 60)
+                .unwrap();
+        }
+        let all = w.into_inner();
+        let mut out = VecDeque::from([all[..24].to_vec()]);
+        out.extend(all[24..].chunks(16 + 60).map(<[u8]>::to_vec));
+        out
+    }
+
+    fn reader(chunks: VecDeque<Vec<u8>>, stream: bool) -> Result<FileReader, CaptureError> {
+        let mut source = InputSource::from_reader("pipe", Pipe(chunks));
+        source.stream = stream;
+        FileReader::new(source)
+    }
+
+    #[test]
+    fn a_stream_hands_out_each_frame_as_it_arrives() {
+        for split in [false, true] {
+            let mut c = chunks(3);
+            if split {
+                // The header arrives in two pieces, a record in two.
+                let h = c.pop_front().unwrap();
+                c.push_front(h[10..].to_vec());
+                c.push_front(h[..10].to_vec());
+                let r = c.remove(3).unwrap();
+                c.insert(3, r[20..].to_vec());
+                c.insert(3, r[..20].to_vec());
+            }
+            let mut r = reader(c, true).expect("the header is read without waiting for more");
+            for i in 0..3u8 {
+                let f = r.next_frame().expect("no waiting").expect("a frame");
+                assert_eq!(f.data, &[i; 60][..]);
+            }
+            // Only now does it wait for bytes that have not come.
+            assert!(r.next_frame().is_err());
+        }
+    }
+
+    #[test]
+    fn a_file_is_read_in_large_blocks() {
+        // The same bytes not marked as a stream: the reader asks for more before the first
+        // frame (and so, from a real pipe, would wait for a megabyte).
+        // (Here the "wait" is this pipe's error: the reader fails before any frame.)
+        assert!(reader(chunks(3), false).is_err());
+    }
+
+    #[test]
+    fn header_length_of_pcap_and_pcapng() {
+        assert_eq!(header_len(&[0xd4, 0xc3, 0xb2, 0xa1]), 12);
+        assert_eq!(header_len(&[0xd4, 0xc3, 0xb2, 0xa1, 0, 0, 0, 0, 0, 0, 0, 0]), 24);
+        let shb = [0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a];
+        assert_eq!(header_len(&shb), 28);
+        let big = [0x0a, 0x0d, 0x0d, 0x0a, 0, 0, 0, 32, 0x1a, 0x2b, 0x3c, 0x4d];
+        assert_eq!(header_len(&big), 32);
+        let corrupt = [0x0a, 0x0d, 0x0d, 0x0a, 0xff, 0xff, 0xff, 0xff, 0x4d, 0x3c, 0x2b, 0x1a];
+        assert_eq!(header_len(&corrupt), 1 << 16);
+    }
 }

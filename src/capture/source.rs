@@ -30,6 +30,17 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// Whether `path` (`-`: standard input) is a stream that delivers bytes as they are
+/// written (a pipe, a FIFO, a terminal, a socket) rather than a regular file: it is then read
+/// as it arrives, not in large blocks.
+pub fn is_stream(path: &str) -> bool {
+    let path = if path == "-" { "/dev/stdin" } else { path };
+    match std::fs::metadata(path) {
+        Ok(m) => !m.is_file() && !m.is_dir(),
+        Err(_) => false,
+    }
+}
+
 /// An opened input: the byte stream to parse plus what is known about it.
 pub struct InputSource {
     pub name: String,
@@ -38,6 +49,8 @@ pub struct InputSource {
     pub size: Option<u64>,
     pub compressed: bool,
     pub progress: ProgressCounter,
+    /// A pipe or FIFO ([`is_stream`]): frames are handed out as their bytes arrive.
+    pub stream: bool,
 }
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -51,7 +64,9 @@ impl InputSource {
                 inner: io::stdin(),
                 counter: progress.clone(),
             };
-            return Ok(Self::wrap("<stdin>".into(), stdin, None, progress));
+            let mut source = Self::wrap("<stdin>".into(), stdin, None, progress);
+            source.stream = is_stream(path);
+            return Ok(source);
         }
         let file = File::open(path)?;
         let size = file
@@ -63,7 +78,9 @@ impl InputSource {
             inner: file,
             counter: progress.clone(),
         };
-        Ok(Self::wrap(path.into(), counted, size, progress))
+        let mut source = Self::wrap(path.into(), counted, size, progress);
+        source.stream = is_stream(path);
+        Ok(source)
     }
 
     /// Wraps any byte stream (tests, fuzzing).
@@ -94,6 +111,7 @@ impl InputSource {
             size,
             compressed,
             progress,
+            stream: false,
         }
     }
 }
