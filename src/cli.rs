@@ -2,13 +2,13 @@
 //! and the output format each flag value stands for (its [`crate::render`] sink). Nothing
 //! runs until the flags have become a checked config.
 
+use crate::capture::live::LiveOptions;
 use crate::limits::Limits;
 use crate::pipeline::{Filter, FlowsConfig, InputConfig, Prefix, SessionsConfig};
 use crate::proto::{PortMap, PortRole};
 use crate::render::{FlowSink, SessionSink, sink, text};
 use crate::types::Protocol;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use crate::capture::live::LiveOptions;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -521,8 +521,7 @@ impl SessionArgs {
         }
         if self.events && self.format == Format::Table {
             return Err(
-                "--events shows sessions as they happen: use it with --format text or json"
-                    .into(),
+                "--events shows sessions as they happen: use it with --format text or json".into(),
             );
         }
         let (input, filter) = self.input.validate()?;

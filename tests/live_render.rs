@@ -42,6 +42,8 @@ fn config(file: &Path, show_secrets: bool) -> SessionsConfig {
             all_ports: false,
             limits: Limits::default(),
             count: None,
+            live: None,
+            stop: None,
         },
         filter: Filter::default(),
         show_secrets,

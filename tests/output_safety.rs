@@ -352,6 +352,8 @@ fn live_views_are_safe() {
             all_ports: false,
             limits: Default::default(),
             count: None,
+            live: None,
+            stop: None,
         },
         filter: Filter::default(),
         show_secrets,

@@ -89,8 +89,7 @@ impl<R: Read> Read for FullReads<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut filled = 0;
         while filled < buf.len() {
-            if self.stream && filled > 0 && (self.started || filled >= header_len(&buf[..filled]))
-            {
+            if self.stream && filled > 0 && (self.started || filled >= header_len(&buf[..filled])) {
                 self.started = true;
                 break;
             }
@@ -140,22 +139,19 @@ impl FileReader {
             offset: 0,
             kind,
         };
-        let inner =
-            pcap_parser::create_reader(INITIAL_BUFFER, reads).map_err(|e| {
-                err(match e {
-                    PcapError::Eof => CaptureErrorKind::Empty,
-                    PcapError::HeaderNotRecognized => CaptureErrorKind::NotACapture(
-                        "do not match pcap (a1b2c3d4 / a1b23c4d) or pcapng (0a0d0d0a)".into(),
-                    ),
-                    PcapError::ReadError => {
-                        CaptureErrorKind::Io(io::Error::other("read failed (corrupt gzip data?)"))
-                    }
-                    PcapError::Incomplete(_) | PcapError::UnexpectedEof => {
-                        CaptureErrorKind::Truncated
-                    }
-                    other => CaptureErrorKind::Corrupt(format!("{other:?}")),
-                })
-            })?;
+        let inner = pcap_parser::create_reader(INITIAL_BUFFER, reads).map_err(|e| {
+            err(match e {
+                PcapError::Eof => CaptureErrorKind::Empty,
+                PcapError::HeaderNotRecognized => CaptureErrorKind::NotACapture(
+                    "do not match pcap (a1b2c3d4 / a1b23c4d) or pcapng (0a0d0d0a)".into(),
+                ),
+                PcapError::ReadError => {
+                    CaptureErrorKind::Io(io::Error::other("read failed (corrupt gzip data?)"))
+                }
+                PcapError::Incomplete(_) | PcapError::UnexpectedEof => CaptureErrorKind::Truncated,
+                other => CaptureErrorKind::Corrupt(format!("{other:?}")),
+            })
+        })?;
         Ok(FileReader {
             name,
             inner,
@@ -502,7 +498,10 @@ mod tests {
     impl Read for Pipe {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
             let Some(mut chunk) = self.0.pop_front() else {
-                return Err(io::Error::new(io::ErrorKind::WouldBlock, "waiting for more"));
+                return Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    "waiting for more",
+                ));
             };
             let n = chunk.len().min(buf.len());
             buf[..n].copy_from_slice(&chunk[..n]);
@@ -566,12 +565,17 @@ mod tests {
     #[test]
     fn header_length_of_pcap_and_pcapng() {
         assert_eq!(header_len(&[0xd4, 0xc3, 0xb2, 0xa1]), 12);
-        assert_eq!(header_len(&[0xd4, 0xc3, 0xb2, 0xa1, 0, 0, 0, 0, 0, 0, 0, 0]), 24);
+        assert_eq!(
+            header_len(&[0xd4, 0xc3, 0xb2, 0xa1, 0, 0, 0, 0, 0, 0, 0, 0]),
+            24
+        );
         let shb = [0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a];
         assert_eq!(header_len(&shb), 28);
         let big = [0x0a, 0x0d, 0x0d, 0x0a, 0, 0, 0, 32, 0x1a, 0x2b, 0x3c, 0x4d];
         assert_eq!(header_len(&big), 32);
-        let corrupt = [0x0a, 0x0d, 0x0d, 0x0a, 0xff, 0xff, 0xff, 0xff, 0x4d, 0x3c, 0x2b, 0x1a];
+        let corrupt = [
+            0x0a, 0x0d, 0x0d, 0x0a, 0xff, 0xff, 0xff, 0xff, 0x4d, 0x3c, 0x2b, 0x1a,
+        ];
         assert_eq!(header_len(&corrupt), 1 << 16);
     }
 }
