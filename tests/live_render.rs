@@ -542,10 +542,13 @@ fn snapshots_of_the_live_views() {
     let file = sample("smtp-attachment.pcap");
     let (text, _) = live_text(&file, false, Style::new(false));
     insta::assert_snapshot!("live_text@smtp-attachment.pcap", text);
-    insta::assert_snapshot!(
-        "json_events@smtp-attachment.pcap",
-        json_events(&file, false)
-    );
+    // The summary names the input by its path, which differs from one checkout to another.
+    let json: String = json_events(&file, false)
+        .lines()
+        .filter(|l| !l.starts_with(r#"{"type":"summary""#))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    insta::assert_snapshot!("json_events@smtp-attachment.pcap", json);
 }
 
 /// Every line of the event feed, and a live capture's summary, match
