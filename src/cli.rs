@@ -6,7 +6,7 @@ use crate::capture::live::LiveOptions;
 use crate::limits::Limits;
 use crate::pipeline::{Filter, FlowsConfig, InputConfig, Prefix, SessionsConfig};
 use crate::proto::{PortMap, PortRole};
-use crate::render::{FlowSink, SessionSink, sink, text};
+use crate::render::{FlowSink, SessionSink, live, sink, text};
 use crate::types::Protocol;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::Write;
@@ -193,6 +193,10 @@ pub struct InputArgs {
     /// counts those that came late. 0: write everything as it finishes.
     #[arg(long, value_name = "N")]
     pub max_reorder: Option<usize>,
+    /// With -i: bytes of captured packets waiting to be analysed, at most; past it packets
+    /// are dropped and counted (the summary's `packets_dropped_by_mailscope`).
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub max_capture_queue: Option<usize>,
     /// Never draw a progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -325,6 +329,9 @@ pub struct Look {
     /// Sessions as they happen (`--events`, or text from -i): event lines in JSON, the live
     /// view in text.
     pub events: bool,
+    /// How much a session keeps (`Limits`): the live views fold events within the same
+    /// bounds as the dissectors.
+    pub bounds: Option<crate::proto::Bounds>,
 }
 
 impl Format {
@@ -342,12 +349,30 @@ impl Format {
                     .clock(look.time.map_or(text::Clock::Relative, TimeFormat::clock))
                     .frames(look.frames)
                     .width(look.width.map(usize::from));
-                Box::new(sink::Text::new(out, notes, style))
+                match look.events {
+                    true => {
+                        let live = live::LiveText::new(out, notes, style, look.show_secrets);
+                        Box::new(match look.bounds {
+                            Some(b) => live.bounds(b),
+                            None => live,
+                        })
+                    }
+                    false => Box::new(sink::Text::new(out, notes, style)),
+                }
             }
-            Format::Json => Box::new(sink::Json::new(out, look.pretty)),
-            Format::Table => {
-                Box::new(sink::Table::new(out, look.show_secrets, look.color).width(look.width))
+            Format::Json => {
+                let json = sink::Json::new(out, look.pretty);
+                match (look.events, look.bounds) {
+                    (false, _) => Box::new(json),
+                    (true, Some(b)) => Box::new(json.events(look.show_secrets).bounds(b)),
+                    (true, None) => Box::new(json.events(look.show_secrets)),
+                }
             }
+            Format::Table => Box::new(
+                sink::Table::new(out, look.show_secrets, look.color)
+                    .width(look.width)
+                    .notes(notes),
+            ),
         }
     }
 }
@@ -468,6 +493,12 @@ impl InputArgs {
         if let Some(n) = self.max_reorder {
             limits.max_reorder = n;
         }
+        if let Some(n) = self.max_capture_queue {
+            if n < 1 << 16 {
+                return Err("--max-capture-queue must be at least 64k (one packet)".into());
+            }
+            limits.max_capture_queue = n;
+        }
         let stop = Arc::new(AtomicBool::new(false));
         let live = self.interface.as_ref().map(|interface| LiveOptions {
             interface: interface.clone(),
@@ -476,7 +507,7 @@ impl InputArgs {
             snaplen: 262_144,
             duration,
             write: self.write.clone(),
-            queue_bytes: 32 << 20,
+            queue_bytes: limits.max_capture_queue,
             stop: stop.clone(),
         });
         Ok((

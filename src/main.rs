@@ -179,6 +179,7 @@ fn sessions(args: &SessionArgs, out: &mut impl Write, look: Look) -> Result<(), 
         frames: args.frames,
         // From an interface, the text view shows sessions as they happen.
         events: args.events || (config.input.live.is_some() && args.format == Format::Text),
+        bounds: Some(mailscope::proto::Bounds::from(&config.input.limits)),
         ..look
     };
     let mut format = args.format.sink(out, io::stderr(), look);
