@@ -199,7 +199,7 @@ fn frames_are_cut_to_the_snaplen() {
 }
 
 fn read_back(path: &std::path::Path) -> Vec<(u64, i64, u32, Vec<u8>)> {
-    let input = InputSource::open(path.to_str().unwrap()).unwrap();
+    let input = InputSource::open(path.to_str().unwrap(), None).unwrap();
     let mut reader = FileReader::new(input).unwrap();
     let mut out = Vec::new();
     while let Some(f) = reader.next_frame().unwrap() {
