@@ -16,6 +16,8 @@ use std::sync::Arc;
 /// Initial size of the circular read buffer; it grows (up to [`MAX_BUFFER`]) only when a
 /// single record does not fit.
 const INITIAL_BUFFER: usize = 1 << 20;
+/// The smallest initial buffer (many inputs merged).
+const MIN_BUFFER: usize = 64 << 10;
 /// Largest record accepted. Real frames are at most 256 KiB (tcpdump's snaplen); a bigger
 /// length field is corruption, and must not make us allocate what it says.
 const MAX_BUFFER: usize = 16 << 20;
@@ -147,6 +149,14 @@ enum Step {
 
 impl FileReader {
     pub fn new(source: InputSource) -> Result<FileReader, CaptureError> {
+        Self::with_buffer(source, INITIAL_BUFFER)
+    }
+
+    /// A reader whose buffer starts at `initial` bytes (at least 64 KiB; it grows when a
+    /// record does not fit): smaller when many inputs are merged, so that their buffers
+    /// together stay small.
+    pub fn with_buffer(source: InputSource, initial: usize) -> Result<FileReader, CaptureError> {
+        let initial = initial.clamp(MIN_BUFFER, INITIAL_BUFFER);
         let name = source.name.clone();
         let (read, size) = (source.progress.clone(), source.size);
         let arrivals = source.arrivals.clone();
@@ -161,7 +171,7 @@ impl FileReader {
             offset: 0,
             kind,
         };
-        let inner = pcap_parser::create_reader(INITIAL_BUFFER, reads).map_err(|e| {
+        let inner = pcap_parser::create_reader(initial, reads).map_err(|e| {
             err(match e {
                 PcapError::Eof => CaptureErrorKind::Empty,
                 PcapError::HeaderNotRecognized => CaptureErrorKind::NotACapture(
@@ -179,7 +189,7 @@ impl FileReader {
             inner,
             pending: 0,
             frames: 0,
-            capacity: INITIAL_BUFFER,
+            capacity: initial,
             legacy: None,
             interfaces: Vec::new(),
             big_endian: false,

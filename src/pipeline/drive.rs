@@ -68,10 +68,21 @@ pub(super) fn open(cfg: &InputConfig) -> Result<Opened, RunError> {
         }
     }
     let mut readers = Vec::with_capacity(files.len());
+    // Merged inputs share what one alone would have: 400 captures do not take 400 MiB.
+    let buffer = (1 << 20) / files.len().max(1);
     for f in &files {
-        let source =
-            InputSource::open(f, cfg.stop.clone()).map_err(|e| RunError::Open(f.clone(), e))?;
-        readers.push(FileReader::new(source)?);
+        let source = InputSource::open(f, cfg.stop.clone()).map_err(|e| {
+            if e.raw_os_error() == Some(24) {
+                // EMFILE: every input is open at once while they are merged.
+                let why = format!(
+                    "{e}: {} inputs are read at once, more than the open-file limit allows (raise it with ulimit -n, or merge fewer)",
+                    files.len()
+                );
+                return RunError::Open(f.clone(), io::Error::other(why));
+            }
+            RunError::Open(f.clone(), e)
+        })?;
+        readers.push(FileReader::with_buffer(source, buffer)?);
     }
     let source: Box<dyn FrameSource> = match readers.len() {
         1 => Box::new(readers.remove(0)),
