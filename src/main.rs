@@ -128,13 +128,19 @@ fn list_interfaces() -> ExitCode {
 }
 
 /// Ctrl-C and SIGTERM raise `stop`: reading ends, every open session is written as it
-/// stands, then the totals. A second Ctrl-C exits at once.
+/// stands, then the totals. Another one a second or more later exits at once (one sent
+/// twice at the same moment, by a terminal and a wrapper relaying it, does not).
 fn stop_on_signals(stop: &Arc<AtomicBool>) {
     let stop = stop.clone();
+    let first = std::sync::Mutex::new(None::<std::time::Instant>);
     // Without a handler the signal still ends the process: only less tidily.
     let _ = ctrlc::set_handler(move || {
-        if stop.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
+        stop.store(true, Ordering::SeqCst);
+        let mut first = first.lock().unwrap_or_else(|p| p.into_inner());
+        match *first {
+            Some(t) if t.elapsed() >= std::time::Duration::from_secs(1) => std::process::exit(130),
+            Some(_) => {}
+            None => *first = Some(std::time::Instant::now()),
         }
     });
 }

@@ -2,11 +2,15 @@
 //! `tcpdump -U -w -`) gives each session as soon as it ends, not when the pipe closes; a
 //! SIGINT then writes what is open and the totals, exit code 0; flag rules of live capture.
 
+mod support;
+
+use mailscope::synth::{Conversation, PcapWriter, Side};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
+use support::{ip, smtp_conversation};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_mailscope"))
@@ -145,4 +149,96 @@ fn events_are_for_text_and_json() {
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// A capture of these conversations, their frames in this order.
+fn capture(conversations: &[&Conversation]) -> Vec<u8> {
+    let mut w = PcapWriter::new(Vec::new()).unwrap();
+    for c in conversations {
+        for f in &c.frames {
+            w.frame(f.ts, &f.data, f.data.len()).unwrap();
+        }
+    }
+    w.into_inner()
+}
+
+/// A conversation on `port` from client port `from`: the server's greeting, a client line,
+/// never closed (unless `close`).
+fn talk(port: u16, from: u16, greeting: &[u8], line: &[u8], close: bool) -> Conversation {
+    let mut c = Conversation::new((ip("10.0.0.1"), from), (ip("10.0.0.2"), port), [7, 9]);
+    c.handshake();
+    c.send(Side::Server, greeting);
+    c.ack(Side::Client);
+    c.send(Side::Client, line);
+    c.ack(Side::Server);
+    if close {
+        c.close();
+    }
+    c
+}
+
+#[test]
+fn from_a_pipe_a_session_is_not_held_behind_an_earlier_one_still_open() {
+    // An IMAP session opens first and stays open (IDLE, say); an SMTP session then comes
+    // and goes. From a pipe (live), the SMTP session is written when it ends.
+    let imap = talk(143, 50000, b"* OK IMAP ready\r\n", b"a1 IDLE\r\n", false);
+    let (mut smtp, _, _) = smtp_conversation(50001, [100, 200]);
+    for f in &mut smtp.frames {
+        f.ts = mailscope::types::Timestamp::from_nanos(f.ts.as_nanos() + 1_000_000_000);
+    }
+    let mut child = spawn_on_pipe(&["--format", "json"], &capture(&[&imap, &smtp]));
+    let line = first_line(&mut child, Duration::from_secs(20));
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = line.expect("the SMTP session, while the IMAP one is still open");
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        (v["type"].as_str(), v["protocol"].as_str()),
+        (Some("session"), Some("smtp"))
+    );
+    // Numbered as recognised: the IMAP session first.
+    assert_eq!(v["id"], 2);
+}
+
+#[test]
+fn every_session_started_is_ended_once_on_implicit_tls_ports() {
+    // Refused on 993 (SYN, RST): no session at all. Plaintext SMTP on 465: one session,
+    // recognised by content. TLS on 993: one session. Then a plain SMTP one.
+    let mut refused = Conversation::new((ip("10.0.0.1"), 50010), (ip("10.0.0.2"), 993), [1, 2]);
+    refused.handshake();
+    refused.frames.truncate(1);
+    refused.reset(Side::Server);
+    let plain = talk(465, 50011, b"220 mx ESMTP\r\n", b"EHLO x\r\n", true);
+    let hello = mailscope::synth::client_hello("mail.example.test");
+    let mut tls = Conversation::new((ip("10.0.0.1"), 50012), (ip("10.0.0.2"), 993), [3, 4]);
+    tls.handshake();
+    tls.send(Side::Client, &hello);
+    tls.ack(Side::Server);
+    tls.close();
+    let (smtp, _, _) = smtp_conversation(50013, [5, 6]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tls-ports.pcap");
+    std::fs::write(&file, capture(&[&refused, &plain, &tls, &smtp])).unwrap();
+    let out = bin()
+        .arg(&file)
+        .args(["--format", "json", "--events"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let numbers = |kind: &str, key: &str| {
+        let mut n: Vec<u64> = lines
+            .iter()
+            .filter(|v| v["type"] == kind)
+            .map(|v| v[key].as_u64().unwrap())
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(numbers("session-start", "session"), vec![1, 2, 3]);
+    assert_eq!(numbers("session-end", "session"), vec![1, 2, 3]);
+    assert_eq!(numbers("session", "id"), vec![1, 2, 3]);
 }

@@ -366,6 +366,10 @@ impl FrameSource for FileReader {
         self.read(true)
     }
 
+    fn as_it_comes(&self) -> bool {
+        self.arrivals.is_some()
+    }
+
     fn frames(&self) -> u64 {
         self.frames
     }

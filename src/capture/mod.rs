@@ -108,6 +108,12 @@ pub trait FrameSource {
     fn is_live(&self) -> bool {
         false
     }
+    /// Whether frames come as they are captured (an interface, a pipe): sessions are then
+    /// written as they end, and what is waiting is finished every moment even while frames
+    /// keep coming.
+    fn as_it_comes(&self) -> bool {
+        self.is_live()
+    }
     /// Frames handed out so far.
     fn frames(&self) -> u64;
     /// Packet records the source could not turn into a frame (counted, not fatal).

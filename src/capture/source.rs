@@ -62,6 +62,8 @@ impl Arrivals {
     const CHUNK: usize = 64 * 1024;
     /// How often a wait looks at the stop flag.
     const TICK: Duration = Duration::from_millis(100);
+    /// After a stop, how long the stream is still read for what its writer flushes.
+    const GRACE: Duration = Duration::from_millis(1000);
 
     fn start(mut inner: impl Read + Send + 'static, stop: Option<Arc<AtomicBool>>) -> Arc<Self> {
         let arrivals = Arc::new(Arrivals {
@@ -71,24 +73,21 @@ impl Arrivals {
         });
         let feed = arrivals.clone();
         std::thread::spawn(move || {
+            let mut buf = vec![0; Self::CHUNK];
             loop {
-                let mut chunk = vec![0; Self::CHUNK];
                 let got = loop {
-                    match inner.read(&mut chunk) {
+                    match inner.read(&mut buf) {
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                         other => break other,
                     }
                 };
                 let mut q = feed.lock();
-                while q.chunks.len() >= Self::CHUNKS && !feed.stopped() {
+                while q.chunks.len() >= Self::CHUNKS {
                     q = feed.wait_on(q);
                 }
                 match got {
                     Ok(0) => q.done = true,
-                    Ok(n) => {
-                        chunk.truncate(n);
-                        q.chunks.push_back(chunk);
-                    }
+                    Ok(n) => q.chunks.push_back(buf[..n].to_vec()),
                     Err(e) => {
                         q.done = true;
                         q.error = Some(e);
@@ -97,7 +96,9 @@ impl Arrivals {
                 let done = q.done;
                 drop(q);
                 feed.changed.notify_all();
-                if done || feed.stopped() {
+                // Past a stop it reads on: the writer (tcpdump, given the same Ctrl-C) is
+                // finishing, and what it writes now is still read (see `GRACE`).
+                if done {
                     return;
                 }
             }
@@ -146,6 +147,8 @@ struct ArrivalsReader {
     arrivals: Arc<Arrivals>,
     chunk: Vec<u8>,
     pos: usize,
+    /// When the reader first found the stop flag up.
+    stopped: Option<std::time::Instant>,
 }
 
 impl Read for ArrivalsReader {
@@ -167,9 +170,6 @@ impl BufRead for ArrivalsReader {
             let a = &self.arrivals;
             let mut q = a.lock();
             loop {
-                if a.stopped() {
-                    return Ok(&[]);
-                }
                 if let Some(chunk) = q.chunks.pop_front() {
                     self.chunk = chunk;
                     self.pos = 0;
@@ -180,6 +180,14 @@ impl BufRead for ArrivalsReader {
                         Some(e) => Err(e),
                         None => Ok(&[]),
                     };
+                }
+                // Stopped: what arrived is read, and what the writer still writes within
+                // `GRACE` (it got the same Ctrl-C and is flushing), then it ends.
+                if a.stopped() {
+                    let since = *self.stopped.get_or_insert_with(std::time::Instant::now);
+                    if since.elapsed() >= Arrivals::GRACE {
+                        return Ok(&[]);
+                    }
                 }
                 q = a.wait_on(q);
             }
@@ -249,6 +257,7 @@ impl InputSource {
                 arrivals: arrivals.clone(),
                 chunk: Vec::new(),
                 pos: 0,
+                stopped: None,
             };
             let mut source = Self::wrap_buffered(name, reader, size, progress);
             source.arrivals = Some(arrivals);
@@ -269,6 +278,7 @@ impl InputSource {
             arrivals: arrivals.clone(),
             chunk: Vec::new(),
             pos: 0,
+            stopped: None,
         };
         let mut source = Self::wrap_buffered(name.into(), reader, None, ProgressCounter::default());
         source.arrivals = Some(arrivals);

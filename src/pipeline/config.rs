@@ -60,6 +60,8 @@ pub enum RunError {
     Streams(io::Error),
     #[error(transparent)]
     Live(#[from] crate::capture::live::LiveError),
+    #[error("interrupted (Ctrl-C or SIGTERM) after frame {0}: the rest of the input was not read")]
+    Interrupted(u64),
 }
 
 /// What a run produced. `error` is set when reading stopped early; everything decoded

@@ -8,9 +8,12 @@ use crate::flow::{FlowTable, Handler};
 use crate::packet::Decoder;
 use crate::proto;
 use crate::session::RunSummary;
-use crate::types::Endpoint;
+use crate::types::{Endpoint, Timestamp};
 use std::io;
 use std::path::Path;
+
+/// How often a source whose frames come as they are captured has what waits finished.
+const TICK: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Where reading has come to, reported every few thousand frames (a progress bar, say).
 pub type ProgressSink<'a> = dyn FnMut(Progress) + 'a;
@@ -153,27 +156,37 @@ pub(super) fn drive<H: Inputs>(
     let mut other_ports = OtherPorts::default();
     // A live source stops itself on the flag, after handing out what it captured.
     let live = source.is_live();
+    // Frames that come as they are captured: every moment (idle or not), what waits is
+    // finished (decoded messages, sessions waiting for them) and, live, idle connections
+    // time out on the wall clock, even while other traffic keeps frames coming.
+    let as_it_comes = source.as_it_comes();
+    let mut last_tick = std::time::Instant::now();
     loop {
+        if as_it_comes && last_tick.elapsed() >= TICK {
+            last_tick = std::time::Instant::now();
+            if live {
+                table.tick(Timestamp::now(), handler);
+            }
+            handler.idle();
+            if handler.halted() {
+                break;
+            }
+        }
         if cfg.count.is_some_and(|n| source.frames() >= n) {
             break;
         }
-        if cfg.stopped() && !live {
+        // A live source or a pipe ends itself on the flag, after what it already holds; a
+        // file stops here, and says it was not read to the end.
+        if cfg.stopped() && !as_it_comes {
+            error = Some(RunError::Interrupted(source.frames()));
             break;
         }
         let frame = match source.pull() {
             Ok(Pulled::Frame(frame)) => frame,
-            Ok(Pulled::Idle(now)) => {
-                // Nothing arrived for a moment: live, idle connections time out on the
-                // wall clock (a pipe's frames carry their own time, which may be old).
-                if live {
-                    table.tick(now, handler);
-                }
-                handler.idle();
-                if handler.halted() {
-                    break;
-                }
-                continue;
-            }
+            // Nothing arrived for a moment: the tick above finishes what waits (live,
+            // idle connections time out on the wall clock; a pipe's frames carry their
+            // own time, which may be old).
+            Ok(Pulled::Idle(_)) => continue,
             Ok(Pulled::End) => break,
             Err(e) => {
                 error = Some(RunError::Capture(e));

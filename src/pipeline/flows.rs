@@ -165,7 +165,7 @@ pub fn flows(
     let Opened { mut source, .. } = open(&cfg.input)?;
     let mut write = |f| sink.flow(f).map(|()| true);
     // Live, a connection is listed as soon as it ends.
-    let max_reorder = match source.is_live() {
+    let max_reorder = match source.as_it_comes() {
         true => 0,
         false => cfg.input.limits.max_reorder,
     };

@@ -245,7 +245,7 @@ impl SessionsHandler<'_, '_> {
     /// The connection turned out to be a mail session (or TLS on a mail port): when
     /// streaming it gets its number now, and a live view hears of it.
     fn recognised(&mut self, state: &mut SessionState, protocol: Protocol) {
-        if !self.streaming {
+        if !self.streaming || state.number != 0 {
             return;
         }
         self.recognised += 1;
@@ -698,7 +698,7 @@ impl Handler for SessionsHandler<'_, '_> {
             Some(_) => Dissect::Sniffing(Vec::new()),
             None => Dissect::Tunnel(Box::new(Tunnel::new(self.cfg.input.limits.max_proxy_setup))),
         };
-        let mut state = SessionState {
+        let state = SessionState {
             conn: (info.id, info.client, info.server),
             start: info.start,
             number: 0,
@@ -717,9 +717,6 @@ impl Handler for SessionsHandler<'_, '_> {
             piece: Vec::new(),
             tls_port_plain: false,
         };
-        if let Dissect::Tls(protocol) = state.dissect {
-            self.recognised(&mut state, protocol);
-        }
         self.open.insert(info.id, state);
         info.id
     }
@@ -733,6 +730,11 @@ impl Handler for SessionsHandler<'_, '_> {
             return;
         };
         self.feed(&mut state, side_of(dir), chunk.data, mark);
+        // A TLS port's session is one once bytes flow (a refused or silent connection is
+        // none; plaintext on it was recognised by content in `feed`).
+        if let Dissect::Tls(protocol) = state.dissect {
+            self.recognised(&mut state, protocol);
+        }
         self.note_held(&mut state);
         self.open.insert(*id, state);
         self.keep_budget();
@@ -799,6 +801,10 @@ impl Handler for SessionsHandler<'_, '_> {
             // The last events: messages cut short, exchanges left waiting, the end.
             d.end(end);
             self.fold(&mut state);
+        }
+        // A TLS port's connection that closed without a byte is still listed: numbered now.
+        if let Dissect::Tls(protocol) = state.dissect {
+            self.recognised(&mut state, protocol);
         }
         let dissect = std::mem::replace(&mut state.dissect, Dissect::Ignored);
         let mut session = match dissect {
@@ -943,7 +949,7 @@ fn sessions_in<'s>(
 ) -> Result<SessionsOutcome, RunError> {
     // Whole sessions and (for a live view) the events of open ones go to the same sink.
     let wants_events = sink.wants_events();
-    let streaming = wants_events || source.is_live();
+    let streaming = wants_events || source.as_it_comes();
     let sink = std::cell::RefCell::new(sink);
     // Mail sessions are numbered as they go out, so that `--all-ports` (which adds
     // connections, not mail sessions, on other ports) leaves their numbers alone.

@@ -31,6 +31,9 @@ pub(super) struct Tracked {
     prune_at: usize,
     /// Messages already shown (by number, from 1).
     pub(super) announced: HashSet<usize>,
+    /// Credential records already shown (by position): each once, when its outcome is
+    /// known (or when the session ends without one).
+    pub(super) auth_shown: HashSet<usize>,
 }
 
 impl Tracked {
@@ -40,6 +43,7 @@ impl Tracked {
             pending: Vec::new(),
             prune_at: 64,
             announced: HashSet::new(),
+            auth_shown: HashSet::new(),
         }
     }
 
@@ -203,19 +207,26 @@ impl<W: Write, N: Write> LiveText<W, N> {
     /// Prints exchange `n` of session `number` (if still kept), with the credentials and
     /// mailboxes it carried.
     fn print_exchange(&mut self, number: u64, n: usize) -> io::Result<()> {
-        let Some(open) = self.open.get(&number) else {
+        let Some(open) = self.open.get_mut(&number) else {
             return Ok(());
         };
         let Some(e) = open.tracked.exchange(n, self.show_secrets) else {
             return Ok(());
         };
-        let t = open.tracked.transcript();
-        let mut auth: Vec<_> = t
+        // Credentials once their outcome is known (POP3's USER waits for PASS's answer).
+        let shown = &mut open.tracked.auth_shown;
+        let mut auth: Vec<_> = open
+            .tracked
+            .builder
+            .transcript()
             .auth()
             .iter()
-            .filter(|a| a.exchange == n)
-            .cloned()
+            .enumerate()
+            .filter(|(i, a)| a.exchange <= n && a.success.is_some() && shown.insert(*i))
+            .map(|(_, a)| a.clone())
             .collect();
+        let open = &*open;
+        let t = open.tracked.transcript();
         if self.show_secrets {
             for p in auth.iter_mut().filter_map(|a| a.password.as_mut()) {
                 p.reveal();
@@ -370,7 +381,25 @@ impl<W: Write, N: Write> SessionSink for LiveText<W, N> {
                 None
             }
         };
-        let announced = open.map(|o| o.tracked.announced).unwrap_or_default();
+        let (announced, auth_shown) = open
+            .map(|o| (o.tracked.announced, o.tracked.auth_shown))
+            .unwrap_or_default();
+        // Credentials whose outcome never came.
+        let unsettled: Vec<_> = s
+            .auth
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !auth_shown.contains(i))
+            .map(|(_, a)| a)
+            .collect();
+        if !unsettled.is_empty() {
+            self.emit(number, |out, st| {
+                for a in &unsettled {
+                    text::write_auth(out, a, st)?;
+                }
+                Ok(())
+            })?;
+        }
         for m in s.messages.iter().filter(|m| !announced.contains(&m.number)) {
             self.emit(number, |out, st| text::write_message(out, m.number, m, st))?;
         }

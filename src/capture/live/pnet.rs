@@ -25,6 +25,29 @@ const RECV_BUFFER: usize = 8 << 20;
 
 /// LINKTYPE_ETHERNET.
 const ETHERNET: i32 = 1;
+/// LINKTYPE_RAW: bare IPv4 or IPv6.
+const RAW: i32 = 101;
+
+/// The link type of frames an AF_PACKET raw socket gives on an interface of ARPHRD type
+/// `arphrd` (Linux's `/sys/class/net/IF/type`): Ethernet, and loopback with its zeroed
+/// Ethernet header; bare IP on tun, WireGuard, PPP and IP tunnels. `None`: another kind
+/// (Wi-Fi monitor mode, InfiniBand, CAN, …), which only the libpcap backend knows.
+fn link_of(arphrd: u32) -> Option<i32> {
+    match arphrd {
+        1 | 772 => Some(ETHERNET),
+        // ARPHRD_PPP, TUNNEL, TUNNEL6, SIT, IPGRE, NONE (tun, WireGuard).
+        512 | 768 | 769 | 776 | 778 | 65534 => Some(RAW),
+        _ => None,
+    }
+}
+
+/// The interface's ARPHRD type; Ethernet when it cannot be read (not Linux).
+fn arphrd(name: &str) -> u32 {
+    std::fs::read_to_string(format!("/sys/class/net/{name}/type"))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(1)
+}
 
 pub(super) fn interfaces() -> Vec<Interface> {
     pnet_datalink::interfaces()
@@ -53,6 +76,15 @@ pub(super) fn open(opts: &LiveOptions) -> Result<Opened, LiveError> {
         });
     }
     let name = iface.name.clone();
+    let hw = arphrd(&name);
+    let Some(linktype) = link_of(hw) else {
+        return Err(LiveError::Other {
+            interface: name,
+            why: format!(
+                "its link type (ARPHRD {hw}) is not one the pnet backend can read: use the libpcap backend (cargo install --features libpcap)"
+            ),
+        });
+    };
     let error = |e: io::Error| match e.raw_os_error() {
         Some(libc::EPERM) | Some(libc::EACCES) => LiveError::PermissionDenied {
             interface: name.clone(),
@@ -95,7 +127,7 @@ pub(super) fn open(opts: &LiveOptions) -> Result<Opened, LiveError> {
             #[cfg(target_os = "linux")]
             dropped: 0,
         }),
-        linktype: ETHERNET,
+        linktype,
     })
 }
 
@@ -305,5 +337,19 @@ mod tests {
                 (0x06, 0, 0, 0),
             ]
         );
+    }
+
+    #[test]
+    fn link_types_follow_the_interface_kind() {
+        use super::{ETHERNET, RAW, link_of};
+        assert_eq!(link_of(1), Some(ETHERNET));
+        assert_eq!(
+            link_of(772),
+            Some(ETHERNET),
+            "loopback: a zeroed Ethernet header"
+        );
+        assert_eq!(link_of(65534), Some(RAW), "tun, WireGuard");
+        assert_eq!(link_of(512), Some(RAW), "PPP");
+        assert_eq!(link_of(803), None, "802.11 radiotap: libpcap only");
     }
 }
