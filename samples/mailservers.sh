@@ -167,3 +167,9 @@ ms_capture() {
         return 1
     fi
 }
+
+# Empties every Maildir, so a run's retrievals see only the mail that run sent.
+ms_clear_mail() {
+    find "$MS_MAIL" -mindepth 3 -maxdepth 3 -path '*/new/*' -type f -delete 2>/dev/null || true
+    find "$MS_MAIL" -mindepth 3 -maxdepth 3 -path '*/cur/*' -type f -delete 2>/dev/null || true
+}
