@@ -21,7 +21,9 @@ ms_install
 cargo build --release --quiet --bin mailscope
 bin=$PWD/target/release/mailscope
 work=$(mktemp -d)
+chmod 711 "$work" # the unprivileged run needs to reach its copy of the binary
 trap 'ms_stop; rm -rf "$work"; [[ -z ${ns:-} ]] || ip netns del "$ns" 2>/dev/null' EXIT
+ms_lock
 ms_start
 fail=0
 
@@ -116,8 +118,12 @@ then echo "live: stdin capture decoded"; else echo "FAIL: stdin capture" >&2; ca
 # ---- live capture: mailscope -i lo ----
 here=$PWD/tests/live
 # The second backend: its own target dir, so the default build stays as it is.
-cargo build --release --quiet --features libpcap --bin mailscope --target-dir target/libpcap
-pcap_bin=$PWD/target/libpcap/release/mailscope
+# (LIVE_BIN / LIVE_PCAP_BIN: other binaries to test, e.g. an installed one.)
+if [[ -z ${LIVE_PCAP_BIN:-} ]]; then
+    cargo build --release --quiet --features libpcap --bin mailscope --target-dir target/libpcap
+fi
+pcap_bin=${LIVE_PCAP_BIN:-$PWD/target/libpcap/release/mailscope}
+bin=${LIVE_BIN:-$bin}
 ports=42000 # every client binds its own port, from here up: fresh for each run
 cap=
 holder=
