@@ -2,14 +2,17 @@
 //! and the output format each flag value stands for (its [`crate::render`] sink). Nothing
 //! runs until the flags have become a checked config.
 
+use crate::capture::live::LiveOptions;
 use crate::limits::Limits;
 use crate::pipeline::{Filter, FlowsConfig, InputConfig, Prefix, SessionsConfig};
 use crate::proto::{PortMap, PortRole};
-use crate::render::{FlowSink, SessionSink, sink, text};
+use crate::render::{FlowSink, SessionSink, live, sink, text};
 use crate::types::Protocol;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
@@ -72,6 +75,25 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("{s:?} is too large"))
 }
 
+/// A condition that stops a live capture (`-a`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Autostop {
+    Duration(Duration),
+    Packets(u64),
+}
+
+/// `duration:SECS` or `packets:N`, as tshark's `-a`.
+pub fn parse_autostop(s: &str) -> Result<Autostop, String> {
+    let bad = || format!("{s:?}: expected duration:SECONDS or packets:N");
+    let (what, n) = s.split_once(':').ok_or_else(bad)?;
+    let n: u64 = n.trim().parse().ok().filter(|n| *n > 0).ok_or_else(bad)?;
+    match what.trim() {
+        "duration" => Ok(Autostop::Duration(Duration::from_secs(n))),
+        "packets" => Ok(Autostop::Packets(n)),
+        _ => Err(bad()),
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List the TCP connections on mail ports (like `tshark -z conv,tcp`), optionally writing
@@ -95,6 +117,31 @@ pub struct InputArgs {
         conflicts_with = "files"
     )]
     pub read: Option<String>,
+    /// Capture live from this network interface (tshark's -i): sessions are shown as they
+    /// happen. Needs root or CAP_NET_RAW. Stop with Ctrl-C.
+    #[arg(
+        short = 'i',
+        long = "interface",
+        value_name = "IFACE",
+        conflicts_with_all = ["files", "read"]
+    )]
+    pub interface: Option<String>,
+    /// List the network interfaces -i can capture on, and exit.
+    #[arg(short = 'D', long = "list-interfaces")]
+    pub list_interfaces: bool,
+    /// BPF capture filter for -i, e.g. 'host 10.1.2.3 and port 25' (the libpcap backend:
+    /// built with --features libpcap).
+    #[arg(short = 'f', value_name = "FILTER")]
+    pub capture_filter: Option<String>,
+    /// With -i: also write the captured packets to this pcap file.
+    #[arg(short = 'w', value_name = "FILE")]
+    pub write: Option<PathBuf>,
+    /// With -i: stop after `duration:SECS` seconds or `packets:N` packets (tshark's -a).
+    #[arg(short = 'a', long = "autostop", value_name = "COND", value_parser = parse_autostop)]
+    pub autostop: Vec<Autostop>,
+    /// With -i: do not put the interface in promiscuous mode.
+    #[arg(short = 'p', long = "no-promiscuous-mode")]
+    pub no_promiscuous: bool,
     /// `PORT=PROTO` maps another server port (smtp, smtps, pop3, pop3s, imap, imaps);
     /// a bare `PORT` only shows connections on that port. Repeatable.
     #[arg(long = "port", value_name = "PORT[=PROTO]")]
@@ -146,6 +193,10 @@ pub struct InputArgs {
     /// counts those that came late. 0: write everything as it finishes.
     #[arg(long, value_name = "N")]
     pub max_reorder: Option<usize>,
+    /// With -i: bytes of captured packets waiting to be analysed, at most; past it packets
+    /// are dropped and counted (the summary's `packets_dropped_by_mailscope`).
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub max_capture_queue: Option<usize>,
     /// Never draw a progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -211,6 +262,12 @@ pub struct SessionArgs {
     /// Show each line's frame number in the text transcript (JSON always has it).
     #[arg(long)]
     pub frames: bool,
+    /// Show sessions as they happen: with JSON, a line per session start, exchange, message
+    /// and session end besides the session objects; with text, the live view (each line as
+    /// its exchange completes, prefixed `[N]`; the default with -i). Sessions are then
+    /// numbered as they are recognised and written as they end.
+    #[arg(long)]
+    pub events: bool,
 }
 
 /// `-t`: how the text transcript shows time (tshark's letters).
@@ -269,6 +326,12 @@ pub struct Look {
     pub time: Option<TimeFormat>,
     /// `--frames`: frame numbers in the transcript.
     pub frames: bool,
+    /// Sessions as they happen (`--events`, or text from -i): event lines in JSON, the live
+    /// view in text.
+    pub events: bool,
+    /// How much a session keeps (`Limits`): the live views fold events within the same
+    /// bounds as the dissectors.
+    pub bounds: Option<crate::proto::Bounds>,
 }
 
 impl Format {
@@ -286,12 +349,30 @@ impl Format {
                     .clock(look.time.map_or(text::Clock::Relative, TimeFormat::clock))
                     .frames(look.frames)
                     .width(look.width.map(usize::from));
-                Box::new(sink::Text::new(out, notes, style))
+                match look.events {
+                    true => {
+                        let live = live::LiveText::new(out, notes, style, look.show_secrets);
+                        Box::new(match look.bounds {
+                            Some(b) => live.bounds(b),
+                            None => live,
+                        })
+                    }
+                    false => Box::new(sink::Text::new(out, notes, style)),
+                }
             }
-            Format::Json => Box::new(sink::Json::new(out, look.pretty)),
-            Format::Table => {
-                Box::new(sink::Table::new(out, look.show_secrets, look.color).width(look.width))
+            Format::Json => {
+                let json = sink::Json::new(out, look.pretty);
+                match (look.events, look.bounds) {
+                    (false, _) => Box::new(json),
+                    (true, Some(b)) => Box::new(json.events(look.show_secrets).bounds(b)),
+                    (true, None) => Box::new(json.events(look.show_secrets)),
+                }
             }
+            Format::Table => Box::new(
+                sink::Table::new(out, look.show_secrets, look.color)
+                    .width(look.width)
+                    .notes(notes),
+            ),
         }
     }
 }
@@ -314,10 +395,29 @@ impl InputArgs {
             Some(read) => vec![read.clone()],
             None => self.files.clone(),
         };
-        if inputs.is_empty() {
+        if inputs.is_empty() && self.interface.is_none() {
             return Err(
-                "no capture given: mailscope [flows] FILE… (or -r FILE, `-` for stdin)".into(),
+                "no capture given: mailscope [flows] FILE… (or -r FILE, `-` for stdin, -i IFACE for a live capture)".into(),
             );
+        }
+        let live_only = [
+            (self.capture_filter.is_some(), "-f"),
+            (self.write.is_some(), "-w"),
+            (!self.autostop.is_empty(), "-a"),
+            (self.no_promiscuous, "-p"),
+        ];
+        if self.interface.is_none()
+            && let Some((_, flag)) = live_only.iter().find(|(given, _)| *given)
+        {
+            return Err(format!("{flag} is for a live capture: give -i IFACE"));
+        }
+        let mut count = self.count;
+        let mut duration = None;
+        for a in &self.autostop {
+            match *a {
+                Autostop::Duration(d) => duration = Some(d),
+                Autostop::Packets(n) => count = Some(count.map_or(n, |c| c.min(n))),
+            }
         }
         if inputs.iter().filter(|i| *i == "-").count() > 1 {
             return Err("`-` (standard input) can be read only once".into());
@@ -393,13 +493,32 @@ impl InputArgs {
         if let Some(n) = self.max_reorder {
             limits.max_reorder = n;
         }
+        if let Some(n) = self.max_capture_queue {
+            if n < 1 << 16 {
+                return Err("--max-capture-queue must be at least 64k (one packet)".into());
+            }
+            limits.max_capture_queue = n;
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let live = self.interface.as_ref().map(|interface| LiveOptions {
+            interface: interface.clone(),
+            filter: self.capture_filter.clone(),
+            promiscuous: !self.no_promiscuous,
+            snaplen: 262_144,
+            duration,
+            write: self.write.clone(),
+            queue_bytes: limits.max_capture_queue,
+            stop: stop.clone(),
+        });
         Ok((
             InputConfig {
                 inputs,
                 ports,
                 all_ports: self.all_ports,
                 limits,
-                count: self.count,
+                count,
+                stop: Some(stop),
+                live,
             },
             filter,
         ))
@@ -430,6 +549,11 @@ impl SessionArgs {
     pub fn validate(&self) -> Result<SessionsConfig, String> {
         if self.pretty && self.format != Format::Json {
             return Err("--pretty indents JSON: use it with --format json".into());
+        }
+        if self.events && self.format == Format::Table {
+            return Err(
+                "--events shows sessions as they happen: use it with --format text or json".into(),
+            );
         }
         let (input, filter) = self.input.validate()?;
         Ok(SessionsConfig {

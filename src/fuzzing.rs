@@ -141,6 +141,8 @@ fn run_sessions(data: &[u8]) -> usize {
                 ..Limits::default()
             },
             count: None,
+            live: None,
+            stop: None,
         },
         filter: Filter::default(),
         show_secrets: true,

@@ -6,7 +6,7 @@
 //!
 //! Each layer is one module and depends only on the layers before it; [`pipeline`] is the
 //! only module that knows them all, and the binary's `main` only parses flags and calls it.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod capture;
 pub mod cli;

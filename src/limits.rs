@@ -92,6 +92,11 @@ pub struct Limits {
     /// Bytes of a TLS client's first flight kept to find the ClientHello's server name and
     /// version in (implicit TLS and STARTTLS alike); past it they are not looked for.
     pub max_client_hello: usize,
+    /// Bytes of captured packets waiting between a live capture's thread and the pipeline
+    /// (each packet's data plus a fixed overhead). Past it, packets are dropped and counted
+    /// (`packets_dropped_by_mailscope` in the capture stats), so a pipeline that falls behind
+    /// costs packets, not memory.
+    pub max_capture_queue: usize,
 }
 
 impl Default for Limits {
@@ -128,6 +133,7 @@ impl Default for Limits {
             max_imap_depth: 32,
             max_reorder: 1_000,
             max_client_hello: 4096,
+            max_capture_queue: 32 << 20,
         }
     }
 }

@@ -1,22 +1,38 @@
 //! The `mailscope` binary: parse flags, run the pipeline into the chosen format's sink, draw
-//! the progress bar, map errors to exit codes.
+//! the progress bar, map errors to exit codes, stop cleanly on Ctrl-C / SIGTERM.
 #![forbid(unsafe_code)]
 
 use clap::Parser;
 use mailscope::capture::Progress;
-use mailscope::cli::{Cli, Command, FlowsArgs, Look, SessionArgs};
+use mailscope::cli::{Cli, Command, FlowsArgs, Format, Look, SessionArgs};
 use mailscope::render::sink::Extracting;
 use mailscope::{pipeline, render};
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Exit codes: 0 success, 1 the capture or output failed (everything decoded before the
 /// failure is still printed; a capture of which no frame could be decoded fails too), 2 bad
 /// usage. Error messages are one line, control and bidi characters escaped.
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let input = match &cli.command {
+        Some(Command::Flows(args)) => &args.input,
+        None => &cli.main.input,
+    };
+    if input.list_interfaces {
+        return list_interfaces();
+    }
     let stdout = io::stdout();
     let terminal = stdout.is_terminal();
+    // A live capture or a pipe: each line goes out as it is written, not at exit.
+    let as_it_comes = input.interface.is_some()
+        || input
+            .read
+            .iter()
+            .chain(&input.files)
+            .any(|f| mailscope::capture::is_stream(f));
     let look = Look {
         color: cli
             .color
@@ -25,7 +41,10 @@ fn main() -> ExitCode {
         width: terminal.then(terminal_width),
         ..Look::default()
     };
-    let mut out = io::BufWriter::new(stdout.lock());
+    let mut out: Box<dyn Write> = match as_it_comes {
+        true => Box::new(io::LineWriter::new(stdout.lock())),
+        false => Box::new(io::BufWriter::new(stdout.lock())),
+    };
     let result = match &cli.command {
         Some(Command::Flows(args)) => flows(args, &mut out, look),
         None => sessions(&cli.main, &mut out, look),
@@ -70,8 +89,61 @@ fn terminal_width() -> u16 {
     }
 }
 
+/// `-D`: the interfaces a live capture can use, numbered as tshark -D does.
+fn list_interfaces() -> ExitCode {
+    match mailscope::capture::live::interfaces() {
+        Ok(list) => {
+            let mut out = io::stdout().lock();
+            for (n, i) in list.iter().enumerate() {
+                let mut flags = vec![if i.up { "up" } else { "down" }];
+                if i.loopback {
+                    flags.push("loopback");
+                }
+                let line = format!(
+                    "{}. {}{} [{}]{}",
+                    n + 1,
+                    i.name,
+                    i.description
+                        .as_ref()
+                        .map(|d| format!(" ({d})"))
+                        .unwrap_or_default(),
+                    flags.join(", "),
+                    if i.addresses.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" {}", i.addresses.join(", "))
+                    }
+                );
+                if writeln!(out, "{}", render::escape(&line)).is_err() {
+                    break;
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("mailscope: {}", render::escape(&e.to_string()));
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Ctrl-C and SIGTERM raise `stop`: reading ends, every open session is written as it
+/// stands, then the totals. A second Ctrl-C exits at once.
+fn stop_on_signals(stop: &Arc<AtomicBool>) {
+    let stop = stop.clone();
+    // Without a handler the signal still ends the process: only less tidily.
+    let _ = ctrlc::set_handler(move || {
+        if stop.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    });
+}
+
 fn flows(args: &FlowsArgs, out: &mut impl Write, look: Look) -> Result<(), Failure> {
     let (config, output) = args.validate().map_err(Failure::Usage)?;
+    if let Some(stop) = &config.input.stop {
+        stop_on_signals(stop);
+    }
     let mut sink = output.sink(out, look);
     let mut bar = Bar::new(!args.input.no_progress);
     let outcome = pipeline::flows(&config, sink.as_mut(), &mut |p| bar.update(p));
@@ -88,6 +160,9 @@ fn flows(args: &FlowsArgs, out: &mut impl Write, look: Look) -> Result<(), Failu
 
 fn sessions(args: &SessionArgs, out: &mut impl Write, look: Look) -> Result<(), Failure> {
     let config = args.validate().map_err(Failure::Usage)?;
+    if let Some(stop) = &config.input.stop {
+        stop_on_signals(stop);
+    }
     let extract_failed = |dir: &std::path::Path, e: io::Error| {
         Failure::Run(format!("--extract {}: {e}", dir.display()))
     };
@@ -102,6 +177,9 @@ fn sessions(args: &SessionArgs, out: &mut impl Write, look: Look) -> Result<(), 
         show_secrets: config.show_secrets,
         time: Some(args.time_format),
         frames: args.frames,
+        // From an interface, the text view shows sessions as they happen.
+        events: args.events || (config.input.live.is_some() && args.format == Format::Text),
+        bounds: Some(mailscope::proto::Bounds::from(&config.input.limits)),
         ..look
     };
     let mut format = args.format.sink(out, io::stderr(), look);

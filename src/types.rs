@@ -23,6 +23,14 @@ impl Timestamp {
         Timestamp(secs.saturating_mul(1_000_000_000).saturating_add(frac_ns))
     }
 
+    /// The wall clock now (a live capture's idle ticks).
+    pub fn now() -> Self {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Timestamp(i64::try_from(since.as_nanos()).unwrap_or(i64::MAX))
+    }
+
     pub const fn as_nanos(self) -> i64 {
         self.0
     }

@@ -19,6 +19,8 @@ fn run(file: &Path, limits: Limits, all_ports: bool) -> Vec<Value> {
             all_ports,
             limits,
             count: None,
+            live: None,
+            stop: None,
         },
         filter: Filter::default(),
         show_secrets: false,

@@ -93,6 +93,8 @@ fn config(input: &str, limits: Limits, threads: usize) -> SessionsConfig {
             all_ports: false,
             limits,
             count: None,
+            live: None,
+            stop: None,
         },
         filter: Filter::default(),
         show_secrets: false,

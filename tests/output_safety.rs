@@ -336,3 +336,47 @@ fn error_messages_are_one_safe_line() {
         );
     }
 }
+
+/// The live views (live text, the JSON event feed) show the hostile capture safely too:
+/// they print with the file view's printers, fed the events as they come.
+#[test]
+fn live_views_are_safe() {
+    use mailscope::pipeline::{Filter, InputConfig, SessionsConfig, sessions};
+    use mailscope::render::{SessionSink, live::LiveText, sink, text::Style};
+    let dir = tempfile::tempdir().unwrap();
+    let file = hostile_capture(dir.path());
+    let cfg = |show_secrets| SessionsConfig {
+        input: InputConfig {
+            inputs: vec![file.to_string_lossy().into()],
+            ports: Default::default(),
+            all_ports: false,
+            limits: Default::default(),
+            count: None,
+            live: None,
+            stop: None,
+        },
+        filter: Filter::default(),
+        show_secrets,
+        extract: None,
+        threads: 1,
+    };
+    for show_secrets in [false, true] {
+        let (mut out, mut notes) = (Vec::new(), Vec::new());
+        let mut live = LiveText::new(&mut out, &mut notes, Style::new(false), show_secrets);
+        assert!(live.wants_events());
+        sessions(&cfg(show_secrets), &mut live, &mut |_| {}).unwrap();
+        drop(live);
+        assert_safe("live text", &out);
+        assert_safe("live notes", &notes);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("\\u{1b}[2J"), "{text}");
+        assert!(text.contains("C: EHLO host"), "{text}");
+        let mut out = Vec::new();
+        let mut json = sink::Json::new(&mut out, false).events(show_secrets);
+        sessions(&cfg(show_secrets), &mut json, &mut |_| {}).unwrap();
+        drop(json);
+        assert_safe("json events", &out);
+        let lines = values(&out);
+        assert!(lines.iter().any(|v| v["type"] == "exchange"));
+    }
+}

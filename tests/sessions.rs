@@ -441,6 +441,8 @@ fn output_is_the_same_for_any_number_of_threads() {
                 all_ports: false,
                 limits,
                 count: None,
+                live: None,
+                stop: None,
             },
             filter: Filter::default(),
             show_secrets: false,

@@ -252,6 +252,8 @@ fn sample_sessions(
             all_ports: false,
             limits: Default::default(),
             count: None,
+            live: None,
+            stop: None,
         },
         filter: Filter::default(),
         show_secrets: false,

@@ -1,15 +1,17 @@
 //! pcap / pcapng reader on top of pcap-parser: the only file that knows its
 //! next / consume / refill protocol.
 
-use super::source::ProgressCounter;
+use super::source::{Arrivals, ProgressCounter};
 use super::{
-    CaptureError, CaptureErrorKind, Frame, FrameSource, InputSource, LinkType, Progress, Unreadable,
+    CaptureError, CaptureErrorKind, Frame, FrameSource, InputSource, LinkType, Progress, Pulled,
+    Unreadable,
 };
 use crate::types::Timestamp;
 use pcap_parser::pcapng::Block;
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
 use pcap_parser::{PcapBlockOwned, PcapError};
 use std::io::{self, Read};
+use std::sync::Arc;
 
 /// Initial size of the circular read buffer; it grows (up to [`MAX_BUFFER`]) only when a
 /// single record does not fit.
@@ -52,17 +54,67 @@ pub struct FileReader {
     /// Bytes read from the input so far, and its size.
     read: ProgressCounter,
     size: Option<u64>,
+    /// A stream's arrivals: when parsing needs bytes that have not come, [`FrameSource::pull`]
+    /// says [`Pulled::Idle`] instead of waiting.
+    arrivals: Option<Arc<Arrivals>>,
 }
 
-/// A reader that fills the buffer it is given as far as the input allows: pipes and gzip
-/// return short reads, and pcap-parser reads its header with a single `read`.
-struct FullReads<R>(R);
+/// How long a pull on a stream waits for bytes before it says idle.
+const WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// A reader that fills the buffer it is given as far as the input allows: gzip returns
+/// short reads, and pcap-parser reads its header with a single `read`. A stream (a pipe
+/// from `tcpdump -U -w -`) is different: after the file header, each read returns what has
+/// arrived, so that frames are handed out as they come instead of when a megabyte has.
+struct FullReads<R> {
+    inner: R,
+    /// A stream's arrivals (`None`: a file).
+    stream: Option<Arc<Arrivals>>,
+    /// Reads made so far.
+    calls: u32,
+}
+
+/// Bytes the file header takes, as far as `got` tells: a pcap header is 24 bytes; a
+/// pcapng file starts with a Section Header Block whose length is in its bytes 4..8 (in the
+/// byte order its bytes 8..12 give).
+fn header_len(got: &[u8]) -> usize {
+    const PCAPNG: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+    if got.len() < 12 {
+        return 12;
+    }
+    if got[..4] != PCAPNG {
+        return 24;
+    }
+    let len = [got[4], got[5], got[6], got[7]];
+    let len = match got[8..12] {
+        [0x1a, 0x2b, 0x3c, 0x4d] => u32::from_be_bytes(len),
+        _ => u32::from_le_bytes(len),
+    };
+    // A corrupt length is the parser's to report; never wait for more than a block can be.
+    (len as usize).clamp(12, 1 << 16)
+}
 
 impl<R: Read> Read for FullReads<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.calls += 1;
+        // pcap-parser reads twice before it parses anything (the header, then once more):
+        // on a stream the second read takes only what is there, so that a capture whose
+        // bytes have all arrived is not held up waiting for more.
+        if self.calls == 2
+            && let Some(a) = &self.stream
+            && !a.wait(std::time::Duration::ZERO)
+        {
+            return Ok(0);
+        }
         let mut filled = 0;
         while filled < buf.len() {
-            match self.0.read(&mut buf[filled..]) {
+            if self.stream.is_some()
+                && filled > 0
+                && (self.calls > 1 || filled >= header_len(&buf[..filled]))
+            {
+                break;
+            }
+            match self.inner.read(&mut buf[filled..]) {
                 Ok(0) => break,
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -97,28 +149,31 @@ impl FileReader {
     pub fn new(source: InputSource) -> Result<FileReader, CaptureError> {
         let name = source.name.clone();
         let (read, size) = (source.progress.clone(), source.size);
+        let arrivals = source.arrivals.clone();
+        let reads = FullReads {
+            inner: source.reader,
+            stream: arrivals.clone(),
+            calls: 0,
+        };
         let err = |kind| CaptureError {
             path: name.clone(),
             frame: 1,
             offset: 0,
             kind,
         };
-        let inner =
-            pcap_parser::create_reader(INITIAL_BUFFER, FullReads(source.reader)).map_err(|e| {
-                err(match e {
-                    PcapError::Eof => CaptureErrorKind::Empty,
-                    PcapError::HeaderNotRecognized => CaptureErrorKind::NotACapture(
-                        "do not match pcap (a1b2c3d4 / a1b23c4d) or pcapng (0a0d0d0a)".into(),
-                    ),
-                    PcapError::ReadError => {
-                        CaptureErrorKind::Io(io::Error::other("read failed (corrupt gzip data?)"))
-                    }
-                    PcapError::Incomplete(_) | PcapError::UnexpectedEof => {
-                        CaptureErrorKind::Truncated
-                    }
-                    other => CaptureErrorKind::Corrupt(format!("{other:?}")),
-                })
-            })?;
+        let inner = pcap_parser::create_reader(INITIAL_BUFFER, reads).map_err(|e| {
+            err(match e {
+                PcapError::Eof => CaptureErrorKind::Empty,
+                PcapError::HeaderNotRecognized => CaptureErrorKind::NotACapture(
+                    "do not match pcap (a1b2c3d4 / a1b23c4d) or pcapng (0a0d0d0a)".into(),
+                ),
+                PcapError::ReadError => {
+                    CaptureErrorKind::Io(io::Error::other("read failed (corrupt gzip data?)"))
+                }
+                PcapError::Incomplete(_) | PcapError::UnexpectedEof => CaptureErrorKind::Truncated,
+                other => CaptureErrorKind::Corrupt(format!("{other:?}")),
+            })
+        })?;
         Ok(FileReader {
             name,
             inner,
@@ -133,6 +188,7 @@ impl FileReader {
             first_unreadable: None,
             read,
             size,
+            arrivals,
         })
     }
 
@@ -164,6 +220,15 @@ impl FileReader {
     /// record, after all its frames were handed out: nothing was readable, so the run failed.
     /// When some records were decodable, the others are only counted.
     pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
+        Ok(match self.read(false)? {
+            Pulled::Frame(f) => Some(f),
+            Pulled::Idle(_) | Pulled::End => None,
+        })
+    }
+
+    /// [`FileReader::next_frame`], or, with `idle` on a stream, [`Pulled::Idle`] when no
+    /// bytes arrived for a moment.
+    fn read(&mut self, idle: bool) -> Result<Pulled<'_>, CaptureError> {
         if self.pending > 0 {
             self.inner.consume(self.pending);
             self.pending = 0;
@@ -205,6 +270,12 @@ impl FileReader {
                     self.inner.consume(n)
                 }
                 Step::Refill => {
+                    if idle
+                        && let Some(a) = &self.arrivals
+                        && !a.wait(WAIT)
+                    {
+                        return Ok(Pulled::Idle(Timestamp::now()));
+                    }
                     if self.inner.refill().is_err() {
                         return Err(self.error(CaptureErrorKind::Io(io::Error::other(
                             "read failed (corrupt gzip data?)",
@@ -234,7 +305,13 @@ impl FileReader {
                             kind: CaptureErrorKind::NothingDecodable(why),
                         });
                     }
-                    return Ok(None);
+                    return Ok(Pulled::End);
+                }
+                // Stopped (Ctrl-C) in the middle of a stream's record: the end, not a cut file.
+                Step::Fail(CaptureErrorKind::Truncated)
+                    if self.arrivals.as_ref().is_some_and(|a| a.stopped()) =>
+                {
+                    return Ok(Pulled::End);
                 }
                 Step::Fail(kind) => return Err(self.error(kind)),
                 Step::Packet {
@@ -256,7 +333,7 @@ impl FileReader {
                     }
                     let data = self.inner.data();
                     let data = data.get(start..start + len).unwrap_or(&[]);
-                    return Ok(Some(Frame {
+                    return Ok(Pulled::Frame(Frame {
                         index: self.frames,
                         ts,
                         link,
@@ -273,6 +350,10 @@ impl FileReader {
 impl FrameSource for FileReader {
     fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
         FileReader::next_frame(self)
+    }
+
+    fn pull(&mut self) -> Result<Pulled<'_>, CaptureError> {
+        self.read(true)
     }
 
     fn frames(&self) -> u64 {
@@ -450,4 +531,101 @@ fn parse_opb(body: &[u8], big_endian: bool) -> Option<Opb<'_>> {
         orig_len: u32_at(16)?,
         data: &rest[..caplen.min(rest.len())],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::PcapWriter;
+    use std::collections::VecDeque;
+
+    /// A pipe that has delivered `chunks` so far: reading past them fails, as a read that
+    /// would block for more.
+    struct Pipe(VecDeque<Vec<u8>>);
+
+    impl Read for Pipe {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let Some(mut chunk) = self.0.pop_front() else {
+                return Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    "waiting for more",
+                ));
+            };
+            let n = chunk.len().min(buf.len());
+            buf[..n].copy_from_slice(&chunk[..n]);
+            if n < chunk.len() {
+                self.0.push_front(chunk.split_off(n));
+            }
+            Ok(n)
+        }
+    }
+
+    /// A capture of `n` frames, written as tcpdump -U does: the header, then each record.
+    fn chunks(n: usize) -> VecDeque<Vec<u8>> {
+        let mut w = PcapWriter::new(Vec::new()).unwrap();
+        for i in 0..n {
+            w.frame(Timestamp::from_nanos(i as i64), &[i as u8; 60], 60)
+                .unwrap();
+        }
+        let all = w.into_inner();
+        let mut out = VecDeque::from([all[..24].to_vec()]);
+        out.extend(all[24..].chunks(16 + 60).map(<[u8]>::to_vec));
+        out
+    }
+
+    fn reader(chunks: VecDeque<Vec<u8>>, stream: bool) -> Result<FileReader, CaptureError> {
+        let source = match stream {
+            true => InputSource::from_stream("pipe", Pipe(chunks)),
+            false => InputSource::from_reader("pipe", Pipe(chunks)),
+        };
+        FileReader::new(source)
+    }
+
+    #[test]
+    fn a_stream_hands_out_each_frame_as_it_arrives() {
+        for split in [false, true] {
+            let mut c = chunks(3);
+            if split {
+                // The header arrives in two pieces, a record in two.
+                let h = c.pop_front().unwrap();
+                c.push_front(h[10..].to_vec());
+                c.push_front(h[..10].to_vec());
+                let r = c.remove(3).unwrap();
+                c.insert(3, r[20..].to_vec());
+                c.insert(3, r[..20].to_vec());
+            }
+            let mut r = reader(c, true).expect("the header is read without waiting for more");
+            for i in 0..3u8 {
+                let f = r.next_frame().expect("no waiting").expect("a frame");
+                assert_eq!(f.data, &[i; 60][..]);
+            }
+            // Only now does it wait for bytes that have not come.
+            assert!(r.next_frame().is_err());
+        }
+    }
+
+    #[test]
+    fn a_file_is_read_in_large_blocks() {
+        // The same bytes not marked as a stream: the reader asks for more before the first
+        // frame (and so, from a real pipe, would wait for a megabyte).
+        // (Here the "wait" is this pipe's error: the reader fails before any frame.)
+        assert!(reader(chunks(3), false).is_err());
+    }
+
+    #[test]
+    fn header_length_of_pcap_and_pcapng() {
+        assert_eq!(header_len(&[0xd4, 0xc3, 0xb2, 0xa1]), 12);
+        assert_eq!(
+            header_len(&[0xd4, 0xc3, 0xb2, 0xa1, 0, 0, 0, 0, 0, 0, 0, 0]),
+            24
+        );
+        let shb = [0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a];
+        assert_eq!(header_len(&shb), 28);
+        let big = [0x0a, 0x0d, 0x0d, 0x0a, 0, 0, 0, 32, 0x1a, 0x2b, 0x3c, 0x4d];
+        assert_eq!(header_len(&big), 32);
+        let corrupt = [
+            0x0a, 0x0d, 0x0d, 0x0a, 0xff, 0xff, 0xff, 0xff, 0x4d, 0x3c, 0x2b, 0x1a,
+        ];
+        assert_eq!(header_len(&corrupt), 1 << 16);
+    }
 }

@@ -26,11 +26,11 @@ pub mod live;
 mod merge;
 mod source;
 
-use crate::types::Timestamp;
 pub use crate::types::CaptureStats;
+use crate::types::Timestamp;
 pub use file::FileReader;
 pub use merge::Merge;
-pub use source::{InputSource, ProgressCounter};
+pub use source::{InputSource, ProgressCounter, is_stream};
 
 use std::fmt;
 

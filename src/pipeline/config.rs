@@ -23,6 +23,11 @@ pub struct InputConfig {
     pub limits: Limits,
     /// Stop after this many frames (`-c N`, as tshark); `None` reads to the end.
     pub count: Option<u64>,
+    /// Capture from an interface instead (`-i`): `inputs` is then empty.
+    pub live: Option<crate::capture::live::LiveOptions>,
+    /// Set (by Ctrl-C or SIGTERM) to stop reading: every open session is then written as
+    /// it stands, and the totals.
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// A validated `flows` run.
@@ -53,6 +58,8 @@ pub enum RunError {
     Capture(#[from] CaptureError),
     #[error("writing streams: {0}")]
     Streams(io::Error),
+    #[error(transparent)]
+    Live(#[from] crate::capture::live::LiveError),
 }
 
 /// What a run produced. `error` is set when reading stopped early; everything decoded
@@ -152,7 +159,17 @@ impl std::fmt::Display for Prefix {
 impl InputConfig {
     /// How the run summary names the input: the inputs as given.
     pub fn name(&self) -> String {
-        self.inputs.join(" ")
+        match &self.live {
+            Some(live) => live.interface.clone(),
+            None => self.inputs.join(" "),
+        }
+    }
+
+    /// Whether the stop flag was raised.
+    pub(super) fn stopped(&self) -> bool {
+        self.stop
+            .as_ref()
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed))
     }
 }
 

@@ -3,7 +3,7 @@
 //! [`Handler`]; the run totals at the end.
 
 use super::config::{InputConfig, RunError};
-use crate::capture::{FileReader, FrameSource, InputSource, Merge, Progress};
+use crate::capture::{FileReader, FrameSource, InputSource, Merge, Progress, Pulled};
 use crate::flow::{FlowTable, Handler};
 use crate::packet::Decoder;
 use crate::proto;
@@ -44,6 +44,13 @@ fn captures_in(dir: &Path) -> io::Result<Vec<String>> {
 /// Opens the captures `cfg` names (files, directories of captures, `-` for standard
 /// input): one reader, or a [`Merge`] of several by frame time.
 pub(super) fn open(cfg: &InputConfig) -> Result<Opened, RunError> {
+    if let Some(live) = &cfg.live {
+        let source = crate::capture::live::open(live.clone())?;
+        return Ok(Opened {
+            source: Box::new(source),
+            files: Vec::new(),
+        });
+    }
     let mut files = Vec::new();
     for input in &cfg.inputs {
         let path = Path::new(input);
@@ -62,7 +69,8 @@ pub(super) fn open(cfg: &InputConfig) -> Result<Opened, RunError> {
     }
     let mut readers = Vec::with_capacity(files.len());
     for f in &files {
-        let source = InputSource::open(f).map_err(|e| RunError::Open(f.clone(), e))?;
+        let source =
+            InputSource::open(f, cfg.stop.clone()).map_err(|e| RunError::Open(f.clone(), e))?;
         readers.push(FileReader::new(source)?);
     }
     let source: Box<dyn FrameSource> = match readers.len() {
@@ -77,6 +85,9 @@ pub(super) trait Inputs: Handler {
     /// The frames about to be handed over come from input `i` (a position in
     /// [`Opened::files`]).
     fn input(&mut self, i: usize);
+    /// Nothing arrived for a moment (a live capture, a pipe): finish what can be finished
+    /// (messages decoded meanwhile, sessions waiting for them).
+    fn idle(&mut self) {}
 }
 
 /// What a run of [`drive`] found.
@@ -129,13 +140,30 @@ pub(super) fn drive<H: Inputs>(
     }
     let mut error = None;
     let mut other_ports = OtherPorts::default();
+    // A live source stops itself on the flag, after handing out what it captured.
+    let live = source.is_live();
     loop {
         if cfg.count.is_some_and(|n| source.frames() >= n) {
             break;
         }
-        let frame = match source.next_frame() {
-            Ok(Some(frame)) => frame,
-            Ok(None) => break,
+        if cfg.stopped() && !live {
+            break;
+        }
+        let frame = match source.pull() {
+            Ok(Pulled::Frame(frame)) => frame,
+            Ok(Pulled::Idle(now)) => {
+                // Nothing arrived for a moment: live, idle connections time out on the
+                // wall clock (a pipe's frames carry their own time, which may be old).
+                if live {
+                    table.tick(now, handler);
+                }
+                handler.idle();
+                if handler.halted() {
+                    break;
+                }
+                continue;
+            }
+            Ok(Pulled::End) => break,
             Err(e) => {
                 error = Some(RunError::Capture(e));
                 break;

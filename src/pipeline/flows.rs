@@ -164,13 +164,18 @@ pub fn flows(
     };
     let Opened { mut source, .. } = open(&cfg.input)?;
     let mut write = |f| sink.flow(f).map(|()| true);
+    // Live, a connection is listed as soon as it ends.
+    let max_reorder = match source.is_live() {
+        true => 0,
+        false => cfg.input.limits.max_reorder,
+    };
     let mut handler = FlowsHandler {
         ports: &cfg.input.ports,
         sniff: cfg.input.limits.max_sniff,
         all_ports: cfg.input.all_ports,
         filter: &cfg.filter,
         streams,
-        out: Ordered::new(&mut write, cfg.input.limits.max_reorder),
+        out: Ordered::new(&mut write, max_reorder),
         io_error: None,
     };
     let Driven {

@@ -90,6 +90,8 @@ struct Closing {
     session: Option<Listed>,
     /// Messages not back from decoding yet.
     outstanding: usize,
+    /// Who to tell of its messages as they are decoded (a live view; `None` when hidden).
+    origin: Option<Origin>,
 }
 
 struct SessionsHandler<'a, 'b> {
@@ -103,8 +105,14 @@ struct SessionsHandler<'a, 'b> {
     /// Messages handed out without their bytes (let go for the budget).
     not_decoded: u64,
     out: Ordered<'b, Listed>,
-    /// The sink's `event`, when it wants the events of open sessions (a live view).
+    /// The sink's `start`, `event` and `message`, when it wants the events of open sessions
+    /// (a live view).
     live: Option<&'b mut LiveSink<'b>>,
+    /// Sessions are numbered when recognised and written when they end (a live capture, or
+    /// a sink that wants events), instead of numbered and written in order of first packet.
+    streaming: bool,
+    /// Mail sessions recognised so far (their numbers, when streaming).
+    recognised: u64,
     pool: Pool,
     /// Closed sessions waiting for decoding, by connection id.
     closing: BTreeMap<u64, Closing>,
@@ -120,8 +128,39 @@ struct SessionsHandler<'a, 'b> {
     refused_total: u64,
 }
 
+/// What a live view hears of open sessions.
+enum Live<'e> {
+    Start(&'e Origin),
+    Event(&'e Origin, &'e Event),
+    Message(&'e Origin, &'e MessageInfo),
+}
+
 /// Where events of open sessions go.
-type LiveSink<'b> = dyn FnMut(&Origin, &Event) -> std::io::Result<()> + 'b;
+type LiveSink<'b> = dyn FnMut(Live<'_>) -> std::io::Result<()> + 'b;
+
+/// Which session `state` is, for a live view.
+fn origin(state: &SessionState, protocol: Protocol) -> Origin {
+    let (id, client, server) = state.conn;
+    Origin {
+        id,
+        number: state.number,
+        protocol,
+        client,
+        server,
+        start: state.start,
+        midstream: state.midstream,
+    }
+}
+
+impl SessionState {
+    /// The protocol, once recognised as a mail session (or TLS on a mail port).
+    fn protocol(&self) -> Option<Protocol> {
+        match self.dissect {
+            Dissect::Mail(_, p) | Dissect::Tls(p) => Some(p),
+            _ => None,
+        }
+    }
+}
 
 fn side_of(dir: Direction) -> Side {
     match dir {
@@ -164,11 +203,57 @@ impl SessionsHandler<'_, '_> {
             conn: id,
             index: state.messages.len(),
         };
-        match self.pool.submit(key, bytes, keep, hash) {
-            Decoded::Now(done) => fill(&mut info, *done, keep),
-            Decoded::Later => state.outstanding += 1,
+        info.number = key.index + 1;
+        let now = match self.pool.submit(key, bytes, keep, hash) {
+            Decoded::Now(done) => {
+                fill(&mut info, *done, keep);
+                true
+            }
+            Decoded::Later => {
+                state.outstanding += 1;
+                false
+            }
+        };
+        if now && self.live.is_some() {
+            let origin = origin(state, protocol);
+            if self.shown(&origin) {
+                self.tell(Live::Message(&origin, &info));
+            }
         }
         state.messages.push(info);
+    }
+
+    /// Whether a live view hears of the session: the filters show it.
+    fn shown(&self, origin: &Origin) -> bool {
+        let f = &self.cfg.filter;
+        f.allows_conn(origin.protocol, origin.client, origin.server)
+            && (!self.streaming || f.allows_id(origin.number))
+    }
+
+    /// Tells the live view (if any, and until writing to it failed).
+    fn tell(&mut self, what: Live<'_>) {
+        if self.out.error.is_some() {
+            return;
+        }
+        if let Some(live) = self.live.as_deref_mut()
+            && let Err(e) = live(what)
+        {
+            self.out.error = Some(e);
+        }
+    }
+
+    /// The connection turned out to be a mail session (or TLS on a mail port): when
+    /// streaming it gets its number now, and a live view hears of it.
+    fn recognised(&mut self, state: &mut SessionState, protocol: Protocol) {
+        if !self.streaming {
+            return;
+        }
+        self.recognised += 1;
+        state.number = self.recognised;
+        let origin = origin(state, protocol);
+        if self.live.is_some() && self.shown(&origin) {
+            self.tell(Live::Start(&origin));
+        }
     }
 
     /// Takes in whatever the workers have finished.
@@ -183,14 +268,24 @@ impl SessionsHandler<'_, '_> {
     fn deliver(&mut self, done: Done) {
         let Key { conn, index } = done.key;
         let keep = self.cfg.extract.is_some();
-        if let Some(state) = self.open.get_mut(&conn) {
+        if let Some(mut state) = self.open.remove(&conn) {
             state.outstanding = state.outstanding.saturating_sub(1);
             if let Some(info) = state.messages.get_mut(index) {
                 fill(info, done, keep);
             }
+            if self.live.is_some()
+                && let Some(protocol) = state.protocol()
+                && let Some(info) = state.messages.get(index)
+            {
+                let origin = origin(&state, protocol);
+                if self.shown(&origin) {
+                    self.tell(Live::Message(&origin, info));
+                }
+            }
+            self.open.insert(conn, state);
             return;
         }
-        let Some(c) = self.closing.get_mut(&conn) else {
+        let Some(mut c) = self.closing.remove(&conn) else {
             return;
         };
         c.outstanding = c.outstanding.saturating_sub(1);
@@ -198,16 +293,25 @@ impl SessionsHandler<'_, '_> {
             && let Some(info) = s.messages.get_mut(index)
         {
             fill(info, done, keep);
+            if let Some(origin) = &c.origin {
+                self.tell(Live::Message(origin, info));
+            }
         }
-        if c.outstanding == 0
-            && let Some(c) = self.closing.remove(&conn)
-        {
+        if c.outstanding == 0 {
             self.out.settle(conn, c.session);
+        } else {
+            self.closing.insert(conn, c);
         }
     }
 
     /// Hands out a closed session once all its messages are decoded.
-    fn finish_session(&mut self, conn: u64, session: Option<Listed>, outstanding: usize) {
+    fn finish_session(
+        &mut self,
+        conn: u64,
+        session: Option<Listed>,
+        outstanding: usize,
+        origin: Option<Origin>,
+    ) {
         if outstanding == 0 {
             self.out.settle(conn, session);
         } else {
@@ -216,6 +320,7 @@ impl SessionsHandler<'_, '_> {
                 Closing {
                     session,
                     outstanding,
+                    origin,
                 },
             );
         }
@@ -294,6 +399,7 @@ impl SessionsHandler<'_, '_> {
         state.port_said = r.port_said;
         if r.tls || r.protocol == Protocol::Tls {
             state.dissect = Dissect::Tls(r.protocol);
+            self.recognised(state, r.protocol);
             let cap = self.cfg.input.limits.max_client_hello;
             for (side, bytes, _) in buffered {
                 state.streams.watch_hello(side, &bytes, cap);
@@ -312,6 +418,7 @@ impl SessionsHandler<'_, '_> {
                 d.record_all();
             }
             state.dissect = Dissect::Mail(d, r.protocol);
+            self.recognised(state, r.protocol);
             for (side, bytes, mark) in buffered {
                 self.hand_over(state, side, &bytes, mark);
             }
@@ -322,24 +429,17 @@ impl SessionsHandler<'_, '_> {
     /// decoding, every event to a live view if one listens. Returns the upgrades the
     /// dissector asked for.
     fn fold(&mut self, state: &mut SessionState) -> Vec<Request> {
-        let Dissect::Mail(d, protocol) = &mut state.dissect else {
+        let Dissect::Mail(_, protocol) = &state.dissect else {
             return Vec::new();
         };
         let protocol = *protocol;
+        let origin = origin(state, protocol);
+        let Dissect::Mail(d, _) = &mut state.dissect else {
+            return Vec::new();
+        };
         let mut finished = Vec::new();
         let mut upgrades = Vec::new();
-        let (id, client, server) = state.conn;
-        let origin = Origin {
-            id,
-            number: state.number,
-            protocol,
-            client,
-            server,
-            start: state.start,
-            midstream: state.midstream,
-        };
-        let shown =
-            self.out.error.is_none() && self.cfg.filter.allows_conn(protocol, client, server);
+        let shown = self.out.error.is_none() && self.shown(&origin);
         let mut live = if shown {
             self.live.as_deref_mut()
         } else {
@@ -350,7 +450,7 @@ impl SessionsHandler<'_, '_> {
             if let Some(live) = live.as_mut()
                 && live_error.is_none()
             {
-                live_error = live(&origin, &e).err();
+                live_error = live(Live::Event(&origin, &e)).err();
             }
             match e {
                 Event::Upgrade {
@@ -598,7 +698,7 @@ impl Handler for SessionsHandler<'_, '_> {
             Some(_) => Dissect::Sniffing(Vec::new()),
             None => Dissect::Tunnel(Box::new(Tunnel::new(self.cfg.input.limits.max_proxy_setup))),
         };
-        let state = SessionState {
+        let mut state = SessionState {
             conn: (info.id, info.client, info.server),
             start: info.start,
             number: 0,
@@ -617,6 +717,9 @@ impl Handler for SessionsHandler<'_, '_> {
             piece: Vec::new(),
             tls_port_plain: false,
         };
+        if let Dissect::Tls(protocol) = state.dissect {
+            self.recognised(&mut state, protocol);
+        }
         self.open.insert(info.id, state);
         info.id
     }
@@ -777,15 +880,17 @@ impl Handler for SessionsHandler<'_, '_> {
             );
             session.anomalies.insert(0, a);
         }
-        let shown = self
-            .cfg
-            .filter
-            .allows_conn(session.protocol, session.client, session.server);
+        let origin = origin(&state, session.protocol);
+        let shown = self.shown(&origin);
+        if self.streaming {
+            session.id = state.number;
+        }
         let item = match shown {
             true => Listed::Shown(Box::new(session)),
             false => Listed::Hidden,
         };
-        self.finish_session(summary.info.id, Some(item), state.outstanding);
+        let origin = (shown && self.live.is_some()).then_some(origin);
+        self.finish_session(summary.info.id, Some(item), state.outstanding, origin);
         self.collect();
     }
 
@@ -797,6 +902,10 @@ impl Handler for SessionsHandler<'_, '_> {
 impl Inputs for SessionsHandler<'_, '_> {
     fn input(&mut self, i: usize) {
         self.input = i;
+    }
+
+    fn idle(&mut self) {
+        self.collect();
     }
 }
 
@@ -834,26 +943,48 @@ fn sessions_in<'s>(
 ) -> Result<SessionsOutcome, RunError> {
     // Whole sessions and (for a live view) the events of open ones go to the same sink.
     let wants_events = sink.wants_events();
+    let streaming = wants_events || source.is_live();
     let sink = std::cell::RefCell::new(sink);
     // Mail sessions are numbered as they go out, so that `--all-ports` (which adds
     // connections, not mail sessions, on other ports) leaves their numbers alone.
     let numbered = std::cell::Cell::new(0u64);
+    // When streaming, they were numbered as they were recognised (and filtered then).
     let mut write = |item| {
         numbered.set(numbered.get() + 1);
         match item {
-            Listed::Shown(mut s) if cfg.filter.allows_id(numbered.get()) => {
-                s.id = numbered.get();
-                sink.borrow_mut().session(*s).map(|()| true)
+            Listed::Shown(mut s) => {
+                if !streaming {
+                    s.id = numbered.get();
+                }
+                if cfg.filter.allows_id(s.id) {
+                    sink.borrow_mut().session(*s).map(|()| true)
+                } else {
+                    Ok(false)
+                }
             }
-            _ => Ok(false),
+            Listed::Hidden => Ok(false),
         }
     };
-    let mut live = |o: &Origin, e: &Event| sink.borrow_mut().event(o, e);
+    let mut live = |what: Live<'_>| {
+        let mut sink = sink.borrow_mut();
+        match what {
+            Live::Start(o) => sink.start(o),
+            Live::Event(o, e) => sink.event(o, e),
+            Live::Message(o, m) => sink.message(o, m),
+        }
+    };
+    // Streaming, a session is written as soon as it ends.
+    let max_reorder = match streaming {
+        true => 0,
+        false => cfg.input.limits.max_reorder,
+    };
     let mut handler = SessionsHandler {
         cfg,
         bounds: proto::Bounds::from(&cfg.input.limits),
-        out: Ordered::new(&mut write, cfg.input.limits.max_reorder),
+        out: Ordered::new(&mut write, max_reorder),
         live: wants_events.then_some(&mut live as &mut LiveSink<'_>),
+        streaming,
+        recognised: 0,
         open: HashMap::new(),
         held: 0,
         not_decoded: 0,
@@ -877,7 +1008,11 @@ fn sessions_in<'s>(
     } = drive(&cfg.input, source, &mut handler, progress);
     handler.drain();
     summary.listed = handler.out.listed;
-    summary.listed_out_of_order = handler.out.out_of_order;
+    // Streaming, sessions are written as they end: not out of order.
+    summary.listed_out_of_order = match streaming {
+        true => 0,
+        false => handler.out.out_of_order,
+    };
     summary.messages_not_decoded = handler.not_decoded;
     summary.refused = Some(handler.refused_total);
     let mut refused: Vec<session::Refused> = handler

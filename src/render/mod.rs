@@ -13,6 +13,7 @@
 
 pub mod extract;
 pub mod json;
+pub mod live;
 pub mod sink;
 pub mod streams;
 pub mod table;

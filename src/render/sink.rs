@@ -1,10 +1,15 @@
 //! The sinks of the output formats: each takes the pipeline's results as they come and
-//! writes them with its printer (`text`, `json`, `table`); [`Extracting`] adds `--extract`
-//! in front of any of them.
+//! writes them with its printer (`text`, `json`, `table`; the live transcript's is
+//! `live::LiveText`); [`Extracting`] adds `--extract` in front of any of them.
 
 use super::extract::Extractor;
+use super::live::Tracked;
 use super::{FlowSink, SessionSink, json, table, text};
-use crate::session::{FlowRecord, RunSummary, Session};
+use crate::session::mail::MessageInfo;
+use crate::session::{Event, Exchange, FlowRecord, Origin, RunSummary, Session};
+use crate::types::{Endpoint, Protocol, Timestamp};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 
 /// Annotated transcripts, streamed; the notes on what was skipped go to `notes` (stderr)
@@ -44,24 +49,222 @@ impl<W: Write, N: Write> SessionSink for Text<W, N> {
         if summary.error.is_none() {
             text::write_skipped(&mut self.notes, summary)?;
         }
-        Ok(())
+        text::write_capture(&mut self.notes, summary)
     }
 }
 
 /// JSON Lines, streamed: an object per session or connection, then the summary object.
+/// With [`Json::events`] (`--events`, a live feed), each session's changes go out too, as
+/// they happen, one line each and every one with the session's number:
+///
+/// ```text
+/// {"type":"session-start","session":3,"protocol":"smtp","client":{…},"server":{…},"start":…,"midstream":false}
+/// {"type":"exchange","session":3,"index":0,"exchange":{…}}   when the exchange is complete
+/// {"type":"message","session":3,"message":{…}}               when the message is decoded
+/// {"type":"session-end","session":3,"state":"complete","end":…,"duration":2.315}
+/// {"type":"session","id":3,…}                                the session, as without events
+/// ```
+///
+/// `exchange` is the object the session's `exchanges` holds (at position `index`, the
+/// exchange's number in the session, unless `--max-exchanges` let earlier ones go) and
+/// `message` the one its `messages` holds.
 pub struct Json<W> {
     out: W,
     pretty: bool,
+    events: Option<Events>,
+}
+
+/// The open sessions of a JSON event feed.
+struct Events {
+    show_secrets: bool,
+    bounds: crate::proto::Bounds,
+    open: HashMap<u64, Tracked>,
+}
+
+#[derive(Serialize)]
+struct SessionStart {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    session: u64,
+    protocol: Protocol,
+    client: Endpoint,
+    server: Endpoint,
+    start: Timestamp,
+    midstream: bool,
+}
+
+#[derive(Serialize)]
+struct ExchangeEvent<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    session: u64,
+    index: usize,
+    exchange: &'a Exchange,
+}
+
+#[derive(Serialize)]
+struct MessageEvent<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    session: u64,
+    message: &'a MessageInfo,
+}
+
+#[derive(Serialize)]
+struct SessionEnd {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    session: u64,
+    state: &'static str,
+    end: Timestamp,
+    duration: f64,
 }
 
 impl<W: Write> Json<W> {
     pub fn new(out: W, pretty: bool) -> Self {
-        Json { out, pretty }
+        Json {
+            out,
+            pretty,
+            events: None,
+        }
+    }
+
+    /// Writes the events of open sessions too (`--events`); secrets in them are shown only
+    /// with `show_secrets`, as in the sessions.
+    pub fn events(mut self, show_secrets: bool) -> Self {
+        self.events = Some(Events {
+            show_secrets,
+            bounds: crate::proto::Bounds::from(&crate::limits::Limits::default()),
+            open: HashMap::new(),
+        });
+        self
+    }
+
+    /// The bounds an open session's record is kept within (the run's limits).
+    pub fn bounds(mut self, bounds: crate::proto::Bounds) -> Self {
+        if let Some(ev) = self.events.as_mut() {
+            ev.bounds = bounds;
+        }
+        self
+    }
+
+    fn start_line(&mut self, o: &Origin) -> io::Result<()> {
+        let line = SessionStart {
+            kind: "session-start",
+            session: o.number,
+            protocol: o.protocol,
+            client: o.client,
+            server: o.server,
+            start: o.start,
+            midstream: o.midstream,
+        };
+        json::write_line(&mut self.out, &line, self.pretty)
+    }
+
+    /// Opens the record of a session (on its start, or its first event if no start came).
+    fn open(&mut self, o: &Origin) -> io::Result<()> {
+        let Some(ev) = self.events.as_mut() else {
+            return Ok(());
+        };
+        if ev.open.contains_key(&o.number) {
+            return Ok(());
+        }
+        ev.open
+            .insert(o.number, Tracked::new(o.protocol, ev.bounds));
+        self.start_line(o)
     }
 }
 
 impl<W: Write> SessionSink for Json<W> {
+    fn wants_events(&self) -> bool {
+        self.events.is_some()
+    }
+
+    fn start(&mut self, o: &Origin) -> io::Result<()> {
+        self.open(o)
+    }
+
+    fn event(&mut self, o: &Origin, e: &Event) -> io::Result<()> {
+        if self.events.is_none() || matches!(e, Event::Message(_) | Event::Upgrade { .. }) {
+            return Ok(());
+        }
+        self.open(o)?;
+        let Some(ev) = self.events.as_mut() else {
+            return Ok(());
+        };
+        let Some(tracked) = ev.open.get_mut(&o.number) else {
+            return Ok(());
+        };
+        for index in tracked.fold(e) {
+            if let Some(exchange) = tracked.exchange(index, ev.show_secrets) {
+                let line = ExchangeEvent {
+                    kind: "exchange",
+                    session: o.number,
+                    index,
+                    exchange: &exchange,
+                };
+                json::write_line(&mut self.out, &line, self.pretty)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn message(&mut self, o: &Origin, info: &MessageInfo) -> io::Result<()> {
+        if self.events.is_none() {
+            return Ok(());
+        }
+        self.open(o)?;
+        if let Some(t) = self
+            .events
+            .as_mut()
+            .and_then(|ev| ev.open.get_mut(&o.number))
+            && !t.announced.insert(info.number)
+        {
+            return Ok(());
+        }
+        let line = MessageEvent {
+            kind: "message",
+            session: o.number,
+            message: info,
+        };
+        json::write_line(&mut self.out, &line, self.pretty)
+    }
+
     fn session(&mut self, s: Session) -> io::Result<()> {
+        if let Some(ev) = self.events.as_mut() {
+            let announced = match ev.open.remove(&s.id) {
+                Some(t) => t.announced,
+                None => {
+                    // No event came for it (TLS from the first byte): its start now.
+                    self.start_line(&Origin {
+                        id: s.id,
+                        number: s.id,
+                        protocol: s.protocol,
+                        client: s.client,
+                        server: s.server,
+                        start: s.start,
+                        midstream: !s.handshake,
+                    })?;
+                    HashSet::new()
+                }
+            };
+            for m in s.messages.iter().filter(|m| !announced.contains(&m.number)) {
+                let line = MessageEvent {
+                    kind: "message",
+                    session: s.id,
+                    message: m,
+                };
+                json::write_line(&mut self.out, &line, self.pretty)?;
+            }
+            let end = SessionEnd {
+                kind: "session-end",
+                session: s.id,
+                state: s.state,
+                end: s.end,
+                duration: s.duration,
+            };
+            json::write_line(&mut self.out, &end, self.pretty)?;
+        }
         json::write_line(&mut self.out, &s, self.pretty)
     }
     fn finish(&mut self, summary: &RunSummary) -> io::Result<()> {
@@ -78,9 +281,11 @@ impl<W: Write> FlowSink for Json<W> {
     }
 }
 
-/// Tables: they need every row, so rows are kept and written at the end.
-pub struct Table<W> {
+/// Tables: they need every row, so rows are kept and written at the end. A live capture's
+/// packet counts go to `notes` (standard error unless [`Table::notes`] says otherwise).
+pub struct Table<W, N = io::Stderr> {
     out: W,
+    notes: N,
     show_secrets: bool,
     color: bool,
     width: Option<u16>,
@@ -92,6 +297,7 @@ impl<W: Write> Table<W> {
     pub fn new(out: W, show_secrets: bool, color: bool) -> Self {
         Table {
             out,
+            notes: io::stderr(),
             show_secrets,
             color,
             width: None,
@@ -99,15 +305,30 @@ impl<W: Write> Table<W> {
             flows: Vec::new(),
         }
     }
+}
 
+impl<W: Write, N: Write> Table<W, N> {
     /// Fit the tables to this many columns (a terminal's width), wrapping long cells.
     pub fn width(mut self, width: Option<u16>) -> Self {
         self.width = width;
         self
     }
+
+    /// Where the note on a live capture's packet counts goes.
+    pub fn notes<M: Write>(self, notes: M) -> Table<W, M> {
+        Table {
+            out: self.out,
+            notes,
+            show_secrets: self.show_secrets,
+            color: self.color,
+            width: self.width,
+            sessions: self.sessions,
+            flows: self.flows,
+        }
+    }
 }
 
-impl<W: Write> SessionSink for Table<W> {
+impl<W: Write, N: Write> SessionSink for Table<W, N> {
     fn session(&mut self, s: Session) -> io::Result<()> {
         self.sessions.push(s);
         Ok(())
@@ -121,18 +342,20 @@ impl<W: Write> SessionSink for Table<W> {
             self.show_secrets,
             self.color,
             self.width,
-        )
+        )?;
+        text::write_capture(&mut self.notes, summary)
     }
 }
 
-impl<W: Write> FlowSink for Table<W> {
+impl<W: Write, N: Write> FlowSink for Table<W, N> {
     fn flow(&mut self, f: FlowRecord) -> io::Result<()> {
         self.flows.push(f);
         Ok(())
     }
     fn finish(&mut self, summary: &RunSummary) -> io::Result<()> {
         let rows = std::mem::take(&mut self.flows);
-        table::write_flows(&mut self.out, &rows, summary, self.color, self.width)
+        table::write_flows(&mut self.out, &rows, summary, self.color, self.width)?;
+        text::write_capture(&mut self.notes, summary)
     }
 }
 
@@ -175,5 +398,17 @@ impl SessionSink for Extracting<'_> {
     }
     fn finish(&mut self, summary: &RunSummary) -> io::Result<()> {
         self.inner.finish(summary)
+    }
+    fn wants_events(&self) -> bool {
+        self.inner.wants_events()
+    }
+    fn start(&mut self, o: &Origin) -> io::Result<()> {
+        self.inner.start(o)
+    }
+    fn event(&mut self, o: &Origin, e: &Event) -> io::Result<()> {
+        self.inner.event(o, e)
+    }
+    fn message(&mut self, o: &Origin, m: &MessageInfo) -> io::Result<()> {
+        self.inner.message(o, m)
     }
 }

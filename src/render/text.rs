@@ -58,6 +58,10 @@ impl Style {
     pub fn width(self, width: Option<usize>) -> Style {
         Style { width, ..self }
     }
+    /// The width lines are cut to, if any.
+    pub(super) fn columns(&self) -> Option<usize> {
+        self.width
+    }
     fn paint(&self, code: &str, s: &str) -> String {
         if self.color {
             format!("\x1b[{code}m{s}\x1b[0m")
@@ -65,10 +69,10 @@ impl Style {
             s.to_string()
         }
     }
-    fn dim(&self, s: &str) -> String {
+    pub(super) fn dim(&self, s: &str) -> String {
         self.paint("2", s)
     }
-    fn bold(&self, s: &str) -> String {
+    pub(super) fn bold(&self, s: &str) -> String {
         self.paint("1", s)
     }
     fn client(&self, s: &str) -> String {
@@ -82,7 +86,7 @@ impl Style {
             _ => s.to_string(),
         }
     }
-    fn warn(&self, s: &str) -> String {
+    pub(super) fn warn(&self, s: &str) -> String {
         self.paint("33", s)
     }
 }
@@ -128,8 +132,33 @@ pub fn write_skipped<W: Write>(out: &mut W, summary: &RunSummary) -> io::Result<
     }
 }
 
+/// A live capture's packet counts, one line for standard error (nothing for a file): what
+/// the backend handed over, what the kernel (and the interface) dropped, and what
+/// mailscope's own limits let go. A backend that cannot count drops is said to, never "0".
+pub fn write_capture<W: Write>(out: &mut W, summary: &RunSummary) -> io::Result<()> {
+    let Some(c) = &summary.capture else {
+        return Ok(());
+    };
+    let kernel = match c.packets_dropped_by_kernel {
+        Some(n) => format!("{n} dropped by the kernel"),
+        None => format!("drops not reported by the {} backend", c.backend),
+    };
+    let interface = c
+        .packets_dropped_by_interface
+        .map(|n| format!(", {n} dropped by the interface"))
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "mailscope: {} ({}): {} packets received, {kernel}{interface}, {} dropped by mailscope's limits",
+        escape(&c.interface),
+        c.backend,
+        c.packets_received,
+        c.packets_dropped_by_mailscope
+    )
+}
+
 /// The time (and frame) column of one session's lines.
-struct Times {
+pub(super) struct Times {
     clock: Clock,
     frames: bool,
     start: Timestamp,
@@ -139,12 +168,13 @@ struct Times {
 }
 
 impl Times {
-    fn new(session: &Session, st: Style) -> Times {
+    /// The column for a session that started at `start`.
+    pub(super) fn new(start: Timestamp, st: Style) -> Times {
         Times {
             clock: st.clock,
             frames: st.frames,
-            start: session.start,
-            prev: Cell::new(session.start),
+            start,
+            prev: Cell::new(start),
             zone: matches!(st.clock, Clock::Local { .. }).then(jiff::tz::TimeZone::system),
         }
     }
@@ -216,7 +246,7 @@ fn visible_width(s: &str) -> usize {
 }
 
 /// `line` cut to `width` columns with `…` at the end; as it is when it fits.
-fn cut(line: &str, width: usize) -> String {
+pub(super) fn cut(line: &str, width: usize) -> String {
     if visible_width(line) <= width {
         return line.to_string();
     }
@@ -410,7 +440,7 @@ pub fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Resul
 }
 
 fn write_block<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()> {
-    let times = Times::new(s, st);
+    let times = Times::new(s.start, st);
     let start = s.start.to_human();
     let header = format!(
         "── session {} · {} · {} → {} · {} UTC · {:.3} s · {}{}{}{}",
@@ -486,7 +516,7 @@ fn write_block<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()> 
         if let Some(o) = s.exchanges_omitted.as_ref().filter(|o| o.after == idx) {
             write_omitted(out, o, st)?;
         }
-        write_exchange(out, s, &times, e, st)?;
+        write_exchange(out, s.protocol, &times, e, st)?;
         // Anomalies seen up to the end of this exchange.
         let until = e
             .replies
@@ -502,29 +532,7 @@ fn write_block<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()> 
             write_message(out, n + 1, &s.messages[n], st)?;
         }
         for mb in mailboxes.into_iter().map(|n| &s.mailboxes[n]) {
-            let mut facts = Vec::new();
-            if let Some(n) = mb.exists {
-                facts.push(format!("{n} messages"));
-            }
-            if let Some(n) = mb.recent {
-                facts.push(format!("{n} recent"));
-            }
-            if let Some(n) = mb.uidvalidity {
-                facts.push(format!("UIDVALIDITY {n}"));
-            }
-            if let Some(n) = mb.uidnext {
-                facts.push(format!("UIDNEXT {n}"));
-            }
-            if mb.read_only {
-                facts.push("read-only".into());
-            }
-            writeln!(
-                out,
-                "           {} {}: {}",
-                st.bold("▤ mailbox"),
-                escape(&mb.name),
-                facts.join(", ")
-            )?;
+            write_mailbox(out, mb, st)?;
         }
     }
     if let Some(o) = s
@@ -571,29 +579,7 @@ fn write_block<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()> 
         write_anomaly(out, a, st)?;
     }
     for a in &s.auth {
-        // NTLM names the user as DOMAIN\user, from a workstation.
-        let user = match (&a.domain, &a.username) {
-            (Some(d), Some(u)) => format!("{d}\\{u}"),
-            (_, u) => u.clone().unwrap_or_else(|| "?".into()),
-        };
-        let from = a
-            .workstation
-            .as_ref()
-            .map(|w| format!(" from {}", escape(w)))
-            .unwrap_or_default();
-        writeln!(
-            out,
-            "  {} {} as {}{from} (password {}): {}",
-            st.bold("auth"),
-            escape(&a.mechanism),
-            escape(&user),
-            escape(a.password.as_ref().map_or("-", |p| p.shown())),
-            match a.success {
-                Some(true) => "succeeded",
-                Some(false) => "failed",
-                None => "no answer seen",
-            }
-        )?;
+        write_auth(out, a, st)?;
     }
     if s.gap_bytes.client + s.gap_bytes.server > 0 {
         writeln!(
@@ -608,6 +594,71 @@ fn write_block<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()> 
     Ok(())
 }
 
+/// An IMAP mailbox selected or examined, with what the server said of it.
+pub(super) fn write_mailbox<W: Write>(
+    out: &mut W,
+    mb: &crate::session::Mailbox,
+    st: Style,
+) -> io::Result<()> {
+    let mut facts = Vec::new();
+    if let Some(n) = mb.exists {
+        facts.push(format!("{n} messages"));
+    }
+    if let Some(n) = mb.recent {
+        facts.push(format!("{n} recent"));
+    }
+    if let Some(n) = mb.uidvalidity {
+        facts.push(format!("UIDVALIDITY {n}"));
+    }
+    if let Some(n) = mb.uidnext {
+        facts.push(format!("UIDNEXT {n}"));
+    }
+    if mb.read_only {
+        facts.push("read-only".into());
+    }
+    writeln!(
+        out,
+        "           {} {}: {}",
+        st.bold("▤ mailbox"),
+        escape(&mb.name),
+        facts.join(", ")
+    )?;
+    Ok(())
+}
+
+/// A credential record: mechanism, user, password (as shown: redacted unless revealed),
+/// outcome.
+pub(super) fn write_auth<W: Write>(
+    out: &mut W,
+    a: &crate::session::Auth,
+    st: Style,
+) -> io::Result<()> {
+    // NTLM names the user as DOMAIN\user, from a workstation.
+    let user = match (&a.domain, &a.username) {
+        (Some(d), Some(u)) => format!("{d}\\{u}"),
+        (_, u) => u.clone().unwrap_or_else(|| "?".into()),
+    };
+    let from = a
+        .workstation
+        .as_ref()
+        .map(|w| format!(" from {}", escape(w)))
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "  {} {} as {}{from} (password {}): {}",
+        st.bold("auth"),
+        escape(&a.mechanism),
+        escape(&user),
+        escape(a.password.as_ref().map_or("-", |p| p.shown())),
+        match a.success {
+            Some(true) => "succeeded",
+            Some(false) => "failed",
+            None => "no answer seen",
+        }
+    )?;
+    Ok(())
+}
+
 /// With a summary beside it, a long data line is cut (the JSON keeps it whole).
 fn shorten(line: &str, summarised: bool) -> String {
     const KEEP: usize = 100;
@@ -617,7 +668,7 @@ fn shorten(line: &str, summarised: bool) -> String {
     }
 }
 
-fn write_anomaly<W: Write>(out: &mut W, a: &Anomaly, st: Style) -> io::Result<()> {
+pub(super) fn write_anomaly<W: Write>(out: &mut W, a: &Anomaly, st: Style) -> io::Result<()> {
     let text = format!(
         "! {} ({}): {} — {}",
         a.name(),
@@ -628,9 +679,11 @@ fn write_anomaly<W: Write>(out: &mut W, a: &Anomaly, st: Style) -> io::Result<()
     writeln!(out, "           {}", st.warn(&text))
 }
 
-fn write_exchange<W: Write>(
+/// One exchange: the command as sent (with its note and flags), the client lines and every
+/// reply, each with its time column.
+pub(super) fn write_exchange<W: Write>(
     out: &mut W,
-    s: &Session,
+    protocol: Protocol,
     times: &Times,
     e: &Exchange,
     st: Style,
@@ -638,7 +691,7 @@ fn write_exchange<W: Write>(
     if let Some(c) = &e.command {
         // The line as it crossed the wire (case and spacing kept, secrets redacted).
         let line = &c.raw;
-        let note = verb_note(s.protocol, &c.verb);
+        let note = verb_note(protocol, &c.verb);
         let flags = match (e.pipelined, e.incomplete) {
             (true, true) => " [pipelined, incomplete]",
             (true, false) => " [pipelined]",
@@ -679,15 +732,15 @@ fn write_exchange<W: Write>(
             let note = if k + 1 == shown {
                 let mut note = if let Some(summary) = &r.summary {
                     escape(summary)
-                } else if s.protocol == Protocol::Imap {
+                } else if protocol == Protocol::Imap {
                     imap_reply_note(&r.code, &r.lines[0])
                 } else {
-                    reply_note(s.protocol, &r.code).to_string()
+                    reply_note(protocol, &r.code).to_string()
                 };
                 if e.command.is_none() && n == 0 {
                     note = format!("greeting: {note}");
                 }
-                let untagged = s.protocol == Protocol::Imap && r.code == "*";
+                let untagged = protocol == Protocol::Imap && r.code == "*";
                 if let Some(ms) = r.latency_ms.filter(|_| !untagged) {
                     note = format!("{note} ({ms:.1} ms)");
                 }
@@ -754,7 +807,12 @@ fn write_omitted<W: Write>(
     )
 }
 
-fn write_message<W: Write>(out: &mut W, n: usize, m: &MessageInfo, st: Style) -> io::Result<()> {
+pub(super) fn write_message<W: Write>(
+    out: &mut W,
+    n: usize,
+    m: &MessageInfo,
+    st: Style,
+) -> io::Result<()> {
     let pad = "           ";
     let mut flags = Vec::new();
     if m.transfer.truncated {

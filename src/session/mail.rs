@@ -146,7 +146,7 @@ impl MessageInfo {
 
 /// Puts exchanges into the model's form: secrets shown if asked for, reply latencies set
 /// (`protocol` decides how they are counted).
-fn settle_exchange(e: &mut Exchange, protocol: Protocol, show_secrets: bool) {
+pub fn settle_exchange(e: &mut Exchange, protocol: Protocol, show_secrets: bool) {
     let when = e.mark.ts;
     let mut prev = when;
     let has_command = e.command.is_some();
