@@ -142,8 +142,9 @@ def check_events(out, sessions):
             continue
         if s["state"] != "open" and kinds[-1] != "session-end":
             bad(f"{where}: no session-end event last: {kinds[-3:]}")
-        ex = [r for _, t, r in ev if t == "exchange"]
-        verbs_ev = [(r.get("command") or {}).get("verb") for r in ex]
+        # {"type":"exchange","session":N,"index":I,"exchange":{the session's exchange}}
+        ex = [r.get("exchange") or {} for _, t, r in ev if t == "exchange"]
+        verbs_ev = [(e.get("command") or {}).get("verb") for e in ex]
         verbs = [(e.get("command") or {}).get("verb") for e in s["exchanges"]]
         if verbs_ev != verbs:
             bad(f"{where}: exchange events {verbs_ev} differ from the session's {verbs}")

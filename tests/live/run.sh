@@ -124,7 +124,9 @@ if [[ -z ${LIVE_PCAP_BIN:-} ]]; then
 fi
 pcap_bin=${LIVE_PCAP_BIN:-$PWD/target/libpcap/release/mailscope}
 bin=${LIVE_BIN:-$bin}
-ports=42000 # every client binds its own port, from here up: fresh for each run
+# Every client binds its own port, from here up (~200 a run), below the ephemeral range; a
+# random base, as a rerun within a minute finds the last run's ports in TIME_WAIT.
+ports=$((20000 + RANDOM % 60 * 200))
 cap=
 holder=
 held_port=
