@@ -167,3 +167,16 @@ ms_capture() {
         return 1
     fi
 }
+
+# Empties every Maildir, so a run's retrievals see only the mail that run sent.
+ms_clear_mail() {
+    find "$MS_MAIL" -mindepth 3 -maxdepth 3 -path '*/new/*' -type f -delete 2>/dev/null || true
+    find "$MS_MAIL" -mindepth 3 -maxdepth 3 -path '*/cur/*' -type f -delete 2>/dev/null || true
+}
+
+# Takes the machine's one set of mail servers for this shell (until it exits): they listen on
+# fixed ports and share MS_WORK, so two suites at once would stop each other's servers.
+ms_lock() {
+    exec {MS_LOCK_FD}>/tmp/mailscope-servers.lock
+    flock -w 900 "$MS_LOCK_FD" || { echo "ms_lock: the mail servers stayed busy" >&2; return 1; }
+}
