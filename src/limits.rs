@@ -133,7 +133,7 @@ impl Default for Limits {
             max_imap_depth: 32,
             max_reorder: 1_000,
             max_client_hello: 4096,
-            max_capture_queue: 32 << 20,
+            max_capture_queue: 8 << 20,
         }
     }
 }
