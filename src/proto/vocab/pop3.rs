@@ -1,5 +1,6 @@
-//! POP3's vocabulary: the command verbs the dissector knows (RFC 1939 and extensions) and the
-//! anomalies it reports.
+//! POP3's vocabulary: the command verbs the dissector knows (RFC 1939 and extensions), the
+//! status indicators, the CAPA tags (RFC 2449 and later), the extended response codes
+//! (`-ERR [IN-USE]`, RFC 2449 8, RFC 3206) and the anomalies it reports.
 
 use super::{verbs, vocabulary};
 
@@ -27,6 +28,77 @@ vocabulary! {
     }
 }
 verbs!(Verb);
+
+vocabulary! {
+    /// A POP3 status indicator: the first word of a server response (RFC 1939 3), or the
+    /// SASL continuation (RFC 5034 4).
+    pub enum Status (code, meaning) {
+        Ok = "+OK", "RFC 1939 3", "positive: the command succeeded";
+        Err = "-ERR", "RFC 1939 3", "negative: the command failed";
+        Continuation = "+", "RFC 5034 4", "SASL challenge: send the next response";
+    }
+}
+
+impl Status {
+    /// The status `code` names, if it is one (compared exactly: `+ok` is not POP3).
+    pub fn parse(code: &str) -> Option<Status> {
+        Status::ALL.iter().copied().find(|s| s.code() == code)
+    }
+}
+
+vocabulary! {
+    /// A CAPA tag (RFC 2449 5): one capability line of the server's answer to CAPA, named by
+    /// its first word (`SASL PLAIN LOGIN` is `SASL`).
+    pub enum Capability (tag, meaning) {
+        Top = "TOP", "RFC 2449 6.1", "the TOP command is supported";
+        User = "USER", "RFC 2449 6.2", "log in with USER and PASS";
+        Sasl = "SASL", "RFC 2449 6.3, RFC 5034", "the SASL mechanisms AUTH accepts";
+        RespCodes = "RESP-CODES", "RFC 2449 6.4", "-ERR responses may carry a [code] in brackets";
+        LoginDelay = "LOGIN-DELAY", "RFC 2449 6.5", "the minimum seconds between logins";
+        Pipelining = "PIPELINING", "RFC 2449 6.6", "the client may send several commands without waiting";
+        Expire = "EXPIRE", "RFC 2449 6.7", "how many days the server keeps messages once retrieved";
+        Uidl = "UIDL", "RFC 2449 6.8", "the UIDL command is supported";
+        Implementation = "IMPLEMENTATION", "RFC 2449 6.9", "the server software's name";
+        Stls = "STLS", "RFC 2595 4", "the STLS command (switch to TLS) is supported";
+        AuthRespCode = "AUTH-RESP-CODE", "RFC 3206 6", "failed logins carry the [AUTH] or [SYS/...] code";
+        Utf8 = "UTF8", "RFC 6856 2", "the UTF8 command (UTF-8 mode) is supported";
+        Lang = "LANG", "RFC 6856 3", "the LANG command (response language) is supported";
+    }
+}
+
+impl Capability {
+    /// The capability a CAPA line announces: its first word, compared without regard to
+    /// ASCII case; None for a tag not listed here (an `X-` tag, say).
+    pub fn of(line: &str) -> Option<Capability> {
+        super::lookup(line.split_ascii_whitespace().next()?)
+    }
+}
+
+vocabulary! {
+    /// An extended response code (RFC 2449 8): the bracketed word after `-ERR`.
+    pub enum ResponseCode (code, meaning) {
+        LoginDelay = "LOGIN-DELAY", "RFC 2449 8.1.1", "logged in too soon after the last login";
+        InUse = "IN-USE", "RFC 2449 8.1.2", "the maildrop is locked by another session";
+        SysTemp = "SYS/TEMP", "RFC 3206 4", "a temporary system problem: try again later";
+        SysPerm = "SYS/PERM", "RFC 3206 4", "a permanent system problem: retrying will not help";
+        Auth = "AUTH", "RFC 3206 5", "the credentials are wrong";
+        Utf8 = "UTF8", "RFC 6856 2", "the message needs UTF8 mode to be sent";
+    }
+}
+
+impl ResponseCode {
+    /// The response code of a bracketed text (`SYS/TEMP`, `in-use`): the whole code, else
+    /// its hierarchy's most specific listed prefix (`SYS/TEMP/DISK` is `SYS/TEMP`).
+    pub fn of(text: &str) -> Option<ResponseCode> {
+        let mut code = text.split_ascii_whitespace().next()?;
+        loop {
+            if let Some(c) = super::lookup(code) {
+                return Some(c);
+            }
+            code = &code[..code.rfind('/')?];
+        }
+    }
+}
 
 vocabulary! {
     /// An anomaly the POP3 dissector reports.
@@ -57,6 +129,48 @@ pub fn reply_note(code: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Words are unique (ignoring case, as lookups compare them), so each one finds its own
+    /// variant; every entry has an RFC and a text.
+    fn unique<T: crate::proto::vocab::Entry>() {
+        let mut seen = std::collections::HashSet::new();
+        for &v in T::ALL {
+            assert!(seen.insert(v.word().to_ascii_uppercase()), "{v:?} twice");
+            assert!(
+                !v.rfc().trim().is_empty() && !v.text().trim().is_empty(),
+                "{v:?}"
+            );
+            assert_eq!(crate::proto::vocab::lookup::<T>(v.word()), Some(v));
+        }
+    }
+
+    #[test]
+    fn words_are_unique() {
+        unique::<Status>();
+        unique::<Capability>();
+        unique::<ResponseCode>();
+    }
+
+    #[test]
+    fn capabilities_and_codes_are_found() {
+        assert_eq!(Capability::of("SASL PLAIN LOGIN"), Some(Capability::Sasl));
+        assert_eq!(Capability::of("expire 30"), Some(Capability::Expire));
+        assert_eq!(Capability::of("X-FOO"), None);
+        assert_eq!(Capability::of(""), None);
+        assert_eq!(ResponseCode::of("in-use"), Some(ResponseCode::InUse));
+        assert_eq!(ResponseCode::of("SYS/TEMP"), Some(ResponseCode::SysTemp));
+        assert_eq!(
+            ResponseCode::of("SYS/PERM/DISK"),
+            Some(ResponseCode::SysPerm)
+        );
+        assert_eq!(ResponseCode::of("SYS"), None);
+        assert_eq!(ResponseCode::of("FOO/BAR"), None);
+        assert_eq!(Status::parse("+OK"), Some(Status::Ok));
+        assert_eq!(Status::parse("+ok"), None);
+        for &s in Status::ALL {
+            assert!(!reply_note(s.code()).is_empty(), "{s:?}");
+        }
+    }
 
     /// The drift issue 10 names: verbs the dissector knows must have a note of their own.
     #[test]
