@@ -6,6 +6,7 @@
 
 pub mod builder;
 pub mod mail;
+pub mod phase;
 
 // The record types the model holds, and the vocabularies that explain them: renderers
 // take them from here, not from the dissectors' modules.
