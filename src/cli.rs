@@ -225,6 +225,10 @@ pub enum Format {
     Json,
     /// Tables of sessions, messages and (with --show-secrets) credentials.
     Table,
+    /// Ladder (sequence) diagrams for a terminal: one arrow per transcript line.
+    Diagram,
+    /// Mermaid sequence diagrams in Markdown, one per session.
+    Mermaid,
 }
 
 #[derive(Debug, Args)]
@@ -373,6 +377,12 @@ impl Format {
                     .width(look.width)
                     .notes(notes),
             ),
+            Format::Diagram => Box::new(sink::Diagram::new(
+                out,
+                notes,
+                text::Style::new(look.color).width(look.width.map(usize::from)),
+            )),
+            Format::Mermaid => Box::new(sink::Mermaid::new(out, notes)),
         }
     }
 }
@@ -550,7 +560,7 @@ impl SessionArgs {
         if self.pretty && self.format != Format::Json {
             return Err("--pretty indents JSON: use it with --format json".into());
         }
-        if self.events && self.format == Format::Table {
+        if self.events && !matches!(self.format, Format::Text | Format::Json) {
             return Err(
                 "--events shows sessions as they happen: use it with --format text or json".into(),
             );

@@ -89,6 +89,8 @@ fn snapshots_in_every_format() {
             ("text", None),
             ("json", None),
             ("table", Some("--show-secrets")),
+            ("diagram", None),
+            ("mermaid", None),
         ] {
             let mut args = vec!["--format", format];
             args.extend(extra);

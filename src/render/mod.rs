@@ -11,9 +11,11 @@
 //! formatter of [`json`] (also used for `--extract`'s `index.json`), and extracted file names
 //! keep only `[A-Za-z0-9._-]`. The characters that matter are those [`is_unsafe`] names.
 
+pub mod diagram;
 pub mod extract;
 pub mod json;
 pub mod live;
+pub mod mermaid;
 pub mod sink;
 pub mod streams;
 pub mod table;

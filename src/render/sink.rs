@@ -1,10 +1,10 @@
 //! The sinks of the output formats: each takes the pipeline's results as they come and
-//! writes them with its printer (`text`, `json`, `table`; the live transcript's is
+//! writes them with its printer (`text`, `json`, `table`, `diagram`, `mermaid`; the live transcript's is
 //! `live::LiveText`); [`Extracting`] adds `--extract` in front of any of them.
 
 use super::extract::Extractor;
 use super::live::Tracked;
-use super::{FlowSink, SessionSink, json, table, text};
+use super::{FlowSink, SessionSink, diagram, json, mermaid, table, text};
 use crate::session::mail::MessageInfo;
 use crate::session::{Event, Exchange, FlowRecord, Origin, RunSummary, Session};
 use crate::types::{Endpoint, Protocol, Timestamp};
@@ -46,6 +46,83 @@ impl<W: Write, N: Write> SessionSink for Text<W, N> {
             writeln!(self.out)?;
         }
         text::write_refused(&mut self.out, summary, self.style)?;
+        if summary.error.is_none() {
+            text::write_skipped(&mut self.notes, summary)?;
+        }
+        text::write_capture(&mut self.notes, summary)
+    }
+}
+
+/// Ladder diagrams (`--format diagram`), streamed; notes on what was skipped go to `notes`
+/// (stderr) at the end of a run that did not fail, as with [`Text`].
+pub struct Diagram<W, N> {
+    out: W,
+    notes: N,
+    style: text::Style,
+    first: bool,
+}
+
+impl<W: Write, N: Write> Diagram<W, N> {
+    /// Drawn to the style's width (a terminal's), else to [`diagram::WIDTH`] columns.
+    pub fn new(out: W, notes: N, style: text::Style) -> Self {
+        Diagram {
+            out,
+            notes,
+            style,
+            first: true,
+        }
+    }
+}
+
+impl<W: Write, N: Write> SessionSink for Diagram<W, N> {
+    fn session(&mut self, s: Session) -> io::Result<()> {
+        if !self.first {
+            writeln!(self.out)?;
+        }
+        self.first = false;
+        diagram::write_session(&mut self.out, &s, self.style)
+    }
+
+    fn finish(&mut self, summary: &RunSummary) -> io::Result<()> {
+        if !summary.refused_by.is_empty() && !self.first {
+            writeln!(self.out)?;
+        }
+        text::write_refused(&mut self.out, summary, self.style)?;
+        if summary.error.is_none() {
+            text::write_skipped(&mut self.notes, summary)?;
+        }
+        text::write_capture(&mut self.notes, summary)
+    }
+}
+
+/// Mermaid sequence diagrams in Markdown (`--format mermaid`), streamed; notes for people
+/// go to `notes` (stderr), never into the Markdown.
+pub struct Mermaid<W, N> {
+    out: W,
+    notes: N,
+    first: bool,
+}
+
+impl<W: Write, N: Write> Mermaid<W, N> {
+    pub fn new(out: W, notes: N) -> Self {
+        Mermaid {
+            out,
+            notes,
+            first: true,
+        }
+    }
+}
+
+impl<W: Write, N: Write> SessionSink for Mermaid<W, N> {
+    fn session(&mut self, s: Session) -> io::Result<()> {
+        if !self.first {
+            writeln!(self.out)?;
+        }
+        self.first = false;
+        mermaid::write_session(&mut self.out, &s)
+    }
+
+    fn finish(&mut self, summary: &RunSummary) -> io::Result<()> {
         if summary.error.is_none() {
             text::write_skipped(&mut self.notes, summary)?;
         }

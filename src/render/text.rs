@@ -75,10 +75,10 @@ impl Style {
     pub(super) fn bold(&self, s: &str) -> String {
         self.paint("1", s)
     }
-    fn client(&self, s: &str) -> String {
+    pub(super) fn client(&self, s: &str) -> String {
         self.paint("36", s)
     }
-    fn reply(&self, code: &str, s: &str) -> String {
+    pub(super) fn reply(&self, code: &str, s: &str) -> String {
         match code.as_bytes().first() {
             Some(b'2') | Some(b'3') => self.paint("32", s),
             Some(b'4') => self.paint("33", s),
@@ -387,7 +387,7 @@ pub fn reply_note(protocol: Protocol, code: &str) -> &'static str {
     }
 }
 
-fn human_size(n: u64) -> String {
+pub(super) fn human_size(n: u64) -> String {
     if n < 1024 {
         format!("{n} B")
     } else if n < 1024 * 1024 {
