@@ -21,5 +21,6 @@ pub mod proto;
 pub mod render;
 pub mod session;
 pub mod synth;
+pub mod teach;
 pub mod transform;
 pub mod types;

@@ -1,5 +1,6 @@
 //! SMTP's vocabulary: the command verbs the dissector knows (RFC 5321 and extensions), its
-//! reply codes and their classes, and the anomalies it reports.
+//! reply codes and their classes, the EHLO keywords (capabilities) a server announces, and
+//! the anomalies it reports.
 
 use super::{verbs, vocabulary};
 
@@ -109,6 +110,47 @@ pub fn reply_note(code: &str) -> &'static str {
 }
 
 vocabulary! {
+    /// An EHLO keyword: a service extension the server announces in its 250 reply to EHLO
+    /// (RFC 5321 2.2.2, 4.1.1.1), one per line, maybe with parameters (`SIZE 10240000`).
+    pub enum Capability (keyword, meaning) {
+        Pipelining = "PIPELINING", "RFC 2920 3", "the client may send several commands without waiting for each reply";
+        Size = "SIZE", "RFC 1870 3", "the largest message the server accepts; the client may declare a size on MAIL FROM";
+        Vrfy = "VRFY", "RFC 5321 3.5", "the server answers VRFY";
+        Etrn = "ETRN", "RFC 1985", "the client may ask the server to flush a queue (ETRN)";
+        Expn = "EXPN", "RFC 5321 3.5", "the server answers EXPN";
+        Help = "HELP", "RFC 5321 4.1.1.8", "the server answers HELP";
+        EightBitMime = "8BITMIME", "RFC 6152 2", "the server accepts 8-bit message content (BODY=8BITMIME)";
+        BinaryMime = "BINARYMIME", "RFC 3030 3", "the server accepts binary message content sent with BDAT (BODY=BINARYMIME)";
+        Chunking = "CHUNKING", "RFC 3030 2", "the client may send the message in sized chunks with BDAT";
+        Dsn = "DSN", "RFC 3461", "the client may ask for delivery status notifications (NOTIFY, RET, ENVID, ORCPT)";
+        EnhancedStatusCodes = "ENHANCEDSTATUSCODES", "RFC 2034 3", "replies carry an enhanced status code such as 2.1.5";
+        StartTls = "STARTTLS", "RFC 3207 3", "the client may switch the connection to TLS";
+        Auth = "AUTH", "RFC 4954 3", "the client may authenticate with one of the SASL mechanisms listed";
+        SmtpUtf8 = "SMTPUTF8", "RFC 6531 3.1", "addresses and headers may be UTF-8";
+        DeliverBy = "DELIVERBY", "RFC 2852 2", "the client may ask for delivery within a time limit (BY)";
+        RequireTls = "REQUIRETLS", "RFC 8689 2", "the client may require TLS on every hop of the message";
+        MtPriority = "MT-PRIORITY", "RFC 6710", "the client may give the message a priority (MT-PRIORITY)";
+        FutureRelease = "FUTURERELEASE", "RFC 4865", "the client may ask the server to hold the message until a later time";
+        NoSoliciting = "NO-SOLICITING", "RFC 3865 2", "the server announces which kinds of solicitation it refuses";
+        Atrn = "ATRN", "RFC 2645", "the client may ask, once authenticated, for the mail queued for it (ATRN)";
+        Burl = "BURL", "RFC 4468 3", "the client may have the server fetch message content from an IMAP URL (BURL)";
+        Limits = "LIMITS", "RFC 9422", "the server announces its limits (recipients per transaction, transactions per session)";
+        Xclient = "XCLIENT", "Postfix XCLIENT_README (no RFC)", "a trusted proxy may pass on the real client's address and name";
+        Xforward = "XFORWARD", "Postfix XFORWARD_README (no RFC)", "a trusted filter may pass on the original client's attributes";
+    }
+}
+
+impl Capability {
+    /// The capability an EHLO reply line announces: its keyword, up to the first space (or
+    /// `=`, as old servers wrote `AUTH=LOGIN`), in any case. None for a keyword not listed
+    /// here.
+    pub fn of_line(line: &str) -> Option<Capability> {
+        let keyword = line.trim().split([' ', '=']).next().unwrap_or("");
+        super::lookup(keyword)
+    }
+}
+
+vocabulary! {
     /// An anomaly the SMTP dissector reports.
     pub enum Anomaly (name, explanation) {
         UnknownCommand = "unknown-command", "RFC 5321 4.2.4", "the client sent a command SMTP does not define";
@@ -141,6 +183,26 @@ mod tests {
             let v = Verb::parse(w).unwrap();
             assert!(!v.note().contains("not a standard"), "{v:?}");
         }
+    }
+
+    #[test]
+    fn capability_of_an_ehlo_line() {
+        assert_eq!(Capability::of_line("SIZE 10240000"), Some(Capability::Size));
+        assert_eq!(
+            Capability::of_line("auth PLAIN LOGIN"),
+            Some(Capability::Auth)
+        );
+        assert_eq!(Capability::of_line("AUTH=LOGIN"), Some(Capability::Auth));
+        assert_eq!(
+            Capability::of_line("MT-PRIORITY MIXER"),
+            Some(Capability::MtPriority)
+        );
+        assert_eq!(
+            Capability::of_line("8BITMIME"),
+            Some(Capability::EightBitMime)
+        );
+        assert_eq!(Capability::of_line("X-EXPS GSSAPI"), None);
+        assert_eq!(Capability::of_line(""), None);
     }
 
     #[test]
