@@ -7,6 +7,7 @@ use crate::limits::Limits;
 use crate::pipeline::{Filter, FlowsConfig, InputConfig, Prefix, SessionsConfig};
 use crate::proto::{PortMap, PortRole};
 use crate::render::{FlowSink, SessionSink, live, sink, text};
+use crate::teach::Lang;
 use crate::types::Protocol;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::Write;
@@ -94,11 +95,32 @@ pub fn parse_autostop(s: &str) -> Result<Autostop, String> {
     }
 }
 
+// Parsed once per run: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List the TCP connections on mail ports (like `tshark -z conv,tcp`), optionally writing
     /// each direction's reassembled bytes to files (like tcpflow).
     Flows(FlowsArgs),
+    /// Explain a command, reply code, capability, response code, anomaly or MIME term, offline
+    /// (`mailscope explain 550`, `mailscope explain BDAT --lang zh`, `mailscope explain flow`).
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// What to look up: `RCPT`, `354`, `PIPELINING`, `UIDVALIDITY`, `base64`, `flow`, ….
+    #[arg(value_name = "TERM", required = true)]
+    pub term: Vec<String>,
+    /// Language: en or zh (default: from LC_ALL / LANG, zh when it starts with `zh`).
+    #[arg(long, value_name = "LANG", value_parser = parse_lang)]
+    pub lang: Option<Lang>,
+}
+
+/// `--lang en|zh`.
+pub fn parse_lang(s: &str) -> Result<Lang, String> {
+    s.parse::<Lang>()
+        .map_err(|_| format!("{s:?}: expected en or zh"))
 }
 
 /// Flags every command shares: what to read and which connections.
@@ -266,6 +288,14 @@ pub struct SessionArgs {
     /// Show each line's frame number in the text transcript (JSON always has it).
     #[arg(long)]
     pub frames: bool,
+    /// Explain every line for teaching: what each command, reply, capability, anomaly and
+    /// MIME idea means (with its RFC), and the protocol's phases as they change. Text only.
+    #[arg(long)]
+    pub explain: bool,
+    /// Language of --explain: en or zh (default: from LC_ALL / LANG, zh when it starts with
+    /// `zh`).
+    #[arg(long, value_name = "LANG", value_parser = parse_lang)]
+    pub lang: Option<Lang>,
     /// Show sessions as they happen: with JSON, a line per session start, exchange, message
     /// and session end besides the session objects; with text, the live view (each line as
     /// its exchange completes, prefixed `[N]`; the default with -i). Sessions are then
@@ -336,6 +366,8 @@ pub struct Look {
     /// How much a session keeps (`Limits`): the live views fold events within the same
     /// bounds as the dissectors.
     pub bounds: Option<crate::proto::Bounds>,
+    /// `--explain`: the text transcript explains every line, in this language.
+    pub explain: Option<Lang>,
 }
 
 impl Format {
@@ -352,7 +384,8 @@ impl Format {
                 let style = text::Style::new(look.color)
                     .clock(look.time.map_or(text::Clock::Relative, TimeFormat::clock))
                     .frames(look.frames)
-                    .width(look.width.map(usize::from));
+                    .width(look.width.map(usize::from))
+                    .explain(look.explain);
                 match look.events {
                     true => {
                         let live = live::LiveText::new(out, notes, style, look.show_secrets);
@@ -559,6 +592,12 @@ impl SessionArgs {
     pub fn validate(&self) -> Result<SessionsConfig, String> {
         if self.pretty && self.format != Format::Json {
             return Err("--pretty indents JSON: use it with --format json".into());
+        }
+        if self.explain && self.format != Format::Text {
+            return Err("--explain explains the text transcript: use it with --format text".into());
+        }
+        if self.lang.is_some() && !self.explain {
+            return Err("--lang is the language of --explain: give --explain too".into());
         }
         if self.events && !matches!(self.format, Format::Text | Format::Json) {
             return Err(

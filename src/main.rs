@@ -4,8 +4,9 @@
 
 use clap::Parser;
 use mailscope::capture::Progress;
-use mailscope::cli::{Cli, Command, FlowsArgs, Format, Look, SessionArgs};
+use mailscope::cli::{Cli, Command, ExplainArgs, FlowsArgs, Format, Look, SessionArgs};
 use mailscope::render::sink::Extracting;
+use mailscope::teach::Lang;
 use mailscope::{pipeline, render};
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
@@ -19,6 +20,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let input = match &cli.command {
         Some(Command::Flows(args)) => &args.input,
+        Some(Command::Explain(args)) => return explain(args),
         None => &cli.main.input,
     };
     if input.list_interfaces {
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
     };
     let result = match &cli.command {
         Some(Command::Flows(args)) => flows(args, &mut out, look),
+        Some(Command::Explain(_)) => Ok(()),
         None => sessions(&cli.main, &mut out, look),
     };
     let written = out.flush();
@@ -86,6 +89,37 @@ fn terminal_width() -> u16 {
     match crossterm::terminal::size() {
         Ok((w, _)) if w > 0 => w,
         _ => 80,
+    }
+}
+
+/// `mailscope explain TERM`: what the knowledge base says of it; exit 1 (with the nearest
+/// known terms) when it knows nothing of it.
+fn explain(args: &ExplainArgs) -> ExitCode {
+    let lang = args.lang.unwrap_or_else(Lang::from_env);
+    let term = args.term.join(" ");
+    let width = if io::stdout().is_terminal() {
+        usize::from(terminal_width())
+    } else {
+        80
+    };
+    match render::explain::lookup(&term, lang, width) {
+        Ok(text) => {
+            let mut out = io::stdout().lock();
+            // A closed pipe (`| head`) is the reader's choice.
+            let _ = out.write_all(text.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Err(nearest) => {
+            let term = render::escape(&term);
+            match nearest.is_empty() {
+                true => eprintln!("mailscope: explain: nothing known as {term:?}"),
+                false => eprintln!(
+                    "mailscope: explain: nothing known as {term:?}; did you mean {}?",
+                    nearest.join(", ")
+                ),
+            }
+            ExitCode::from(1)
+        }
     }
 }
 
@@ -186,6 +220,9 @@ fn sessions(args: &SessionArgs, out: &mut impl Write, look: Look) -> Result<(), 
         // From an interface, the text view shows sessions as they happen.
         events: args.events || (config.input.live.is_some() && args.format == Format::Text),
         bounds: Some(mailscope::proto::Bounds::from(&config.input.limits)),
+        explain: args
+            .explain
+            .then(|| args.lang.unwrap_or_else(Lang::from_env)),
         ..look
     };
     let mut format = args.format.sink(out, io::stderr(), look);

@@ -12,6 +12,7 @@
 //! keep only `[A-Za-z0-9._-]`. The characters that matter are those [`is_unsafe`] names.
 
 pub mod diagram;
+pub mod explain;
 pub mod extract;
 pub mod json;
 pub mod live;

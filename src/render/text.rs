@@ -6,10 +6,12 @@
 //! Given a terminal's width, lines are cut to it with `…` and a note that does not fit
 //! goes to its own line; without one (a pipe, a file) every line is whole.
 
-use crate::render::escape;
+use crate::render::{escape, explain};
 use crate::session::mail::MessageInfo;
+use crate::session::phase;
 use crate::session::{Anomaly, ClientLine, Exchange, Mark, vocab};
 use crate::session::{RunSummary, Session};
+use crate::teach::Lang;
 use crate::types::{Protocol, Timestamp};
 use std::cell::Cell;
 use std::io::{self, Write};
@@ -35,6 +37,8 @@ pub struct Style {
     clock: Clock,
     frames: bool,
     width: Option<usize>,
+    /// `--explain`: each line explained, in this language.
+    explain: Option<Lang>,
 }
 
 impl Style {
@@ -44,7 +48,12 @@ impl Style {
             clock: Clock::Relative,
             frames: false,
             width: None,
+            explain: None,
         }
+    }
+    /// Explain every command, reply, phase, anomaly and MIME idea (`--explain`).
+    pub fn explain(self, explain: Option<Lang>) -> Style {
+        Style { explain, ..self }
     }
     /// The time column's format.
     pub fn clock(self, clock: Clock) -> Style {
@@ -512,9 +521,20 @@ fn write_block<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()> 
             slot.1.push(n);
         }
     }
+    let mut phases = match st.explain {
+        Some(_) => phase::changes(s.protocol, &s.exchanges),
+        None => Vec::new(),
+    }
+    .into_iter()
+    .peekable();
     for (idx, e) in s.exchanges.iter().enumerate() {
         if let Some(o) = s.exchanges_omitted.as_ref().filter(|o| o.after == idx) {
             write_omitted(out, o, st)?;
+        }
+        if let Some(lang) = st.explain {
+            while let Some(c) = phases.next_if(|c| c.exchange <= idx) {
+                write_phase(out, s.protocol, c.phase, lang, st)?;
+            }
         }
         write_exchange(out, s.protocol, &times, e, st)?;
         // Anomalies seen up to the end of this exchange.
@@ -530,6 +550,11 @@ fn write_block<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()> 
         let (messages, mailboxes) = std::mem::take(&mut by_exchange[idx]);
         for n in messages {
             write_message(out, n + 1, &s.messages[n], st)?;
+            if let Some(lang) = st.explain {
+                for term in explain::message(&s.messages[n], lang) {
+                    write_explanation(out, &term, st)?;
+                }
+            }
         }
         for mb in mailboxes.into_iter().map(|n| &s.mailboxes[n]) {
             write_mailbox(out, mb, st)?;
@@ -676,7 +701,46 @@ pub(super) fn write_anomaly<W: Write>(out: &mut W, a: &Anomaly, st: Style) -> io
         a.explanation(),
         escape(&a.detail)
     );
-    writeln!(out, "           {}", st.warn(&text))
+    writeln!(out, "           {}", st.warn(&text))?;
+    if let Some(text) = st.explain.and_then(|lang| explain::anomaly(a, lang)) {
+        write_explanation(out, &text, st)?;
+    }
+    Ok(())
+}
+
+/// An explanation (`--explain`) under the line it explains, wrapped to the terminal's width
+/// (100 columns without one), dimmed.
+fn write_explanation<W: Write>(out: &mut W, text: &str, st: Style) -> io::Result<()> {
+    let indent = "             ";
+    let width = st
+        .width
+        .unwrap_or(100)
+        .saturating_sub(indent.len() + 2)
+        .max(20);
+    for (n, line) in explain::wrap(text, width).into_iter().enumerate() {
+        let mark = if n == 0 { "↳ " } else { "  " };
+        writeln!(out, "{indent}{}", st.dim(&format!("{mark}{line}")))?;
+    }
+    Ok(())
+}
+
+/// The start of a protocol phase (`--explain`): its name, and what happens in it.
+fn write_phase<W: Write>(
+    out: &mut W,
+    protocol: Protocol,
+    name: &str,
+    lang: Lang,
+    st: Style,
+) -> io::Result<()> {
+    let title = match lang {
+        Lang::En => format!("── phase: {name} ──"),
+        Lang::Zh => format!("── 阶段：{name} ──"),
+    };
+    writeln!(out, "  {}", st.bold(&title))?;
+    if let Some(text) = explain::phase(protocol, name, lang) {
+        write_explanation(out, &text, st)?;
+    }
+    Ok(())
 }
 
 /// One exchange: the command as sent (with its note and flags), the client lines and every
@@ -705,7 +769,18 @@ pub(super) fn write_exchange<W: Write>(
             st.client(&escape(line)),
         );
         with_note(out, st, &head, &format!("{note}{flags}"))?;
+        if let Some(text) = st
+            .explain
+            .and_then(|lang| explain::command(protocol, c, lang))
+        {
+            write_explanation(out, &text, st)?;
+        }
     }
+    // Lines of this exchange's replies that advertise a capability (EHLO, CAPA).
+    let capabilities = match (protocol, e.command.as_ref().map(|c| c.verb.as_str())) {
+        (Protocol::Smtp, Some("EHLO" | "LHLO")) | (Protocol::Pop3, Some("CAPA")) => st.explain,
+        _ => None,
+    };
     let mut lines = e.client_lines.iter().peekable();
     let client_line = |out: &mut W, l: &ClientLine| {
         let head = format!(
@@ -758,6 +833,18 @@ pub(super) fn write_exchange<W: Write>(
                 Some(note) => with_note(out, st, &head, &note)?,
                 None => writeln!(out, "{head}")?,
             }
+            if let Some(lang) = capabilities
+                && k > 0
+                && let Some(text) = explain::capability(protocol, l, lang)
+            {
+                write_explanation(out, &text, st)?;
+            }
+        }
+        if let Some(text) = st
+            .explain
+            .and_then(|lang| explain::reply(protocol, r, lang))
+        {
+            write_explanation(out, &text, st)?;
         }
         if shown < r.lines.len() {
             writeln!(

@@ -11,7 +11,7 @@ pub mod phase;
 // The record types the model holds, and the vocabularies that explain them: renderers
 // take them from here, not from the dissectors' modules.
 pub use crate::proto::event::{Anomaly, Auth, Event, Mark};
-pub use crate::proto::transcript::{ClientLine, Exchange, Mailbox};
+pub use crate::proto::transcript::{ClientLine, Command, Exchange, Mailbox, Reply};
 pub use crate::proto::vocab;
 pub use builder::Builder;
 pub use mail::Session;

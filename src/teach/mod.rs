@@ -41,6 +41,16 @@ const FILES: &[(Scope, &str, &str)] = &[
         "kb/smtp.toml",
         include_str!("../../kb/smtp.toml"),
     ),
+    (
+        Scope::Pop3,
+        "kb/pop3.toml",
+        include_str!("../../kb/pop3.toml"),
+    ),
+    (
+        Scope::Imap,
+        "kb/imap.toml",
+        include_str!("../../kb/imap.toml"),
+    ),
 ];
 
 /// The language explanations are shown in.

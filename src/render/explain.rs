@@ -1,0 +1,368 @@
+//! The teaching text of the transcript (`--explain`) and of `mailscope explain TERM`: what
+//! the knowledge base ([`crate::teach`]) says of a command, a reply, a capability, a phase,
+//! an anomaly or a MIME term, in English or Chinese, laid out for a terminal (wrapped to its
+//! width by display columns, so Chinese wraps as well as English).
+
+use crate::render::escape;
+use crate::session::mail::MessageInfo;
+use crate::session::{Anomaly, Command, Reply};
+use crate::teach::{Entry, Hit, Kind, Lang, Scope, kb};
+use crate::types::Protocol;
+use base64::Engine;
+use unicode_width::UnicodeWidthChar;
+
+/// An entry as one paragraph: its text, then its RFC in brackets.
+fn paragraph(e: &Entry, lang: Lang) -> String {
+    match &e.rfc {
+        Some(rfc) => format!("{} ({rfc})", e.text(lang).trim()),
+        None => e.text(lang).trim().to_string(),
+    }
+}
+
+/// What a command does.
+pub fn command(protocol: Protocol, c: &Command, lang: Lang) -> Option<String> {
+    kb().verb(protocol, &c.verb).map(|e| paragraph(e, lang))
+}
+
+/// What a reply means: its code (SMTP) or status (POP3, IMAP), its response code when it
+/// carries one (`[IN-USE]`, `[UIDVALIDITY …]`), and, for an SMTP 334, its base64 prompt
+/// decoded.
+pub fn reply(protocol: Protocol, r: &Reply, lang: Lang) -> Option<String> {
+    let k = kb();
+    let mut parts = Vec::new();
+    match protocol {
+        Protocol::Smtp => {
+            if let Some(e) = k.reply(protocol, &r.code) {
+                parts.push(paragraph(e, lang));
+            }
+            if r.code == "334"
+                && let Some(prompt) = sasl_prompt(r)
+            {
+                parts.push(match lang {
+                    Lang::En => format!("the prompt decoded from base64: {prompt}"),
+                    Lang::Zh => format!("提示语经 base64 解码为：{prompt}"),
+                });
+            }
+        }
+        Protocol::Pop3 | Protocol::Imap => {
+            // An untagged IMAP response is explained by its name (`* 3 EXISTS`, `* FLAGS`).
+            let name = match (protocol, r.code.as_str()) {
+                (Protocol::Imap, "*") => untagged(r).unwrap_or("*"),
+                (_, code) => code,
+            };
+            if let Some(e) = k.response(protocol, name) {
+                parts.push(paragraph(e, lang));
+            }
+            if let Some(code) = &r.enhanced {
+                let word = code.split_whitespace().next().unwrap_or("");
+                if let Some(e) = k.response_code(protocol, word) {
+                    parts.push(format!("[{word}] {}", paragraph(e, lang)));
+                }
+            }
+        }
+        _ => {}
+    }
+    (!parts.is_empty()).then(|| parts.join(" · "))
+}
+
+/// The name of an untagged IMAP response: `* 3 EXISTS` → `EXISTS`, `* CAPABILITY …` →
+/// `CAPABILITY`, `* OK […]` → `OK`.
+fn untagged(r: &Reply) -> Option<&str> {
+    let line = r.lines.first()?;
+    let mut words = line.split_whitespace().skip(1);
+    let first = words.next()?;
+    if first.bytes().all(|b| b.is_ascii_digit()) {
+        words.next()
+    } else {
+        Some(first)
+    }
+}
+
+/// An SMTP 334's prompt, base64-decoded, when it is printable text (`Username:`).
+fn sasl_prompt(r: &Reply) -> Option<String> {
+    let text = r.lines.first()?.get(4..)?.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()?;
+    let s = String::from_utf8(bytes).ok()?;
+    (!s.is_empty() && !s.chars().any(crate::render::is_unsafe))
+        .then(|| format!("\"{}\"", escape(&s)))
+}
+
+/// What an advertised capability is: an EHLO reply line (`250-PIPELINING`), a POP3 CAPA
+/// line (`SASL PLAIN`). Its first sentence only: a list of them is read at a glance.
+pub fn capability(protocol: Protocol, line: &str, lang: Lang) -> Option<String> {
+    let word = match protocol {
+        Protocol::Smtp => line.get(4..)?.split_whitespace().next()?,
+        _ => line.split_whitespace().next()?,
+    };
+    let e = kb().capability(protocol, word)?;
+    Some(first_sentence(e.text(lang)).to_string())
+}
+
+/// The text up to its first full stop (`.`, `。`), or all of it.
+fn first_sentence(text: &str) -> &str {
+    let text = text.trim();
+    for (i, c) in text.char_indices() {
+        let end = i + c.len_utf8();
+        match c {
+            '。' => return &text[..end],
+            '.' if text[end..].starts_with(' ') || end == text.len() => return &text[..end],
+            _ => {}
+        }
+    }
+    text
+}
+
+/// What a protocol phase is.
+pub fn phase(protocol: Protocol, name: &str, lang: Lang) -> Option<String> {
+    kb().phase(protocol, name).map(|e| paragraph(e, lang))
+}
+
+/// What an anomaly means, and why it matters.
+pub fn anomaly(a: &Anomaly, lang: Lang) -> Option<String> {
+    kb().anomaly(a.kind).map(|e| paragraph(e, lang))
+}
+
+/// The MIME ideas a message shows, each explained once: its transfer encodings, encoded
+/// words (the raw header beside its decoded text), multipart and its boundary, attachments
+/// and inline parts.
+pub fn message(m: &MessageInfo, lang: Lang) -> Vec<String> {
+    let k = kb();
+    let mut terms: Vec<String> = Vec::new();
+    let mut add = |term: &str, extra: Option<String>| {
+        if terms.iter().any(|t| t.starts_with(&format!("{term}: "))) {
+            return;
+        }
+        if let Some(e) = k.term(term) {
+            let mut text = format!("{term}: {}", paragraph(e, lang));
+            if let Some(x) = extra {
+                text.push_str(&format!(" — {x}"));
+            }
+            terms.push(text);
+        }
+    };
+    for (name, value) in &m.mime.headers.raw {
+        if value.contains("=?") {
+            let decoded = match name.to_ascii_lowercase().as_str() {
+                "subject" => m.mime.headers.subject.clone(),
+                "from" => m.mime.headers.from.clone(),
+                "to" => m.mime.headers.to.clone(),
+                _ => None,
+            };
+            let shown = match decoded {
+                Some(d) => format!("{}: {} = {}", escape(name), escape(value), escape(&d)),
+                None => format!("{}: {}", escape(name), escape(value)),
+            };
+            add("encoded-word", Some(shown));
+        }
+    }
+    let top = m.mime.content_type.as_deref().unwrap_or("");
+    let containers = m.mime.parts.iter().map(|p| p.content_type.as_str());
+    for ct in std::iter::once(top).chain(containers) {
+        if ct.to_ascii_lowercase().starts_with("multipart/") {
+            add("multipart", None);
+            add(&ct.to_ascii_lowercase(), None);
+            add("boundary", None);
+        }
+    }
+    for p in &m.mime.parts {
+        if let Some(enc) = &p.transfer_encoding {
+            add(&enc.to_ascii_lowercase(), None);
+        }
+        match p.disposition.as_deref() {
+            Some(d) if d.eq_ignore_ascii_case("attachment") => add("attachment", None),
+            Some(d) if d.eq_ignore_ascii_case("inline") => add("inline", None),
+            _ => {}
+        }
+        if p.content_type.eq_ignore_ascii_case("message/rfc822") {
+            add("message/rfc822", None);
+        }
+    }
+    terms
+}
+
+/// `text` in lines of at most `width` columns (by display width: a Chinese character takes
+/// two), broken at spaces where there are any, else between characters.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(10);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let mut used = 0;
+    let mut last_space: Option<(usize, usize)> = None; // byte index in `line`, width there
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > width && !line.is_empty() {
+            match last_space {
+                // At the last space, unless it is far back (Chinese has none between
+                // words: breaking there would leave a short line).
+                Some((at, before)) if c != ' ' && used - before <= width / 3 => {
+                    let rest = line.split_off(at + 1);
+                    lines.push(line.trim_end().to_string());
+                    line = rest;
+                    used -= before + 1;
+                }
+                _ => {
+                    lines.push(line.trim_end().to_string());
+                    line = String::new();
+                    used = 0;
+                }
+            }
+            last_space = None;
+            if c == ' ' {
+                continue;
+            }
+        }
+        if c == ' ' {
+            last_space = Some((line.len(), used));
+        }
+        line.push(c);
+        used += w;
+    }
+    if !line.trim().is_empty() {
+        lines.push(line.trim_end().to_string());
+    }
+    lines
+}
+
+/// The name of what a [`Hit`] is, in `lang`: `SMTP command`, `POP3 响应码`.
+fn what(hit: &Hit<'_>, lang: Lang) -> String {
+    let scope = match hit.scope.protocol() {
+        Some(p) => p.as_str().to_ascii_uppercase(),
+        None => match hit.scope {
+            Scope::Mime => "MIME".into(),
+            _ => String::new(),
+        },
+    };
+    let kind = match (hit.kind, lang) {
+        (Kind::Verb, Lang::En) => "command",
+        (Kind::Verb, Lang::Zh) => "命令",
+        (Kind::Reply, Lang::En) => "reply code",
+        (Kind::Reply, Lang::Zh) => "应答码",
+        (Kind::Capability, Lang::En) => "capability",
+        (Kind::Capability, Lang::Zh) => "扩展能力",
+        (Kind::ResponseCode, Lang::En) => "response code",
+        (Kind::ResponseCode, Lang::Zh) => "响应码",
+        (Kind::Response, Lang::En) => "response",
+        (Kind::Response, Lang::Zh) => "响应",
+        (Kind::Phase, Lang::En) => "phase",
+        (Kind::Phase, Lang::Zh) => "阶段",
+        (Kind::Anomaly, Lang::En) => "anomaly",
+        (Kind::Anomaly, Lang::Zh) => "异常",
+        (Kind::Term, Lang::En) => "term",
+        (Kind::Term, Lang::Zh) => "术语",
+    };
+    match (scope.is_empty(), lang) {
+        (true, _) => kind.to_string(),
+        (false, Lang::En) => format!("{scope} {kind}"),
+        (false, Lang::Zh) => format!("{scope} {kind}"),
+    }
+}
+
+/// The mail flow, drawn (`mailscope explain flow`).
+pub const FLOW: &str = concat!(
+    "  sender's MUA ──SMTP 587 (submission, AUTH)──▶ MSA ──▶ MTA ──SMTP 25 (relay, MX)──▶ MTA\n",
+    "                                                                                   │\n",
+    "  recipient's MUA ◀──POP3 110/995 or IMAP 143/993── mailbox ◀── MDA ◀──────────────┘",
+);
+
+/// What `mailscope explain TERM` prints: every entry `term` names, each as a heading and
+/// its text wrapped to `width`; `Err` with the nearest known terms when there is none.
+pub fn lookup(term: &str, lang: Lang, width: usize) -> Result<String, Vec<String>> {
+    let k = kb();
+    let hits = k.search(term);
+    if hits.is_empty() {
+        return Err(k.nearest(term, 5).into_iter().map(String::from).collect());
+    }
+    let mut out = String::new();
+    for (n, hit) in hits.iter().enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        out.push_str(&format!("{} — {}", escape(hit.key), what(hit, lang)));
+        if let Some(rfc) = &hit.entry.rfc {
+            out.push_str(&format!(" ({rfc})"));
+        }
+        out.push('\n');
+        for line in wrap(hit.entry.text(lang).trim(), width.saturating_sub(2)) {
+            out.push_str(&format!("  {line}\n"));
+        }
+        if hit.kind == Kind::Term && hit.key.eq_ignore_ascii_case("flow") {
+            out.push('\n');
+            out.push_str(FLOW);
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_breaks_english_at_spaces_and_chinese_between_characters() {
+        let en = wrap("names one recipient; repeat it for each one of them", 20);
+        assert!(en.iter().all(|l| l.chars().count() <= 20), "{en:?}");
+        assert_eq!(
+            en.join(" "),
+            "names one recipient; repeat it for each one of them"
+        );
+        let zh = wrap(
+            "指定信封中的一个收件人；有几个收件人就发送几次 RCPT TO。",
+            20,
+        );
+        for l in &zh {
+            let w: usize = l.chars().map(|c| c.width().unwrap_or(0)).sum();
+            assert!(w <= 20, "{l} is {w} columns");
+        }
+        assert!(zh.concat().contains("RCPT"));
+    }
+
+    #[test]
+    fn the_seed_commands_are_explained_in_both_languages() {
+        for verb in [
+            "HELO", "MAIL", "RCPT", "DATA", "QUIT", "RSET", "VRFY", "EXPN", "HELP", "NOOP",
+        ] {
+            for lang in [Lang::En, Lang::Zh] {
+                let text = lookup(verb, lang, 80).unwrap_or_else(|n| panic!("{verb}: {n:?}"));
+                assert!(text.starts_with(verb), "{text}");
+                assert!(text.contains("RFC"), "{text}");
+            }
+        }
+        let zh = lookup("RCPT", Lang::Zh, 80).unwrap();
+        assert!(zh.contains("命令") && zh.contains("RCPT TO"), "{zh}");
+    }
+
+    #[test]
+    fn an_unknown_term_suggests_the_nearest() {
+        let near = lookup("RCTP", Lang::En, 80).unwrap_err();
+        assert!(near.iter().any(|n| n == "RCPT"), "{near:?}");
+    }
+
+    #[test]
+    fn a_334_prompt_is_decoded() {
+        let r = Reply {
+            mark: Default::default(),
+            code: "334".into(),
+            enhanced: None,
+            lines: vec!["334 VXNlcm5hbWU6".into()],
+            summary: None,
+            headers: None,
+            latency_ms: None,
+        };
+        let en = reply(Protocol::Smtp, &r, Lang::En).unwrap();
+        assert!(en.contains("\"Username:\""), "{en}");
+        // A prompt that decodes to control characters is not shown raw.
+        let mut bad = r.clone();
+        bad.lines = vec!["334 G1syShtbMko=".into()];
+        assert!(
+            !reply(Protocol::Smtp, &bad, Lang::En)
+                .unwrap()
+                .contains('\x1b')
+        );
+    }
+}
