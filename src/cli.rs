@@ -288,6 +288,9 @@ pub struct SessionArgs {
     /// Show each line's frame number in the text transcript (JSON always has it).
     #[arg(long)]
     pub frames: bool,
+    /// Write the output to FILE instead of standard output (`--format html -o report.html`).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
     /// Explain every line for teaching: what each command, reply, capability, anomaly and
     /// MIME idea means (with its RFC), and the protocol's phases as they change. Text only.
     #[arg(long)]

@@ -27,7 +27,24 @@ fn main() -> ExitCode {
         return list_interfaces();
     }
     let stdout = io::stdout();
-    let terminal = stdout.is_terminal();
+    // `-o FILE`: the output goes there (created, or truncated), not to standard output.
+    let file = match cli
+        .command
+        .is_none()
+        .then_some(cli.main.output.as_ref())
+        .flatten()
+    {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                let msg = format!("-o {}: {e}", path.display());
+                eprintln!("mailscope: {}", render::escape(&msg));
+                return ExitCode::from(1);
+            }
+        },
+        None => None,
+    };
+    let terminal = file.is_none() && stdout.is_terminal();
     // A live capture or a pipe: each line goes out as it is written, not at exit.
     let as_it_comes = input.interface.is_some()
         || input
@@ -43,9 +60,11 @@ fn main() -> ExitCode {
         width: terminal.then(terminal_width),
         ..Look::default()
     };
-    let mut out: Box<dyn Write> = match as_it_comes {
-        true => Box::new(io::LineWriter::new(stdout.lock())),
-        false => Box::new(io::BufWriter::new(stdout.lock())),
+    let mut out: Box<dyn Write> = match (file, as_it_comes) {
+        (Some(f), true) => Box::new(io::LineWriter::new(f)),
+        (Some(f), false) => Box::new(io::BufWriter::new(f)),
+        (None, true) => Box::new(io::LineWriter::new(stdout.lock())),
+        (None, false) => Box::new(io::BufWriter::new(stdout.lock())),
     };
     let result = match &cli.command {
         Some(Command::Flows(args)) => flows(args, &mut out, look),

@@ -361,3 +361,21 @@ fn refused_connection_attempts_are_folded() {
     );
     assert!(!text.stdout.contains("· reset"), "{}", text.stdout);
 }
+
+#[test]
+fn output_goes_to_the_file_o_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out.json");
+    let input = sample("pop3-retr.pcap");
+    let to_file = run(&[s(&input), "--format", "json", "-o", s(&file)]);
+    assert_eq!((to_file.code, to_file.stdout.as_str()), (0, ""));
+    let to_stdout = run(&[s(&input), "--format", "json"]);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), to_stdout.stdout);
+    let nowhere = run(&[s(&input), "-o", "/nonexistent-dir/x.txt"]);
+    assert_eq!(nowhere.code, 1);
+    assert!(
+        nowhere.stderr.contains("-o /nonexistent-dir/x.txt"),
+        "{}",
+        nowhere.stderr
+    );
+}
