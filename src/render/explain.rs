@@ -78,6 +78,32 @@ fn untagged(r: &Reply) -> Option<&str> {
     }
 }
 
+/// A client's SASL response line: base64, shown decoded when it is printable text (a
+/// user name; a password was redacted before).
+pub fn sasl_response(line: &str, lang: Lang) -> Option<String> {
+    let text = line.trim();
+    if text.is_empty() || text.starts_with('<') || text == "*" {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()?;
+    let s = String::from_utf8(bytes).ok()?;
+    if s.is_empty() || s.chars().any(crate::render::is_unsafe) {
+        return None;
+    }
+    Some(match lang {
+        Lang::En => format!(
+            "the client's SASL answer, base64; decoded: \"{}\"",
+            escape(&s)
+        ),
+        Lang::Zh => format!(
+            "客户端的 SASL 回答，base64 编码；解码为：\"{}\"",
+            escape(&s)
+        ),
+    })
+}
+
 /// An SMTP 334's prompt, base64-decoded, when it is printable text (`Username:`).
 fn sasl_prompt(r: &Reply) -> Option<String> {
     let text = r.lines.first()?.get(4..)?.trim();

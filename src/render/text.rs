@@ -789,7 +789,14 @@ pub(super) fn write_exchange<W: Write>(
             st.client("C:"),
             st.client(&escape(&l.text)),
         );
-        with_note(out, st, &head, "SASL response")
+        with_note(out, st, &head, "SASL response")?;
+        if let Some(text) = st
+            .explain
+            .and_then(|lang| explain::sasl_response(&l.text, lang))
+        {
+            write_explanation(out, &text, st)?;
+        }
+        io::Result::Ok(())
     };
     for (n, r) in e.replies.iter().enumerate() {
         // Client lines sent before this reply (frames are in capture order).
