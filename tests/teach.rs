@@ -135,6 +135,9 @@ fn pop3_and_imap_phases_and_the_334_prompt() {
         login.contains("decoded from base64: \"Username:\""),
         "{login}"
     );
+    // The client's answer is base64 too: the user name decoded, the password never shown.
+    assert!(login.contains("decoded: \"alice\""), "{login}");
+    assert!(!login.contains("Wonderland"));
 }
 
 #[test]
