@@ -218,32 +218,49 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = String::new();
     let mut used = 0;
-    let mut last_space: Option<(usize, usize)> = None; // byte index in `line`, width there
+    // Where the line may break: after its last space, or before its current run of ASCII
+    // letters and digits (`250`, `RCPT`), as a byte index in `line` and the width before it.
+    let mut last_space: Option<(usize, usize)> = None;
+    let mut word: Option<(usize, usize)> = None;
     for c in text.chars() {
         let w = c.width().unwrap_or(0);
-        if used + w > width && !line.is_empty() {
-            match last_space {
-                // At the last space, unless it is far back (Chinese has none between
-                // words: breaking there would leave a short line).
-                Some((at, before)) if c != ' ' && used - before <= width / 3 => {
-                    let rest = line.split_off(at + 1);
+        if used + w > width && !line.is_empty() && c != ' ' {
+            // At the last space, unless it is far back (Chinese has none between words:
+            // breaking there would leave a short line); else before the word being cut, if
+            // it does not fill the line; else here.
+            let at = match (last_space, word) {
+                (Some((at, before)), _) if used - before <= width / 3 => Some((at + 1, before + 1)),
+                (_, Some((at, before))) if at > 0 && c.is_ascii_alphanumeric() => {
+                    Some((at, before))
+                }
+                _ => None,
+            };
+            match at {
+                Some((at, before)) => {
+                    let rest = line.split_off(at);
                     lines.push(line.trim_end().to_string());
                     line = rest;
-                    used -= before + 1;
+                    used -= before;
                 }
-                _ => {
+                None => {
                     lines.push(line.trim_end().to_string());
                     line = String::new();
                     used = 0;
                 }
             }
             last_space = None;
-            if c == ' ' {
-                continue;
-            }
+            word = word.filter(|_| !line.is_empty()).map(|_| (0, 0));
+        }
+        if c == ' ' && line.is_empty() {
+            continue;
         }
         if c == ' ' {
             last_space = Some((line.len(), used));
+        }
+        if c.is_ascii_alphanumeric() {
+            word.get_or_insert((line.len(), used));
+        } else {
+            word = None;
         }
         line.push(c);
         used += w;
@@ -346,6 +363,19 @@ mod tests {
             assert!(w <= 20, "{l} is {w} columns");
         }
         assert!(zh.concat().contains("RCPT"));
+        // A number or keyword inside Chinese text is not cut in two.
+        let t = wrap(
+            "数据阶段：DATA 得到 354 后，传送邮件本身（首部、空行、主体），以只有一个点的行结束；250 表示服务器已收下。",
+            40,
+        );
+        assert!(
+            t.iter().all(|l| !l.ends_with('2') && !l.starts_with("50")),
+            "{t:?}"
+        );
+        assert_eq!(
+            t.concat().replace(' ', ""),
+            "数据阶段：DATA得到354后，传送邮件本身（首部、空行、主体），以只有一个点的行结束；250表示服务器已收下。"
+        );
     }
 
     #[test]
