@@ -97,6 +97,10 @@ pub struct Limits {
     /// (`packets_dropped_by_mailscope` in the capture stats), so a pipeline that falls behind
     /// costs packets, not memory.
     pub max_capture_queue: usize,
+    /// Message hops (one per session and Message-ID) kept for the mail-flow picture at the
+    /// end of `--format diagram` (`session::hops`); later ones are counted, not kept, and
+    /// the picture says how many.
+    pub max_flow_hops: usize,
 }
 
 impl Default for Limits {
@@ -134,6 +138,7 @@ impl Default for Limits {
             max_reorder: 1_000,
             max_client_hello: 4096,
             max_capture_queue: 8 << 20,
+            max_flow_hops: 10_000,
         }
     }
 }

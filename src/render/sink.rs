@@ -4,7 +4,7 @@
 
 use super::extract::Extractor;
 use super::live::Tracked;
-use super::{FlowSink, SessionSink, diagram, json, mermaid, table, text};
+use super::{FlowSink, SessionSink, diagram, flowpic, json, mermaid, table, text};
 use crate::session::mail::MessageInfo;
 use crate::session::{Event, Exchange, FlowRecord, Origin, RunSummary, Session};
 use crate::types::{Endpoint, Protocol, Timestamp};
@@ -53,13 +53,17 @@ impl<W: Write, N: Write> SessionSink for Text<W, N> {
     }
 }
 
-/// Ladder diagrams (`--format diagram`), streamed; notes on what was skipped go to `notes`
-/// (stderr) at the end of a run that did not fail, as with [`Text`].
+/// Ladder diagrams (`--format diagram`), streamed, then the mail-flow picture of each
+/// message seen in several sessions (linked by Message-ID: `session::hops`, drawn by
+/// `flowpic`); notes on what was skipped go to `notes` (stderr) at the end of a run that
+/// did not fail, as with [`Text`].
 pub struct Diagram<W, N> {
     out: W,
     notes: N,
     style: text::Style,
     first: bool,
+    /// Each session's hop facts (small, bounded by `Limits::max_flow_hops`), not the sessions.
+    links: crate::session::hops::Links,
 }
 
 impl<W: Write, N: Write> Diagram<W, N> {
@@ -70,6 +74,7 @@ impl<W: Write, N: Write> Diagram<W, N> {
             notes,
             style,
             first: true,
+            links: crate::session::hops::Links::new(crate::limits::Limits::default().max_flow_hops),
         }
     }
 }
@@ -80,6 +85,7 @@ impl<W: Write, N: Write> SessionSink for Diagram<W, N> {
             writeln!(self.out)?;
         }
         self.first = false;
+        self.links.add(&s);
         diagram::write_session(&mut self.out, &s, self.style)
     }
 
@@ -88,6 +94,11 @@ impl<W: Write, N: Write> SessionSink for Diagram<W, N> {
             writeln!(self.out)?;
         }
         text::write_refused(&mut self.out, summary, self.style)?;
+        let paths = self.links.paths();
+        if !paths.is_empty() || self.links.dropped > 0 {
+            let lang = self.style.lang().unwrap_or_default();
+            flowpic::write(&mut self.out, &paths, self.links.dropped, self.style, lang)?;
+        }
         if summary.error.is_none() {
             text::write_skipped(&mut self.notes, summary)?;
         }

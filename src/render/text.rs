@@ -71,6 +71,10 @@ impl Style {
     pub(super) fn columns(&self) -> Option<usize> {
         self.width
     }
+    /// The language of `--explain`, if it was asked for.
+    pub(super) fn lang(&self) -> Option<Lang> {
+        self.explain
+    }
     fn paint(&self, code: &str, s: &str) -> String {
         if self.color {
             format!("\x1b[{code}m{s}\x1b[0m")

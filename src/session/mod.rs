@@ -5,6 +5,7 @@
 //! it here. Renderers never look below this layer.
 
 pub mod builder;
+pub mod hops;
 pub mod mail;
 pub mod phase;
 
