@@ -251,6 +251,9 @@ pub enum Format {
     Diagram,
     /// Mermaid sequence diagrams in Markdown, one per session.
     Mermaid,
+    /// One self-contained HTML page for teaching: session list, ladder diagrams (SVG),
+    /// transcripts with explanations, messages, attachments and anomalies.
+    Html,
 }
 
 #[derive(Debug, Args)]
@@ -416,6 +419,11 @@ impl Format {
                 text::Style::new(look.color).width(look.width.map(usize::from)),
             )),
             Format::Mermaid => Box::new(sink::Mermaid::new(out, notes)),
+            Format::Html => Box::new(sink::Html::new(
+                out,
+                notes,
+                look.explain.unwrap_or_else(Lang::from_env),
+            )),
         }
     }
 }

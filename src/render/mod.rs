@@ -14,6 +14,7 @@
 pub mod diagram;
 pub mod explain;
 pub mod extract;
+pub mod html;
 pub mod json;
 pub mod live;
 pub mod mermaid;
