@@ -251,6 +251,9 @@ pub enum Format {
     Diagram,
     /// Mermaid sequence diagrams in Markdown, one per session.
     Mermaid,
+    /// One self-contained HTML page for teaching: session list, ladder diagrams (SVG),
+    /// transcripts with explanations, messages, attachments and anomalies.
+    Html,
 }
 
 #[derive(Debug, Args)]
@@ -419,6 +422,11 @@ impl Format {
                 text::Style::new(look.color).width(look.width.map(usize::from)),
             )),
             Format::Mermaid => Box::new(sink::Mermaid::new(out, notes)),
+            Format::Html => Box::new(sink::Html::new(
+                out,
+                notes,
+                look.explain.unwrap_or_else(Lang::from_env),
+            )),
         }
     }
 }
@@ -599,8 +607,10 @@ impl SessionArgs {
         if self.explain && self.format != Format::Text {
             return Err("--explain explains the text transcript: use it with --format text".into());
         }
-        if self.lang.is_some() && !self.explain {
-            return Err("--lang is the language of --explain: give --explain too".into());
+        if self.lang.is_some() && !self.explain && self.format != Format::Html {
+            return Err(
+                "--lang is the language of --explain and of --format html: give one of them".into(),
+            );
         }
         if self.events && !matches!(self.format, Format::Text | Format::Json) {
             return Err(

@@ -239,8 +239,8 @@ fn sessions(args: &SessionArgs, out: &mut impl Write, look: Look) -> Result<(), 
         // From an interface, the text view shows sessions as they happen.
         events: args.events || (config.input.live.is_some() && args.format == Format::Text),
         bounds: Some(mailscope::proto::Bounds::from(&config.input.limits)),
-        explain: args
-            .explain
+        // The HTML report always explains, in --lang or the environment's language.
+        explain: (args.explain || args.format == Format::Html)
             .then(|| args.lang.unwrap_or_else(Lang::from_env)),
         ..look
     };

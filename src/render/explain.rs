@@ -136,7 +136,14 @@ fn first_sentence(text: &str) -> &str {
         let end = i + c.len_utf8();
         match c {
             '。' => return &text[..end],
-            '.' if text[end..].starts_with(' ') || end == text.len() => return &text[..end],
+            // Not the dot of an abbreviation (`e.g.`, `i.e.`, `etc.`, `vs.`).
+            '.' if (text[end..].starts_with(' ') || end == text.len())
+                && !["e.g", "i.e", "etc", "vs"]
+                    .iter()
+                    .any(|a| text[..i].ends_with(a)) =>
+            {
+                return &text[..end];
+            }
             _ => {}
         }
     }

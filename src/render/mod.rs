@@ -15,6 +15,7 @@ pub mod diagram;
 pub mod explain;
 pub mod extract;
 pub mod flowpic;
+pub mod html;
 pub mod json;
 pub mod live;
 pub mod mermaid;

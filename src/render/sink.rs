@@ -1,12 +1,13 @@
 //! The sinks of the output formats: each takes the pipeline's results as they come and
-//! writes them with its printer (`text`, `json`, `table`, `diagram`, `mermaid`; the live transcript's is
+//! writes them with its printer (`text`, `json`, `table`, `diagram`, `mermaid`, `html`; the live transcript's is
 //! `live::LiveText`); [`Extracting`] adds `--extract` in front of any of them.
 
 use super::extract::Extractor;
 use super::live::Tracked;
-use super::{FlowSink, SessionSink, diagram, flowpic, json, mermaid, table, text};
+use super::{FlowSink, SessionSink, diagram, flowpic, html, json, mermaid, table, text};
 use crate::session::mail::MessageInfo;
 use crate::session::{Event, Exchange, FlowRecord, Origin, RunSummary, Session};
+use crate::teach::Lang;
 use crate::types::{Endpoint, Protocol, Timestamp};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -134,6 +135,60 @@ impl<W: Write, N: Write> SessionSink for Mermaid<W, N> {
     }
 
     fn finish(&mut self, summary: &RunSummary) -> io::Result<()> {
+        if summary.error.is_none() {
+            text::write_skipped(&mut self.notes, summary)?;
+        }
+        text::write_capture(&mut self.notes, summary)
+    }
+}
+
+/// The HTML report (`--format html`): one page, written at the end (the session list comes
+/// first). Each session's section is rendered as it comes and kept as HTML, so the sessions
+/// themselves are not held; notes for people go to `notes` (stderr), as with [`Text`].
+pub struct Html<W, N> {
+    out: W,
+    notes: N,
+    lang: Lang,
+    rows: Vec<html::Row>,
+    sections: Vec<u8>,
+    /// Each session's messages by Message-ID, for the mail-flow picture.
+    links: crate::session::hops::Links,
+}
+
+impl<W: Write, N: Write> Html<W, N> {
+    /// Explanations and headings in `lang`.
+    pub fn new(out: W, notes: N, lang: Lang) -> Self {
+        Html {
+            out,
+            notes,
+            lang,
+            rows: Vec::new(),
+            sections: Vec::new(),
+            links: crate::session::hops::Links::new(crate::limits::Limits::default().max_flow_hops),
+        }
+    }
+}
+
+impl<W: Write, N: Write> SessionSink for Html<W, N> {
+    fn session(&mut self, s: Session) -> io::Result<()> {
+        self.rows.push(html::Row::of(&s));
+        self.links.add(&s);
+        html::write_session(&mut self.sections, &s, self.lang)
+    }
+
+    fn finish(&mut self, summary: &RunSummary) -> io::Result<()> {
+        let sections = std::mem::take(&mut self.sections);
+        // The mail-flow picture of each message seen in several sessions.
+        let flow: String = self.links.paths().iter().map(flowpic::svg).collect();
+        html::write_page(
+            &mut self.out,
+            summary,
+            &self.rows,
+            &sections,
+            (!flow.is_empty()).then_some(flow.as_str()),
+            self.lang,
+        )?;
+        self.out.flush()?;
         if summary.error.is_none() {
             text::write_skipped(&mut self.notes, summary)?;
         }
