@@ -221,6 +221,14 @@ pub fn message(m: &MessageInfo, lang: Lang) -> Vec<String> {
 /// `text` in lines of at most `width` columns (by display width: a Chinese character takes
 /// two), broken at spaces where there are any, else between characters.
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    // An RFC reference (`RFC 5321 §4.1.1.3`) stays on one line.
+    const KEEP: char = '\u{a0}';
+    let text = text.replace("RFC ", "RFC\u{a0}").replace(" §", "\u{a0}§");
+    let lines = wrap_at_spaces(&text, width);
+    lines.into_iter().map(|l| l.replace(KEEP, " ")).collect()
+}
+
+fn wrap_at_spaces(text: &str, width: usize) -> Vec<String> {
     let width = width.max(10);
     let mut lines = Vec::new();
     let mut line = String::new();
