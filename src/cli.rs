@@ -604,8 +604,10 @@ impl SessionArgs {
         if self.pretty && self.format != Format::Json {
             return Err("--pretty indents JSON: use it with --format json".into());
         }
-        if self.explain && self.format != Format::Text {
-            return Err("--explain explains the text transcript: use it with --format text".into());
+        if self.explain && !matches!(self.format, Format::Text | Format::Html) {
+            return Err(
+                "--explain explains the text transcript (and the HTML report, which always does): use it with --format text or html".into(),
+            );
         }
         if self.lang.is_some() && !self.explain && self.format != Format::Html {
             return Err(

@@ -27,18 +27,37 @@ fn main() -> ExitCode {
         return list_interfaces();
     }
     let stdout = io::stdout();
-    // `-o FILE`: the output goes there (created, or truncated), not to standard output.
-    let file = match cli
+    // `-o FILE`: the output goes to a temporary file beside FILE, renamed to FILE once the run
+    // wrote something; the flags are checked first, and FILE may not be one of the inputs.
+    let output = match cli
         .command
         .is_none()
         .then_some(cli.main.output.as_ref())
         .flatten()
     {
-        Some(path) => match std::fs::File::create(path) {
-            Ok(f) => Some(f),
-            Err(e) => {
+        Some(path) => match Output::create(path, &cli.main) {
+            Ok(o) => Some(o),
+            Err(Failure::Usage(msg)) => {
+                eprintln!("mailscope: {}", render::escape(&msg));
+                return ExitCode::from(2);
+            }
+            Err(Failure::Run(msg)) => {
+                eprintln!("mailscope: {}", render::escape(&msg));
+                return ExitCode::from(1);
+            }
+            Err(Failure::Output(e)) => {
                 let msg = format!("-o {}: {e}", path.display());
                 eprintln!("mailscope: {}", render::escape(&msg));
+                return ExitCode::from(1);
+            }
+        },
+        None => None,
+    };
+    let file = match &output {
+        Some(o) => match o.file.try_clone() {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!("mailscope: -o: {}", render::escape(&e.to_string()));
                 return ExitCode::from(1);
             }
         },
@@ -72,6 +91,13 @@ fn main() -> ExitCode {
         None => sessions(&cli.main, &mut out, look),
     };
     let written = out.flush();
+    drop(out);
+    if let Some(o) = output
+        && let Err(e) = o.finish()
+    {
+        eprintln!("mailscope: -o: {}", render::escape(&e.to_string()));
+        return ExitCode::from(1);
+    }
     match (result, written) {
         (Err(Failure::Usage(msg)), _) => {
             eprintln!("mailscope: {}", render::escape(&msg));
@@ -108,6 +134,55 @@ fn terminal_width() -> u16 {
     match crossterm::terminal::size() {
         Ok((w, _)) if w > 0 => w,
         _ => 80,
+    }
+}
+
+/// `-o FILE` on its way: a temporary file in FILE's directory.
+struct Output {
+    path: std::path::PathBuf,
+    temp: std::path::PathBuf,
+    file: std::fs::File,
+}
+
+impl Output {
+    /// Checks the flags (so that a usage error leaves FILE alone) and that FILE is none of
+    /// the inputs, then creates the temporary file.
+    fn create(path: &std::path::Path, args: &SessionArgs) -> Result<Output, Failure> {
+        args.validate().map_err(Failure::Usage)?;
+        if let Ok(target) = std::fs::canonicalize(path) {
+            let inputs = args.input.read.iter().chain(&args.input.files);
+            if inputs
+                .filter_map(|i| std::fs::canonicalize(i).ok())
+                .any(|i| i == target || target.starts_with(&i))
+            {
+                return Err(Failure::Usage(format!(
+                    "-o {}: that is an input; write the output elsewhere",
+                    path.display()
+                )));
+            }
+        }
+        let name = path
+            .file_name()
+            .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
+        let temp = path.with_file_name(format!(".{name}.mailscope-{}", std::process::id()));
+        let file = std::fs::File::create(&temp).map_err(Failure::Output)?;
+        Ok(Output {
+            path: path.to_path_buf(),
+            temp,
+            file,
+        })
+    }
+
+    /// Puts the output in place, if the run wrote any (a run that could not open its input
+    /// leaves an existing FILE as it was).
+    fn finish(self) -> io::Result<()> {
+        let wrote = self.file.metadata().map(|m| m.len() > 0).unwrap_or(false);
+        drop(self.file);
+        if wrote {
+            std::fs::rename(&self.temp, &self.path)
+        } else {
+            std::fs::remove_file(&self.temp)
+        }
     }
 }
 

@@ -379,3 +379,31 @@ fn output_goes_to_the_file_o_names() {
         nowhere.stderr
     );
 }
+
+#[test]
+fn o_never_overwrites_an_input_nor_a_file_on_a_failed_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("x.pcap");
+    std::fs::copy(sample("pop3-retr.pcap"), &input).unwrap();
+    let before = std::fs::read(&input).unwrap();
+    let same = run(&[s(&input), "-o", s(&input)]);
+    assert_eq!(same.code, 2, "{}", same.stderr);
+    assert!(same.stderr.contains("that is an input"));
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+    // A run that cannot read its input, or a usage error, leaves an existing file alone.
+    let report = dir.path().join("r.html");
+    std::fs::write(&report, "keep").unwrap();
+    let missing = dir.path().join("missing.pcap");
+    assert_eq!(
+        run(&[s(&missing), "--format", "html", "-o", s(&report)]).code,
+        1
+    );
+    assert_eq!(run(&[s(&input), "--pretty", "-o", s(&report)]).code, 2);
+    assert_eq!(std::fs::read_to_string(&report).unwrap(), "keep");
+    // No temporary file is left behind.
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}
