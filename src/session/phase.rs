@@ -51,6 +51,8 @@ pub fn changes(protocol: Protocol, exchanges: &[Exchange]) -> Vec<Change> {
         let own = match protocol {
             Protocol::Smtp => smtp(i, verb),
             Protocol::Pop3 => match verb {
+                // Picked up mid-session: the first command tells which state it is in.
+                Some(v) if i == 0 && POP3_TRANSACTION.contains(&v) => Some("transaction"),
                 _ if i == 0 => Some("authorization"),
                 Some("QUIT") if now == Some("transaction") => Some("update"),
                 _ => None,
@@ -61,8 +63,10 @@ pub fn changes(protocol: Protocol, exchanges: &[Exchange]) -> Vec<Change> {
                 } else {
                     "not-authenticated"
                 }),
-                _ if i == 0 => Some("not-authenticated"),
                 Some("LOGOUT") => Some("logout"),
+                Some(v) if i == 0 && IMAP_SELECTED.contains(&v) => Some("selected"),
+                Some(v) if i == 0 && IMAP_AUTHENTICATED.contains(&v) => Some("authenticated"),
+                _ if i == 0 => Some("not-authenticated"),
                 _ => None,
             },
             _ => None,
@@ -75,6 +79,10 @@ pub fn changes(protocol: Protocol, exchanges: &[Exchange]) -> Vec<Change> {
             (Protocol::Pop3, Some("PASS" | "APOP" | "AUTH")) if ok("+OK") => Some("transaction"),
             (Protocol::Imap, Some("LOGIN" | "AUTHENTICATE")) if ok("OK") => Some("authenticated"),
             (Protocol::Imap, Some("SELECT" | "EXAMINE")) if ok("OK") => Some("selected"),
+            // A SELECT that fails leaves no mailbox selected (RFC 9051 §6.3.2).
+            (Protocol::Imap, Some("SELECT" | "EXAMINE")) if now == Some("selected") => {
+                Some("authenticated")
+            }
             (Protocol::Imap, Some("CLOSE" | "UNSELECT")) if ok("OK") => Some("authenticated"),
             _ => None,
         };
@@ -90,6 +98,32 @@ fn preauth(e: &Exchange) -> bool {
             .is_some_and(|w| w.eq_ignore_ascii_case("* PREAUTH"))
     })
 }
+
+/// POP3 commands valid only in the TRANSACTION state (RFC 1939 §5).
+const POP3_TRANSACTION: [&str; 8] = [
+    "STAT", "LIST", "RETR", "DELE", "NOOP", "RSET", "TOP", "UIDL",
+];
+/// IMAP commands valid only with a mailbox selected (RFC 9051 §6.4).
+const IMAP_SELECTED: [&str; 9] = [
+    "FETCH", "STORE", "SEARCH", "COPY", "MOVE", "EXPUNGE", "CLOSE", "UNSELECT", "UID",
+];
+/// IMAP commands of the authenticated state (RFC 9051 §6.3).
+const IMAP_AUTHENTICATED: [&str; 14] = [
+    "SELECT",
+    "EXAMINE",
+    "CREATE",
+    "DELETE",
+    "RENAME",
+    "SUBSCRIBE",
+    "UNSUBSCRIBE",
+    "LIST",
+    "LSUB",
+    "NAMESPACE",
+    "STATUS",
+    "APPEND",
+    "IDLE",
+    "ENABLE",
+];
 
 /// The phase an SMTP exchange begins, if it begins one.
 fn smtp(i: usize, verb: Option<&str>) -> Option<&'static str> {
@@ -215,6 +249,44 @@ mod tests {
         assert_eq!(
             names(Protocol::Imap, &x),
             [(0, "authenticated"), (1, "logout")]
+        );
+    }
+
+    #[test]
+    fn a_session_picked_up_midway_starts_in_the_state_its_first_command_needs() {
+        let x = [
+            ex(Some("FETCH"), "OK", "a9 OK"),
+            ex(Some("LOGOUT"), "OK", "a10 OK"),
+        ];
+        assert_eq!(names(Protocol::Imap, &x), [(0, "selected"), (1, "logout")]);
+        let x = [ex(Some("LIST"), "OK", "a9 OK")];
+        assert_eq!(names(Protocol::Imap, &x), [(0, "authenticated")]);
+        let x = [
+            ex(Some("TOP"), "+OK", "+OK"),
+            ex(Some("QUIT"), "+OK", "+OK"),
+        ];
+        assert_eq!(
+            names(Protocol::Pop3, &x),
+            [(0, "transaction"), (1, "update")]
+        );
+        let x = [
+            ex(Some("MAIL"), "250", "250 ok"),
+            ex(Some("DATA"), "354", "354 go"),
+        ];
+        assert_eq!(names(Protocol::Smtp, &x), [(0, "envelope"), (1, "data")]);
+    }
+
+    #[test]
+    fn a_failed_select_leaves_the_selected_state() {
+        let x = [
+            ex(None, "*", "* PREAUTH hello"),
+            ex(Some("SELECT"), "OK", "a1 OK"),
+            ex(Some("SELECT"), "NO", "a2 NO no such mailbox"),
+            ex(Some("LIST"), "OK", "a3 OK"),
+        ];
+        assert_eq!(
+            names(Protocol::Imap, &x),
+            [(0, "authenticated"), (2, "selected"), (3, "authenticated")]
         );
     }
 }
