@@ -149,3 +149,13 @@ fn explain_is_for_the_text_transcript() {
     assert_eq!(code, 2);
     assert!(err.contains("--explain"));
 }
+
+#[test]
+fn imap_capabilities_are_explained_and_looked_up_by_family() {
+    let (_, imap, _) = run(&[&sample("imap-fetch.pcap"), "--explain"]);
+    assert!(imap.contains("↳ IDLE — "), "{imap}");
+    assert!(imap.contains("↳ LITERAL+ — "));
+    let (code, out, _) = run(&["explain", "AUTH=PLAIN"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("AUTH= — IMAP capability"), "{out}");
+}

@@ -129,6 +129,27 @@ pub fn capability(protocol: Protocol, line: &str, lang: Lang) -> Option<String> 
     Some(first_sentence(e.text(lang)).to_string())
 }
 
+/// The capabilities an IMAP line lists (`* CAPABILITY IMAP4rev1 IDLE …`, or a greeting's
+/// `[CAPABILITY …]`), each with the first sentence of what it is: the known ones only.
+pub fn imap_capabilities(line: &str, lang: Lang) -> Vec<String> {
+    let list = if let Some(rest) = line.strip_prefix("* CAPABILITY ") {
+        rest
+    } else if let Some(at) = line.find("[CAPABILITY ") {
+        let rest = &line[at + "[CAPABILITY ".len()..];
+        rest.split(']').next().unwrap_or("")
+    } else {
+        return Vec::new();
+    };
+    let k = kb();
+    list.split_whitespace()
+        .take(200)
+        .filter_map(|word| {
+            let e = k.capability(Protocol::Imap, word)?;
+            Some(format!("{} — {}", escape(word), first_sentence(e.text(lang))))
+        })
+        .collect()
+}
+
 /// The text up to its first full stop (`.`, `。`), or all of it.
 fn first_sentence(text: &str) -> &str {
     let text = text.trim();

@@ -850,6 +850,13 @@ pub(super) fn write_exchange<W: Write>(
             {
                 write_explanation(out, &text, st)?;
             }
+            if protocol == Protocol::Imap
+                && let Some(lang) = st.explain
+            {
+                for text in explain::imap_capabilities(l, lang) {
+                    write_explanation(out, &text, st)?;
+                }
+            }
         }
         if let Some(text) = st
             .explain

@@ -468,7 +468,12 @@ impl Kb {
             _ => String::new(),
         };
         let singular = term.strip_suffix('s').unwrap_or("").to_string();
-        for candidate in [term, unbracketed, &uid, &first, &class, &singular] {
+        // A capability with a value names its family: `AUTH=PLAIN` → `AUTH=`.
+        let family = match unbracketed.split_once('=') {
+            Some((name, value)) if !value.is_empty() => format!("{name}="),
+            _ => String::new(),
+        };
+        for candidate in [term, unbracketed, &uid, &first, &class, &singular, &family] {
             if candidate.is_empty() {
                 continue;
             }
