@@ -190,31 +190,42 @@ impl Output {
 /// known terms) when it knows nothing of it.
 fn explain(args: &ExplainArgs) -> ExitCode {
     let lang = args.lang.unwrap_or_else(Lang::from_env);
-    let term = args.term.join(" ");
     let width = if io::stdout().is_terminal() {
         usize::from(terminal_width())
     } else {
         80
     };
-    match render::explain::lookup(&term, lang, width) {
-        Ok(text) => {
-            let mut out = io::stdout().lock();
-            // A closed pipe (`| head`) is the reader's choice.
-            let _ = out.write_all(text.as_bytes());
-            ExitCode::SUCCESS
+    // Each TERM on its own (a term of several words is quoted: "UID FETCH").
+    let mut code = ExitCode::SUCCESS;
+    let mut out = io::stdout().lock();
+    for (n, term) in args.term.iter().enumerate() {
+        let shown: String = render::escape(term.trim()).chars().take(80).collect();
+        if term.trim().is_empty() {
+            eprintln!("mailscope: explain: an empty term");
+            code = ExitCode::from(1);
+            continue;
         }
-        Err(nearest) => {
-            let term = render::escape(&term);
-            match nearest.is_empty() {
-                true => eprintln!("mailscope: explain: nothing known as {term:?}"),
-                false => eprintln!(
-                    "mailscope: explain: nothing known as {term:?}; did you mean {}?",
-                    nearest.join(", ")
-                ),
+        match render::explain::lookup(term, lang, width) {
+            Ok(text) => {
+                // A closed pipe (`| head`) is the reader's choice.
+                let sep = if n > 0 { "\n" } else { "" };
+                if write!(out, "{sep}{text}").is_err() {
+                    break;
+                }
             }
-            ExitCode::from(1)
+            Err(nearest) => {
+                match nearest.is_empty() {
+                    true => eprintln!("mailscope: explain: nothing known as \"{shown}\""),
+                    false => eprintln!(
+                        "mailscope: explain: nothing known as \"{shown}\"; did you mean {}?",
+                        nearest.join(", ")
+                    ),
+                }
+                code = ExitCode::from(1);
+            }
         }
     }
+    code
 }
 
 /// `-D`: the interfaces a live capture can use, numbered as tshark -D does.

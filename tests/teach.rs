@@ -159,3 +159,18 @@ fn imap_capabilities_are_explained_and_looked_up_by_family() {
     assert_eq!(code, 0);
     assert!(out.starts_with("AUTH= — IMAP capability"), "{out}");
 }
+
+#[test]
+fn several_terms_are_each_looked_up() {
+    let (code, out, err) = run(&["explain", "RCPT", "550", "bogus"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("RCPT — SMTP command") && out.contains("550 — SMTP reply code"));
+    assert!(err.contains("\"bogus\""), "{err}");
+    let (code, _, err) = run(&["explain", ""]);
+    assert_eq!(code, 1);
+    assert!(err.contains("empty"));
+    let long = "x".repeat(10_000);
+    let (code, _, err) = run(&["explain", &long]);
+    assert_eq!(code, 1);
+    assert!(err.len() < 300, "the term is cut in the message");
+}

@@ -145,7 +145,11 @@ pub fn imap_capabilities(line: &str, lang: Lang) -> Vec<String> {
         .take(200)
         .filter_map(|word| {
             let e = k.capability(Protocol::Imap, word)?;
-            Some(format!("{} — {}", escape(word), first_sentence(e.text(lang))))
+            Some(format!(
+                "{} — {}",
+                escape(word),
+                first_sentence(e.text(lang))
+            ))
         })
         .collect()
 }
