@@ -270,9 +270,14 @@ fn wrap_at_spaces(text: &str, width: usize) -> Vec<String> {
             // it does not fill the line; else here.
             let at = match (last_space, word) {
                 (Some((at, before)), _) if used - before <= width / 3 => Some((at + 1, before + 1)),
-                (_, Some((at, before))) if at > 0 && c.is_ascii_alphanumeric() => {
-                    Some((at, before))
-                }
+                (_, Some((at, before))) if at > 0 && narrow(c) => Some((at, before)),
+                // Chinese closing punctuation never starts a line: its character goes
+                // down with it.
+                _ if CLOSING.contains(c) => line
+                    .char_indices()
+                    .last()
+                    .filter(|&(at, _)| at > 0)
+                    .map(|(at, prev)| (at, used - prev.width().unwrap_or(0))),
                 _ => None,
             };
             match at {
@@ -297,7 +302,7 @@ fn wrap_at_spaces(text: &str, width: usize) -> Vec<String> {
         if c == ' ' {
             last_space = Some((line.len(), used));
         }
-        if c.is_ascii_alphanumeric() {
+        if narrow(c) {
             word.get_or_insert((line.len(), used));
         } else {
             word = None;
@@ -309,6 +314,15 @@ fn wrap_at_spaces(text: &str, width: usize) -> Vec<String> {
         lines.push(line.trim_end().to_string());
     }
     lines
+}
+
+/// Punctuation that closes Chinese text: it never begins a line.
+const CLOSING: &str = "，。、；：？！）」』”’》〉】";
+
+/// A character of a Latin "word" (a keyword, a number, `[SYS/PERM]`, `Content-Type`,
+/// `=?UTF-8?B?…?=`): not a space, one column wide. Such a run is not cut in two.
+fn narrow(c: char) -> bool {
+    !c.is_whitespace() && c != '\u{a0}' && c.width() == Some(1)
 }
 
 /// The name of what a [`Hit`] is, in `lang`: `SMTP command`, `POP3 响应码`.
@@ -416,6 +430,21 @@ mod tests {
             t.concat().replace(' ', ""),
             "数据阶段：DATA得到354后，传送邮件本身（首部、空行、主体），以只有一个点的行结束；250表示服务器已收下。"
         );
+        // Neither is a bracketed code, a header name or an RFC reference, and no line
+        // starts with `，`.
+        let r = wrap(
+            "回应 [SYS/PERM] 表示永久错误，Content-Type 首部说明类型，而且要这样写。",
+            14,
+        );
+        assert!(r.iter().any(|l| l.contains("[SYS/PERM]")), "{r:?}");
+        assert!(r.iter().any(|l| l.contains("Content-Type")), "{r:?}");
+        assert!(
+            r.iter()
+                .all(|l| !l.starts_with('，') && !l.starts_with('。')),
+            "{r:?}"
+        );
+        let r = wrap("abcdefghij abcdefghij abcdefghij (RFC 5321 §4.1.1.3)", 36);
+        assert!(r.iter().any(|l| l.contains("(RFC 5321 §4.1.1.3)")), "{r:?}");
     }
 
     #[test]

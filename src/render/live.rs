@@ -115,6 +115,8 @@ impl Tracked {
 struct Open {
     tracked: Tracked,
     times: Times,
+    /// `--explain`: the session's protocol phase, as its exchanges are shown.
+    phase: crate::session::phase::Tracker,
 }
 
 /// The live transcript's sink; the notes on what was skipped and the capture's packet
@@ -199,6 +201,7 @@ impl<W: Write, N: Write> LiveText<W, N> {
             Open {
                 tracked: Tracked::new(o.protocol, self.bounds),
                 times: Times::new(o.start, self.style),
+                phase: crate::session::phase::Tracker::new(o.protocol),
             },
         );
         Ok(())
@@ -225,6 +228,11 @@ impl<W: Write, N: Write> LiveText<W, N> {
             .filter(|(i, a)| a.exchange <= n && a.success.is_some() && shown.insert(*i))
             .map(|(_, a)| a.clone())
             .collect();
+        // `--explain`: the phases this exchange begins.
+        let phases = match self.style.lang() {
+            Some(_) => open.phase.step(n, &e),
+            None => Vec::new(),
+        };
         let open = &*open;
         let t = open.tracked.transcript();
         if self.show_secrets {
@@ -241,6 +249,11 @@ impl<W: Write, N: Write> LiveText<W, N> {
         let protocol = open.tracked.builder.protocol();
         self.wrote = true;
         emit(&mut self.out, self.style, number, |out, st| {
+            if let Some(lang) = st.lang() {
+                for p in &phases {
+                    text::write_phase(out, protocol, p, lang, st)?;
+                }
+            }
             text::write_exchange(out, protocol, &open.times, &e, st)?;
             for m in &mailboxes {
                 text::write_mailbox(out, m, st)?;

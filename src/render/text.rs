@@ -554,11 +554,6 @@ fn write_block<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()> 
         let (messages, mailboxes) = std::mem::take(&mut by_exchange[idx]);
         for n in messages {
             write_message(out, n + 1, &s.messages[n], st)?;
-            if let Some(lang) = st.explain {
-                for term in explain::message(&s.messages[n], lang) {
-                    write_explanation(out, &term, st)?;
-                }
-            }
         }
         for mb in mailboxes.into_iter().map(|n| &s.mailboxes[n]) {
             write_mailbox(out, mb, st)?;
@@ -729,7 +724,7 @@ fn write_explanation<W: Write>(out: &mut W, text: &str, st: Style) -> io::Result
 }
 
 /// The start of a protocol phase (`--explain`): its name, and what happens in it.
-fn write_phase<W: Write>(
+pub(super) fn write_phase<W: Write>(
     out: &mut W,
     protocol: Protocol,
     name: &str,
@@ -1013,6 +1008,12 @@ pub(super) fn write_message<W: Write>(
             "{pad}  {}",
             st.warn(&format!("! mime {}: {}", a.name(), escape(&a.detail)))
         )?;
+    }
+    // `--explain`: the MIME ideas the message uses.
+    if let Some(lang) = st.explain {
+        for term in explain::message(m, lang) {
+            write_explanation(out, &term, st)?;
+        }
     }
     Ok(())
 }

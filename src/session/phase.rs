@@ -27,27 +27,54 @@ pub const IMAP: [&str; 4] = ["not-authenticated", "authenticated", "selected", "
 
 /// Every change of phase in `exchanges` (the first one at the first exchange).
 pub fn changes(protocol: Protocol, exchanges: &[Exchange]) -> Vec<Change> {
-    let mut out: Vec<Change> = Vec::new();
-    let mut now: Option<&'static str> = None;
-    // A phase that begins with the exchange after this one (a login's success).
-    let mut next: Option<&'static str> = None;
+    let mut t = Tracker::new(protocol);
+    let mut out = Vec::new();
     for (i, e) in exchanges.iter().enumerate() {
+        out.extend(
+            t.step(i, e)
+                .into_iter()
+                .map(|phase| Change { exchange: i, phase }),
+        );
+    }
+    out
+}
+
+/// Follows a session's phase exchange by exchange, for a view that gets them one at a time
+/// (the live view): [`changes`] is this over a whole list.
+#[derive(Clone, Debug)]
+pub struct Tracker {
+    protocol: Protocol,
+    now: Option<&'static str>,
+    /// A phase that begins with the next exchange (a login's success).
+    next: Option<&'static str>,
+}
+
+impl Tracker {
+    pub fn new(protocol: Protocol) -> Tracker {
+        Tracker {
+            protocol,
+            now: None,
+            next: None,
+        }
+    }
+
+    /// The phases that begin with exchange `i` (at most two: a login's success, then
+    /// what the exchange's own command begins, as QUIT right after logging in).
+    pub fn step(&mut self, i: usize, e: &Exchange) -> Vec<&'static str> {
+        let protocol = self.protocol;
         let verb = e.command.as_ref().map(|c| c.verb.as_str());
         let ok = |code: &str| e.status() == Some(code);
+        let mut out = Vec::new();
         let mut push = |p: &'static str, now: &mut Option<&'static str>| {
             if *now != Some(p) {
                 *now = Some(p);
-                out.push(Change {
-                    exchange: i,
-                    phase: p,
-                });
+                out.push(p);
             }
         };
-        // A phase the exchange before opened (a login's success) begins here; then the one
-        // this exchange's own command begins, if any (QUIT right after logging in).
-        if let Some(p) = next.take() {
-            push(p, &mut now);
+        if let Some(p) = self.next.take() {
+            push(p, &mut self.now);
         }
+        let now = self.now;
         let own = match protocol {
             Protocol::Smtp => smtp(i, verb),
             Protocol::Pop3 => match verb {
@@ -72,10 +99,11 @@ pub fn changes(protocol: Protocol, exchanges: &[Exchange]) -> Vec<Change> {
             _ => None,
         };
         if let Some(p) = own {
-            push(p, &mut now);
+            push(p, &mut self.now);
         }
         // What this exchange's outcome opens for the next one.
-        next = match (protocol, verb) {
+        let now = self.now;
+        self.next = match (protocol, verb) {
             (Protocol::Pop3, Some("PASS" | "APOP" | "AUTH")) if ok("+OK") => Some("transaction"),
             (Protocol::Imap, Some("LOGIN" | "AUTHENTICATE")) if ok("OK") => Some("authenticated"),
             (Protocol::Imap, Some("SELECT" | "EXAMINE")) if ok("OK") => Some("selected"),
@@ -86,8 +114,8 @@ pub fn changes(protocol: Protocol, exchanges: &[Exchange]) -> Vec<Change> {
             (Protocol::Imap, Some("CLOSE" | "UNSELECT")) if ok("OK") => Some("authenticated"),
             _ => None,
         };
+        out
     }
-    out
 }
 
 /// An IMAP greeting that says the client is already authenticated (`* PREAUTH`).
