@@ -241,7 +241,7 @@ fn submission_relay_and_retrieval_are_linked_in_order() {
     assert_eq!(p.hops[1].mail_from.as_deref(), Some("carol@example.net"));
 
     // The SVG for the HTML report: one `hop` group per hop, capture text escaped.
-    let svg = flowpic::svg(p);
+    let svg = flowpic::svg(p, mailscope::teach::Lang::En);
     assert_eq!(svg.matches("class=\"hop\"").count(), 3);
     assert!(
         !svg.contains("<script") && svg.contains("&lt;script&gt;"),

@@ -359,12 +359,28 @@ fn what(hit: &Hit<'_>, lang: Lang) -> String {
     }
 }
 
-/// The mail flow, drawn (`mailscope explain flow`).
-pub const FLOW: &str = concat!(
-    "  sender's MUA ──SMTP 587 (submission, AUTH)──▶ MSA ──▶ MTA ──SMTP 25 (relay, MX)──▶ MTA\n",
-    "                                                                                   │\n",
-    "  recipient's MUA ◀──POP3 110/995 or IMAP 143/993── mailbox ◀── MDA ◀──────────────┘",
-);
+/// The mail flow, drawn (`mailscope explain flow`), within 80 columns.
+pub fn flow_picture(lang: Lang) -> String {
+    let (top, bottom) = match lang {
+        Lang::En => (
+            "  sender's MUA ──SMTP 587 (submission)──▶ MSA/MTA ──SMTP 25 (relay, MX)──▶ MTA",
+            "  recipient's MUA ◀──POP3 110/995 · IMAP 143/993── mailbox ◀── MDA ◀",
+        ),
+        Lang::Zh => (
+            "  发件人的 MUA ──SMTP 587（提交）──▶ MSA/MTA ──SMTP 25（中继，MX）──▶ MTA",
+            "  收件人的 MUA ◀──POP3 110/995 · IMAP 143/993── 邮箱 ◀── MDA ◀",
+        ),
+    };
+    let columns = |s: &str| s.chars().map(|c| c.width().unwrap_or(0)).sum::<usize>();
+    // The corner under the last MTA's middle letter.
+    let corner = columns(top) - 2;
+    let pad = corner.saturating_sub(columns(bottom));
+    format!(
+        "{top}\n{}│\n{bottom}{}┘",
+        " ".repeat(corner),
+        "─".repeat(pad)
+    )
+}
 
 /// What `mailscope explain TERM` prints: every entry `term` names, each as a heading and
 /// its text wrapped to `width`; `Err` with the nearest known terms when there is none.
@@ -389,7 +405,7 @@ pub fn lookup(term: &str, lang: Lang, width: usize) -> Result<String, Vec<String
         }
         if hit.kind == Kind::Term && hit.key.eq_ignore_ascii_case("flow") {
             out.push('\n');
-            out.push_str(FLOW);
+            out.push_str(&flow_picture(lang));
             out.push('\n');
         }
     }
@@ -460,6 +476,28 @@ mod tests {
         }
         let zh = lookup("RCPT", Lang::Zh, 80).unwrap();
         assert!(zh.contains("命令") && zh.contains("RCPT TO"), "{zh}");
+    }
+
+    #[test]
+    fn the_flow_picture_fits_80_columns_in_both_languages() {
+        for lang in [Lang::En, Lang::Zh] {
+            let pic = flow_picture(lang);
+            for line in pic.lines() {
+                let w: usize = line.chars().map(|c| c.width().unwrap_or(0)).sum();
+                assert!(w <= 80, "{w}: {line}");
+            }
+            // The corner sits under the line above it.
+            let lines: Vec<&str> = pic.lines().collect();
+            let col = |l: &str, c: char| {
+                let i = l.find(c).unwrap();
+                l[..i]
+                    .chars()
+                    .map(|c| c.width().unwrap_or(0))
+                    .sum::<usize>()
+            };
+            assert_eq!(col(lines[1], '│'), col(lines[2], '┘'), "{pic}");
+        }
+        assert!(flow_picture(Lang::Zh).contains("收件人"));
     }
 
     #[test]

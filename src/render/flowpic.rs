@@ -41,8 +41,8 @@ pub fn nodes(h: &Hop, first: bool) -> (&'static str, &'static str) {
     }
 }
 
-/// `SMTP 587 submission`: what the arrow says.
-pub fn label(h: &Hop) -> String {
+/// `SMTP 587 submission` (`SMTP 587 提交`): what the arrow says.
+pub fn label(h: &Hop, lang: Lang) -> String {
     let proto = match h.protocol {
         Protocol::Smtp => "SMTP",
         Protocol::Pop3 => "POP3",
@@ -50,7 +50,14 @@ pub fn label(h: &Hop) -> String {
         Protocol::Tls => "TLS",
         Protocol::Unknown => "?",
     };
-    format!("{proto} {} {}", h.server.port, h.role.as_str())
+    let role = match (lang, h.role) {
+        (Lang::En, r) => r.as_str(),
+        (Lang::Zh, Role::Submission) => "提交",
+        (Lang::Zh, Role::Relay) => "中继",
+        (Lang::Zh, Role::Retrieval) => "取信",
+        (Lang::Zh, Role::Append) => "追加",
+    };
+    format!("{proto} {} {role}", h.server.port)
 }
 
 /// The ends of a hop with their addresses, in the direction the message travelled.
@@ -71,8 +78,12 @@ fn clock(t: Timestamp) -> String {
 
 /// What is under the arrow: session, time, and the envelope (SMTP), the mailbox (IMAP) or
 /// how it crossed (POP3 TOP, SMTP BDAT); capture strings passed through `esc`.
-fn detail(h: &Hop, esc: impl Fn(&str) -> String) -> String {
-    let mut parts = vec![format!("session {}", h.session), clock(h.time)];
+fn detail(h: &Hop, esc: impl Fn(&str) -> String, lang: Lang) -> String {
+    let (session, mailbox) = match lang {
+        Lang::En => ("session", "mailbox"),
+        Lang::Zh => ("会话", "邮箱"),
+    };
+    let mut parts = vec![format!("{session} {}", h.session), clock(h.time)];
     if let Some(from) = &h.mail_from {
         let to: Vec<String> = h.rcpt_to.iter().map(|r| esc(r)).collect();
         let mut env = format!("{} → {}", esc(from), to.join(", "));
@@ -82,7 +93,7 @@ fn detail(h: &Hop, esc: impl Fn(&str) -> String) -> String {
         parts.push(env);
     }
     if let Some(m) = &h.mailbox {
-        parts.push(format!("mailbox {}", esc(m)));
+        parts.push(format!("{mailbox} {}", esc(m)));
     }
     match h.origin {
         "pop3-top" => parts.push("TOP".into()),
@@ -162,7 +173,7 @@ pub fn write<W: Write>(
             .enumerate()
             .map(|(i, h)| {
                 let (from, to) = ends(h, i == 0);
-                (from, label(h), to)
+                (from, label(h, lang), to)
             })
             .collect();
         // Columns: `  from  ──label──…▶ to`, aligned when they fit.
@@ -181,7 +192,7 @@ pub fn write<W: Write>(
             let arrow = format!("──{label}──▶");
             let line = format!("  {from} {} {to}", st.client(&arrow));
             writeln!(out, "{}", text::cut(&line, width))?;
-            let under = text::cut(&format!("      {}", detail(h, escape)), width);
+            let under = text::cut(&format!("      {}", detail(h, escape, lang)), width);
             writeln!(out, "{}", st.dim(&under))?;
         }
         if let Some(l) = legend(p, lang) {
@@ -223,7 +234,7 @@ const SVG_WIDTH: usize = 760;
 /// with its label above and the session, time and envelope below (`<text class="label">`,
 /// `<text class="detail">`). Drawn in `currentColor`, so it follows the page's light or
 /// dark colours. Capture text is escaped.
-pub fn svg(p: &Path) -> String {
+pub fn svg(p: &Path, lang: Lang) -> String {
     let height = 40 + ROW * p.hops.len() + 8;
     let mut s = String::new();
     let _ = write!(
@@ -274,14 +285,14 @@ pub fn svg(p: &Path) -> String {
             "<text class=\"label\" x=\"{}\" y=\"{}\" text-anchor=\"middle\" stroke=\"none\">{}</text>",
             (x1 + x2) / 2,
             y - 8,
-            xml(&label(h))
+            xml(&label(h, lang))
         );
         let _ = write!(
             s,
             "<text class=\"detail\" x=\"{}\" y=\"{}\" text-anchor=\"middle\" stroke=\"none\" font-size=\"12\">{}</text>",
             (x1 + x2) / 2,
             y + 20,
-            xml(&detail(h, str::to_string))
+            xml(&detail(h, str::to_string, lang))
         );
         let _ = write!(
             s,
@@ -370,7 +381,7 @@ mod tests {
             assert!(!l.chars().any(crate::render::is_unsafe), "{l:?}");
             assert!(l.width() <= 80, "{l:?}");
         }
-        let svg = svg(&paths[0]);
+        let svg = svg(&paths[0], Lang::En);
         assert!(!svg.chars().any(crate::render::is_unsafe));
         assert!(!svg.contains("<script"), "{svg}");
         assert!(svg.contains("&lt;script&gt;"));
@@ -380,7 +391,7 @@ mod tests {
     #[test]
     fn the_svg_has_one_hop_per_hop_and_nodes_on_both_ends() {
         let (paths, _) = link(&h::run(), 100);
-        let svg = svg(&paths[0]);
+        let svg = svg(&paths[0], Lang::En);
         assert!(svg.starts_with("<svg ") && svg.ends_with("</svg>"));
         assert_eq!(svg.matches("class=\"hop\"").count(), paths[0].hops.len());
         assert_eq!(

@@ -179,7 +179,13 @@ impl<W: Write, N: Write> SessionSink for Html<W, N> {
     fn finish(&mut self, summary: &RunSummary) -> io::Result<()> {
         let sections = std::mem::take(&mut self.sections);
         // The mail-flow picture of each message seen in several sessions.
-        let flow: String = self.links.paths().iter().map(flowpic::svg).collect();
+        let lang = self.lang;
+        let flow: String = self
+            .links
+            .paths()
+            .iter()
+            .map(|p| flowpic::svg(p, lang))
+            .collect();
         html::write_page(
             &mut self.out,
             summary,
