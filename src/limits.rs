@@ -101,6 +101,10 @@ pub struct Limits {
     /// end of `--format diagram` (`session::hops`); later ones are counted, not kept, and
     /// the picture says how many.
     pub max_flow_hops: usize,
+    /// Sessions the HTML report shows in full (`--format html` holds the page until the end,
+    /// for its session list comes first); later ones are counted, and the page says how many
+    /// and how to pick others.
+    pub max_report_sessions: usize,
 }
 
 impl Default for Limits {
@@ -139,6 +143,7 @@ impl Default for Limits {
             max_client_hello: 4096,
             max_capture_queue: 8 << 20,
             max_flow_hops: 10_000,
+            max_report_sessions: 2_000,
         }
     }
 }

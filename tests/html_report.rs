@@ -264,3 +264,60 @@ fn the_page_is_in_the_language_asked_for() {
         }
     }
 }
+
+/// The page is held until the end (its session list comes first): past
+/// `Limits::max_report_sessions` sessions are counted, not drawn, and the page says so.
+#[test]
+fn the_report_holds_at_most_its_session_limit() {
+    use mailscope::pipeline::{Filter, InputConfig, SessionsConfig, sessions};
+    use mailscope::render::SessionSink;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let cfg = SessionsConfig {
+        input: InputConfig {
+            inputs: ["smtp-attachment.pcap", "pop3-retr.pcap", "imap-fetch.pcap"]
+                .iter()
+                .map(|f| root.join(f).to_string_lossy().into_owned())
+                .collect(),
+            ports: Default::default(),
+            all_ports: false,
+            limits: Default::default(),
+            count: None,
+            live: None,
+            stop: None,
+        },
+        filter: Filter::default(),
+        show_secrets: false,
+        extract: None,
+        threads: 1,
+    };
+    let mut all = Vec::new();
+    let mut collect = |s| {
+        all.push(s);
+        Ok(())
+    };
+    sessions(&cfg, &mut collect, &mut |_| {}).unwrap();
+    assert_eq!(all.len(), 3);
+    let mut page = Vec::new();
+    let mut sink =
+        mailscope::render::sink::Html::new(&mut page, std::io::sink(), mailscope::teach::Lang::En)
+            .max_sessions(1);
+    for s in all {
+        sink.session(s).unwrap();
+    }
+    sink.finish(&Default::default()).unwrap();
+    drop(sink);
+    let page = String::from_utf8(page).unwrap();
+    assert_eq!(
+        page.matches("<svg class=\"ladder\"")
+            .count()
+            .max(page.matches("class=\"ladder\"").count()),
+        1,
+        "one session drawn"
+    );
+    assert!(
+        page.contains("2 more sessions are not shown"),
+        "the page says how many"
+    );
+    // The mail-flow picture still links all three.
+    assert!(page.contains("class=\"hop\""));
+}

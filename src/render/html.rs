@@ -170,6 +170,25 @@ svg.ladder text.lanehead{font-weight:bold}
 ///
 /// `flow` is the mail-flow picture, pre-rendered SVG (see [`write_flow`]); `None` leaves
 /// the section with a short note.
+/// The note that ends the sessions when there were more than the report shows
+/// (`Limits::max_report_sessions`).
+pub fn write_omitted<W: Write>(
+    out: &mut W,
+    omitted: u64,
+    max: usize,
+    lang: Lang,
+) -> io::Result<()> {
+    let text = match lang {
+        Lang::En => format!(
+            "{omitted} more sessions are not shown: the report holds at most {max}. Pick others with --session, --host or --proto."
+        ),
+        Lang::Zh => format!(
+            "另有 {omitted} 个会话未显示：报告最多容纳 {max} 个。可用 --session、--host 或 --proto 选择其他会话。"
+        ),
+    };
+    writeln!(out, "<p class=\"omitted\">{}</p>", esc(&text))
+}
+
 pub fn write_page<W: Write>(
     out: &mut W,
     summary: &RunSummary,

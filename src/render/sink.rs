@@ -153,9 +153,18 @@ pub struct Html<W, N> {
     sections: Vec<u8>,
     /// Each session's messages by Message-ID, for the mail-flow picture.
     links: crate::session::hops::Links,
+    /// Sessions shown in full, at most (`Limits::max_report_sessions`), and those past it.
+    max_sessions: usize,
+    omitted: u64,
 }
 
 impl<W: Write, N: Write> Html<W, N> {
+    /// Show at most `n` sessions in full (`Limits::max_report_sessions`).
+    pub fn max_sessions(mut self, n: usize) -> Self {
+        self.max_sessions = n;
+        self
+    }
+
     /// Explanations and headings in `lang`.
     pub fn new(out: W, notes: N, lang: Lang) -> Self {
         Html {
@@ -165,19 +174,28 @@ impl<W: Write, N: Write> Html<W, N> {
             rows: Vec::new(),
             sections: Vec::new(),
             links: crate::session::hops::Links::new(crate::limits::Limits::default().max_flow_hops),
+            max_sessions: crate::limits::Limits::default().max_report_sessions,
+            omitted: 0,
         }
     }
 }
 
 impl<W: Write, N: Write> SessionSink for Html<W, N> {
     fn session(&mut self, s: Session) -> io::Result<()> {
-        self.rows.push(html::Row::of(&s));
         self.links.add(&s);
+        if self.rows.len() >= self.max_sessions {
+            self.omitted += 1;
+            return Ok(());
+        }
+        self.rows.push(html::Row::of(&s));
         html::write_session(&mut self.sections, &s, self.lang)
     }
 
     fn finish(&mut self, summary: &RunSummary) -> io::Result<()> {
-        let sections = std::mem::take(&mut self.sections);
+        let mut sections = std::mem::take(&mut self.sections);
+        if self.omitted > 0 {
+            html::write_omitted(&mut sections, self.omitted, self.max_sessions, self.lang)?;
+        }
         // The mail-flow picture of each message seen in several sessions.
         let lang = self.lang;
         let flow: String = self
