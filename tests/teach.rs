@@ -174,3 +174,25 @@ fn several_terms_are_each_looked_up() {
     assert_eq!(code, 1);
     assert!(err.len() < 300, "the term is cut in the message");
 }
+
+#[test]
+fn in_chinese_the_english_notes_give_way_to_the_explanations() {
+    let (_, zh, _) = run(&[
+        &sample("submission-auth-login.pcap"),
+        "--explain",
+        "--lang",
+        "zh",
+    ]);
+    for english in [
+        "# extended hello",
+        "# greeting",
+        "# SASL response",
+        "# envelope recipient",
+    ] {
+        assert!(!zh.contains(english), "{english} in the Chinese transcript");
+    }
+    // The latency stays.
+    assert!(zh.contains(" ms)"));
+    let (_, en, _) = run(&[&sample("submission-auth-login.pcap"), "--explain"]);
+    assert!(en.contains("# extended hello") && en.contains("# SASL response"));
+}

@@ -335,6 +335,10 @@ impl<W: Write> Write for Fit<'_, W> {
 /// A transcript line and its note (`# …`): on one line, or, when a terminal is too narrow
 /// for both, the note on its own line below.
 fn with_note<W: Write>(out: &mut W, st: Style, head: &str, note: &str) -> io::Result<()> {
+    let note = note.trim();
+    if note.is_empty() {
+        return writeln!(out, "{head}");
+    }
     let note = st.dim(&format!("# {note}"));
     match st.width {
         Some(w) if visible_width(head) + 2 + visible_width(&note) > w => {
@@ -754,7 +758,11 @@ pub(super) fn write_exchange<W: Write>(
     if let Some(c) = &e.command {
         // The line as it crossed the wire (case and spacing kept, secrets redacted).
         let line = &c.raw;
-        let note = verb_note(protocol, &c.verb);
+        // Explained in Chinese, the short English note gives way to the explanation below.
+        let note = match st.explain {
+            Some(Lang::Zh) => "",
+            _ => verb_note(protocol, &c.verb),
+        };
         let flags = match (e.pipelined, e.incomplete) {
             (true, true) => " [pipelined, incomplete]",
             (true, false) => " [pipelined]",
@@ -788,7 +796,11 @@ pub(super) fn write_exchange<W: Write>(
             st.client("C:"),
             st.client(&escape(&l.text)),
         );
-        with_note(out, st, &head, "SASL response")?;
+        let note = match st.explain {
+            Some(Lang::Zh) => "",
+            _ => "SASL response",
+        };
+        with_note(out, st, &head, note)?;
         if let Some(text) = st
             .explain
             .and_then(|lang| explain::sasl_response(&l.text, lang))
@@ -813,12 +825,14 @@ pub(super) fn write_exchange<W: Write>(
             let note = if k + 1 == shown {
                 let mut note = if let Some(summary) = &r.summary {
                     escape(summary)
+                } else if st.explain == Some(Lang::Zh) {
+                    String::new()
                 } else if protocol == Protocol::Imap {
                     imap_reply_note(&r.code, &r.lines[0])
                 } else {
                     reply_note(protocol, &r.code).to_string()
                 };
-                if e.command.is_none() && n == 0 {
+                if e.command.is_none() && n == 0 && st.explain != Some(Lang::Zh) {
                     note = format!("greeting: {note}");
                 }
                 let untagged = protocol == Protocol::Imap && r.code == "*";
