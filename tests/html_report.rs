@@ -321,3 +321,23 @@ fn the_report_holds_at_most_its_session_limit() {
     // The mail-flow picture still links all three.
     assert!(page.contains("class=\"hop\""));
 }
+
+/// In Chinese the report's short English notes give way to the explanations, as in the text
+/// transcript.
+#[test]
+fn a_chinese_report_has_no_english_notes() {
+    let sample =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/smtp-attachment.pcap");
+    let page = |lang: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailscope"))
+            .arg(&sample)
+            .args(["--format", "html", "--lang", lang])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert!(page("en").contains("extended hello"));
+    let zh = page("zh");
+    assert!(!zh.contains("extended hello") && !zh.contains("envelope recipient"));
+    assert!(zh.contains("RCPT TO"));
+}

@@ -56,7 +56,12 @@ pub fn reply(protocol: Protocol, r: &Reply, lang: Lang) -> Option<String> {
             if let Some(code) = &r.enhanced {
                 let word = code.split_whitespace().next().unwrap_or("");
                 if let Some(e) = k.response_code(protocol, word) {
-                    parts.push(format!("[{word}] {}", paragraph(e, lang)));
+                    // Most entries begin with the code itself (`[UNSEEN 12]: …`).
+                    let text = paragraph(e, lang);
+                    match text.starts_with('[') {
+                        true => parts.push(text),
+                        false => parts.push(format!("[{word}] {text}")),
+                    }
                 }
             }
         }

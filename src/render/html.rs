@@ -574,7 +574,11 @@ fn write_exchange<W: Write>(
 ) -> io::Result<()> {
     let protocol = s.protocol;
     if let Some(c) = &e.command {
-        let mut note = text::verb_note(protocol, &c.verb).to_string();
+        // In Chinese, the short English note gives way to the explanation below it.
+        let mut note = match lang {
+            Lang::En => text::verb_note(protocol, &c.verb).to_string(),
+            Lang::Zh => String::new(),
+        };
         if e.pipelined {
             note.push_str(tr(lang, " [pipelined]", " [流水线]"));
         }
@@ -620,7 +624,7 @@ fn write_exchange<W: Write>(
         };
         let mut note = match &r.summary {
             Some(summary) => summary.clone(),
-            None if protocol == Protocol::Imap => String::new(),
+            None if protocol == Protocol::Imap || lang == Lang::Zh => String::new(),
             None => text::reply_note(protocol, &r.code).to_string(),
         };
         if greeting && n == 0 {
