@@ -312,25 +312,12 @@ fn fit(s: &str, max: usize) -> (String, usize) {
 /// The header line, cut to the width.
 fn header(s: &Session) -> String {
     format!(
-        "── session {} · {} · {} UTC · {:.3} s · {}{}{}{}",
+        "── session {} · {} · {} UTC · {:.3} s · {}",
         s.id,
         s.protocol.as_str().to_ascii_uppercase(),
         s.start.to_human(),
         s.duration,
-        s.state,
-        if s.handshake {
-            ""
-        } else {
-            " (picked up mid-stream)"
-        },
-        s.tunnel
-            .as_ref()
-            .map(|t| format!(" · via {} proxy to {}", t.label, escape(&t.target)))
-            .unwrap_or_default(),
-        s.file
-            .as_ref()
-            .map(|f| format!(" · {}", escape(f)))
-            .unwrap_or_default(),
+        text::header_tail(s),
     )
 }
 

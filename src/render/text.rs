@@ -456,17 +456,11 @@ pub fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Resul
     }
 }
 
-fn write_block<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()> {
-    let times = Times::new(s.start, st);
-    let start = s.start.to_human();
-    let header = format!(
-        "── session {} · {} · {} → {} · {} UTC · {:.3} s · {}{}{}{}",
-        s.id,
-        s.protocol.as_str().to_ascii_uppercase(),
-        s.client,
-        s.server,
-        start,
-        s.duration,
+/// The end of a session's header line: its state, whether it was picked up mid-stream, the
+/// proxy tunnel it ran in, its capture file (escaped).
+pub(super) fn header_tail(s: &Session) -> String {
+    format!(
+        "{}{}{}{}",
         s.state,
         if s.handshake {
             ""
@@ -481,6 +475,21 @@ fn write_block<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()> 
             .as_ref()
             .map(|f| format!(" · {}", escape(f)))
             .unwrap_or_default(),
+    )
+}
+
+fn write_block<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()> {
+    let times = Times::new(s.start, st);
+    let start = s.start.to_human();
+    let header = format!(
+        "── session {} · {} · {} → {} · {} UTC · {:.3} s · {}",
+        s.id,
+        s.protocol.as_str().to_ascii_uppercase(),
+        s.client,
+        s.server,
+        start,
+        s.duration,
+        header_tail(s),
     );
     writeln!(out, "{}", st.bold(&header))?;
     match s.one_sided {
