@@ -17,6 +17,7 @@
 //! escaped: [`escape`] for the terminal, XML escaping on top of it for SVG.
 
 use super::escape;
+use super::html::esc;
 use super::text::{self, Style};
 use crate::session::hops::{Hop, Path, Role};
 use crate::teach::{Lang, kb};
@@ -207,23 +208,6 @@ pub fn write<W: Write>(
     Ok(())
 }
 
-/// A capture string for SVG text: control characters escaped as for a terminal, then the
-/// XML specials.
-fn xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in escape(s).chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// Row height and width of the SVG picture, in its own units.
 const ROW: usize = 64;
 const SVG_WIDTH: usize = 760;
@@ -251,7 +235,7 @@ pub fn svg(p: &Path, lang: Lang) -> String {
     let _ = write!(
         s,
         "<text class=\"title\" x=\"8\" y=\"22\" stroke=\"none\" font-weight=\"bold\">{}</text>",
-        xml(&title)
+        esc(&title)
     );
     let (x1, x2) = (250, 500);
     for (i, h) in p.hops.iter().enumerate() {
@@ -268,7 +252,7 @@ pub fn svg(p: &Path, lang: Lang) -> String {
             "<text class=\"node\" x=\"{}\" y=\"{}\" text-anchor=\"end\" stroke=\"none\">{}</text>",
             x1 - 8,
             y + 5,
-            xml(&from)
+            esc(&from)
         );
         let _ = write!(
             s,
@@ -285,21 +269,21 @@ pub fn svg(p: &Path, lang: Lang) -> String {
             "<text class=\"label\" x=\"{}\" y=\"{}\" text-anchor=\"middle\" stroke=\"none\">{}</text>",
             (x1 + x2) / 2,
             y - 8,
-            xml(&label(h, lang))
+            esc(&label(h, lang))
         );
         let _ = write!(
             s,
             "<text class=\"detail\" x=\"{}\" y=\"{}\" text-anchor=\"middle\" stroke=\"none\" font-size=\"12\">{}</text>",
             (x1 + x2) / 2,
             y + 20,
-            xml(&detail(h, str::to_string, lang))
+            esc(&detail(h, str::to_string, lang))
         );
         let _ = write!(
             s,
             "<text class=\"node\" x=\"{}\" y=\"{}\" stroke=\"none\">{}</text></g>",
             x2 + 8,
             y + 5,
-            xml(&to)
+            esc(&to)
         );
     }
     s.push_str("</svg>");
