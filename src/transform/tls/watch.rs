@@ -2,7 +2,7 @@
 //! (SNI) and the version the client offers. One reader for implicit TLS (465/993/995) and
 //! STARTTLS alike, with one buffer bound (`Limits::max_client_hello`).
 
-use super::{Failure, Transform};
+use crate::transform::{Failure, Transform};
 
 /// What the ClientHello told.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
