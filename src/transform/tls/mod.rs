@@ -3,6 +3,7 @@
 //!
 //! - [`watch`]: TLS without keys, the one ClientHello reader (SNI and offered version).
 
+pub mod cert;
 pub mod hello;
 mod watch;
 
