@@ -3,7 +3,9 @@
 //!
 //! - [`watch`]: TLS without keys, the one ClientHello reader (SNI and offered version).
 
+pub mod cert;
 pub mod crypto;
+pub mod hello;
 mod watch;
 
 pub use watch::{Hello, TlsWatch, client_hello, starts_tls_record};
