@@ -272,6 +272,12 @@ pub struct SessionArgs {
     /// Write every message as .eml and every attachment as a file into DIR, with index.json.
     #[arg(long, value_name = "DIR")]
     pub extract: Option<PathBuf>,
+    /// Decrypt TLS sessions (STARTTLS and implicit TLS) with the secrets in FILE, an NSS key
+    /// log as written by clients run with SSLKEYLOGFILE=FILE (OpenSSL, Python, curl, NSS,
+    /// Go). A live capture reads it again as it grows. Keys embedded in a pcapng are used
+    /// without it.
+    #[arg(long, value_name = "FILE")]
+    pub tls_keylog: Option<PathBuf>,
     /// Threads to use: one reads and dissects, the others decode messages (MIME, hashes).
     /// Default: the number of CPUs available to the process (at most 8). Output is the same
     /// for any number.
@@ -624,6 +630,7 @@ impl SessionArgs {
             input,
             filter,
             show_secrets: self.show_secrets,
+            tls_keylog: self.tls_keylog.clone(),
             extract: self.extract.clone(),
             threads: match self.threads {
                 Some(0) => return Err("--threads must be at least 1".into()),

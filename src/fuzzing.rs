@@ -146,6 +146,7 @@ fn run_sessions(data: &[u8]) -> usize {
         },
         filter: Filter::default(),
         show_secrets: true,
+        tls_keylog: None,
         extract: None,
         threads: 1,
     };

@@ -89,9 +89,6 @@ pub struct Limits {
     /// finishes. The default holds a few MB of typical sessions (more with `--extract`,
     /// which keeps message bytes).
     pub max_reorder: usize,
-    /// Bytes of a TLS client's first flight kept to find the ClientHello's server name and
-    /// version in (implicit TLS and STARTTLS alike); past it they are not looked for.
-    pub max_client_hello: usize,
     /// Bytes of captured packets waiting between a live capture's thread and the pipeline
     /// (each packet's data plus a fixed overhead). Past it, packets are dropped and counted
     /// (`packets_dropped_by_mailscope` in the capture stats), so a pipeline that falls behind
@@ -105,6 +102,14 @@ pub struct Limits {
     /// for its session list comes first); later ones are counted, and the page says how many
     /// and how to pick others.
     pub max_report_sessions: usize,
+    /// Bytes of one TLS handshake message read (a certificate chain is the longest); a
+    /// longer one is skipped and reported, the connection read on.
+    pub max_tls_handshake: usize,
+    /// Certificates listed per TLS certificate chain.
+    pub max_tls_certificates: usize,
+    /// Connections whose secrets a key log (`--tls-keylog`, or a pcapng's Decryption
+    /// Secrets Block) may hold; lines for more are skipped with a warning.
+    pub max_keylog_entries: usize,
 }
 
 impl Default for Limits {
@@ -140,10 +145,12 @@ impl Default for Limits {
             acked_hole_timeout: Duration::from_secs(1),
             max_imap_depth: 32,
             max_reorder: 1_000,
-            max_client_hello: 4096,
             max_capture_queue: 8 << 20,
             max_flow_hops: 10_000,
             max_report_sessions: 2_000,
+            max_tls_handshake: 256 << 10,
+            max_tls_certificates: 16,
+            max_keylog_entries: 1_000_000,
         }
     }
 }

@@ -24,6 +24,7 @@ fn run(file: &Path, limits: Limits, all_ports: bool) -> Vec<Value> {
         },
         filter: Filter::default(),
         show_secrets: false,
+        tls_keylog: None,
         extract: None,
         threads: 2,
     };

@@ -47,6 +47,7 @@ fn config(file: &Path, show_secrets: bool) -> SessionsConfig {
         },
         filter: Filter::default(),
         show_secrets,
+        tls_keylog: None,
         extract: None,
         threads: 1,
     }

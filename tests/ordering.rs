@@ -98,6 +98,7 @@ fn config(input: &str, limits: Limits, threads: usize) -> SessionsConfig {
         },
         filter: Filter::default(),
         show_secrets: false,
+        tls_keylog: None,
         extract: None,
         threads,
     }

@@ -457,6 +457,7 @@ fn output_is_the_same_for_any_number_of_threads() {
             },
             filter: Filter::default(),
             show_secrets: false,
+            tls_keylog: None,
             extract: None,
             threads,
         };

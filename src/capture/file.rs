@@ -48,6 +48,9 @@ pub struct FileReader {
     /// Frames the file holds that this reader could not turn into a `Frame` (an EPB naming
     /// an interface that was never described, for example).
     pub skipped_blocks: u64,
+    /// TLS key log text from pcapng Decryption Secrets Blocks, not yet taken (bounded by
+    /// `MAX_SECRETS`; blocks past it are skipped and counted).
+    secrets: Vec<u8>,
     /// Frames on a link type [`LinkType`] names (the packet layer can decode them).
     decodable: u64,
     /// The first packet record that could not be decoded at the link level: its number,
@@ -129,6 +132,10 @@ impl<R: Read> Read for FullReads<R> {
     }
 }
 
+/// Bytes of embedded TLS secrets held until the pipeline takes them (a DSB line is ~200
+/// bytes: tens of thousands of sessions).
+const MAX_SECRETS: usize = 16 << 20;
+
 enum Step {
     Skip(usize),
     /// A packet block this reader cannot place (unknown interface).
@@ -194,6 +201,7 @@ impl FileReader {
             interfaces: Vec::new(),
             big_endian: false,
             skipped_blocks: 0,
+            secrets: Vec::new(),
             decodable: 0,
             first_unreadable: None,
             read,
@@ -246,6 +254,20 @@ impl FileReader {
         loop {
             let base = self.inner.data().as_ptr() as usize;
             let step = match self.inner.next() {
+                Ok((consumed, PcapBlockOwned::NG(Block::DecryptionSecrets(dsb)))) => {
+                    // TLS secrets embedded in the capture (`editcap --inject-secrets`).
+                    if dsb.secrets_type == pcap_parser::pcapng::SecretsType::TlsKeyLog {
+                        let data = dsb.data.get(..dsb.secrets_len as usize).unwrap_or(dsb.data);
+                        if self.secrets.len() + data.len() <= MAX_SECRETS {
+                            self.secrets.extend_from_slice(data);
+                            // A block ends its last line.
+                            self.secrets.push(b'\n');
+                        } else {
+                            self.skipped_blocks += 1;
+                        }
+                    }
+                    Step::Skip(consumed)
+                }
                 Ok((consumed, block)) => classify(
                     consumed,
                     block,
@@ -376,6 +398,10 @@ impl FrameSource for FileReader {
 
     fn skipped_blocks(&self) -> u64 {
         self.skipped_blocks
+    }
+
+    fn take_secrets(&mut self) -> Option<Vec<u8>> {
+        (!self.secrets.is_empty()).then(|| std::mem::take(&mut self.secrets))
     }
 
     fn progress(&self) -> Progress {

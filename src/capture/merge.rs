@@ -99,6 +99,16 @@ impl<S: FrameSource> FrameSource for Merge<S> {
         self.sources.iter().map(FrameSource::skipped_blocks).sum()
     }
 
+    fn take_secrets(&mut self) -> Option<Vec<u8>> {
+        let mut all: Option<Vec<u8>> = None;
+        for s in &mut self.sources {
+            if let Some(text) = s.take_secrets() {
+                all.get_or_insert_with(Vec::new).extend_from_slice(&text);
+            }
+        }
+        all
+    }
+
     fn progress(&self) -> Progress {
         let mut p = Progress {
             read: 0,

@@ -118,6 +118,11 @@ pub trait FrameSource {
     fn frames(&self) -> u64;
     /// Packet records the source could not turn into a frame (counted, not fatal).
     fn skipped_blocks(&self) -> u64;
+    /// TLS key log text found in the input since the last call (pcapng Decryption Secrets
+    /// Blocks).
+    fn take_secrets(&mut self) -> Option<Vec<u8>> {
+        None
+    }
     /// How far reading has come, for a progress display.
     fn progress(&self) -> Progress;
 }

@@ -47,6 +47,8 @@ pub struct SessionsConfig {
     pub extract: Option<PathBuf>,
     /// Threads in all: the reading thread plus `threads - 1` MIME decoding workers.
     pub threads: usize,
+    /// An NSS key log (`SSLKEYLOGFILE`) to decrypt TLS sessions with.
+    pub tls_keylog: Option<PathBuf>,
 }
 
 /// Why a run could not start, or stopped.

@@ -102,6 +102,8 @@ pub(super) trait Inputs: Handler {
     /// Nothing arrived for a moment (a live capture, a pipe): finish what can be finished
     /// (messages decoded meanwhile, sessions waiting for them).
     fn idle(&mut self) {}
+    /// TLS secrets found in the input (a pcapng Decryption Secrets Block).
+    fn secrets(&mut self, _text: &[u8]) {}
 }
 
 /// What a run of [`drive`] found.
@@ -180,6 +182,11 @@ pub(super) fn drive<H: Inputs>(
         if cfg.stopped() && !as_it_comes {
             error = Some(RunError::Interrupted(source.frames()));
             break;
+        }
+        // TLS secrets embedded in the capture: read on the way to the frames before this
+        // one, they are in place before the first encrypted record that needs them.
+        if let Some(text) = source.take_secrets() {
+            handler.secrets(&text);
         }
         let frame = match source.pull() {
             Ok(Pulled::Frame(frame)) => frame,

@@ -14,6 +14,7 @@
 mod config;
 mod drive;
 mod flows;
+mod keys;
 mod ordering;
 mod pool;
 mod sessions;

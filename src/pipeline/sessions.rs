@@ -72,6 +72,10 @@ struct SessionState {
     piece: Vec<u8>,
     /// A port mapped to implicit TLS carried plaintext: dissected by content, said once.
     tls_port_plain: bool,
+    /// TLS plaintext has reached the dissector (it was told: `Dissector::inside_tls`).
+    tls_plain: bool,
+    /// What the connection's TLS reported, for a session without a dissector.
+    tls_anomalies: Vec<proto::event::Anomaly>,
 }
 
 /// A mail session on its way out: it gets its number (mail sessions count from 1 in order
@@ -126,6 +130,8 @@ struct SessionsHandler<'a, 'b> {
     /// address and server: count and first time (at most `max_connections` pairs).
     refused: HashMap<(IpAddr, Endpoint), (u64, Timestamp)>,
     refused_total: u64,
+    /// The run's TLS secrets.
+    keys: super::keys::KeyStore,
 }
 
 /// What a live view hears of open sessions.
@@ -400,9 +406,8 @@ impl SessionsHandler<'_, '_> {
         if r.tls || r.protocol == Protocol::Tls {
             state.dissect = Dissect::Tls(r.protocol);
             self.recognised(state, r.protocol);
-            let cap = self.cfg.input.limits.max_client_hello;
-            for (side, bytes, _) in buffered {
-                state.streams.watch_hello(side, &bytes, cap);
+            for (side, bytes, mark) in buffered {
+                self.tls_data(state, side, &bytes, mark);
             }
             return;
         }
@@ -493,7 +498,7 @@ impl SessionsHandler<'_, '_> {
             self.upgrade(state, requests, side, Some(data), mark);
             return;
         }
-        if state.streams.plaintext_after_tls(side, data)
+        if state.streams.plaintext_after_tls(data)
             && let Dissect::Mail(d, _) = &mut state.dissect
         {
             d.resume_text();
@@ -516,13 +521,22 @@ impl SessionsHandler<'_, '_> {
         let mut rest = data;
         let mut piece = std::mem::take(&mut state.piece);
         loop {
-            match state.streams.step(side, &mut rest, &mut piece) {
+            let step = state
+                .streams
+                .step(side, &mut rest, &mut piece, &mut self.keys);
+            self.tls_notes(state, mark);
+            match step {
                 Step::Out(more) => {
                     if !piece.is_empty()
                         && let Dissect::Mail(d, _) = &mut state.dissect
                     {
+                        if !state.tls_plain && state.streams.through_tls(side) {
+                            state.tls_plain = true;
+                            d.inside_tls();
+                        }
                         d.on_data(side, &piece, mark);
-                        // Upgrades inside transformed bytes wait for stacking (TLS work).
+                        // Upgrades inside transformed bytes wait for stacking (COMPRESS
+                        // inside TLS).
                         self.fold(state);
                     }
                     if !more {
@@ -539,6 +553,56 @@ impl SessionsHandler<'_, '_> {
         state.piece = piece;
     }
 
+    /// What the connection's TLS reported (alerts, missing keys, records that did not
+    /// decrypt, holes), as anomalies of the session, in order.
+    fn tls_notes(&mut self, state: &mut SessionState, mark: Mark) {
+        let notes = state.streams.take_tls_notes();
+        if notes.is_empty() {
+            return;
+        }
+        let anomalies: Vec<_> = notes
+            .into_iter()
+            .filter_map(|n| tls_anomaly(n, mark, &self.cfg.input.limits))
+            .collect();
+        match &mut state.dissect {
+            Dissect::Mail(d, _) => {
+                for a in anomalies {
+                    d.note(a);
+                }
+                self.fold(state);
+            }
+            _ => state.tls_anomalies.extend(anomalies),
+        }
+    }
+
+    /// Bytes of a connection that is TLS from its first byte. On a mail port the protocol's
+    /// dissector takes the plaintext (when the keys are known); elsewhere the TLS is read
+    /// for what it says in clear.
+    fn tls_data(&mut self, state: &mut SessionState, side: Side, data: &[u8], mark: Mark) {
+        let Dissect::Tls(protocol) = state.dissect else {
+            return;
+        };
+        if protocol != Protocol::Tls
+            && let Some(mut d) = self.dissector(protocol, state.midstream)
+        {
+            if self.live.is_some() {
+                d.record_all();
+            }
+            self.recognised(state, protocol);
+            d.implicit_tls(Mark {
+                ts: state.start,
+                frame: mark.frame,
+            });
+            state.dissect = Dissect::Mail(d, protocol);
+            let requests = self.fold(state);
+            self.upgrade(state, requests, side, None, mark);
+            return self.hand_over(state, side, data, mark);
+        }
+        let limits = &self.cfg.input.limits;
+        state.streams.read_tls(side, data, &mut self.keys, limits);
+        self.tls_notes(state, mark);
+    }
+
     /// Puts in place the transforms asked for. `chunk`: the bytes of `side` just handed
     /// over untransformed, whose part past the offset is handed over again through it.
     fn upgrade(
@@ -549,10 +613,12 @@ impl SessionsHandler<'_, '_> {
         chunk: Option<&[u8]>,
         mark: Mark,
     ) {
-        let cap = self.cfg.input.limits.max_client_hello;
         for req in requests {
             let len = chunk.map_or(0, <[u8]>::len);
-            let tail = state.streams.install(&req, side, chunk.is_some(), len, cap);
+            let limits = &self.cfg.input.limits;
+            let tail = state
+                .streams
+                .install(&req, side, chunk.is_some(), len, limits);
             if !req.client_held.is_empty() {
                 self.hand_over(state, Side::Client, &req.client_held, mark);
             }
@@ -575,7 +641,20 @@ impl SessionsHandler<'_, '_> {
             Side::Client => "client",
             Side::Server => "server",
         };
+        let tls = state.streams.through_tls(side);
         let a = match f {
+            crate::transform::Failure::Corrupt(why) if tls => proto::event::Anomaly::new(
+                proto::vocab::common::Anomaly::TlsMalformed,
+                mark,
+                format!("{who} TLS: {why}; the rest of the {who}'s bytes is not read"),
+            ),
+            crate::transform::Failure::Gap(len) if tls => proto::event::Anomaly::new(
+                proto::vocab::common::Anomaly::TlsGap,
+                mark,
+                format!(
+                    "{len} {who} bytes missing in the TLS handshake: the records after it cannot be followed; the rest of the {who}'s bytes is not read"
+                ),
+            ),
             crate::transform::Failure::Corrupt(why) => proto::event::Anomaly::new(
                 proto::vocab::imap::Anomaly::DecompressionFailed,
                 mark,
@@ -634,8 +713,7 @@ impl SessionsHandler<'_, '_> {
                     self.decide(state, false);
                     return;
                 }
-                let cap = self.cfg.input.limits.max_client_hello;
-                state.streams.watch_hello(side, data, cap);
+                self.tls_data(state, side, data, mark);
             }
             Dissect::Ignored => {}
         }
@@ -716,6 +794,8 @@ impl Handler for SessionsHandler<'_, '_> {
             streams: Streams::default(),
             piece: Vec::new(),
             tls_port_plain: false,
+            tls_plain: false,
+            tls_anomalies: Vec::new(),
         };
         self.open.insert(info.id, state);
         info.id
@@ -765,7 +845,11 @@ impl Handler for SessionsHandler<'_, '_> {
                     self.upgrade(&mut state, requests, side, None, mark);
                 }
             }
-            Ok(None) => {}
+            Ok(None) => {
+                if matches!(state.dissect, Dissect::Tls(_)) {
+                    state.streams.tls_gap(side, gap.len);
+                }
+            }
             Err(f) => self.transform_failed(&mut state, side, f, mark),
         }
         self.note_held(&mut state);
@@ -795,8 +879,8 @@ impl Handler for SessionsHandler<'_, '_> {
         };
         if let Dissect::Mail(d, _) = &mut state.dissect {
             // What the pipeline read of the TLS the session switched to.
-            if let Some(hello) = state.streams.hello() {
-                d.tls_hello(hello.sni.clone(), hello.version.clone());
+            if let Some(tls) = state.streams.tls() {
+                d.tls_info(tls.info());
             }
             // The last events: messages cut short, exchanges left waiting, the end.
             d.end(end);
@@ -840,10 +924,10 @@ impl Handler for SessionsHandler<'_, '_> {
             }
             Dissect::Tls(protocol) => {
                 let mut s = session::mail::tls_session(summary, protocol);
-                if let (Some(tls), Some(hello)) = (s.tls.as_mut(), state.streams.hello()) {
-                    tls.sni = hello.sni.clone();
-                    tls.version = hello.version.clone();
+                if let (Some(tls), Some(conn)) = (s.tls.as_mut(), state.streams.tls()) {
+                    tls.learn(conn.info());
                 }
+                s.anomalies.append(&mut state.tls_anomalies);
                 s
             }
             Dissect::Sniffing(_) | Dissect::Tunnel(_) | Dissect::Ignored => {
@@ -912,6 +996,10 @@ impl Inputs for SessionsHandler<'_, '_> {
 
     fn idle(&mut self) {
         self.collect();
+    }
+
+    fn secrets(&mut self, text: &[u8]) {
+        self.keys.add_embedded(text);
     }
 }
 
@@ -984,6 +1072,11 @@ fn sessions_in<'s>(
         true => 0,
         false => cfg.input.limits.max_reorder,
     };
+    let keys = super::keys::KeyStore::open(
+        cfg.tls_keylog.as_ref(),
+        source.is_live(),
+        cfg.input.limits.max_keylog_entries,
+    )?;
     let mut handler = SessionsHandler {
         cfg,
         bounds: proto::Bounds::from(&cfg.input.limits),
@@ -1006,6 +1099,7 @@ fn sessions_in<'s>(
         hosts_matched: 0,
         refused: HashMap::new(),
         refused_total: 0,
+        keys,
     };
     let Driven {
         mut summary,
@@ -1173,4 +1267,59 @@ fn fill(info: &mut MessageInfo, done: Done, keep_raw: bool) {
     if keep_raw {
         info.transfer.bytes = done.bytes;
     }
+}
+
+/// A note of a connection's TLS as the session's anomaly (`None`: nothing to report, as
+/// the normal close_notify).
+fn tls_anomaly(
+    note: crate::transform::tls::conn::Note,
+    mark: Mark,
+    limits: &crate::limits::Limits,
+) -> Option<proto::event::Anomaly> {
+    use crate::transform::tls::conn::Note;
+    use proto::vocab::common::Anomaly as A;
+    let who = |client: bool| if client { "client" } else { "server" };
+    Some(match note {
+        Note::Alert { code: 0, .. } => return None,
+        Note::Alert {
+            client,
+            fatal,
+            description,
+            code,
+        } => proto::event::Anomaly::new(
+            A::TlsAlert,
+            mark,
+            format!(
+                "the {} sent a {} alert: {description} ({code})",
+                who(client),
+                if fatal { "fatal" } else { "warning" }
+            ),
+        ),
+        Note::DecryptFailed { client, why } => proto::event::Anomaly::new(
+            A::TlsDecryptFailed,
+            mark,
+            format!(
+                "{} {why}; the rest of the {}'s bytes is not read",
+                who(client),
+                who(client)
+            ),
+        ),
+        Note::NoKey { why } => proto::event::Anomaly::new(A::TlsNoKey, mark, why),
+        Note::Resynced { client, skipped } => proto::event::Anomaly::new(
+            A::TlsGap,
+            mark,
+            format!(
+                "{} bytes missing inside TLS: reading went on from the next record that decrypts ({skipped} bytes passed over)",
+                who(client)
+            ),
+        ),
+        Note::HandshakeTooLong { client, len } => proto::transcript::limit_reached(
+            mark,
+            format!(
+                "max-tls-handshake: a {len}-byte TLS handshake message from the {} was skipped (the bound is {})",
+                who(client),
+                limits.max_tls_handshake
+            ),
+        ),
+    })
 }

@@ -3,16 +3,21 @@
 //! dissector asks for it (`Event::Upgrade`), how many bytes the dissector was handed, and
 //! how many were not read because a transform gave up.
 //!
-//! One transform per direction for now (TLS read without keys, or DEFLATE); TLS
-//! decryption with COMPRESS inside it will stack a second one behind the first.
+//! One transform per direction for now (TLS, with or without keys, or DEFLATE); COMPRESS
+//! inside TLS will stack a second one behind the first. TLS is one state machine for both
+//! directions (the hellos of one side give the keys of the other): the slot holds it, and
+//! each direction's stage reads through it.
 
+use crate::limits::Limits;
 use crate::proto::event::{Side, Upgrade};
-use crate::transform::{Failure, Hello, Inflate, TlsWatch, Transform, starts_tls_record};
+use crate::transform::tls::conn::{self, Conn, KeySource};
+use crate::transform::{Failure, Inflate, Transform, starts_tls_record};
 
 /// One direction's transform.
 pub(super) enum Stage {
     Inflate(Inflate),
-    Tls(TlsWatch),
+    /// Through the connection's TLS (`Streams::tls`).
+    Tls,
     /// Given up (a gap or data it could not decode): the rest is counted, not read.
     Broken,
 }
@@ -46,8 +51,16 @@ pub(super) struct Streams {
     fed: [u64; 2],
     /// Bytes not read because the direction's transform gave up.
     unread: [u64; 2],
-    /// The ClientHello read on implicit TLS (no dissector).
-    hello: Option<TlsWatch>,
+    /// The connection's TLS, once it started (STARTTLS accepted, or implicit TLS).
+    tls: Option<Box<Conn>>,
+}
+
+/// The bounds of a connection's TLS.
+pub(super) fn tls_bounds(limits: &Limits) -> conn::Bounds {
+    conn::Bounds {
+        max_handshake: limits.max_tls_handshake,
+        max_certificates: limits.max_tls_certificates,
+    }
 }
 
 impl Streams {
@@ -62,13 +75,19 @@ impl Streams {
     }
 
     /// One step of `input` through `side`'s transform: at most one piece into `out`.
-    pub fn step(&mut self, side: Side, input: &mut &[u8], out: &mut Vec<u8>) -> Step {
+    pub fn step(
+        &mut self,
+        side: Side,
+        input: &mut &[u8],
+        out: &mut Vec<u8>,
+        keys: &mut dyn KeySource,
+    ) -> Step {
         let s = side as usize;
         out.clear();
-        let result = match &mut self.stages[s] {
-            Some(Stage::Inflate(t)) => t.next(input, out),
-            Some(Stage::Tls(t)) => t.next(input, out),
-            Some(Stage::Broken) | None => {
+        let result = match (&mut self.stages[s], &mut self.tls) {
+            (Some(Stage::Inflate(t)), _) => t.next(input, out),
+            (Some(Stage::Tls), Some(tls)) => tls.next(side == Side::Client, input, out, keys),
+            (Some(Stage::Tls | Stage::Broken) | None, _) => {
                 self.unread[s] += input.len() as u64;
                 *input = &[];
                 return Step::Unread;
@@ -92,12 +111,12 @@ impl Streams {
     /// bytes), or swallowed by a transform that carries on, or the failure that stops it.
     pub fn gap(&mut self, side: Side, len: u64) -> Result<Option<u64>, Failure> {
         let s = side as usize;
-        let result = match &mut self.stages[s] {
-            None => Ok(Some(len)),
-            Some(Stage::Inflate(t)) => t.gap(len),
-            Some(Stage::Tls(t)) => t.gap(len),
+        let result = match (&mut self.stages[s], &mut self.tls) {
+            (None, _) => Ok(Some(len)),
+            (Some(Stage::Inflate(t)), _) => t.gap(len),
+            (Some(Stage::Tls), Some(tls)) => tls.gap(side == Side::Client, len),
             // Missing bytes are the session's gap bytes, not unread ones.
-            Some(Stage::Broken) => return Ok(None),
+            (Some(Stage::Tls | Stage::Broken), _) => return Ok(None),
         };
         match result {
             Ok(out) => {
@@ -121,7 +140,7 @@ impl Streams {
         side: Side,
         raw: bool,
         chunk: usize,
-        hello_cap: usize,
+        limits: &Limits,
     ) -> Option<usize> {
         let mut tail = None;
         for s in 0..2 {
@@ -130,8 +149,11 @@ impl Streams {
             }
             self.stages[s] = Some(match req.kind {
                 Upgrade::Deflate => Stage::Inflate(Inflate::default()),
-                // The client's side carries the ClientHello.
-                Upgrade::Tls => Stage::Tls(TlsWatch::new(if s == 0 { hello_cap } else { 0 })),
+                Upgrade::Tls => {
+                    self.tls
+                        .get_or_insert_with(|| Box::new(Conn::new(tls_bounds(limits))));
+                    Stage::Tls
+                }
             });
             if s == side as usize && raw {
                 // The dissector counted the bytes past the offset but did not read them.
@@ -143,40 +165,67 @@ impl Streams {
         tail.filter(|&t| t < chunk)
     }
 
-    /// After an accepted STARTTLS: if these first bytes of `side` are not TLS, the TLS watch
+    /// After an accepted STARTTLS: if these first bytes (of either side) are not TLS, the TLS watch
     /// on both directions is taken away (they are read as text from here on) and true is
     /// returned. Decided on the first bytes after the upgrade, of either side.
-    pub fn plaintext_after_tls(&mut self, side: Side, data: &[u8]) -> bool {
-        let undecided = |s: &Option<Stage>| matches!(s, Some(Stage::Tls(w)) if w.seen() == 0);
-        if data.is_empty()
-            || !undecided(&self.stages[side as usize])
-            || !matches!(
-                (&self.stages[0], &self.stages[1]),
-                (Some(Stage::Tls(_)), Some(Stage::Tls(_)))
-            )
-            || starts_tls_record(data)
-        {
+    pub fn plaintext_after_tls(&mut self, data: &[u8]) -> bool {
+        let undecided = matches!(
+            (&self.stages[0], &self.stages[1], &self.tls),
+            (Some(Stage::Tls), Some(Stage::Tls), Some(t))
+                if t.seen(true) == 0 && t.seen(false) == 0
+        );
+        if data.is_empty() || !undecided || starts_tls_record(data) {
             return false;
         }
         self.stages = [None, None];
+        self.tls = None;
         true
     }
 
-    /// Implicit TLS: the client's bytes are read for the ClientHello alone.
-    pub fn watch_hello(&mut self, side: Side, data: &[u8], cap: usize) {
-        if side == Side::Client {
-            self.hello
-                .get_or_insert_with(|| TlsWatch::new(cap))
-                .read(data);
+    /// TLS without a dissector (TLS recognised on a port no mail protocol is known for):
+    /// read for what it tells in clear (and decrypted, to nobody).
+    pub fn read_tls(
+        &mut self,
+        side: Side,
+        mut data: &[u8],
+        keys: &mut dyn KeySource,
+        limits: &Limits,
+    ) {
+        let tls = self
+            .tls
+            .get_or_insert_with(|| Box::new(Conn::new(tls_bounds(limits))));
+        let mut out = Vec::new();
+        while !data.is_empty() {
+            match tls.next(side == Side::Client, &mut data, &mut out, keys) {
+                Ok(true) => {}
+                Ok(false) | Err(_) => break,
+            }
         }
     }
 
-    /// What the ClientHello told, when TLS took over (implicit or STARTTLS).
-    pub fn hello(&self) -> Option<&Hello> {
-        match &self.stages[0] {
-            Some(Stage::Tls(w)) => Some(w.hello()),
-            _ => self.hello.as_ref().map(TlsWatch::hello),
+    /// A hole in a connection read by [`Streams::read_tls`].
+    pub fn tls_gap(&mut self, side: Side, len: u64) {
+        if let Some(tls) = self.tls.as_mut() {
+            let _ = tls.gap(side == Side::Client, len);
         }
+    }
+
+    /// The connection's TLS, once it started.
+    pub fn tls(&self) -> Option<&Conn> {
+        self.tls.as_deref()
+    }
+
+    /// What the connection's TLS has to report since the last call.
+    pub fn take_tls_notes(&mut self) -> Vec<conn::Note> {
+        self.tls
+            .as_mut()
+            .map(|t| t.take_notes())
+            .unwrap_or_default()
+    }
+
+    /// Whether `side` reads through the connection's TLS.
+    pub fn through_tls(&self, side: Side) -> bool {
+        matches!(self.stages[side as usize], Some(Stage::Tls))
     }
 
     /// Bytes not read because a transform gave up, per direction (client, server).

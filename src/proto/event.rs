@@ -289,11 +289,86 @@ pub struct Tls {
     pub client_offset: u64,
     #[serde(skip)]
     pub server_offset: u64,
-    /// From the ClientHello, when it was seen whole.
+    /// From the ClientHello (the server's name it asked for).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sni: Option<String>,
+    /// The version negotiated (the ServerHello's), else the highest the client offered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// The cipher suite the server chose (IANA name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cipher: Option<String>,
+    /// The application protocol (ALPN) the server chose, else the client's first offer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpn: Option<String>,
+    /// The client's JA4 fingerprint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja4: Option<String>,
+    /// The server's certificate chain, leaf first (in clear in TLS 1.2; decrypted in 1.3).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<crate::transform::tls::cert::Certificate>,
+    /// An abbreviated handshake (a resumed session).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub resumed: bool,
+    /// Whether its records were decrypted (with a key log).
+    pub decrypted: bool,
+    /// Why not, when they were not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_decrypted: Option<String>,
+    /// Bytes of protected records each way.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encrypted_bytes: Option<ByteCounts>,
+}
+
+/// A byte count per direction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ByteCounts {
+    pub client: u64,
+    pub server: u64,
+}
+
+impl Tls {
+    /// TLS at `mark`, from the stream offsets (client, server) on.
+    pub fn new(mode: &'static str, mark: Mark, client_offset: u64, server_offset: u64) -> Tls {
+        Tls {
+            mode,
+            at: mark.ts,
+            frame: mark.frame,
+            client_offset,
+            server_offset,
+            sni: None,
+            version: None,
+            cipher: None,
+            alpn: None,
+            ja4: None,
+            certificates: Vec::new(),
+            resumed: false,
+            decrypted: false,
+            not_decrypted: None,
+            encrypted_bytes: None,
+        }
+    }
+
+    /// What the pipeline read of the connection's TLS.
+    pub fn learn(&mut self, info: &crate::transform::tls::conn::Info) {
+        use crate::transform::tls::conn::Decrypted;
+        self.sni = info.sni.clone().or(self.sni.take());
+        self.version = info.version.clone().or(self.version.take());
+        self.cipher = info.cipher.clone();
+        self.alpn = info.alpn.clone();
+        self.ja4 = info.ja4.clone();
+        self.certificates = info.certificates.clone();
+        self.resumed = info.resumed;
+        self.decrypted = info.decrypted == Decrypted::Yes;
+        self.not_decrypted = match &info.decrypted {
+            Decrypted::No(why) => Some(why.clone()),
+            _ => None,
+        };
+        self.encrypted_bytes = (info.encrypted != [0, 0]).then_some(ByteCounts {
+            client: info.encrypted[0],
+            server: info.encrypted[1],
+        });
+    }
 }
 
 /// Decodes one SASL response (base64) into `auth` for the mechanisms whose credentials can be

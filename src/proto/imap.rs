@@ -415,7 +415,7 @@ impl Imap {
         while !data.is_empty() {
             match self.client {
                 Mode::Opaque => {
-                    // TLS: the pipeline reads the ClientHello (transform::TlsWatch).
+                    // TLS: the pipeline reads it (transform::tls), and hands over the plaintext.
                     return;
                 }
                 Mode::Hold => {
@@ -1068,18 +1068,12 @@ impl Imap {
                 }
             }
             Some(Verb::Idle) if self.client == Mode::Idle => self.client = Mode::Line,
-            Some(Verb::StartTls) if ok => {
+            Some(Verb::StartTls) if !ok => self.t.starttls_refused(),
+            Some(Verb::StartTls) => {
                 self.client = Mode::Opaque;
                 self.server = Mode::Opaque;
-                self.t.set_tls(Tls {
-                    mode: "starttls",
-                    at: mark.ts,
-                    frame: mark.frame,
-                    client_offset: self.offsets[0],
-                    server_offset: self.offsets[1],
-                    sni: None,
-                    version: None,
-                });
+                self.t
+                    .set_tls(Tls::new("starttls", mark, self.offsets[0], self.offsets[1]));
             }
             Some(Verb::Compress) if ok => {
                 // From the next byte on, both directions are raw deflate (RFC 4978).

@@ -143,6 +143,7 @@ impl MessageBytes {
             },
             incomplete: false,
             not_decoded: self.shed.then_some(SHED_REASON),
+            tls: false,
             mail_from: None,
             rcpt_to: Vec::new(),
             exchange,

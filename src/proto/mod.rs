@@ -89,11 +89,18 @@ pub trait Dissector {
     fn into_transcript(self: Box<Self>) -> transcript::Transcript;
     /// An anomaly the pipeline found in the session's streams (a transform that gave up).
     fn note(&mut self, anomaly: event::Anomaly);
-    /// What the ClientHello of the TLS the session switched to told (read by the pipeline).
-    fn tls_hello(&mut self, sni: Option<String>, version: Option<String>);
+    /// What the pipeline read of the TLS the session switched to.
+    fn tls_info(&mut self, info: &crate::transform::tls::conn::Info);
+    /// The connection is TLS from its first byte (implicit TLS: 465, 993, 995): the
+    /// pipeline decrypts it, when it can, and hands over the plaintext.
+    fn implicit_tls(&mut self, mark: event::Mark);
     /// The bytes after an accepted STARTTLS are not TLS (the pipeline looked): read on as
     /// text.
     fn resume_text(&mut self);
+    /// The bytes from here on are the plaintext of the session's TLS (the pipeline
+    /// decrypts them): read as the protocol after STARTTLS (or from the start, for implicit
+    /// TLS), each exchange and message marked as inside TLS.
+    fn inside_tls(&mut self);
     /// Bytes of messages in flight kept for decoding.
     fn held_bytes(&self) -> usize;
     /// Stop keeping the bytes of the messages in flight: they are hashed instead, and
@@ -131,11 +138,18 @@ macro_rules! dissector {
             fn note(&mut self, anomaly: event::Anomaly) {
                 self.t.anomaly(anomaly)
             }
-            fn tls_hello(&mut self, sni: Option<String>, version: Option<String>) {
-                self.t.tls_hello(sni, version)
+            fn tls_info(&mut self, info: &crate::transform::tls::conn::Info) {
+                self.t.tls_info(info)
+            }
+            fn implicit_tls(&mut self, mark: event::Mark) {
+                self.t.set_tls(event::Tls::new("implicit", mark, 0, 0))
             }
             fn resume_text(&mut self) {
                 <$t>::resume_text(self)
+            }
+            fn inside_tls(&mut self) {
+                <$t>::resume_text(self);
+                self.t.set_inside_tls();
             }
             fn held_bytes(&self) -> usize {
                 <$t>::held_bytes(self)

@@ -232,7 +232,7 @@ impl Pop3 {
     fn client_bytes(&mut self, mut data: &[u8], mark: Mark) {
         while !data.is_empty() {
             if self.client == Client::Tls {
-                // TLS: the pipeline reads the ClientHello (transform::TlsWatch).
+                // TLS: the pipeline reads it (transform::tls), and hands over the plaintext.
                 return;
             }
             let (n, done) = self.client_line.take(data, mark, self.bounds.max_line);
@@ -613,16 +613,10 @@ impl Pop3 {
             }
             Some(Verb::Stls) if ok => {
                 self.client = Client::Tls;
-                self.t.set_tls(Tls {
-                    mode: "starttls",
-                    at: mark.ts,
-                    frame: mark.frame,
-                    client_offset: self.offsets[0],
-                    server_offset: self.offsets[1],
-                    sni: None,
-                    version: None,
-                });
+                self.t
+                    .set_tls(Tls::new("starttls", mark, self.offsets[0], self.offsets[1]));
             }
+            Some(Verb::Stls) => self.t.starttls_refused(),
             _ => {}
         }
         let body = if ok { multiline(verb, &args) } else { None };

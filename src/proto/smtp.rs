@@ -387,7 +387,7 @@ impl Smtp {
         while !data.is_empty() {
             match self.client {
                 Client::Tls => {
-                    // TLS: the pipeline reads the ClientHello (transform::TlsWatch).
+                    // TLS: the pipeline reads it (transform::tls), and hands over the plaintext.
                     return;
                 }
                 Client::Hold(hold) => {
@@ -1104,20 +1104,18 @@ impl Smtp {
             Some(Verb::StartTls) => {
                 if code == "220" {
                     self.client = Client::Tls;
-                    self.t.set_tls(Tls {
-                        mode: "starttls",
-                        at: mark.ts,
-                        frame: mark.frame,
-                        client_offset: self.offsets[0] - self.held.len() as u64,
-                        server_offset: self.offsets[1],
-                        sni: None,
-                        version: None,
-                    });
+                    self.t.set_tls(Tls::new(
+                        "starttls",
+                        mark,
+                        self.offsets[0] - self.held.len() as u64,
+                        self.offsets[1],
+                    ));
                     // Client bytes held meanwhile are TLS already (a ClientHello).
                     let held = std::mem::take(&mut self.held);
                     self.t.give_back(held);
                 } else {
                     self.anomaly(Anomaly::StartTlsRefused, mark, lines[0].clone());
+                    self.t.starttls_refused();
                     self.client = Client::Command;
                     self.release_held();
                 }

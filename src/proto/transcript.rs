@@ -210,6 +210,8 @@ pub struct Exchange {
     pub replies_omitted: u64,
     /// Client lines past [`Bounds::max_replies`]: counted, not kept.
     pub client_lines_omitted: u64,
+    /// The command (or the reply, for the greeting) came inside TLS, decrypted.
+    pub tls: bool,
 }
 
 impl Exchange {
@@ -255,6 +257,9 @@ impl Serialize for Exchange {
         }
         if self.client_lines_omitted > 0 {
             st.serialize_field("client_lines_omitted", &self.client_lines_omitted)?;
+        }
+        if self.tls {
+            st.serialize_field("tls", &true)?;
         }
         st.end()
     }
@@ -495,6 +500,9 @@ pub struct Message {
     /// Why its bytes were not kept for decoding (a memory budget), if so.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_decoded: Option<&'static str>,
+    /// Transferred inside TLS (decrypted).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls: bool,
     /// The message as transferred (dot-unstuffed, without the final `.CRLF`), up to the
     /// size limit; moved to the decoder, and kept afterwards only for `--extract`.
     #[serde(skip)]
@@ -538,6 +546,11 @@ pub struct Transcript {
     record: Record,
     /// Anomaly kinds reported by [`Transcript::anomaly_once`].
     once: Vec<vocab::AnomalyKind>,
+    /// The bytes read now are TLS plaintext (decrypted by the pipeline): exchanges and
+    /// messages from here on are marked.
+    inside_tls: bool,
+    /// The server refused STARTTLS (STLS): credentials in clear after it are reported.
+    starttls_refused: bool,
 }
 
 /// Which changes a [`Transcript`] records as events.
@@ -751,6 +764,7 @@ impl Transcript {
         if let Some(c) = ex.command.as_mut() {
             c.hide_secret_raw();
         }
+        ex.tls |= self.inside_tls;
         self.record(|| Event::Exchange(ex.clone()));
         let (auth, mailboxes) = (&self.auth, &self.mailboxes);
         let before = self.exchanges.omitted.count;
@@ -924,6 +938,18 @@ impl Transcript {
 
     /// Adds a credential record, up to `max_exchanges` of them.
     pub fn add_auth(&mut self, auth: Auth, mark: Mark) {
+        // Credentials in clear after the server's STARTTLS was refused: the upgrade may
+        // have been stripped on the path.
+        if self.starttls_refused && self.tls.is_none() {
+            self.anomaly_once(Anomaly::new(
+                vocab::common::Anomaly::TlsDowngrade,
+                mark,
+                format!(
+                    "{} credentials sent in clear after the STARTTLS upgrade was refused",
+                    auth.mechanism
+                ),
+            ));
+        }
         self.record(|| Event::Auth {
             auth: auth.clone(),
             mark,
@@ -1022,11 +1048,10 @@ impl Transcript {
         }
     }
 
-    /// What the ClientHello of the TLS the session switched to told.
-    pub fn tls_hello(&mut self, sni: Option<String>, version: Option<String>) {
+    /// What the pipeline read of the TLS the session switched to.
+    pub fn tls_info(&mut self, info: &crate::transform::tls::conn::Info) {
         if let Some(mut tls) = self.tls.clone() {
-            tls.sni = tls.sni.or(sni);
-            tls.version = tls.version.or(version);
+            tls.learn(info);
             self.set_tls(tls);
         }
     }
@@ -1054,6 +1079,22 @@ impl Transcript {
         }
     }
 
+    /// The bytes from here on are the plaintext of TLS, decrypted by the pipeline: the
+    /// exchanges and messages that start now are marked `tls`.
+    pub fn set_inside_tls(&mut self) {
+        self.inside_tls = true;
+    }
+
+    /// The server refused the client's STARTTLS (POP3 STLS).
+    pub fn starttls_refused(&mut self) {
+        self.starttls_refused = true;
+    }
+
+    /// Whether the bytes read now are TLS plaintext.
+    pub fn inside_tls(&self) -> bool {
+        self.inside_tls
+    }
+
     /// IMAP COMPRESS=DEFLATE started.
     pub fn set_compression(&mut self, mark: Mark) {
         self.record(|| Event::Compression(mark));
@@ -1062,7 +1103,8 @@ impl Transcript {
 
     /// A message finished: handed out as an event (or kept in `messages` for a transcript
     /// that records nothing).
-    pub fn add_message(&mut self, m: Message) {
+    pub fn add_message(&mut self, mut m: Message) {
+        m.tls |= self.inside_tls;
         match self.record {
             Record::Nothing => self.messages.push(m),
             _ => self.events.push(Event::Message(m)),

@@ -761,11 +761,18 @@ pub fn write_session<W: Write>(out: &mut W, s: &Session, lang: Lang) -> io::Resu
         writeln!(
             out,
             "<p class=\"band\">{}{}</p>",
-            tr(
-                lang,
-                "TLS from the first byte (implicit TLS): nothing inside can be read",
-                "从第一个字节起就是 TLS（隐式 TLS）：其中内容无法读取"
-            ),
+            match tls.decrypted {
+                true => tr(
+                    lang,
+                    "TLS from the first byte (implicit TLS), decrypted with the key log",
+                    "从第一个字节起就是 TLS（隐式 TLS），已用密钥日志解密"
+                ),
+                false => tr(
+                    lang,
+                    "TLS from the first byte (implicit TLS): nothing inside can be read",
+                    "从第一个字节起就是 TLS（隐式 TLS）：其中内容无法读取"
+                ),
+            },
             tls.sni
                 .as_ref()
                 .map(|n| format!(" · {}", esc(n)))
@@ -818,11 +825,18 @@ pub fn write_session<W: Write>(out: &mut W, s: &Session, lang: Lang) -> io::Resu
             writeln!(
                 out,
                 "<p class=\"band\">{}{}</p>",
-                tr(
-                    lang,
-                    "TLS from here on (STARTTLS): the rest of the session is encrypted",
-                    "从这里开始是 TLS (STARTTLS)：会话其余部分已加密"
-                ),
+                match tls.decrypted {
+                    true => tr(
+                        lang,
+                        "TLS from here on (STARTTLS), decrypted with the key log",
+                        "从这里开始是 TLS (STARTTLS)，已用密钥日志解密"
+                    ),
+                    false => tr(
+                        lang,
+                        "TLS from here on (STARTTLS): the rest of the session is encrypted",
+                        "从这里开始是 TLS (STARTTLS)：会话其余部分已加密"
+                    ),
+                },
                 tls.sni
                     .as_ref()
                     .map(|n| format!(" · {}", esc(n)))

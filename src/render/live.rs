@@ -347,7 +347,7 @@ impl<W: Write, N: Write> SessionSink for LiveText<W, N> {
         if let Some(sni) = tls {
             self.emit(o.number, |out, st| {
                 let line = format!(
-                    "── TLS from here on (STARTTLS){}: the rest of the session is encrypted",
+                    "── TLS from here on (STARTTLS){}",
                     sni.as_ref()
                         .map(|n| format!(", server name {}", super::escape(n)))
                         .unwrap_or_default()
@@ -430,8 +430,15 @@ impl<W: Write, N: Write> SessionSink for LiveText<W, N> {
             plural(exchanges, "exchange"),
             plural(messages, "message"),
         );
-        if s.tls.as_ref().is_some_and(|t| t.mode == "implicit") {
-            line.push_str(", TLS from the first byte: nothing inside can be read");
+        match &s.tls {
+            Some(t) if t.mode == "implicit" && t.decrypted => {
+                line.push_str(", TLS from the first byte, decrypted");
+            }
+            Some(t) if t.mode == "implicit" => {
+                line.push_str(", TLS from the first byte: nothing inside can be read");
+            }
+            Some(t) if !t.decrypted => line.push_str(", encrypted after STARTTLS"),
+            _ => {}
         }
         if s.gap_bytes.client + s.gap_bytes.server > 0 {
             line.push_str(&format!(

@@ -510,19 +510,19 @@ fn write_block<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()> 
     if let Some(tls) = &s.tls
         && tls.mode == "implicit"
     {
-        writeln!(
-            out,
-            "  {}",
-            st.dim(&format!(
-                "TLS from the first byte (implicit TLS){}; nothing inside can be read",
-                tls.sni
-                    .as_ref()
-                    .map(|n| format!(", server name {}", escape(n)))
-                    .unwrap_or_default()
-            ))
-        )?;
-        return Ok(());
+        write_tls(out, tls, st)?;
+        if !tls.decrypted {
+            for a in s.anomalies.iter().filter(|a| a.name() != "tls-no-key") {
+                write_anomaly(out, a, st)?;
+            }
+            return Ok(());
+        }
     }
+    // Where STARTTLS took over, when what follows was decrypted.
+    let mut tls_boundary = s
+        .tls
+        .as_ref()
+        .filter(|t| t.mode != "implicit" && t.decrypted);
     let mut anomalies: Vec<&Anomaly> = s.anomalies.iter().collect();
     anomalies.sort_by_key(|a| a.ts);
     // Messages and mailboxes by exchange, found once (not once per exchange).
@@ -552,6 +552,11 @@ fn write_block<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()> 
             while let Some(c) = phases.next_if(|c| c.exchange <= idx) {
                 write_phase(out, s.protocol, c.phase, lang, st)?;
             }
+        }
+        if e.tls
+            && let Some(tls) = tls_boundary.take()
+        {
+            write_tls(out, tls, st)?;
         }
         write_exchange(out, s.protocol, &times, e, st)?;
         // Anomalies seen up to the end of this exchange.
@@ -599,18 +604,12 @@ fn write_block<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()> 
             ))
         )?;
     }
-    if let Some(tls) = &s.tls {
-        writeln!(
-            out,
-            "           {}",
-            st.dim(&format!(
-                "── TLS from here on (STARTTLS){}: the rest of the session is encrypted",
-                tls.sni
-                    .as_ref()
-                    .map(|n| format!(", server name {}", escape(n)))
-                    .unwrap_or_default()
-            ))
-        )?;
+    if let Some(tls) = s
+        .tls
+        .as_ref()
+        .filter(|t| t.mode != "implicit" && !t.decrypted)
+    {
+        write_tls(out, tls, st)?;
     }
     for a in anomalies {
         write_anomaly(out, a, st)?;
@@ -625,6 +624,68 @@ fn write_block<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Result<()> 
             st.warn(&format!(
                 "capture gaps: {} client bytes, {} server bytes missing",
                 s.gap_bytes.client, s.gap_bytes.server
+            ))
+        )?;
+    }
+    Ok(())
+}
+
+/// What marks a transcript line from inside TLS (decrypted).
+pub(super) const TLS_MARK: &str = "tls";
+
+/// Where TLS took over, what it said in clear (version, suite, server name, ALPN, the
+/// certificate chain), and whether what follows was decrypted (or why not).
+pub(super) fn write_tls<W: Write>(
+    out: &mut W,
+    tls: &crate::proto::event::Tls,
+    st: Style,
+) -> io::Result<()> {
+    let (indent, how) = match tls.mode {
+        "implicit" => ("  ", "TLS from the first byte (implicit TLS)".to_owned()),
+        _ => ("           ", "── TLS from here on (STARTTLS)".to_owned()),
+    };
+    let mut facts = Vec::new();
+    facts.extend(tls.version.as_deref().map(escape));
+    facts.extend(tls.cipher.as_deref().map(escape));
+    if let Some(n) = &tls.sni {
+        facts.push(format!("server name {}", escape(n)));
+    }
+    if let Some(a) = &tls.alpn {
+        facts.push(format!("ALPN {}", escape(a)));
+    }
+    if tls.resumed {
+        facts.push("resumed session".into());
+    }
+    let facts = match facts.is_empty() {
+        true => String::new(),
+        false => format!(": {}", facts.join(", ")),
+    };
+    let outcome = match (tls.decrypted, &tls.encrypted_bytes) {
+        (true, _) => format!("; decrypted with the key log, lines marked {TLS_MARK}"),
+        (false, Some(b)) => format!(
+            "\n{indent}encrypted: {} client bytes, {} server bytes, {}",
+            b.client,
+            b.server,
+            escape(tls.not_decrypted.as_deref().unwrap_or("not decrypted"))
+        ),
+        (false, None) => "; nothing encrypted was seen".into(),
+    };
+    for (n, line) in format!("{how}{facts}{outcome}").split('\n').enumerate() {
+        let line = if n == 0 { line } else { line.trim_start() };
+        writeln!(out, "{indent}{}", st.dim(line))?;
+    }
+    for (n, c) in tls.certificates.iter().enumerate() {
+        writeln!(
+            out,
+            "{indent}  {}",
+            st.dim(&format!(
+                "certificate {}: {}, issued by {}, valid {} to {}, sha256 {}",
+                n + 1,
+                escape(&c.subject),
+                escape(&c.issuer),
+                escape(&c.not_before),
+                escape(&c.not_after),
+                c.sha256
             ))
         )?;
     }
@@ -764,6 +825,12 @@ pub(super) fn write_exchange<W: Write>(
     e: &Exchange,
     st: Style,
 ) -> io::Result<()> {
+    // Inside TLS (decrypted): every line says so.
+    let tls = if e.tls {
+        format!(" {}", st.dim(TLS_MARK))
+    } else {
+        String::new()
+    };
     if let Some(c) = &e.command {
         // The line as it crossed the wire (case and spacing kept, secrets redacted).
         let line = &c.raw;
@@ -779,8 +846,9 @@ pub(super) fn write_exchange<W: Write>(
             _ => "",
         };
         let head = format!(
-            "  {} {} {}",
+            "  {}{} {} {}",
             st.dim(&times.at(e.mark)),
+            tls,
             st.client("C:"),
             st.client(&escape(line)),
         );
@@ -800,8 +868,9 @@ pub(super) fn write_exchange<W: Write>(
     let mut lines = e.client_lines.iter().peekable();
     let client_line = |out: &mut W, l: &ClientLine| {
         let head = format!(
-            "  {} {} {}",
+            "  {}{} {} {}",
             st.dim(&times.at(l.mark)),
+            tls,
             st.client("C:"),
             st.client(&escape(&l.text)),
         );
@@ -853,8 +922,9 @@ pub(super) fn write_exchange<W: Write>(
                 None
             };
             let head = format!(
-                "  {} {} {}",
+                "  {}{} {} {}",
                 st.dim(&times.at(r.mark)),
+                tls,
                 st.reply(&r.code, "S:"),
                 st.reply(&r.code, &escape(&shorten(l, r.summary.is_some()))),
             );

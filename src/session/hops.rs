@@ -297,6 +297,7 @@ pub(crate) mod tests {
                 truncated: false,
                 incomplete: false,
                 not_decoded: None,
+                tls: false,
                 bytes: Vec::new(),
             },
             mime,

@@ -274,15 +274,15 @@ fn base(summary: &ConnSummary, protocol: Protocol) -> Session {
 pub fn tls_session(summary: &ConnSummary, protocol: Protocol) -> Session {
     let info = &summary.info;
     Session {
-        tls: Some(Tls {
-            mode: "implicit",
-            at: info.start,
-            frame: info.first_frame,
-            client_offset: 0,
-            server_offset: 0,
-            sni: None,
-            version: None,
-        }),
+        tls: Some(Tls::new(
+            "implicit",
+            crate::proto::event::Mark {
+                ts: info.start,
+                frame: info.first_frame,
+            },
+            0,
+            0,
+        )),
         ..base(summary, protocol)
     }
 }

@@ -3,12 +3,12 @@
 //! installs them; dissectors only ever see what comes out.
 //!
 //! ```text
-//!  flow ──bytes──▶ [transform: none | Inflate | TlsWatch | (TLS decryption, next)] ──▶ proto
+//!  flow ──bytes──▶ [transform: none | Inflate | TLS (tls::conn, both directions)] ──▶ proto
 //! ```
 //!
 //! - [`Inflate`]: raw DEFLATE (IMAP COMPRESS=DEFLATE, RFC 4978).
-//! - [`TlsWatch`]: TLS without keys. Nothing comes out; the ClientHello's server name and
-//!   version are read, with one bounded buffer, for implicit TLS and STARTTLS alike.
+//! - [`tls`]: TLS: what it says in clear (hellos, certificates, alerts) and, with a key
+//!   log, the plaintext of its records. One state machine serves both directions.
 //!
 //! Output comes one bounded piece per call ([`Transform::next`]), so the caller hands each
 //! piece on before the next is made: a small input cannot make anyone hold a large output.
@@ -17,10 +17,10 @@
 //! that direction is counted, not read.
 
 mod deflate;
-mod tls;
+pub mod tls;
 
 pub use deflate::Inflate;
-pub use tls::{Hello, TlsWatch, client_hello, starts_tls_record};
+pub use tls::starts_tls_record;
 
 /// Why a transform stopped: the rest of its direction cannot be read.
 #[derive(Clone, Debug, PartialEq, Eq)]

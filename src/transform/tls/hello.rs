@@ -357,6 +357,13 @@ pub fn server_hello(body: &[u8]) -> Option<ServerHello> {
         retry: random == RETRY_RANDOM,
     };
     for raw in walk(sh.ext.unwrap_or_default()) {
+        // tls-parser's ServerHello extension reader does not know these two (RFC 7366,
+        // RFC 7627): empty extensions, told by their number.
+        match raw.kind {
+            22 => hello.encrypt_then_mac = true,
+            23 => hello.extended_master_secret = true,
+            _ => {}
+        }
         let Ok((_, ext)) = parse_tls_server_hello_extension(raw.whole) else {
             continue;
         };
