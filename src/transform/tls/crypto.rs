@@ -1310,11 +1310,12 @@ mod tests {
         mut app: Option<RecordCipher>,
         tls13: bool,
         label: &str,
-    ) -> (Vec<u8>, usize) {
+    ) -> (Vec<u8>, usize, Vec<Vec<u8>>) {
         let mut data = Vec::new();
         let mut protected = false;
         let mut opened = 0;
         let mut out = Vec::new();
+        let mut updates = Vec::new();
         for (header, fragment) in records(wire) {
             if tls13 {
                 // The hello and the compatibility ChangeCipherSpec are in clear.
@@ -1338,7 +1339,10 @@ mod tests {
                             + (usize::from(msgs[1]) << 16);
                         match msgs[0] {
                             20 => cipher = app.take().expect("one Finished"),
-                            24 => cipher = cipher.key_update().unwrap(),
+                            24 => {
+                                cipher = cipher.key_update().unwrap();
+                                updates.push(cipher.secret[..cipher.suite.prf.len()].to_vec());
+                            }
                             _ => {}
                         }
                         msgs = &msgs[4 + len..];
@@ -1347,7 +1351,7 @@ mod tests {
                 _ => {}
             }
         }
-        (data, opened)
+        (data, opened, updates)
     }
 
     #[test]
@@ -1407,20 +1411,49 @@ mod tests {
                 .unwrap_or_else(|| panic!("{label}"));
                 ((c, None), (sv, None))
             };
-            let (client_data, n) = decrypt_direction(&client, c, c_app, tls13, &label);
+            let (client_data, n, client_updates) =
+                decrypt_direction(&client, c, c_app, tls13, &label);
             assert!(n >= 3, "{label}: {n} client records");
             assert_eq!(
                 client_data,
                 unhex(&field("client_plain")),
                 "{label}: client"
             );
-            let (server_data, n) = decrypt_direction(&server, sv, s_app, tls13, &label);
+            let (server_data, n, server_updates) =
+                decrypt_direction(&server, sv, s_app, tls13, &label);
             assert!(n >= 3, "{label}: {n} server records");
             assert_eq!(
                 server_data,
                 unhex(&field("server_plain")),
                 "{label}: server"
             );
+            // KeyUpdate: the fixture made for it has updates both ways, and where OpenSSL
+            // logged the updated secrets ours are the same, in order.
+            let logged = |side: &str| -> Vec<Vec<u8>> {
+                json["keylog_updates"]
+                    .as_str()
+                    .unwrap_or("")
+                    .lines()
+                    .filter(|l| l.starts_with(side))
+                    .map(|l| unhex(l.split_whitespace().nth(2).unwrap()))
+                    .collect()
+            };
+            assert_eq!(
+                client_updates,
+                logged("CLIENT_TRAFFIC_SECRET_N "),
+                "{label}"
+            );
+            assert_eq!(
+                server_updates,
+                logged("SERVER_TRAFFIC_SECRET_N "),
+                "{label}"
+            );
+            if label.contains("keyupdate") {
+                assert!(
+                    !client_updates.is_empty() && !server_updates.is_empty(),
+                    "{label}"
+                );
+            }
         }
     }
 

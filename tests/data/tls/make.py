@@ -157,7 +157,101 @@ def run(name, version, suite, client_options, big, folder):
     }
 
 
+def keyupdate_case(folder):
+    """TLS 1.3 with KeyUpdate both ways, through the openssl CLI (Python's ssl cannot send
+    one): s_client and s_server with a recording relay between them; typing `k` makes a
+    side update its keys, `K` also asks the peer to update its own."""
+    import socket
+    import threading
+    import time
+
+    cert, key = make_cert(folder)
+    keylog = os.path.join(folder, "keylog.txt")
+
+    def free_port():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    server_port, relay_port = free_port(), free_port()
+    wire = {"client": bytearray(), "server": bytearray()}
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", relay_port))
+    listener.listen(1)
+
+    def relay():
+        down, _ = listener.accept()
+        up = socket.create_connection(("127.0.0.1", server_port))
+
+        def pipe(a, b, who):
+            while True:
+                data = a.recv(65536)
+                if not data:
+                    b.shutdown(socket.SHUT_WR)
+                    return
+                wire[who] += data
+                b.sendall(data)
+
+        threading.Thread(target=pipe, args=(down, up, "client"), daemon=True).start()
+        threading.Thread(target=pipe, args=(up, down, "server"), daemon=True).start()
+
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.PIPE)
+    server = subprocess.Popen(
+        ["openssl", "s_server", "-accept", f"127.0.0.1:{server_port}", "-tls1_3", "-cert",
+         cert, "-key", key, "-ciphersuites", "TLS_AES_128_GCM_SHA256"], **quiet)
+    time.sleep(0.5)
+    threading.Thread(target=relay, daemon=True).start()
+    client = subprocess.Popen(
+        ["openssl", "s_client", "-connect", f"127.0.0.1:{relay_port}", "-tls1_3",
+         "-keylogfile", keylog], **quiet)
+    client_plain, server_plain = bytearray(), bytearray()
+
+    def say(proc, line, plain):
+        time.sleep(0.4)
+        proc.stdin.write(line)
+        proc.stdin.flush()
+        if plain is not None:
+            plain += line
+
+    say(client, b"EHLO client.example.test\n", client_plain)
+    say(client, b"K\n", None)  # client: KeyUpdate(update_requested); the server answers
+    say(client, b"MAIL FROM:<a@example.test>\n", client_plain)
+    say(server, b"250 Ok\n", server_plain)
+    say(server, b"k\n", None)  # server: KeyUpdate(update_not_requested)
+    say(server, b"250 Ok after the update\n", server_plain)
+    # Not "RCPT" or "QUIT": s_client reads a line starting with R or Q as a command.
+    say(client, b"NOOP\n", client_plain)
+    time.sleep(1.0)
+    client.kill()
+    server.kill()
+    client.wait()
+    server.wait()
+    with open(keylog) as f:
+        lines = [line for line in f if line.strip() and not line.startswith("#")]
+    return {
+        "name": "tls13-keyupdate",
+        "version": "TLSv1.3",
+        "suite": "TLS_AES_128_GCM_SHA256",
+        # The standard NSS lines only; this OpenSSL also logs the updated secrets, kept
+        # apart to check the KeyUpdate derivation against.
+        "keylog": "".join(line for line in lines if "_SECRET_N " not in line),
+        "keylog_updates": "".join(line for line in lines if "_SECRET_N " in line),
+        "client": wire["client"].hex(),
+        "server": wire["server"].hex(),
+        "client_plain": client_plain.hex(),
+        "server_plain": server_plain.hex(),
+    }
+
+
 def one(name):
+    if name == "tls13-keyupdate":
+        with tempfile.TemporaryDirectory() as folder:
+            result = keyupdate_case(folder)
+        with open(os.path.join(HERE, name + ".json"), "w") as f:
+            json.dump(result, f, indent=0)
+            f.write("\n")
+        print(name, result["version"], result["suite"])
+        return
     case = next(c for c in CASES if c[0] == name)
     with tempfile.TemporaryDirectory() as folder:
         result = run(*case, folder)
@@ -183,6 +277,7 @@ def main():
                 env["OPENSSL_CONF"] = conf
             subprocess.run([sys.executable, os.path.abspath(__file__), name], env=env,
                            check=True)
+    one("tls13-keyupdate")
 
 
 if __name__ == "__main__":
