@@ -1241,6 +1241,222 @@ mod tests {
         assert!(c.key_update().is_none());
     }
 
+    /// The records of one direction's bytes (test only: whole records, no gaps).
+    fn records(wire: &[u8]) -> Vec<([u8; 5], &[u8])> {
+        let mut out = Vec::new();
+        let mut rest = wire;
+        while !rest.is_empty() {
+            let header: [u8; 5] = rest[..5].try_into().unwrap();
+            let len = usize::from(u16::from_be_bytes([header[3], header[4]]));
+            out.push((header, &rest[5..5 + len]));
+            rest = &rest[5 + len..];
+        }
+        out
+    }
+
+    /// What the test needs of a plaintext hello: random, and for a ServerHello the suite,
+    /// the version (supported_versions wins) and encrypt_then_mac.
+    struct HelloFields {
+        random: [u8; 32],
+        suite: u16,
+        version: u16,
+        etm: bool,
+    }
+
+    fn hello(wire: &[u8]) -> HelloFields {
+        let (header, body) = records(wire)[0];
+        assert_eq!(header[0], 22);
+        assert!(body[0] == 1 || body[0] == 2, "not a hello");
+        let server = body[0] == 2;
+        let m = &body[4..];
+        let mut version = u16::from_be_bytes([m[0], m[1]]);
+        let random: [u8; 32] = m[2..34].try_into().unwrap();
+        let sid = usize::from(m[34]);
+        let mut p = 35 + sid;
+        let (mut suite, mut etm) = (0, false);
+        if server {
+            suite = u16::from_be_bytes([m[p], m[p + 1]]);
+            p += 3;
+            if p < m.len() {
+                let end = p + 2 + usize::from(u16::from_be_bytes([m[p], m[p + 1]]));
+                p += 2;
+                while p < end {
+                    let kind = u16::from_be_bytes([m[p], m[p + 1]]);
+                    let len = usize::from(u16::from_be_bytes([m[p + 2], m[p + 3]]));
+                    let data = &m[p + 4..p + 4 + len];
+                    match kind {
+                        0x002b => version = u16::from_be_bytes([data[0], data[1]]),
+                        0x0016 => etm = true,
+                        _ => {}
+                    }
+                    p += 4 + len;
+                }
+            }
+        }
+        HelloFields {
+            random,
+            suite,
+            version,
+            etm,
+        }
+    }
+
+    /// Opens every protected record of one direction with the generations in `ciphers`
+    /// (TLS 1.3: handshake, then application after Finished, a new one after each
+    /// KeyUpdate; TLS 1.2: one, from ChangeCipherSpec on) and returns the application data.
+    fn decrypt_direction(
+        wire: &[u8],
+        mut cipher: RecordCipher,
+        mut app: Option<RecordCipher>,
+        tls13: bool,
+        label: &str,
+    ) -> (Vec<u8>, usize, Vec<Vec<u8>>) {
+        let mut data = Vec::new();
+        let mut protected = false;
+        let mut opened = 0;
+        let mut out = Vec::new();
+        let mut updates = Vec::new();
+        for (header, fragment) in records(wire) {
+            if tls13 {
+                // The hello and the compatibility ChangeCipherSpec are in clear.
+                if header[0] != 23 {
+                    continue;
+                }
+            } else if !protected {
+                protected = header[0] == 20;
+                continue;
+            }
+            let content_type = cipher
+                .open(header, fragment, &mut out)
+                .unwrap_or_else(|e| panic!("{label}: record {opened}: {e:?}"));
+            opened += 1;
+            match content_type {
+                23 => data.extend_from_slice(&out),
+                22 if tls13 => {
+                    let mut msgs = &out[..];
+                    while msgs.len() >= 4 {
+                        let len = usize::from(u16::from_be_bytes([msgs[2], msgs[3]]))
+                            + (usize::from(msgs[1]) << 16);
+                        match msgs[0] {
+                            20 => cipher = app.take().expect("one Finished"),
+                            24 => {
+                                cipher = cipher.key_update().unwrap();
+                                updates.push(cipher.secret[..cipher.suite.prf.len()].to_vec());
+                            }
+                            _ => {}
+                        }
+                        msgs = &msgs[4 + len..];
+                    }
+                }
+                _ => {}
+            }
+        }
+        (data, opened, updates)
+    }
+
+    #[test]
+    fn openssl_sessions_decrypt_with_their_key_logs() {
+        let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls");
+        let mut names: Vec<_> = std::fs::read_dir(folder)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        names.sort();
+        assert!(names.len() >= 9, "{names:?}");
+        for path in names {
+            let json: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let field = |k: &str| {
+                json[k]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{path:?}: {k}"))
+                    .to_string()
+            };
+            let label = field("name");
+            let (client, server) = (unhex(&field("client")), unhex(&field("server")));
+            let keylog: HashMap<String, Vec<u8>> = field("keylog")
+                .lines()
+                .map(|l| {
+                    let parts: Vec<&str> = l.split_whitespace().collect();
+                    (parts[0].to_string(), unhex(parts[2]))
+                })
+                .collect();
+            let ch = hello(&client);
+            let sh = hello(&server);
+            let s = suite(sh.suite).unwrap_or_else(|| panic!("{label}: suite {:#x}", sh.suite));
+            let tls13 = sh.version == 0x0304;
+            assert_eq!(s.tls13, tls13, "{label}");
+            let ((c, c_app), (sv, s_app)) = if tls13 {
+                let keys = |k: &str| RecordCipher::tls13(s, &keylog[k]).unwrap();
+                (
+                    (
+                        keys("CLIENT_HANDSHAKE_TRAFFIC_SECRET"),
+                        Some(keys("CLIENT_TRAFFIC_SECRET_0")),
+                    ),
+                    (
+                        keys("SERVER_HANDSHAKE_TRAFFIC_SECRET"),
+                        Some(keys("SERVER_TRAFFIC_SECRET_0")),
+                    ),
+                )
+            } else {
+                let (c, sv) = RecordCipher::tls12(
+                    s,
+                    sh.version,
+                    &keylog["CLIENT_RANDOM"],
+                    &ch.random,
+                    &sh.random,
+                    sh.etm,
+                )
+                .unwrap_or_else(|| panic!("{label}"));
+                ((c, None), (sv, None))
+            };
+            let (client_data, n, client_updates) =
+                decrypt_direction(&client, c, c_app, tls13, &label);
+            assert!(n >= 3, "{label}: {n} client records");
+            assert_eq!(
+                client_data,
+                unhex(&field("client_plain")),
+                "{label}: client"
+            );
+            let (server_data, n, server_updates) =
+                decrypt_direction(&server, sv, s_app, tls13, &label);
+            assert!(n >= 3, "{label}: {n} server records");
+            assert_eq!(
+                server_data,
+                unhex(&field("server_plain")),
+                "{label}: server"
+            );
+            // KeyUpdate: the fixture made for it has updates both ways, and where OpenSSL
+            // logged the updated secrets ours are the same, in order.
+            let logged = |side: &str| -> Vec<Vec<u8>> {
+                json["keylog_updates"]
+                    .as_str()
+                    .unwrap_or("")
+                    .lines()
+                    .filter(|l| l.starts_with(side))
+                    .map(|l| unhex(l.split_whitespace().nth(2).unwrap()))
+                    .collect()
+            };
+            assert_eq!(
+                client_updates,
+                logged("CLIENT_TRAFFIC_SECRET_N "),
+                "{label}"
+            );
+            assert_eq!(
+                server_updates,
+                logged("SERVER_TRAFFIC_SECRET_N "),
+                "{label}"
+            );
+            if label.contains("keyupdate") {
+                assert!(
+                    !client_updates.is_empty() && !server_updates.is_empty(),
+                    "{label}"
+                );
+            }
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
         /// Hostile bytes: any header and fragment, any suite, any seq: an error, no panic,
