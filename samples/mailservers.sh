@@ -17,7 +17,7 @@ MS_MAIL=/var/mail/vhosts/example.test
 
 ms_install() {
     local need=()
-    for cmd in postfix dovecot swaks tcpdump curl openssl python3 tcpflow tshark; do
+    for cmd in postfix dovecot swaks tcpdump curl openssl python3 tcpflow tshark editcap ss; do
         command -v "$cmd" >/dev/null || need+=("$cmd")
     done
     if ((${#need[@]})); then
@@ -26,7 +26,7 @@ ms_install() {
         echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
         apt-get update -q
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q postfix dovecot-core \
-            dovecot-imapd dovecot-pop3d swaks tcpdump curl openssl python3 tcpflow tshark
+            dovecot-imapd dovecot-pop3d swaks tcpdump curl openssl python3 tcpflow tshark iproute2
     fi
 }
 
