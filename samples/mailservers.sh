@@ -6,14 +6,18 @@
 # through Dovecot, AUTH allowed without TLS so it is visible in captures), delivers
 # example.test to Maildirs, bounces everything else; Dovecot serves IMAP on 143 and POP3 on
 # 110 from those Maildirs. Users: alice / Wonderland-2024, bob / s3cr3t pass"word.
-# Needs root (ports below 1024, apt-get, Postfix).
+# TLS: one self-signed certificate (CN=mail.example.test, made here), STARTTLS on 25, 587,
+# 110 and 143, implicit TLS on 465 (Postfix smtps, with AUTH like 587), 993 and 995; TLS 1.2
+# and 1.3 both allowed, each side's default suites, so a client can pin a version and suite.
+# Postfix resumes TLS 1.2 sessions (tlsmgr's ticket keys are shared by its smtpd processes).
+# Needs root (ports below 1024, apt-get, Postfix). Idempotent: ms_start rewrites all of it.
 
 MS_WORK=${MS_WORK:-/tmp/mailscope-servers}
 MS_MAIL=/var/mail/vhosts/example.test
 
 ms_install() {
     local need=()
-    for cmd in postfix dovecot swaks tcpdump curl openssl python3 tcpflow tshark; do
+    for cmd in postfix dovecot swaks tcpdump curl openssl python3 tcpflow tshark editcap ss; do
         command -v "$cmd" >/dev/null || need+=("$cmd")
     done
     if ((${#need[@]})); then
@@ -22,7 +26,7 @@ ms_install() {
         echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
         apt-get update -q
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q postfix dovecot-core \
-            dovecot-imapd dovecot-pop3d swaks tcpdump curl openssl python3 tcpflow tshark
+            dovecot-imapd dovecot-pop3d swaks tcpdump curl openssl python3 tcpflow tshark iproute2
     fi
 }
 
@@ -33,6 +37,7 @@ ms_configure() {
     mkdir -p "$MS_MAIL"
     chown -R vmail:vmail /var/mail/vhosts
     openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=mail.example.test \
+        -addext subjectAltName=DNS:mail.example.test \
         -keyout "$MS_WORK/key.pem" -out "$MS_WORK/cert.pem" >/dev/null 2>&1
     chmod 644 "$MS_WORK/cert.pem" "$MS_WORK/key.pem"
     printf 'alice@example.test example.test/alice/\nbob@example.test example.test/bob/\n' \
@@ -53,12 +58,18 @@ EOF
         "relay_transport = error:outbound mail disabled" \
         "smtpd_tls_cert_file = $MS_WORK/cert.pem" "smtpd_tls_key_file = $MS_WORK/key.pem" \
         "smtpd_tls_security_level = may" "smtputf8_enable = yes" \
+        "smtpd_tls_protocols = >=TLSv1.2" "smtpd_tls_mandatory_protocols = >=TLSv1.2" \
+        "smtpd_tls_loglevel = 1" \
         "smtpd_sasl_type = dovecot" "smtpd_sasl_path = private/auth" \
         "maillog_file = /var/log/mailscope-postfix.log"
     postconf -M submission/inet="submission inet n - n - - smtpd"
     postconf -P "submission/inet/smtpd_sasl_auth_enable=yes" \
         "submission/inet/smtpd_tls_auth_only=no" \
         "submission/inet/smtpd_recipient_restrictions=permit_sasl_authenticated,reject"
+    # Implicit TLS (RFC 8314) on 465: submission behind a TLS handshake.
+    postconf -M smtps/inet="smtps inet n - n - - smtpd"
+    postconf -P "smtps/inet/smtpd_tls_wrappermode=yes" "smtps/inet/smtpd_sasl_auth_enable=yes" \
+        "smtps/inet/smtpd_recipient_restrictions=permit_sasl_authenticated,reject"
     postconf -F '*/*/chroot = n'
 
     cat >"$MS_WORK/dovecot.conf" <<EOF
@@ -70,6 +81,7 @@ ssl = yes
 ssl_cert = <$MS_WORK/cert.pem
 ssl_key = <$MS_WORK/key.pem
 ssl_dh = </usr/share/dovecot/dh.pem
+ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:$MS_MAIL/%n
@@ -87,7 +99,8 @@ service imap-login {
     port = 143
   }
   inet_listener imaps {
-    port = 0
+    port = 993
+    ssl = yes
   }
 }
 service pop3-login {
@@ -95,7 +108,8 @@ service pop3-login {
     port = 110
   }
   inet_listener pop3s {
-    port = 0
+    port = 995
+    ssl = yes
   }
 }
 service auth {
@@ -123,9 +137,15 @@ ms_wait_port() {
 
 ms_start() {
     ms_configure
-    dovecot -c "$MS_WORK/dovecot.conf" >"$MS_WORK/dovecot.out" 2>&1
-    postfix start >"$MS_WORK/postfix.out" 2>&1
-    ms_wait_port 25 && ms_wait_port 587 && ms_wait_port 110 && ms_wait_port 143
+    # The daemons must not inherit ms_lock's descriptor: they would hold the lock after
+    # this shell is gone.
+    local fd=${MS_LOCK_FD:-9}
+    dovecot -c "$MS_WORK/dovecot.conf" >"$MS_WORK/dovecot.out" 2>&1 {fd}>&-
+    postfix start >"$MS_WORK/postfix.out" 2>&1 {fd}>&-
+    local port
+    for port in 25 587 465 110 143 995 993; do
+        ms_wait_port "$port" || return 1
+    done
 }
 
 ms_stop() {

@@ -1,17 +1,43 @@
 #!/usr/bin/env bash
 # Regenerates the captures in samples/ from real software: Postfix and Dovecot on loopback,
 # driven by swaks, curl and Python's smtplib/poplib/imaplib, recorded with tcpdump; plus the
-# synthetic disorder capture written by the repo's own generator. Run as root from the
-# project root:  samples/make-samples.sh
+# synthetic disorder capture written by the repo's own generator; plus TLS captures with
+# the key logs their clients wrote (tests/live/tls.py). Run as root from the project root:
+#   samples/make-samples.sh        every sample
+#   samples/make-samples.sh tls    only the TLS ones (the others stay as they are)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 here=$PWD/samples
+what=${1:-all}
 # shellcheck source=samples/mailservers.sh
 source samples/mailservers.sh
 
+# TLS (issue 13): three scenarios of tests/live/tls.py, small, with their key logs. The
+# IMAP one is a pcapng that carries its key log (editcap --inject-secrets).
+make_tls() {
+    local tmp
+    tmp=$(mktemp -d)
+    ms_clear_mail
+    python3 tests/live/tls.py run "$tmp" smtp587-starttls-tls13-aes128gcm \
+        pop3-110-stls-tls12-aes128cbc-sha256 imaps993-implicit-tls12-aes256gcm-embedded
+    cp "$tmp/smtp587-starttls-tls13-aes128gcm.pcap" "$here/smtp-starttls-tls13.pcap"
+    cp "$tmp/smtp587-starttls-tls13-aes128gcm.keys" "$here/smtp-starttls-tls13.keys"
+    cp "$tmp/pop3-110-stls-tls12-aes128cbc-sha256.pcap" "$here/pop3-stls-tls12-cbc.pcap"
+    cp "$tmp/pop3-110-stls-tls12-aes128cbc-sha256.keys" "$here/pop3-stls-tls12-cbc.keys"
+    cp "$tmp/imaps993-implicit-tls12-aes256gcm-embedded.pcapng" "$here/imaps-tls12.pcapng"
+    rm -rf "$tmp"
+    chmod 644 "$here"/*.pcap* "$here"/*.keys
+}
+
 ms_install
+ms_lock
 trap ms_stop EXIT
 ms_start
+if [[ $what == tls ]]; then
+    make_tls
+    ls -l "$here"/*tls*
+    exit 0
+fi
 
 attach=$MS_WORK/report.pdf
 python3 - "$attach" <<'EOF'
@@ -95,8 +121,10 @@ ms_capture "$here/imap-curl.pcap" 'tcp port 143' \
 # lower-case verbs (issue 9: the envelope is settled on the replies).
 ms_capture "$here/smtp-pipelined-bdat.pcap" 'tcp port 25' python3 samples/pipelined-bdat.py
 
+make_tls
+
 # The synthetic capture with reordering, retransmission, overlap and a gap.
 cargo run --quiet --release --example synth -- sample "$here/synthetic-disorder.pcap"
 
 chmod 644 "$here"/*.pcap
-ls -l "$here"/*.pcap
+ls -l "$here"/*.pcap*

@@ -12,6 +12,11 @@
 #     held-open session's EHLO is in the output before its client goes on (streaming), that
 #     SIGINT flushes it as "open" with a summary and exit 0, that the -w file analysed
 #     offline gives the same sessions, that -f filters (libpcap), and the error messages.
+#  4. TLS (issue 13): tests/live/tls.py drives smtplib/poplib/imaplib, openssl s_client and
+#     curl over STARTTLS and implicit TLS with key logs, one tcpdump capture per scenario;
+#     tests/live/tls_check.py compares `mailscope --tls-keylog` (and tshark's decryption)
+#     with what each client sent inside TLS: commands, "tls": true, message sha256s, the
+#     session's tls object, a session without keys, a pcapng with embedded secrets.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [[ $(id -u) == 0 ]] || { echo "tests/live/run.sh needs root" >&2; exit 1; }
@@ -114,6 +119,16 @@ smtp = [f for f in flows if f.get("type") == "flow" and f["protocol"] == "smtp" 
 sys.exit(0 if smtp and smtp[0]["bytes"]["client"] > 100 and smtp[0]["gaps"]["client"] == 0 else 1)
 PY
 then echo "live: stdin capture decoded"; else echo "FAIL: stdin capture" >&2; cat "$work/stdin.json" >&2; fail=1; fi
+
+echo "tls: real clients with key logs, one capture per scenario (tests/live/tls.py)"
+ms_clear_mail
+if python3 tests/live/tls.py run "$work/tls"; then
+    python3 tests/live/tls_check.py "$bin" "$work/tls" ||
+        { echo "FAIL: TLS scenarios: mailscope or tshark differs from the clients" >&2; fail=1; }
+else
+    echo "FAIL: TLS scenarios: a client or a capture failed" >&2
+    fail=1
+fi
 
 # ---- live capture: mailscope -i lo ----
 here=$PWD/tests/live
