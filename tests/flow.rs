@@ -199,6 +199,7 @@ fn read(file: &Path) -> Vec<Session> {
         },
         filter: Filter::default(),
         show_secrets: false,
+        tls_keylog: None,
         extract: None,
         threads: 1,
     };

@@ -287,6 +287,7 @@ fn the_report_holds_at_most_its_session_limit() {
         },
         filter: Filter::default(),
         show_secrets: false,
+        tls_keylog: None,
         extract: None,
         threads: 1,
     };

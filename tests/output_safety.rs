@@ -357,6 +357,7 @@ fn live_views_are_safe() {
         },
         filter: Filter::default(),
         show_secrets,
+        tls_keylog: None,
         extract: None,
         threads: 1,
     };

@@ -103,7 +103,15 @@ fn real_samples_are_complete_gapless_mail_sessions() {
         let run = flows(file, &[]);
         assert_eq!(run.flows.len(), 1, "{}", file.display());
         let f = &run.flows[0];
-        assert_eq!(f.state, "complete", "{}", file.display());
+        // Python's ssl closes an implicit-TLS connection with a reset after its
+        // close_notify: every byte was still seen.
+        let tls = name(file).contains("tls");
+        assert!(
+            f.state == "complete" || tls && f.state == "reset",
+            "{}: {}",
+            file.display(),
+            f.state
+        );
         assert_eq!(
             f.gaps,
             PerSide {
@@ -112,9 +120,9 @@ fn real_samples_are_complete_gapless_mail_sessions() {
             }
         );
         let want = match f.server.port {
-            25 | 587 => "smtp",
-            110 => "pop3",
-            143 => "imap",
+            25 | 587 | 465 => "smtp",
+            110 | 995 => "pop3",
+            143 | 993 => "imap",
             p => panic!("unexpected port {p}"),
         };
         assert_eq!(f.protocol, want);

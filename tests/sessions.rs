@@ -13,7 +13,7 @@ fn samples() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
         .collect();
     v.sort();
     v
@@ -26,11 +26,18 @@ fn sample(name: &str) -> PathBuf {
 }
 
 fn run(args: &[&str], file: &Path) -> (String, String, i32) {
+    // A TLS sample comes with its key log beside it (samples/X.keys).
+    let keys = file.with_extension("keys");
+    let keylog: Vec<&std::ffi::OsStr> = match keys.exists() {
+        true => vec!["--tls-keylog".as_ref(), keys.as_os_str()],
+        false => Vec::new(),
+    };
     // The HTML report's language comes from the environment: English here, whatever the
     // machine's locale.
     let out = mailscope()
         .arg(file)
         .args(args)
+        .args(keylog)
         .env_remove("LC_ALL")
         .env("LANG", "C.UTF-8")
         .output()
@@ -92,7 +99,7 @@ fn sessions(stdout: &str) -> Vec<Session> {
 #[test]
 fn snapshots_in_every_format() {
     let mut failed = Vec::new();
-    insta::glob!("../samples", "*.pcap", |file| {
+    insta::glob!("../samples", "*.{pcap,pcapng}", |file| {
         for (format, extra) in [
             ("text", None),
             ("json", None),

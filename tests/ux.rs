@@ -257,6 +257,7 @@ fn sample_sessions(
         },
         filter: Filter::default(),
         show_secrets: false,
+        tls_keylog: None,
         extract: None,
         threads: 1,
     };

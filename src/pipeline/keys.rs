@@ -53,6 +53,11 @@ impl KeyStore {
         Ok(store)
     }
 
+    /// Whether any key log was given (a file, or secrets in the capture).
+    pub fn given(&self) -> bool {
+        self.given
+    }
+
     /// Secrets from the capture itself (a pcapng Decryption Secrets Block of TLS keys).
     pub fn add_embedded(&mut self, text: &[u8]) {
         self.given = true;

@@ -560,8 +560,12 @@ impl SessionsHandler<'_, '_> {
         if notes.is_empty() {
             return;
         }
+        // Without any key log, keys are not missing: the session's tls says why it was not
+        // decrypted, and no anomaly is raised.
+        let given = self.keys.given();
         let anomalies: Vec<_> = notes
             .into_iter()
+            .filter(|n| given || !matches!(n, crate::transform::tls::conn::Note::NoKey { .. }))
             .filter_map(|n| tls_anomaly(n, mark, &self.cfg.input.limits))
             .collect();
         match &mut state.dissect {

@@ -70,6 +70,8 @@ pub enum Step<'a> {
     Tls {
         mode: &'a str,
         sni: Option<&'a str>,
+        /// What follows was decrypted with a key log.
+        decrypted: bool,
     },
     /// COMPRESS=DEFLATE from here (inflated and read).
     Compressed,
@@ -243,6 +245,7 @@ pub fn steps(s: &Session) -> Vec<Step<'_>> {
             Step::Tls {
                 mode: t.mode,
                 sni: t.sni.as_deref(),
+                decrypted: t.decrypted,
             },
         )
     });
@@ -437,11 +440,12 @@ pub fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Resul
     for step in steps(s) {
         let line = match step {
             Step::Arrow(a) => l.arrow(&a),
-            Step::Tls { mode, sni } => {
-                let what = match mode {
-                    "implicit" => "TLS from the first byte: nothing inside can be read",
-                    _ => "TLS from here: nothing inside can be read",
-                };
+            Step::Tls {
+                mode,
+                sni,
+                decrypted,
+            } => {
+                let what = tls_band(mode, decrypted).0;
                 let band = l.band(what, '═');
                 match sni {
                     Some(name) => format!(
@@ -463,4 +467,27 @@ pub fn write_session<W: Write>(out: &mut W, s: &Session, st: Style) -> io::Resul
         writeln!(out, "{line}")?;
     }
     writeln!(out, "{}", l.empty())
+}
+
+/// What the TLS band says (English, Chinese): where TLS starts, and whether what follows
+/// was decrypted.
+pub fn tls_band(mode: &str, decrypted: bool) -> (&'static str, &'static str) {
+    match (mode, decrypted) {
+        ("implicit", false) => (
+            "TLS from the first byte: nothing inside can be read",
+            "从第一个字节起就是 TLS：其中内容无法读取",
+        ),
+        ("implicit", true) => (
+            "TLS from the first byte: decrypted with the key log",
+            "从第一个字节起就是 TLS：已用密钥日志解密",
+        ),
+        (_, false) => (
+            "TLS from here: nothing inside can be read",
+            "从这里开始是 TLS：其中内容无法读取",
+        ),
+        (_, true) => (
+            "TLS from here: decrypted with the key log",
+            "从这里开始是 TLS：已用密钥日志解密",
+        ),
+    }
 }

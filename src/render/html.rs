@@ -471,19 +471,13 @@ pub fn write_ladder<W: Write>(out: &mut W, s: &Session, lang: Lang) -> io::Resul
                     ay - 8,
                 )?;
             }
-            Step::Tls { mode, sni } => {
-                let what = match *mode {
-                    "implicit" => tr(
-                        lang,
-                        "TLS from the first byte: nothing inside can be read",
-                        "从第一个字节起就是 TLS：其中内容无法读取",
-                    ),
-                    _ => tr(
-                        lang,
-                        "TLS from here: nothing inside can be read",
-                        "从这里开始是 TLS：其中内容无法读取",
-                    ),
-                };
+            Step::Tls {
+                mode,
+                sni,
+                decrypted,
+            } => {
+                let (en, zh) = super::diagram::tls_band(mode, *decrypted);
+                let what = tr(lang, en, zh);
                 writeln!(
                     out,
                     "<rect class=\"band tls\" x=\"0\" y=\"{}\" width=\"{SVG_W}\" height=\"{}\"/><text x=\"{mid}\" y=\"{}\" text-anchor=\"middle\" font-weight=\"bold\">{what}</text>",

@@ -117,13 +117,14 @@ pub fn write_session<W: Write>(out: &mut W, s: &Session) -> io::Result<()> {
                     }
                 }
             }
-            Step::Tls { mode, sni } => {
+            Step::Tls {
+                mode,
+                sni,
+                decrypted,
+            } => {
                 writeln!(out, "    rect rgb(255, 236, 210)")?;
                 in_band = true;
-                let what = match mode {
-                    "implicit" => "TLS from the first byte: nothing inside can be read",
-                    _ => "TLS from here: nothing inside can be read",
-                };
+                let what = super::diagram::tls_band(mode, decrypted).0;
                 let sni = sni
                     .map(|n| format!(" (server name {})", escape(&shorten(n))))
                     .unwrap_or_default();

@@ -1187,6 +1187,7 @@ mod tests {
                     truncated: false,
                     incomplete: false,
                     not_decoded: None,
+                    tls: false,
                     bytes: Vec::new(),
                 },
                 false,

@@ -560,14 +560,9 @@ impl Conn {
                     self.info.alpn = Some(alpn);
                 }
             }
-            (1, 11) => {
-                if self.info.certificates.is_empty() {
-                    self.info.certificates = cert::certificates(
-                        body,
-                        self.version == 0x0304,
-                        self.bounds.max_certificates,
-                    );
-                }
+            (1, 11) if self.info.certificates.is_empty() => {
+                self.info.certificates =
+                    cert::certificates(body, self.version == 0x0304, self.bounds.max_certificates);
             }
             (_, 20) if protected && self.version == 0x0304 => {
                 // Finished: this side's application keys from the next record on.
@@ -601,8 +596,8 @@ impl Conn {
                     "cipher suite {} is not one this program decrypts",
                     self.info.cipher.as_deref().unwrap_or("?")
                 ),
-                Some(_) if sh.version < 0x0303 => format!(
-                    "{} is not decrypted (TLS 1.2 and 1.3 are)",
+                Some(_) if sh.version < 0x0301 => format!(
+                    "{} is not decrypted (TLS 1.0 to 1.3 are)",
                     hello::version_name(sh.version)
                 ),
                 Some(suite) => match source.keys(&ch.random) {
@@ -877,7 +872,10 @@ mod tests {
             assert_eq!(server, f.server_plain, "{}: server", f.name);
             let info = c.info();
             assert_eq!(info.decrypted, Decrypted::Yes, "{}", f.name);
-            assert_eq!(info.sni.as_deref(), Some("mail.example.test"), "{}", f.name);
+            // (openssl s_client, which made the KeyUpdate case, sends no server name.)
+            if !f.name.contains("keyupdate") {
+                assert_eq!(info.sni.as_deref(), Some("mail.example.test"), "{}", f.name);
+            }
             assert!(
                 info.cipher
                     .as_deref()

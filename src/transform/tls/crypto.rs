@@ -19,7 +19,6 @@
 
 // The record layer (the lead's, beside this file) is the user; until it lands only the
 // tests call in.
-#![cfg_attr(not(test), allow(dead_code))]
 
 use aes_gcm::aead::consts::{U12, U16};
 use aes_gcm::aead::{AeadCore, AeadInOut, KeyInit};
@@ -49,7 +48,7 @@ pub enum Hash {
 
 impl Hash {
     /// Output length in bytes.
-    pub fn len(self) -> usize {
+    pub fn output_len(self) -> usize {
         match self {
             Hash::Sha1 => 20,
             Hash::Sha256 => 32,
@@ -486,7 +485,7 @@ impl RecordCipher {
     /// TLS 1.3 from a traffic secret (handshake or application; HKDF-Expand-Label "key" and
     /// "iv", RFC 8446 §7.3). None: a secret of the wrong length or not a TLS 1.3 suite.
     pub fn tls13(suite: &'static Suite, secret: &[u8]) -> Option<RecordCipher> {
-        if !suite.tls13 || secret.len() != suite.prf.len() || suite.bulk.is_cbc() {
+        if !suite.tls13 || secret.len() != suite.prf.output_len() || suite.bulk.is_cbc() {
             return None;
         }
         let mut key = [0u8; 32];
@@ -513,7 +512,7 @@ impl RecordCipher {
         if !self.suite.tls13 {
             return None;
         }
-        let n = self.suite.prf.len();
+        let n = self.suite.prf.output_len();
         let mut next = [0u8; 48];
         expand_label(
             self.suite.prf,
@@ -544,7 +543,7 @@ impl RecordCipher {
         if !supported {
             return None;
         }
-        let mac_len = suite.mac.map_or(0, Hash::len);
+        let mac_len = suite.mac.map_or(0, Hash::output_len);
         let key_len = suite.bulk.key_len();
         let iv_len = match suite.bulk {
             Bulk::Aes128Gcm | Bulk::Aes256Gcm => 4,
@@ -717,7 +716,7 @@ impl RecordCipher {
         let Some(hash) = self.suite.mac else {
             return 0;
         };
-        let key = &self.mac_key[..hash.len()];
+        let key = &self.mac_key[..hash.output_len()];
         let len = (data.len() as u16).to_be_bytes();
         hmac(
             hash.into(),
@@ -761,7 +760,7 @@ impl RecordCipher {
         if fragment.len() > MAX_FRAGMENT_12 {
             return Err(OpenError::TooLong);
         }
-        let mac_len = self.suite.mac.map_or(0, Hash::len);
+        let mac_len = self.suite.mac.map_or(0, Hash::output_len);
         let explicit = if self.version >= TLS11 { BLOCK } else { 0 };
         let chained = self.version < TLS11;
         let (body, tag) = if self.encrypt_then_mac {
@@ -858,7 +857,7 @@ impl RecordCipher {
 
     fn seal_cbc(&mut self, seq: u64, mut header: [u8; 5], plaintext: &[u8], out: &mut Vec<u8>) {
         let start = out.len();
-        let mac_len = self.suite.mac.map_or(0, Hash::len);
+        let mac_len = self.suite.mac.map_or(0, Hash::output_len);
         let chained = self.version < TLS11;
         // A deterministic explicit IV: AES_k(seq). (A real sender uses a random one.)
         let mut iv = [0u8; 16];
@@ -1074,7 +1073,7 @@ mod tests {
         let master: Vec<u8> = (0..48).collect();
         for s in SUITES {
             if s.tls13 {
-                let secret: Vec<u8> = (0..s.prf.len() as u8).collect();
+                let secret: Vec<u8> = (0..s.prf.output_len() as u8).collect();
                 let c = RecordCipher::tls13(s, &secret).unwrap();
                 out.push((s.name.to_string(), c.clone(), c));
                 continue;
@@ -1213,7 +1212,7 @@ mod tests {
     fn key_update_is_a_new_generation_at_seq_zero() {
         for id in [0x1301, 0x1302, 0x1303] {
             let s = suite(id).unwrap();
-            let mut tx = RecordCipher::tls13(s, &vec![9; s.prf.len()]).unwrap();
+            let mut tx = RecordCipher::tls13(s, &vec![9; s.prf.output_len()]).unwrap();
             tx.seal(23, b"one", &mut Vec::new());
             let mut next = tx.key_update().unwrap();
             assert_eq!(next.seq(), 0);
@@ -1225,7 +1224,7 @@ mod tests {
                 old.open_at(0, h, f, &mut Vec::new()),
                 Err(OpenError::Authentication)
             );
-            let mut rx = RecordCipher::tls13(s, &vec![9; s.prf.len()])
+            let mut rx = RecordCipher::tls13(s, &vec![9; s.prf.output_len()])
                 .unwrap()
                 .key_update()
                 .unwrap();
@@ -1341,7 +1340,8 @@ mod tests {
                             20 => cipher = app.take().expect("one Finished"),
                             24 => {
                                 cipher = cipher.key_update().unwrap();
-                                updates.push(cipher.secret[..cipher.suite.prf.len()].to_vec());
+                                updates
+                                    .push(cipher.secret[..cipher.suite.prf.output_len()].to_vec());
                             }
                             _ => {}
                         }

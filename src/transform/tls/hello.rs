@@ -6,7 +6,6 @@
 //! message gives `None`, never a panic, and nothing is allocated beyond the input's size.
 
 // Nothing outside this module calls it until the record layer lands (issue 13, the lead's).
-#![allow(dead_code)]
 
 use sha2::{Digest, Sha256};
 use tls_parser::{

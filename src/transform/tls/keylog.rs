@@ -72,7 +72,7 @@ impl Default for Secret {
 impl Secret {
     fn from_hex(hex: &str) -> Option<Secret> {
         let mut s = Secret::default();
-        if hex.len() % 2 != 0 || hex.len() / 2 > MAX_SECRET || hex.is_empty() {
+        if !hex.len().is_multiple_of(2) || hex.len() / 2 > MAX_SECRET || hex.is_empty() {
             return None;
         }
         hex::decode_to_slice(hex, &mut s.bytes[..hex.len() / 2]).ok()?;
