@@ -136,6 +136,9 @@ ms_wait_port() {
 }
 
 ms_start() {
+    # Servers still running from an earlier start are stopped first: configuring anew
+    # replaces their run directory (Dovecot's auth socket) under them.
+    ms_stop
     ms_configure
     # The daemons must not inherit ms_lock's descriptor: they would hold the lock after
     # this shell is gone.
@@ -151,7 +154,14 @@ ms_start() {
 ms_stop() {
     postfix stop >/dev/null 2>&1 || true
     if [[ -f $MS_WORK/run/master.pid ]]; then
-        kill "$(cat "$MS_WORK/run/master.pid")" 2>/dev/null || true
+        local pid
+        pid=$(cat "$MS_WORK/run/master.pid")
+        kill "$pid" 2>/dev/null || true
+        # Gone before anything starts again on its sockets.
+        for _ in $(seq 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
     fi
 }
 

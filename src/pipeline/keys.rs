@@ -19,6 +19,9 @@ pub struct KeyStore {
     log: KeyLog,
     /// The key log file, kept open to read what is appended (live runs).
     file: Option<(PathBuf, File)>,
+    /// A live run's key log that does not exist yet (the client creates it when it
+    /// starts): opened when it appears.
+    waiting: Option<PathBuf>,
     follow: bool,
     /// Whether any source of keys was given (a file, or secrets in the capture).
     given: bool,
@@ -34,12 +37,23 @@ impl KeyStore {
         let mut store = KeyStore {
             log: KeyLog::new(max_entries),
             file: None,
+            waiting: None,
             follow,
             given: path.is_some(),
         };
         if let Some(path) = path {
-            let file = File::open(path)
-                .map_err(|e| RunError::Open(format!("--tls-keylog {}", path.display()), e))?;
+            let file = match File::open(path) {
+                Ok(f) => f,
+                // Live, the client that writes it may not have started yet.
+                Err(e) if follow && e.kind() == std::io::ErrorKind::NotFound => {
+                    store.waiting = Some(path.clone());
+                    return Ok(store);
+                }
+                Err(e) => {
+                    let what = format!("--tls-keylog {}", path.display());
+                    return Err(RunError::Open(what, e));
+                }
+            };
             store.file = Some((path.clone(), file));
             store
                 .read_more(usize::MAX)
@@ -73,6 +87,12 @@ impl KeyStore {
 
     /// Reads what was appended to the key log file (at most `max` bytes).
     fn read_more(&mut self, max: usize) -> std::io::Result<()> {
+        if let Some(path) = &self.waiting
+            && let Ok(f) = File::open(path)
+        {
+            self.file = Some((path.clone(), f));
+            self.waiting = None;
+        }
         let Some((_, file)) = self.file.as_mut() else {
             return Ok(());
         };
@@ -108,19 +128,16 @@ impl KeyStore {
 
 impl KeySource for KeyStore {
     fn keys(&mut self, client_random: &[u8; 32]) -> Option<Keys> {
-        if let Some(k) = self.log.get(client_random) {
-            return Some(k.clone());
-        }
+        // A live run: the client may have written its lines since (a session's secrets
+        // come one by one, as its handshake goes on). Asked only while a cipher is missing.
         if self.follow {
-            // A live run: the client may have written its line since.
             let _ = self.read_more(16 * READ_CHUNK);
-            return self.log.get(client_random).cloned();
         }
-        None
+        self.log.get(client_random).cloned()
     }
 
     fn growing(&self) -> bool {
-        self.follow && self.file.is_some()
+        self.follow && (self.file.is_some() || self.waiting.is_some())
     }
 
     fn missing(&self) -> &'static str {

@@ -881,6 +881,8 @@ impl Handler for SessionsHandler<'_, '_> {
             ts: summary.end,
             frame: summary.last_frame,
         };
+        state.streams.finish_tls();
+        self.tls_notes(&mut state, end);
         if let Dissect::Mail(d, _) = &mut state.dissect {
             // What the pipeline read of the TLS the session switched to.
             if let Some(tls) = state.streams.tls() {
@@ -1076,9 +1078,11 @@ fn sessions_in<'s>(
         true => 0,
         false => cfg.input.limits.max_reorder,
     };
+    // Frames that come as they are captured (an interface, a pipe): the client writing the
+    // key log may add a session's keys after the run started.
     let keys = super::keys::KeyStore::open(
         cfg.tls_keylog.as_ref(),
-        source.is_live(),
+        source.as_it_comes(),
         cfg.input.limits.max_keylog_entries,
     )?;
     let mut handler = SessionsHandler {

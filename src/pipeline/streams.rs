@@ -215,6 +215,13 @@ impl Streams {
         self.tls.as_deref()
     }
 
+    /// The connection ended: its TLS says what it still has to (keys that never came).
+    pub fn finish_tls(&mut self) {
+        if let Some(t) = self.tls.as_mut() {
+            t.finish();
+        }
+    }
+
     /// What the connection's TLS has to report since the last call.
     pub fn take_tls_notes(&mut self) -> Vec<conn::Note> {
         self.tls

@@ -240,6 +240,21 @@ live_suite() {
         fi
     fi
 
+    l=$tag-tls
+    say "$l: --tls-keylog KEYS, written by the clients while capturing (absent at the start)"
+    rm -f "$work/$l.keys"
+    start "$l" "$b" --format json --tls-keylog "$work/$l.keys"
+    python3 "$here/tls_live.py" drive "$work/$l.keys" "$work/$l.exp.json" "$ports" ||
+        failed "$l: a TLS client failed"
+    ports=$((ports + 5))
+    if stop "$l"; then
+        if python3 "$here/tls_live.py" check "$work/$l.out" "$work/$l.exp.json"; then
+            say "$l: SMTPS, STARTTLS and IMAPS decrypted live: commands inside TLS, message sha256s"
+        else
+            failed "$l: the live TLS sessions differ from what the clients sent"
+        fi
+    fi
+
     l=$tag-events
     say "$l: --events; a session held open after EHLO, then SIGINT"
     start "$l" "$b" --format json --events

@@ -146,6 +146,12 @@ struct Dir {
     resync: Option<Resync>,
     /// Bytes taken past the record found after a hole, read before new input.
     carry: Vec<u8>,
+    /// Protected records that went by before the keys were known (a key log read as it
+    /// grows).
+    skipped: u64,
+    /// TLS 1.3: this side's Finished went by, and its application secret was not in the key
+    /// log yet: looked up again at its next record.
+    want_app: bool,
     /// Given up (a record that did not decrypt, or a hole with nothing to check by).
     lost: bool,
 }
@@ -170,6 +176,9 @@ pub struct Conn {
     installed: bool,
     /// No keys will come: protected records are counted.
     gave_up: bool,
+    /// Keys missing from a key log that may still grow: said at [`Conn::finish`] if they
+    /// never came.
+    no_key_later: Option<String>,
     /// A missing key was said (once).
     no_key_said: bool,
     info: Info,
@@ -189,6 +198,7 @@ impl Conn {
             installed: false,
             gave_up: false,
             no_key_said: false,
+            no_key_later: None,
             info: Info::default(),
             notes: Vec::new(),
             bounds,
@@ -198,6 +208,17 @@ impl Conn {
 
     pub fn info(&self) -> &Info {
         &self.info
+    }
+
+    /// The connection ended: keys that never came are said now.
+    pub fn finish(&mut self) {
+        if let Some(why) = self.no_key_later.take()
+            && self.info.decrypted != Decrypted::Yes
+            && !self.no_key_said
+        {
+            self.no_key_said = true;
+            self.notes.push(Note::NoKey { why });
+        }
     }
 
     /// Bytes read so far from the client (or the server).
@@ -350,7 +371,23 @@ impl Conn {
             return;
         }
         self.info.encrypted[s] += rec.len() as u64;
+        if self.dirs[s].want_app {
+            match self.app_cipher(s, keys) {
+                Some(c) => {
+                    let d = &mut self.dirs[s];
+                    d.cipher = Some(c);
+                    d.want_app = false;
+                }
+                None => {
+                    self.dirs[s].skipped += 1;
+                    return;
+                }
+            }
+        }
         if self.dirs[s].cipher.is_none() && !self.find_keys(keys) {
+            // Counted: if the keys come later (a key log still being written), the records
+            // they missed are allowed for in the sequence numbers tried.
+            self.dirs[s].skipped += 1;
             return;
         }
         match self.open(s, header, body, out) {
@@ -380,6 +417,33 @@ impl Conn {
             return Err("no cipher".into());
         };
         let seq = c.seq();
+        if d.skipped > 0 {
+            // The keys came after some records went by: this record's sequence number is
+            // one of the next few, under the handshake keys or the application keys.
+            let n = d.skipped.min(MAX_RESYNC_SEQS);
+            d.skipped = 0;
+            for at in seq..=seq + n {
+                if let Ok(t) = c.open_at(at, header, body, out) {
+                    self.info.decrypted = Decrypted::Yes;
+                    return Ok(t);
+                }
+            }
+            if let Some(mut next) = d.next.take() {
+                for at in 0..=n {
+                    if let Ok(t) = next.open_at(at, header, body, out) {
+                        d.cipher = Some(next);
+                        self.info.decrypted = Decrypted::Yes;
+                        return Ok(t);
+                    }
+                }
+                d.next = Some(next);
+            }
+            out.clear();
+            return Err(format!(
+                "record {seq}: no sequence number up to {} records on opens it (the keys came late)",
+                n
+            ));
+        }
         match c.open(header, body, out) {
             Ok(t) => {
                 self.info.decrypted = Decrypted::Yes;
@@ -567,8 +631,9 @@ impl Conn {
             (_, 20) if protected && self.version == 0x0304 => {
                 // Finished: this side's application keys from the next record on.
                 let d = &mut self.dirs[s];
-                if let Some(n) = d.next.take() {
-                    d.cipher = Some(n);
+                match d.next.take() {
+                    Some(n) => d.cipher = Some(n),
+                    None => d.want_app = true,
                 }
             }
             (_, 24) if protected && self.version == 0x0304 => {
@@ -612,7 +677,10 @@ impl Conn {
                 },
             },
         };
-        if !self.no_key_said {
+        // A key log still being written may have the keys later: said at the end if not.
+        if source.growing() {
+            self.no_key_later = Some(why.clone());
+        } else if !self.no_key_said {
             self.no_key_said = true;
             self.notes.push(Note::NoKey { why: why.clone() });
         }
@@ -623,6 +691,19 @@ impl Conn {
         // are counted from now on.
         self.gave_up = !source.growing();
         false
+    }
+
+    /// TLS 1.3: side `s`'s application cipher, from the key source now.
+    fn app_cipher(&self, s: usize, source: &mut dyn KeySource) -> Option<RecordCipher> {
+        let (ch, sh) = (self.client_hello.as_ref()?, self.server_hello.as_ref()?);
+        let suite = super::crypto::suite(sh.suite)?;
+        let keys = source.keys(&ch.random)?;
+        let secret = if s == 0 {
+            keys.client_traffic
+        } else {
+            keys.server_traffic
+        };
+        RecordCipher::tls13(suite, secret?.bytes())
     }
 
     /// The ciphers of both directions from `keys`; false when `keys` lacks what is needed.
@@ -923,6 +1004,81 @@ mod tests {
                 f.name
             );
             assert!(c.info().version.is_some() && c.info().cipher.is_some());
+        }
+    }
+
+    /// A key log being written while the capture runs: the keys come after some records
+    /// (and, with `partial`, the application secrets a few lookups after the handshake's).
+    struct Late {
+        log: KeyLog,
+        misses: u32,
+        partial: u32,
+    }
+
+    impl KeySource for Late {
+        fn keys(&mut self, r: &[u8; 32]) -> Option<Keys> {
+            if self.misses > 0 {
+                self.misses -= 1;
+                return None;
+            }
+            let mut k = self.log.get(r).cloned()?;
+            if self.partial > 0 && k.client_handshake.is_some() {
+                self.partial -= 1;
+                k.client_traffic = None;
+                k.server_traffic = None;
+            }
+            Some(k)
+        }
+        fn growing(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn keys_that_come_late_still_open_the_records_after_them() {
+        // (TLS 1.0 is left out: a CBC record's IV is the last block of the one before, so
+        // the first record after those missed does not open; the ones after it would.)
+        for f in fixtures().iter().filter(|f| !f.name.starts_with("tls10")) {
+            for (misses, partial) in [(1, 0), (2, 0), (3, 0), (0, 1), (1, 2), (0, 3)] {
+                let mut keys = Late {
+                    log: keylog(&f.keylog),
+                    misses,
+                    partial,
+                };
+                let (mut c, client, server) = run(f, usize::MAX, &mut keys);
+                c.finish();
+                let notes = c.take_notes();
+                assert!(
+                    !notes.iter().any(|n| matches!(n, Note::NoKey { .. })),
+                    "{}: {notes:?}",
+                    f.name
+                );
+                assert_eq!(
+                    c.info().decrypted,
+                    Decrypted::Yes,
+                    "{} {misses} {partial}: {notes:?}",
+                    f.name
+                );
+                assert!(
+                    !notes.iter().any(|n| matches!(n, Note::DecryptFailed { .. })),
+                    "{} {misses} {partial}: {notes:?}",
+                    f.name
+                );
+                // What the missed records held is lost; the rest is read.
+                assert!(f.client_plain.ends_with(&client), "{} {misses}", f.name);
+                assert!(f.server_plain.ends_with(&server), "{} {misses}", f.name);
+                assert!(!client.is_empty() || !server.is_empty(), "{} {misses}", f.name);
+            }
+            // Keys that never come are said at the end, once.
+            let mut keys = Late {
+                log: KeyLog::new(1),
+                misses: 0,
+                partial: 0,
+            };
+            let (mut c, _, _) = run(f, usize::MAX, &mut keys);
+            assert!(c.take_notes().is_empty(), "{}", f.name);
+            c.finish();
+            assert!(matches!(c.take_notes()[..], [Note::NoKey { .. }]), "{}", f.name);
         }
     }
 
