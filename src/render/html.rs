@@ -152,6 +152,7 @@ td.num{text-align:right}
 .phase{font-weight:bold;margin-top:.8rem}
 .anomaly{color:var(--warn)}
 .band{background:var(--band);font-weight:bold;padding:.2rem .6rem;margin:.4rem 0}
+.tlsmark{font-size:.75em;padding:0 .25rem;border-radius:.2rem;background:var(--band)}
 svg.ladder{width:100%;height:auto;display:block;margin:.5rem 0}
 svg.ladder text{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:16px;fill:var(--fg)}
 svg.ladder .lane{stroke:var(--lane);stroke-width:3}
@@ -566,6 +567,11 @@ fn write_exchange<W: Write>(
     lang: Lang,
     greeting: bool,
 ) -> io::Result<()> {
+    // Inside TLS (decrypted): every line says so.
+    let tls = match e.tls {
+        true => format!(" <span class=\"tlsmark\">{}</span>", text::TLS_MARK),
+        false => String::new(),
+    };
     let protocol = s.protocol;
     if let Some(c) = &e.command {
         // In Chinese, the short English note gives way to the explanation below it.
@@ -580,7 +586,7 @@ fn write_exchange<W: Write>(
             note.push_str(tr(lang, " [incomplete]", " [不完整]"));
         }
         let head = format!(
-            "<span class=\"t\">{}</span> <b class=\"who\">C:</b> <code>{}</code>{}",
+            "<span class=\"t\">{}</span>{tls} <b class=\"who\">C:</b> <code>{}</code>{}",
             secs(e.mark.ts, s.start),
             esc(&c.raw),
             note_span(&note)
@@ -595,7 +601,7 @@ fn write_exchange<W: Write>(
     let mut lines = e.client_lines.iter().peekable();
     let client_line = |out: &mut W, l: &crate::session::ClientLine| {
         let head = format!(
-            "<span class=\"t\">{}</span> <b class=\"who\">C:</b> <code>{}</code>{}",
+            "<span class=\"t\">{}</span>{tls} <b class=\"who\">C:</b> <code>{}</code>{}",
             secs(l.mark.ts, s.start),
             esc(&l.text),
             note_span(tr(lang, "SASL response", "SASL 响应"))
@@ -629,7 +635,7 @@ fn write_exchange<W: Write>(
         }
         let tone = tone(&r.code);
         let head = format!(
-            "<span class=\"t\">{}</span> <b class=\"who {tone}\">S:</b> <code class=\"{tone}\">{}</code>{more}{}",
+            "<span class=\"t\">{}</span>{tls} <b class=\"who {tone}\">S:</b> <code class=\"{tone}\">{}</code>{more}{}",
             secs(r.mark.ts, s.start),
             esc(first),
             note_span(&note)

@@ -1060,14 +1060,20 @@ mod tests {
                     f.name
                 );
                 assert!(
-                    !notes.iter().any(|n| matches!(n, Note::DecryptFailed { .. })),
+                    !notes
+                        .iter()
+                        .any(|n| matches!(n, Note::DecryptFailed { .. })),
                     "{} {misses} {partial}: {notes:?}",
                     f.name
                 );
                 // What the missed records held is lost; the rest is read.
                 assert!(f.client_plain.ends_with(&client), "{} {misses}", f.name);
                 assert!(f.server_plain.ends_with(&server), "{} {misses}", f.name);
-                assert!(!client.is_empty() || !server.is_empty(), "{} {misses}", f.name);
+                assert!(
+                    !client.is_empty() || !server.is_empty(),
+                    "{} {misses}",
+                    f.name
+                );
             }
             // Keys that never come are said at the end, once.
             let mut keys = Late {
@@ -1078,7 +1084,11 @@ mod tests {
             let (mut c, _, _) = run(f, usize::MAX, &mut keys);
             assert!(c.take_notes().is_empty(), "{}", f.name);
             c.finish();
-            assert!(matches!(c.take_notes()[..], [Note::NoKey { .. }]), "{}", f.name);
+            assert!(
+                matches!(c.take_notes()[..], [Note::NoKey { .. }]),
+                "{}",
+                f.name
+            );
         }
     }
 
