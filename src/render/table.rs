@@ -224,7 +224,11 @@ pub fn write_sessions<W: Write>(
                 .set_alignment(CellAlignment::Right),
             Cell::new(s.messages.len()).set_alignment(CellAlignment::Right),
             Cell::new(escape(&auth)),
-            Cell::new(s.tls.as_ref().map_or("", |t| t.mode)),
+            // The mode, and whether what is inside was read (a key log).
+            Cell::new(s.tls.as_ref().map_or(String::new(), |t| match t.decrypted {
+                true => format!("{} (decrypted)", t.mode),
+                false => t.mode.to_owned(),
+            })),
             Cell::new(s.anomalies.len()).set_alignment(CellAlignment::Right),
             Cell::new(s.state),
         ]);
