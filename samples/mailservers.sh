@@ -86,6 +86,11 @@ disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:$MS_MAIL/%n
 first_valid_uid = 5000
+# COMPRESS=DEFLATE (RFC 4978), as Thunderbird uses it inside TLS.
+mail_plugins = \$mail_plugins zlib
+protocol imap {
+  mail_plugins = \$mail_plugins imap_zlib
+}
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%n $MS_WORK/users

@@ -534,10 +534,7 @@ impl SessionsHandler<'_, '_> {
                             state.tls_plain = true;
                             d.inside_tls();
                         }
-                        d.on_data(side, &piece, mark);
-                        // Upgrades inside transformed bytes wait for stacking (COMPRESS
-                        // inside TLS).
-                        self.fold(state);
+                        self.plain(state, side, &piece, mark);
                     }
                     if !more {
                         break;
@@ -551,6 +548,51 @@ impl SessionsHandler<'_, '_> {
             }
         }
         state.piece = piece;
+    }
+
+    /// Bytes out of a direction's transform, to the dissector: through the inner stage when
+    /// there is one (COMPRESS inside TLS), and putting one in place when the dissector asks.
+    fn plain(&mut self, state: &mut SessionState, side: Side, data: &[u8], mark: Mark) {
+        if !state.streams.inner(side) {
+            if let Dissect::Mail(d, _) = &mut state.dissect {
+                d.on_data(side, data, mark);
+            }
+            for req in self.fold(state) {
+                let tail = state.streams.install_inner(&req, side, data.len());
+                if !state.streams.inner(side) {
+                    continue;
+                }
+                if !req.client_held.is_empty() {
+                    self.plain(state, Side::Client, &req.client_held, mark);
+                }
+                if let Some(start) = tail {
+                    self.plain(state, side, &data[start..], mark);
+                }
+            }
+            return;
+        }
+        let mut rest = data;
+        let mut out = Vec::new();
+        loop {
+            match state.streams.step_inner(side, &mut rest, &mut out) {
+                Step::Out(more) => {
+                    if !out.is_empty()
+                        && let Dissect::Mail(d, _) = &mut state.dissect
+                    {
+                        d.on_data(side, &out, mark);
+                        self.fold(state);
+                    }
+                    if !more {
+                        break;
+                    }
+                }
+                Step::Failed(f) => {
+                    self.transform_failed(state, side, f, mark);
+                    break;
+                }
+                Step::Unread => break,
+            }
+        }
     }
 
     /// What the connection's TLS reported (alerts, missing keys, records that did not
@@ -645,7 +687,8 @@ impl SessionsHandler<'_, '_> {
             Side::Client => "client",
             Side::Server => "server",
         };
-        let tls = state.streams.through_tls(side);
+        // The inflater behind TLS failed, or TLS itself.
+        let tls = state.streams.through_tls(side) && !state.streams.inner(side);
         let a = match f {
             crate::transform::Failure::Corrupt(why) if tls => proto::event::Anomaly::new(
                 proto::vocab::common::Anomaly::TlsMalformed,

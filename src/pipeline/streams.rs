@@ -3,10 +3,10 @@
 //! dissector asks for it (`Event::Upgrade`), how many bytes the dissector was handed, and
 //! how many were not read because a transform gave up.
 //!
-//! One transform per direction for now (TLS, with or without keys, or DEFLATE); COMPRESS
-//! inside TLS will stack a second one behind the first. TLS is one state machine for both
-//! directions (the hellos of one side give the keys of the other): the slot holds it, and
-//! each direction's stage reads through it.
+//! A direction passes through TLS (with or without keys) or DEFLATE, or both: IMAP
+//! COMPRESS=DEFLATE inside TLS stacks an inflater behind the decryption (`inner`). TLS is one
+//! state machine for both directions (the hellos of one side give the keys of the other):
+//! the slot holds it, and each direction's stage reads through it.
 
 use crate::limits::Limits;
 use crate::proto::event::{Side, Upgrade};
@@ -53,6 +53,8 @@ pub(super) struct Streams {
     unread: [u64; 2],
     /// The connection's TLS, once it started (STARTTLS accepted, or implicit TLS).
     tls: Option<Box<Conn>>,
+    /// COMPRESS=DEFLATE inside TLS: the plaintext of each direction is inflated next.
+    inner: [Option<Stage>; 2],
 }
 
 /// The bounds of a connection's TLS.
@@ -95,7 +97,10 @@ impl Streams {
         };
         match result {
             Ok(more) => {
-                self.fed[s] += out.len() as u64;
+                // With an inner stage, what the dissector is handed is counted there.
+                if self.inner[s].is_none() {
+                    self.fed[s] += out.len() as u64;
+                }
                 Step::Out(more)
             }
             Err(f) => {
@@ -119,6 +124,23 @@ impl Streams {
             (Some(Stage::Tls | Stage::Broken), _) => return Ok(None),
         };
         match result {
+            Ok(Some(n)) if self.inner[s].is_some() => {
+                // The hole goes on through the inner stage (an inflater cannot skip it).
+                let r = match &mut self.inner[s] {
+                    Some(Stage::Inflate(t)) => t.gap(n),
+                    _ => return Ok(None),
+                };
+                match r {
+                    Ok(out) => {
+                        self.fed[s] += out.unwrap_or(0);
+                        Ok(out)
+                    }
+                    Err(f) => {
+                        self.inner[s] = Some(Stage::Broken);
+                        Err(f)
+                    }
+                }
+            }
             Ok(out) => {
                 self.fed[s] += out.unwrap_or(0);
                 Ok(out)
@@ -128,6 +150,60 @@ impl Streams {
                 Err(f)
             }
         }
+    }
+
+    /// Whether `side`'s plaintext passes through an inner stage (COMPRESS inside TLS).
+    pub fn inner(&self, side: Side) -> bool {
+        self.inner[side as usize].is_some()
+    }
+
+    /// One step of TLS plaintext of `side` through its inner stage: at most one piece.
+    pub fn step_inner(&mut self, side: Side, input: &mut &[u8], out: &mut Vec<u8>) -> Step {
+        let s = side as usize;
+        out.clear();
+        let result = match &mut self.inner[s] {
+            Some(Stage::Inflate(t)) => t.next(input, out),
+            _ => {
+                self.unread[s] += input.len() as u64;
+                *input = &[];
+                return Step::Unread;
+            }
+        };
+        match result {
+            Ok(more) => {
+                self.fed[s] += out.len() as u64;
+                Step::Out(more)
+            }
+            Err(f) => {
+                self.inner[s] = Some(Stage::Broken);
+                self.unread[s] += input.len() as u64;
+                *input = &[];
+                Step::Failed(f)
+            }
+        }
+    }
+
+    /// An upgrade asked for inside TLS (COMPRESS=DEFLATE): an inflater behind the
+    /// decryption, both ways. `side`'s last `chunk` plaintext bytes were just handed over;
+    /// the part of them past the offset is returned (its start), to go through it again.
+    /// A second TLS inside TLS is not a thing: ignored.
+    pub fn install_inner(&mut self, req: &Request, side: Side, chunk: usize) -> Option<usize> {
+        if req.kind != Upgrade::Deflate {
+            return None;
+        }
+        let mut tail = None;
+        for s in 0..2 {
+            if self.inner[s].is_some() || !matches!(self.stages[s], Some(Stage::Tls)) {
+                continue;
+            }
+            self.inner[s] = Some(Stage::Inflate(Inflate::default()));
+            if s == side as usize {
+                let start = self.fed[s].saturating_sub(chunk as u64);
+                let from = req.offsets[s].clamp(start, self.fed[s]);
+                tail = Some((from - start) as usize);
+            }
+        }
+        tail.filter(|&t| t < chunk)
     }
 
     /// Puts the transforms `req` asks for in place. `side`'s last `chunk` bytes were just

@@ -5,6 +5,7 @@
     tls_live.py drive KEYS EXPECT.json PORT   smtplib SMTP_SSL on 465 (AUTH LOGIN + a message),
                                              smtplib STARTTLS on 587 (AUTH PLAIN + a message),
                                              imaplib IMAP4_SSL on 993 (LOGIN, SELECT, LOGOUT),
+                                             a raw IMAPS client with COMPRESS=DEFLATE inside,
                                              each from its own client port (PORT, PORT+1, ..);
                                              what each sent goes to EXPECT.json
     tls_live.py check OUT.json EXPECT.json   mailscope's JSON Lines against it: one session per
@@ -15,8 +16,10 @@ import hashlib
 import imaplib
 import json
 import smtplib
+import socket
 import ssl
 import sys
+import zlib
 from email.message import EmailMessage
 
 HOST = "127.0.0.1"
@@ -74,7 +77,50 @@ def drive(keys, expect, port):
     m.logout()
     conns.append(dict(port=cport, protocol="imap", mode="implicit",
                       commands=["LOGIN", "SELECT", "LOGOUT"], messages=[]))
+    # Implicit TLS (993) with COMPRESS=DEFLATE inside it (Thunderbird's way): a raw client,
+    # as imaplib has no COMPRESS.
+    conns.append(imap_compress(keys, port + 3))
     json.dump(conns, open(expect, "w"), indent=1)
+
+
+def imap_compress(keys, port):
+    raw = socket.create_connection((HOST, 993), source_address=(HOST, port))
+    tls = context(keys).wrap_socket(raw, server_hostname="mail.example.test")
+    f = tls.makefile("rb")
+
+    def until(tag):
+        while True:
+            line = f.readline()
+            if not line or line.startswith(tag.encode()):
+                return line
+
+    until("* OK")
+    tls.sendall(f"a1 LOGIN {ALICE[0]} {ALICE[1]}\r\n".encode())
+    until("a1 ")
+    tls.sendall(b"a2 COMPRESS DEFLATE\r\n")
+    if not until("a2 ").startswith(b"a2 OK"):
+        raise SystemExit("COMPRESS refused: is imap_zlib loaded?")
+    comp, decomp = zlib.compressobj(wbits=-15), zlib.decompressobj(wbits=-15)
+    got = b""
+
+    def send(text):
+        tls.sendall(comp.compress(text) + comp.flush(zlib.Z_SYNC_FLUSH))
+
+    def wait(tag):
+        nonlocal got
+        while tag not in got:
+            data = tls.recv(65536)
+            if not data:
+                raise SystemExit("the server closed during COMPRESS")
+            got += decomp.decompress(data)
+
+    send(b"a3 SELECT INBOX\r\n")
+    wait(b"a3 OK")
+    send(b"a4 LOGOUT\r\n")
+    wait(b"a4 OK")
+    tls.close()
+    return dict(port=port, protocol="imap", mode="implicit",
+                commands=["LOGIN", "COMPRESS", "SELECT", "LOGOUT"], messages=[])
 
 
 def check(out, expect):
