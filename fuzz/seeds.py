@@ -59,3 +59,41 @@ if os.path.exists(binary):
         start = body.find(b"DATA\r\n")
         if proto == "smtp" and start >= 0:
             open(os.path.join(here, "corpus", "mime", name + ".eml"), "wb").write(body[start + 6:])
+
+# tls: each fixture of tests/data/tls (real OpenSSL sessions) as mailscope::fuzzing::tls
+# reads it: sel (0 no key log, 1 the fixture's, 2 a wrong one, 3 key log bytes from the
+# input; +0x80: the main job too), u16 LE fixture index (sorted names, as TLS_FIXTURES), then
+# the ClientHello, the server's records, the rest of the client's, as chunks; and one cut
+# into records with a hole before the client's last records.
+import json
+
+
+def records(data):
+    out, i = [], 0
+    while i + 5 <= len(data):
+        n = 5 + struct.unpack_from(">H", data, i + 3)[0]
+        out.append(data[i:i + n])
+        i += n
+    return out
+
+
+os.makedirs(os.path.join(here, "corpus", "tls"), exist_ok=True)
+fixtures = sorted(glob.glob(os.path.join(here, "..", "tests", "data", "tls", "*.json")))
+for index, path in enumerate(fixtures):
+    f = json.load(open(path))
+    client, server = bytes.fromhex(f["client"]), bytes.fromhex(f["server"])
+    hello = 5 + struct.unpack_from(">H", client, 3)[0]
+    whole = chunk(0, client[:hello]) + chunk(1, server) + chunk(0, client[hello:])
+    per_record = chunk(0, client[:hello]) + b"".join(chunk(1, r) for r in records(server))
+    rest = records(client[hello:])
+    for k, r in enumerate(rest):
+        # A hole of 5 bytes (ctl bit 7, bits 1-6 = 4) before the last two records.
+        per_record += chunk(0x88 if k == len(rest) - 2 else 0, r)
+    for sel, data in ((1, whole), (0x81, whole), (0, whole), (2, whole), (1, per_record)):
+        name = "%s-%02x-%s" % (f["name"], sel, "whole" if data is whole else "records")
+        head = struct.pack("<BH", sel, index)
+        open(os.path.join(here, "corpus", "tls", name), "wb").write(head + data)
+    # The key log from the input (sel 3).
+    log = f["keylog"].encode()
+    open(os.path.join(here, "corpus", "tls", f["name"] + "-03-log"), "wb").write(
+        struct.pack("<BH", 3, len(log)) + log + whole)

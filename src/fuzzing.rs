@@ -109,16 +109,22 @@ pub fn sessions(data: &[u8]) {
 
 /// [`sessions`], saying how many sessions came out.
 fn run_sessions(data: &[u8]) -> usize {
+    run_capture(data, true).len()
+}
+
+/// A capture through the main job with tight limits (every port followed, or the default
+/// port map); the sessions, checked.
+fn run_capture(data: &[u8], all_ports: bool) -> Vec<crate::session::Session> {
     use crate::pipeline::{Filter, InputConfig, SessionsConfig};
     let source = InputSource::from_reader("fuzz input", std::io::Cursor::new(data.to_vec()));
     let Ok(mut source) = FileReader::new(source) else {
-        return 0;
+        return Vec::new();
     };
     let cfg = SessionsConfig {
         input: InputConfig {
             inputs: vec!["fuzz input".into()],
             ports: crate::proto::PortMap::default(),
-            all_ports: true,
+            all_ports,
             limits: Limits {
                 max_buffered_bytes: 4096,
                 max_buffered_segments: 16,
@@ -138,6 +144,9 @@ fn run_sessions(data: &[u8]) -> usize {
                 max_messages: 4,
                 max_held_messages: 8192,
                 max_sniff: 512,
+                max_tls_handshake: 8192,
+                max_tls_certificates: 4,
+                max_keylog_entries: 16,
                 ..Limits::default()
             },
             count: None,
@@ -157,7 +166,7 @@ fn run_sessions(data: &[u8]) -> usize {
     };
     let outcome = crate::pipeline::sessions_from(&cfg, &mut source, &mut sink, &mut |_| {});
     let Ok(outcome) = outcome else {
-        return 0;
+        return Vec::new();
     };
     assert!(outcome.output_error.is_none());
     let mut last = 0;
@@ -169,7 +178,7 @@ fn run_sessions(data: &[u8]) -> usize {
     let mut out = Vec::new();
     crate::render::table::write_sessions(&mut out, &sessions, &outcome.summary, true, false, None)
         .expect("table renders");
-    sessions.len()
+    sessions
 }
 
 /// The invariants of one session of the model; see [`sessions`].
@@ -371,6 +380,261 @@ pub fn mime(data: &[u8]) {
     crate::mime::check_base64_paths(data);
 }
 
+/// The TLS fixtures (`tests/data/tls/*.json`: real OpenSSL sessions, both directions and
+/// the key log), in name order: the key logs the [`tls`] target can pick by index.
+/// `fuzz/seeds.py` numbers them the same way.
+const TLS_FIXTURES: [&str; 11] = [
+    include_str!("../tests/data/tls/tls10-ecdhe-rsa-aes128cbc-sha-etm.json"),
+    include_str!("../tests/data/tls/tls11-rsa-aes256cbc-sha-mte.json"),
+    include_str!("../tests/data/tls/tls12-ecdhe-rsa-aes128gcm.json"),
+    include_str!("../tests/data/tls/tls12-ecdhe-rsa-chacha20.json"),
+    include_str!("../tests/data/tls/tls12-rsa-aes128cbc-sha-etm.json"),
+    include_str!("../tests/data/tls/tls12-rsa-aes128cbc-sha256-mte.json"),
+    include_str!("../tests/data/tls/tls12-rsa-aes256gcm.json"),
+    include_str!("../tests/data/tls/tls13-aes128gcm.json"),
+    include_str!("../tests/data/tls/tls13-aes256gcm.json"),
+    include_str!("../tests/data/tls/tls13-chacha20.json"),
+    include_str!("../tests/data/tls/tls13-keyupdate.json"),
+];
+
+/// The fixtures' key logs (parsed once).
+fn fixture_keylogs() -> &'static [String] {
+    static LOGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        TLS_FIXTURES
+            .iter()
+            .map(|json| {
+                let v: serde_json::Value = serde_json::from_str(json).expect("a fixture parses");
+                v["keylog"].as_str().expect("a key log").to_owned()
+            })
+            .collect()
+    })
+}
+
+/// A key log with every secret's last hex digit changed: the right randoms, wrong keys.
+fn corrupted(keylog: &str) -> String {
+    keylog
+        .lines()
+        .map(|l| {
+            let mut l = l.to_owned();
+            match l.pop() {
+                Some('0') => l.push('1'),
+                Some(_) => l.push('0'),
+                None => {}
+            }
+            l + "\n"
+        })
+        .collect()
+}
+
+/// The key log text the [`tls`] input asks for, and the rest of the input. `None`: no key
+/// log at all.
+fn tls_keylog(data: &[u8]) -> (Option<Vec<u8>>, &[u8]) {
+    let Some((&[sel, lo, hi], rest)) = data.split_first_chunk::<3>() else {
+        return (None, &[]);
+    };
+    let arg = usize::from(u16::from_le_bytes([lo, hi]));
+    let logs = fixture_keylogs();
+    match sel & 3 {
+        0 => (None, rest),
+        1 => (Some(logs[arg % logs.len()].clone().into_bytes()), rest),
+        2 => (Some(corrupted(&logs[arg % logs.len()]).into_bytes()), rest),
+        _ => {
+            let (log, rest) = rest.split_at(arg.min(rest.len()));
+            (Some(log.to_vec()), rest)
+        }
+    }
+}
+
+/// The gap a TLS chunk's `ctl` asks for before its data (bit 7; bits 1–6 say how long:
+/// 1–32 bytes, or 1–32 KiB), or 0.
+fn tls_gap(ctl: u8) -> u64 {
+    if ctl & 0x80 == 0 {
+        return 0;
+    }
+    let n = u64::from((ctl >> 1) & 0x3f);
+    if n < 32 { n + 1 } else { (n - 31) * 1024 }
+}
+
+/// Any bytes as one TLS connection: a key log, then the bytes of both directions with holes.
+///
+/// ```text
+/// sel: u8 | arg: u16 LE | (sel & 3 == 3: arg bytes of key log) | chunks
+/// ```
+///
+/// `sel & 3`: 0 no key log, 1 the key log of fixture `arg % 11` (see `TLS_FIXTURES`), 2 the
+/// same with every secret wrong, 3 key log bytes from the input. The chunks are in the
+/// format of [`chunks`]: `ctl` bit 0 the side (0 client), bit 7 a gap before the data (its
+/// length from bits 1–6: 1–32 bytes, or 1–32 KiB). With `sel & 0x80`, the same connection
+/// also goes through the whole main job ([`tls_sessions`]).
+///
+/// After every call to `Conn::next`: at most one record's plaintext out; `Info::plaintext`
+/// is what was handed out per side; `Ok(false)` only once the input is used up, and then a
+/// call with no input gives nothing; notes stay few. The whole input also goes through the
+/// hello, certificate and key log parsers.
+pub fn tls(data: &[u8]) {
+    run_tls(data);
+}
+
+/// [`tls`], giving what the connection said.
+fn run_tls(data: &[u8]) -> crate::transform::tls::conn::Info {
+    use crate::transform::tls::conn::{Bounds, Conn, KeySource, NoKeys};
+    use crate::transform::tls::{cert, hello, keylog::KeyLog};
+    // The parsers, on anything.
+    let _ = hello::client_hello(data);
+    let _ = hello::server_hello(data);
+    let _ = hello::encrypted_extensions_alpn(data);
+    for tls13 in [false, true] {
+        let chain = cert::chain(data, tls13, 4);
+        assert!(chain.certificates.len() <= 4 && chain.certificates.len() <= chain.total);
+    }
+    let mut log = KeyLog::new(4);
+    let _ = log.feed(data);
+    let _ = log.finish();
+    assert!(log.len() <= 4);
+
+    let (text, rest) = tls_keylog(data);
+    let mut keylog;
+    let keys: &mut dyn KeySource = match &text {
+        None => &mut NoKeys,
+        Some(text) => {
+            keylog = KeyLog::new(16);
+            let _ = keylog.feed(text);
+            let _ = keylog.finish();
+            &mut keylog
+        }
+    };
+    let bounds = Bounds {
+        max_handshake: 8192,
+        max_certificates: 4,
+    };
+    let mut conn = Conn::new(bounds);
+    let mut handed = [0u64; 2];
+    let mut notes = 0usize;
+    let mut out = Vec::new();
+    let mut n = 0usize;
+    for (ctl, chunk) in chunks(rest) {
+        n += 1;
+        let client = ctl & 1 == 0;
+        let s = usize::from(!client);
+        let gap = tls_gap(ctl);
+        if gap > 0
+            && let Ok(Some(missing)) = conn.gap(client, gap)
+        {
+            assert_eq!(
+                missing, gap,
+                "a hole in the plaintext is the hole on the wire"
+            );
+        }
+        let mut input = chunk;
+        // Each call takes input or hands out a record kept from before (at most two
+        // records' worth after a hole): the calls are bounded.
+        let max_calls = chunk.len() + 2 * (5 + crate::transform::tls::conn::MAX_RECORD) + 2;
+        let mut calls = 0;
+        loop {
+            calls += 1;
+            assert!(
+                calls <= max_calls,
+                "Conn::next does not stop asking to be called"
+            );
+            let r = conn.next(client, &mut input, &mut out, keys);
+            assert!(out.len() <= 16384 + 256, "one record's plaintext at a time");
+            handed[s] += out.len() as u64;
+            assert_eq!(
+                conn.info().plaintext,
+                handed,
+                "Info::plaintext is what came out"
+            );
+            match r {
+                Ok(true) => {}
+                Ok(false) => {
+                    assert!(input.is_empty(), "Ok(false) with input left");
+                    break;
+                }
+                // Not TLS: the rest of the direction is dropped (calls go on, as a hostile
+                // caller might).
+                Err(_) => break,
+            }
+        }
+        // Nothing pending now: no input gives no output.
+        let mut empty: &[u8] = &[];
+        let r = conn.next(client, &mut empty, &mut out, keys);
+        assert!(out.is_empty(), "a call with no input handed out plaintext");
+        assert!(!matches!(r, Ok(true)), "nothing to read, and Ok(true)");
+        notes += conn.take_notes().len();
+        assert!(notes < n * 4 + 8, "{notes} notes after {n} chunks");
+    }
+    let info = conn.info().clone();
+    assert!(info.certificates.len() <= bounds.max_certificates);
+    if data.first().is_some_and(|sel| sel & 0x80 != 0) {
+        tls_sessions(data);
+    }
+    info
+}
+
+/// The [`tls`] input as a capture through the whole main job: a pcapng of one connection
+/// to port 465 (implicit TLS), the key log as its Decryption Secrets Block, the chunks as
+/// TCP segments (a gap: bytes never captured). The sessions keep the invariants of
+/// [`sessions`].
+pub fn tls_sessions(data: &[u8]) {
+    run_tls_sessions(data);
+}
+
+/// [`tls_sessions`], giving the sessions.
+fn run_tls_sessions(data: &[u8]) -> Vec<crate::session::Session> {
+    use crate::synth::{Conversation, PcapngWriter, Side};
+    let (text, rest) = tls_keylog(data);
+    let mut c = Conversation::new(
+        ("10.0.0.1".parse().expect("an address"), 40000),
+        ("10.0.0.2".parse().expect("an address"), 465),
+        [1, 1],
+    );
+    c.handshake();
+    for (ctl, chunk) in chunks(rest) {
+        let side = if ctl & 1 == 0 {
+            Side::Client
+        } else {
+            Side::Server
+        };
+        let gap = tls_gap(ctl);
+        if gap > 0 {
+            let kept = c.frames.len();
+            c.send(side, &vec![0; gap as usize]);
+            c.frames.truncate(kept);
+        }
+        c.send(side, chunk);
+    }
+    c.close();
+    let mut w = PcapngWriter::new(Vec::new()).expect("writing to memory");
+    w.interface(1, 9).expect("writing to memory");
+    let head = w.into_inner();
+    let mut w = PcapngWriter::new(Vec::new()).expect("writing to memory");
+    w.interface(1, 9).expect("writing to memory");
+    for f in &c.frames {
+        w.epb(0, f.ts, &f.data).expect("writing to memory");
+    }
+    let packets = w.into_inner();
+    // The section and interface, the secrets, then the packets.
+    let mut file = head.clone();
+    if let Some(text) = &text {
+        // Decryption Secrets Block: type 0x0a, secrets type TLSK, the text padded to 4.
+        let mut body = Vec::new();
+        body.extend_from_slice(&0x544c_534bu32.to_le_bytes());
+        body.extend_from_slice(&(text.len() as u32).to_le_bytes());
+        body.extend_from_slice(text);
+        while body.len() % 4 != 0 {
+            body.push(0);
+        }
+        let len = (body.len() + 12) as u32;
+        file.extend_from_slice(&0x0au32.to_le_bytes());
+        file.extend_from_slice(&len.to_le_bytes());
+        file.extend_from_slice(&body);
+        file.extend_from_slice(&len.to_le_bytes());
+    }
+    file.extend_from_slice(&packets[head.len()..]);
+    run_capture(&file, false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,6 +679,78 @@ mod tests {
         let messages = t.messages;
         assert_eq!(messages.len(), 1);
         assert_eq!(messages[0].bytes, b"Subject: \xff\xfe\r\n\r\n\xff\r\n");
+    }
+
+    /// A fixture of tests/data/tls as a [`tls`] input: the ClientHello, the server's bytes,
+    /// the rest of the client's (as fuzz/seeds.py writes them), with key log `sel`.
+    fn tls_seed(index: usize, sel: u8) -> (serde_json::Value, Vec<u8>) {
+        let v: serde_json::Value = serde_json::from_str(TLS_FIXTURES[index]).unwrap();
+        let hex = |k: &str| hex::decode(v[k].as_str().unwrap()).unwrap();
+        let (client, server) = (hex("client"), hex("server"));
+        let hello = 5 + usize::from(u16::from_be_bytes([client[3], client[4]]));
+        let mut data = vec![sel];
+        data.extend_from_slice(&(index as u16).to_le_bytes());
+        data.extend(encode_chunks([
+            (0, &client[..hello]),
+            (1, &server[..]),
+            (0, &client[hello..]),
+        ]));
+        (v, data)
+    }
+
+    #[test]
+    fn the_tls_fixtures_are_all_listed_in_name_order() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tls");
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        let listed: Vec<_> = TLS_FIXTURES
+            .iter()
+            .map(|j| serde_json::from_str::<serde_json::Value>(j).unwrap()["name"].clone())
+            .collect();
+        assert_eq!(listed, names);
+    }
+
+    /// The seeds decrypt: the fuzzer starts from sessions that are read, and the harness's
+    /// invariants hold on them.
+    #[test]
+    fn tls_seeds_decrypt_with_their_key_log_and_not_without() {
+        use crate::transform::tls::conn::Decrypted;
+        for i in 0..TLS_FIXTURES.len() {
+            let (v, data) = tls_seed(i, 1);
+            let info = run_tls(&data);
+            assert_eq!(info.decrypted, Decrypted::Yes, "{}", v["name"]);
+            let plain = |k: &str| v[k].as_str().unwrap().len() as u64 / 2;
+            assert_eq!(
+                info.plaintext,
+                [plain("client_plain"), plain("server_plain")]
+            );
+            for sel in [0, 2] {
+                let (_, data) = tls_seed(i, sel);
+                let info = run_tls(&data);
+                assert_eq!(info.plaintext, [0, 0], "{} sel {sel}", v["name"]);
+                assert_ne!(info.decrypted, Decrypted::Yes);
+            }
+        }
+    }
+
+    /// The pipeline mode: a fixture on port 465 with its key log in the capture is read.
+    #[test]
+    fn tls_sessions_reads_a_fixture_with_embedded_secrets() {
+        let (_, data) = tls_seed(2, 0x81);
+        let sessions = run_tls_sessions(&data);
+        assert_eq!(sessions.len(), 1);
+        let json = serde_json::to_value(&sessions[0]).unwrap();
+        assert_eq!(json["tls"]["decrypted"], true, "{}", json["tls"]);
+        assert!(json.to_string().contains("MAIL FROM"), "{json}");
+        // Without the key log: not decrypted.
+        let (_, data) = tls_seed(2, 0x80);
+        let json = serde_json::to_value(&run_tls_sessions(&data)[0]).unwrap();
+        assert_ne!(json["tls"]["decrypted"], true);
     }
 
     #[test]

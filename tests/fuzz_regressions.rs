@@ -21,6 +21,8 @@ fn fuzz_regressions_stay_fixed() {
             mailscope::fuzzing::imap(&data);
         } else if name.starts_with("sessions-") {
             mailscope::fuzzing::sessions(&data);
+        } else if name.starts_with("tls-") {
+            mailscope::fuzzing::tls(&data);
         } else if name.starts_with("mime-") {
             mailscope::fuzzing::mime(&data);
         } else {
