@@ -150,7 +150,7 @@ impl Default for Limits {
             max_report_sessions: 2_000,
             max_tls_handshake: 256 << 10,
             max_tls_certificates: 16,
-            max_keylog_entries: 1_000_000,
+            max_keylog_entries: 200_000,
         }
     }
 }

@@ -196,7 +196,6 @@ fn a_record_header_claiming_65535_bytes_stops_that_direction_only() {
 /// asks `through_tls`), so both come out as COMPRESS=DEFLATE anomalies
 /// (`decompression-failed`, `compressed-gap`).
 #[test]
-#[ignore = "lead: TLS failures are reported as COMPRESS=DEFLATE ones (pipeline/sessions.rs through_tls after Stage::Broken)"]
 fn tls_failures_are_named_as_tls() {
     let dir = tempfile::tempdir().unwrap();
     let f = fixture("tls13-aes128gcm");

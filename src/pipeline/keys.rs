@@ -25,7 +25,12 @@ pub struct KeyStore {
     follow: bool,
     /// Whether any source of keys was given (a file, or secrets in the capture).
     given: bool,
+    /// Skipped lines reported so far (the first `MAX_WARNINGS` are printed).
+    warned: u64,
 }
+
+/// Skipped key log lines reported one by one; past it they are counted.
+const MAX_WARNINGS: u64 = 20;
 
 impl KeyStore {
     /// The key log at `path` (if any), read whole; `follow`: read again as it grows.
@@ -38,6 +43,7 @@ impl KeyStore {
             log: KeyLog::new(max_entries),
             file: None,
             waiting: None,
+            warned: 0,
             follow,
             given: path.is_some(),
         };
@@ -78,10 +84,10 @@ impl KeyStore {
         let mut w = self.log.feed(text);
         w.extend(self.log.finish());
         for w in w {
-            eprintln!(
-                "mailscope: TLS secrets in the capture: {}",
-                escape(&w.to_string())
-            );
+            self.warned += 1;
+            if self.warned <= MAX_WARNINGS {
+                eprintln!("mailscope: TLS secrets in the capture: {w}");
+            }
         }
     }
 
@@ -113,13 +119,18 @@ impl KeyStore {
         Ok(())
     }
 
-    fn warn(&self, warnings: &[Warning]) {
-        if let Some((path, _)) = &self.file {
-            for w in warnings {
+    fn warn(&mut self, warnings: &[Warning]) {
+        let Some((path, _)) = &self.file else {
+            return;
+        };
+        let path = escape(&path.display().to_string());
+        for w in warnings {
+            self.warned += 1;
+            if self.warned <= MAX_WARNINGS {
+                eprintln!("mailscope: --tls-keylog {path}: {w}");
+            } else if self.warned == MAX_WARNINGS + 1 {
                 eprintln!(
-                    "mailscope: --tls-keylog {}: {}",
-                    escape(&path.display().to_string()),
-                    w
+                    "mailscope: --tls-keylog {path}: more lines are skipped; not listed one by one"
                 );
             }
         }

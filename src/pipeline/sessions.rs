@@ -617,7 +617,28 @@ impl SessionsHandler<'_, '_> {
                 }
                 self.fold(state);
             }
-            _ => state.tls_anomalies.extend(anomalies),
+            // No transcript to bound them: at most `max_anomalies` of a name, the rest
+            // counted on the last one kept.
+            _ => {
+                let max = self.cfg.input.limits.max_anomalies;
+                for a in anomalies {
+                    let same = state
+                        .tls_anomalies
+                        .iter()
+                        .filter(|b| b.kind == a.kind)
+                        .count();
+                    if same < max {
+                        state.tls_anomalies.push(a);
+                    } else if let Some(last) = state
+                        .tls_anomalies
+                        .iter_mut()
+                        .rev()
+                        .find(|b| b.kind == a.kind)
+                    {
+                        last.count = Some(last.count.unwrap_or(1) + 1);
+                    }
+                }
+            }
         }
     }
 
@@ -687,8 +708,8 @@ impl SessionsHandler<'_, '_> {
             Side::Client => "client",
             Side::Server => "server",
         };
-        // The inflater behind TLS failed, or TLS itself.
-        let tls = state.streams.through_tls(side) && !state.streams.inner(side);
+        // TLS itself failed, or an inflater (alone, or behind TLS).
+        let tls = state.streams.failed_tls(side);
         let a = match f {
             crate::transform::Failure::Corrupt(why) if tls => proto::event::Anomaly::new(
                 proto::vocab::common::Anomaly::TlsMalformed,
@@ -1362,6 +1383,20 @@ fn tls_anomaly(
             format!(
                 "{} bytes missing inside TLS: reading went on from the next record that decrypts ({skipped} bytes passed over)",
                 who(client)
+            ),
+        ),
+        Note::HoleUnread { client, skipped } => proto::event::Anomaly::new(
+            A::TlsGap,
+            mark,
+            format!(
+                "{} bytes missing inside TLS, and no record after the hole decrypted before the end ({skipped} bytes not read)",
+                who(client)
+            ),
+        ),
+        Note::CertificatesCut { total, max } => proto::transcript::limit_reached(
+            mark,
+            format!(
+                "max-tls-certificates: the server's certificate chain has {total} certificates; the first {max} are listed"
             ),
         ),
         Note::HandshakeTooLong { client, len } => proto::transcript::limit_reached(

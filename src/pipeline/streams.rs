@@ -55,6 +55,8 @@ pub(super) struct Streams {
     tls: Option<Box<Conn>>,
     /// COMPRESS=DEFLATE inside TLS: the plaintext of each direction is inflated next.
     inner: [Option<Stage>; 2],
+    /// The direction's TLS stage (not an inflater) is the one that gave up.
+    failed_tls: [bool; 2],
 }
 
 /// The bounds of a connection's TLS.
@@ -104,6 +106,7 @@ impl Streams {
                 Step::Out(more)
             }
             Err(f) => {
+                self.failed_tls[s] = matches!(self.stages[s], Some(Stage::Tls));
                 self.stages[s] = Some(Stage::Broken);
                 self.unread[s] += input.len() as u64;
                 *input = &[];
@@ -146,10 +149,16 @@ impl Streams {
                 Ok(out)
             }
             Err(f) => {
+                self.failed_tls[s] = matches!(self.stages[s], Some(Stage::Tls));
                 self.stages[s] = Some(Stage::Broken);
                 Err(f)
             }
         }
+    }
+
+    /// Whether the stage of `side` that gave up was its TLS (not an inflater).
+    pub fn failed_tls(&self, side: Side) -> bool {
+        self.failed_tls[side as usize]
     }
 
     /// Whether `side`'s plaintext passes through an inner stage (COMPRESS inside TLS).
@@ -313,6 +322,7 @@ impl Streams {
 
     /// Bytes not read because a transform gave up, per direction (client, server).
     pub fn unread(&self) -> [u64; 2] {
-        self.unread
+        let tls = self.tls.as_ref().map_or([0; 2], |t| t.lost());
+        [self.unread[0] + tls[0], self.unread[1] + tls[1]]
     }
 }

@@ -28,10 +28,14 @@ use crate::transform::Failure;
 /// The largest record body: 2^14 plaintext plus the most any suite adds (RFC 5246 §6.2.3).
 pub const MAX_RECORD: usize = (1 << 14) + 2048;
 const HEADER: usize = 5;
-/// Candidate record headers tried after a hole before the direction is given up.
-const MAX_RESYNC_CANDIDATES: u32 = 64;
-/// Sequence numbers tried per candidate (records lost in the hole).
+/// Candidate record headers after holes that do not open, per direction, before the
+/// direction is given up (each costs at most `MAX_RESYNC_SEQS` openings per cipher).
+const MAX_RESYNC_FAILURES: u32 = 64;
+/// Sequence numbers tried per candidate and cipher (records lost in the hole: estimated
+/// from the bytes missing and the direction's record sizes so far).
 const MAX_RESYNC_SEQS: u64 = 16;
+/// The smallest protected record on the wire: a header and an AEAD tag.
+const MIN_RECORD: u64 = (HEADER + 17) as u64;
 
 /// Where the keys come from.
 pub trait KeySource {
@@ -114,8 +118,12 @@ pub enum Note {
     NoKey { why: String },
     /// After a hole, reading went on from a record that decrypts.
     Resynced { client: bool, skipped: u64 },
+    /// After a hole, no record decrypted before the end.
+    HoleUnread { client: bool, skipped: u64 },
     /// A handshake message over the bound was skipped.
     HandshakeTooLong { client: bool, len: usize },
+    /// A certificate chain longer than the bound: the first `max` are listed.
+    CertificatesCut { total: usize, max: usize },
 }
 
 /// The bounds of one connection.
@@ -152,17 +160,55 @@ struct Dir {
     /// TLS 1.3: this side's Finished went by, and its application secret was not in the key
     /// log yet: looked up again at its next record.
     want_app: bool,
+    /// TLS 1.3 with only application secrets in the key log: the handshake records that do
+    /// not open under them are passed over until one does.
+    app_only: bool,
+    /// Candidates after holes that did not open (the budget is `MAX_RESYNC_FAILURES`).
+    resync_failures: u32,
+    /// Protected records read, and their bytes (for the size of those lost in a hole).
+    records: u64,
+    record_bytes: u64,
+    /// Bytes not read after the direction was given up.
+    lost_bytes: u64,
     /// Given up (a record that did not decrypt, or a hole with nothing to check by).
     lost: bool,
 }
 
 #[derive(Clone, Copy)]
 struct Resync {
-    /// Sequence number the first record after the hole may have.
+    /// Sequence number the first record in the hole had.
     seq: u64,
-    candidates: u32,
+    /// Bytes missing in the holes since the last record read.
+    missing: u64,
     /// Bytes passed over looking for a record.
     skipped: u64,
+}
+
+impl Resync {
+    /// The sequence numbers the next record may have, most likely first: the records the
+    /// hole held, estimated from their average size so far, then the nearest others.
+    fn seqs(&self, avg: u64) -> impl Iterator<Item = u64> {
+        let lost = self.missing + self.skipped;
+        let lo = self.seq;
+        let hi = self.seq.saturating_add(lost / MIN_RECORD + 1);
+        let est = self
+            .seq
+            .saturating_add(lost / avg.max(MIN_RECORD))
+            .clamp(lo, hi);
+        let around = (0..MAX_RESYNC_SEQS).map(move |k| match k % 2 {
+            0 => est.saturating_add(k / 2),
+            _ => est.saturating_sub(k / 2 + 1),
+        });
+        let mut seen = Vec::with_capacity(2 * MAX_RESYNC_SEQS as usize);
+        around
+            .chain(lo..lo.saturating_add(4))
+            .filter(move |q| (lo..=hi).contains(q))
+            .filter(move |q| {
+                let new = !seen.contains(q);
+                seen.push(*q);
+                new
+            })
+    }
 }
 
 /// One TLS connection.
@@ -207,8 +253,18 @@ impl Conn {
         &self.info
     }
 
-    /// The connection ended: keys that never came are said now.
+    /// The connection ended: keys that never came, and holes no record after decrypted,
+    /// are said now.
     pub fn finish(&mut self) {
+        for (s, d) in self.dirs.iter_mut().enumerate() {
+            if let Some(r) = d.resync.take() {
+                d.lost_bytes += d.rec.len() as u64;
+                self.notes.push(Note::HoleUnread {
+                    client: s == 0,
+                    skipped: r.skipped + d.rec.len() as u64,
+                });
+            }
+        }
         if let Some(why) = self.no_key_later.take()
             && self.info.decrypted != Decrypted::Yes
             && !self.no_key_said
@@ -216,6 +272,12 @@ impl Conn {
             self.no_key_said = true;
             self.notes.push(Note::NoKey { why });
         }
+    }
+
+    /// Bytes not read per direction (client, server) because the direction was given up (a
+    /// record that did not decrypt, or a hole nothing after could be checked by).
+    pub fn lost(&self) -> [u64; 2] {
+        [self.dirs[0].lost_bytes, self.dirs[1].lost_bytes]
     }
 
     /// Bytes read so far from the client (or the server).
@@ -240,7 +302,19 @@ impl Conn {
     ) -> Result<bool, Failure> {
         out.clear();
         let s = usize::from(!client);
-        self.seen[s] += input.len() as u64;
+        let start = input.len();
+        let r = self.next_in(s, input, out, keys);
+        self.seen[s] += (start - input.len()) as u64;
+        r
+    }
+
+    fn next_in(
+        &mut self,
+        s: usize,
+        input: &mut &[u8],
+        out: &mut Vec<u8>,
+        keys: &mut dyn KeySource,
+    ) -> Result<bool, Failure> {
         // Bytes taken while looking for a record after a hole, past the one found.
         while !self.dirs[s].carry.is_empty() {
             let carry = std::mem::take(&mut self.dirs[s].carry);
@@ -275,11 +349,12 @@ impl Conn {
     ) -> Result<(), Failure> {
         while !input.is_empty() {
             if self.dirs[s].lost {
+                self.dirs[s].lost_bytes += input.len() as u64;
                 *input = &[];
                 return Ok(());
             }
             if self.dirs[s].resync.is_some() {
-                if self.resync(s, input, out) {
+                if self.resync(s, input, out, keys) {
                     return Ok(());
                 }
                 continue;
@@ -325,21 +400,26 @@ impl Conn {
         if d.lost {
             return Ok(None);
         }
+        let partial = d.rec.len() as u64;
         d.rec.clear();
         d.hs.clear();
         d.hs_skip = 0;
+        let hellos = self.client_hello.is_some() && self.server_hello.is_some();
         match &d.cipher {
-            Some(c) if d.protected => {
-                let seq = d.resync.map_or(c.seq(), |r| r.seq);
-                d.resync = Some(Resync {
+            // Read again from the next record that opens (the keys may still come).
+            _ if d.protected && (d.cipher.is_some() || hellos) => {
+                let seq = d.cipher.as_ref().map_or(0, RecordCipher::seq) + d.skipped;
+                d.skipped = 0;
+                let r = d.resync.get_or_insert(Resync {
                     seq,
-                    candidates: 0,
+                    missing: 0,
                     skipped: 0,
                 });
+                r.missing = r.missing.saturating_add(len).saturating_add(partial);
                 Ok(Some(len))
             }
-            // Protected and no key: nothing readable is lost, but the record boundaries
-            // cannot be checked any more.
+            // Protected and nothing to check a record by: nothing readable is lost, but the
+            // record boundaries cannot be found again.
             None if d.protected => {
                 d.lost = true;
                 Ok(None)
@@ -368,6 +448,8 @@ impl Conn {
             return;
         }
         self.info.encrypted[s] += rec.len() as u64;
+        self.dirs[s].records += 1;
+        self.dirs[s].record_bytes += rec.len() as u64;
         if self.dirs[s].want_app {
             match self.app_cipher(s, keys) {
                 Some(c) => {
@@ -389,9 +471,17 @@ impl Conn {
         }
         match self.open(s, header, body, out) {
             Ok(inner) => self.plaintext(s, inner, out),
-            Err(why) => {
+            // Passed over (a handshake record under application-only keys).
+            Err(None) => out.clear(),
+            Err(Some(why)) => {
                 out.clear();
                 self.dirs[s].lost = true;
+                if self.info.decrypted != Decrypted::Yes {
+                    self.info.decrypted = Decrypted::No(format!(
+                        "the {} record does not decrypt with the key log's secret",
+                        if s == 0 { "client's" } else { "server's" }
+                    ));
+                }
                 self.notes.push(Note::DecryptFailed {
                     client: s == 0,
                     why,
@@ -408,10 +498,11 @@ impl Conn {
         header: [u8; HEADER],
         body: &[u8],
         out: &mut Vec<u8>,
-    ) -> Result<u8, String> {
+    ) -> Result<u8, Option<String>> {
+        let tls13 = self.version == 0x0304;
         let d = &mut self.dirs[s];
         let Some(c) = d.cipher.as_mut() else {
-            return Err("no cipher".into());
+            return Err(Some("no cipher".into()));
         };
         let seq = c.seq();
         if d.skipped > 0 {
@@ -421,6 +512,7 @@ impl Conn {
             d.skipped = 0;
             for at in seq..=seq + n {
                 if let Ok(t) = c.open_at(at, header, body, out) {
+                    d.app_only = false;
                     self.info.decrypted = Decrypted::Yes;
                     return Ok(t);
                 }
@@ -436,13 +528,17 @@ impl Conn {
                 d.next = Some(next);
             }
             out.clear();
-            return Err(format!(
-                "record {seq}: no sequence number up to {} records on opens it (the keys came late)",
-                n
-            ));
+            if tls13 && d.app_only {
+                d.skipped = n + 1;
+                return Err(None);
+            }
+            return Err(Some(format!(
+                "record {seq}: no sequence number up to {n} records on opens it (the keys came late)"
+            )));
         }
         match c.open(header, body, out) {
             Ok(t) => {
+                d.app_only = false;
                 self.info.decrypted = Decrypted::Yes;
                 Ok(t)
             }
@@ -457,7 +553,13 @@ impl Conn {
                     }
                     d.next = Some(n);
                 }
-                Err(match e {
+                if e == OpenError::Authentication && tls13 && d.app_only {
+                    // A handshake record: the application keys open the records after it.
+                    d.skipped += 1;
+                    out.clear();
+                    return Err(None);
+                }
+                Err(Some(match e {
                     OpenError::Authentication => format!(
                         "record {seq}: the authentication tag does not match (a wrong key, or damaged data)"
                     ),
@@ -466,7 +568,7 @@ impl Conn {
                         body.len()
                     ),
                     OpenError::TooLong => format!("record {seq}: plaintext over 2^14 bytes"),
-                })
+                }))
             }
         }
     }
@@ -495,11 +597,10 @@ impl Conn {
     /// A record of `s` in clear.
     fn clear_record(&mut self, s: usize, kind: u8, body: &[u8]) {
         match kind {
-            20 => {
-                // ChangeCipherSpec (TLS 1.2 and earlier): this side's records are
-                // protected from the next one.
-                self.dirs[s].protected = true;
-            }
+            // ChangeCipherSpec (TLS 1.2 and earlier): this side's records are protected from
+            // the next one. (Before the ServerHello, a TLS 1.3 client's middlebox
+            // compatibility CCS: nothing changes.)
+            20 if self.server_hello.is_some() => self.dirs[s].protected = true,
             21 => self.alert(s, body),
             22 => self.handshake(s, body, false),
             // Application data in clear, or a heartbeat: not for reading.
@@ -507,13 +608,15 @@ impl Conn {
         }
     }
 
+    /// An alert record: one alert (two bytes: level, description). A record with more is
+    /// still one note (its first alert): a record can carry no more than one report.
     fn alert(&mut self, s: usize, body: &[u8]) {
-        for a in body.chunks_exact(2) {
+        if let [level, code, ..] = *body {
             self.notes.push(Note::Alert {
                 client: s == 0,
-                fatal: a[0] == 2,
-                description: hello::alert_name(a[1]),
-                code: a[1],
+                fatal: level == 2,
+                description: hello::alert_name(code),
+                code,
             });
         }
     }
@@ -622,8 +725,15 @@ impl Conn {
                 }
             }
             (1, 11) if self.info.certificates.is_empty() => {
-                self.info.certificates =
-                    cert::certificates(body, self.version == 0x0304, self.bounds.max_certificates);
+                let max = self.bounds.max_certificates;
+                let chain = cert::chain(body, self.version == 0x0304, max);
+                if chain.total > chain.certificates.len() {
+                    self.notes.push(Note::CertificatesCut {
+                        total: chain.total,
+                        max,
+                    });
+                }
+                self.info.certificates = chain.certificates;
             }
             (_, 20) if protected && self.version == 0x0304 => {
                 // Finished: this side's application keys from the next record on.
@@ -682,8 +792,8 @@ impl Conn {
             self.info.decrypted = Decrypted::No(why);
         }
         // A key log read as it grows may have the key later; else the protected records
-        // are counted from now on.
-        self.gave_up = !source.growing();
+        // are counted from now on. (Without the ServerHello yet, nothing is final.)
+        self.gave_up = !source.growing() && self.server_hello.is_some();
         false
     }
 
@@ -727,6 +837,7 @@ impl Conn {
                     // Without the handshake secret the handshake records do not open;
                     // the application cipher is tried on each until one does.
                     None => {
+                        dir.app_only = app.is_some();
                         dir.cipher = app;
                     }
                 }
@@ -756,17 +867,42 @@ impl Conn {
     }
 
     /// After a hole in a protected direction: looks for a record that decrypts at one of
-    /// the next sequence numbers. True when one did (its plaintext, if application data,
-    /// is in `out`; the bytes taken past it are read next).
-    fn resync(&mut self, s: usize, input: &mut &[u8], out: &mut Vec<u8>) -> bool {
+    /// the sequence numbers the hole makes likely (under the direction's cipher, or in TLS
+    /// 1.3 under its application cipher, for a hole that held its Finished). True when one
+    /// did (its plaintext, if application data, is in `out`; the bytes taken past it are
+    /// read next).
+    fn resync(
+        &mut self,
+        s: usize,
+        input: &mut &[u8],
+        out: &mut Vec<u8>,
+        keys: &mut dyn KeySource,
+    ) -> bool {
         let tls13 = self.version == 0x0304;
         let d = &mut self.dirs[s];
         let room = (2 * (HEADER + MAX_RECORD)).saturating_sub(d.rec.len());
         let take = room.min(input.len());
         d.rec.extend_from_slice(&input[..take]);
         *input = &input[take..];
+        // A hole before the keys were in place (its first protected record lost).
+        if d.cipher.is_none() && !self.find_keys(s, keys) {
+            let d = &mut self.dirs[s];
+            d.lost = true;
+            d.resync = None;
+            d.lost_bytes += d.rec.len() as u64;
+            d.rec.clear();
+            return false;
+        }
+        if tls13 && self.dirs[s].want_app && self.dirs[s].next.is_none() {
+            self.dirs[s].next = self.app_cipher(s, keys);
+            self.dirs[s].want_app = self.dirs[s].next.is_none();
+        }
         loop {
             let d = &mut self.dirs[s];
+            let avg = d
+                .record_bytes
+                .checked_div(d.records)
+                .unwrap_or(MAX_RECORD as u64);
             let (Some(r), Some(c)) = (d.resync.as_mut(), d.cipher.as_mut()) else {
                 d.lost = true;
                 return false;
@@ -795,17 +931,34 @@ impl Conn {
             if d.rec.len() < HEADER + len {
                 return false;
             }
-            r.candidates += 1;
             let header: [u8; HEADER] = [d.rec[0], d.rec[1], d.rec[2], d.rec[3], d.rec[4]];
             let body = &d.rec[HEADER..HEADER + len];
-            let opened = (r.seq..r.seq.saturating_add(MAX_RESYNC_SEQS))
+            let rs = *r;
+            let mut opened = rs
+                .seqs(avg)
                 .find_map(|seq| c.open_at(seq, header, body, out).ok());
+            if opened.is_none()
+                && let Some(n) = d.next.as_mut()
+            {
+                // The hole held this side's Finished: the application keys, from 0.
+                let past = Resync { seq: 0, ..rs };
+                opened = past
+                    .seqs(avg)
+                    .find_map(|seq| n.open_at(seq, header, body, out).ok());
+                if opened.is_some() {
+                    d.cipher = d.next.take();
+                }
+            }
             if let Some(inner) = opened {
-                let skipped = r.skipped;
+                let skipped = rs.skipped;
                 d.resync = None;
+                d.app_only = false;
+                d.records += 1;
+                d.record_bytes += (HEADER + len) as u64;
                 d.rec.drain(..HEADER + len);
                 d.carry = std::mem::take(&mut d.rec);
                 self.info.encrypted[s] += (HEADER + len) as u64;
+                self.info.decrypted = Decrypted::Yes;
                 self.notes.push(Note::Resynced {
                     client: s == 0,
                     skipped,
@@ -815,15 +968,20 @@ impl Conn {
             }
             out.clear();
             d.rec.drain(..1);
-            r.skipped += 1;
-            if r.candidates >= MAX_RESYNC_CANDIDATES {
-                let candidates = r.candidates;
+            if let Some(r) = d.resync.as_mut() {
+                r.skipped += 1;
+            }
+            d.resync_failures += 1;
+            if d.resync_failures >= MAX_RESYNC_FAILURES {
+                let failures = d.resync_failures;
                 d.lost = true;
                 d.resync = None;
+                d.lost_bytes += d.rec.len() as u64;
+                d.rec.clear();
                 self.notes.push(Note::DecryptFailed {
                     client: s == 0,
                     why: format!(
-                        "no record after the hole decrypts ({candidates} candidates tried); the rest is not read"
+                        "no record after the holes decrypts ({failures} candidates tried); the rest is not read"
                     ),
                 });
                 return false;
@@ -1204,5 +1362,190 @@ mod tests {
                 let _ = c.gap(client, 7);
             }
         }
+    }
+
+    // Scenarios from the review of the TLS layer: each failed before its fix.
+
+    /// The records of `bytes`: (start, end) of each.
+    fn records(bytes: &[u8]) -> Vec<(usize, usize)> {
+        let mut v = Vec::new();
+        let mut i = 0;
+        while i + 5 <= bytes.len() {
+            let l = usize::from(u16::from_be_bytes([bytes[i + 3], bytes[i + 4]]));
+            v.push((i, i + 5 + l));
+            i += 5 + l;
+        }
+        v
+    }
+
+    fn fixture(name: &str) -> Fixture {
+        fixtures().into_iter().find(|f| f.name == name).unwrap()
+    }
+
+    fn feed_all(c: &mut Conn, client: bool, bytes: &[u8], keys: &mut dyn KeySource) -> Vec<u8> {
+        feed(c, client, bytes, usize::MAX, keys)
+    }
+
+    /// R1: TLS 1.3, keys known; the capture lost the server's EncryptedExtensions and
+    /// Certificate (a gap before any protected record was read): the direction is given up
+    /// silently, although the keys are there and the next records open.
+    #[test]
+    fn a_hole_before_the_first_protected_record_resyncs_with_the_keys() {
+        let f = fixture("tls13-aes128gcm");
+        let mut keys = keylog(&f.keylog);
+        let mut c = Conn::new(bounds());
+        let hello = first_record(&f.client);
+        feed_all(&mut c, true, &f.client[..hello], &mut keys);
+        let r = records(&f.server);
+        // SH, CCS in; EE + Cert lost; CV, Fin, NST.. and application data after.
+        feed_all(&mut c, false, &f.server[..r[1].1], &mut keys);
+        let lost = (r[3].1 - r[2].0) as u64;
+        let _ = c.gap(false, lost);
+        let server = feed_all(&mut c, false, &f.server[r[3].1..], &mut keys);
+        let client = feed_all(&mut c, true, &f.client[hello..], &mut keys);
+        c.finish();
+        let notes = c.take_notes();
+        assert_eq!(client.len(), f.client_plain.len());
+        assert!(
+            !notes.is_empty(),
+            "the server's direction went unread and nothing says so"
+        );
+        assert_eq!(
+            server.len(),
+            f.server_plain.len(),
+            "the server's records after the hole open with the keys"
+        );
+    }
+
+    /// R2: TLS 1.3: the hole swallowed the client's Finished record; the records after it
+    /// are under the application keys, which resync never tries (only `cipher`, the
+    /// handshake one). Nothing is read, and nothing is said.
+    #[test]
+    fn a_hole_over_a_tls13_finished_resyncs_under_the_application_keys() {
+        let f = fixture("tls13-aes128gcm");
+        let mut keys = keylog(&f.keylog);
+        let mut c = Conn::new(bounds());
+        let r = records(&f.client);
+        feed_all(&mut c, true, &f.client[..r[0].1], &mut keys);
+        feed_all(&mut c, false, &f.server, &mut keys);
+        // CH, CCS read; the Finished record (r[2]) lost; then application data.
+        feed_all(&mut c, true, &f.client[r[0].1..r[1].1], &mut keys);
+        let _ = c.gap(true, (r[2].1 - r[2].0) as u64);
+        let client = feed_all(&mut c, true, &f.client[r[2].1..], &mut keys);
+        c.finish();
+        let notes = c.take_notes();
+        assert!(
+            !client.is_empty(),
+            "nothing read after a lost Finished (notes {notes:?})"
+        );
+        assert!(f.client_plain.ends_with(&client));
+    }
+
+    /// R3: more than MAX_RESYNC_SEQS (16) records lost in one hole: resync never finds
+    /// the sequence number, although the gap's length says how many were lost at least.
+    #[test]
+    fn a_hole_of_more_than_16_records_resyncs_from_its_length() {
+        let f = fixture("tls13-aes128gcm");
+        let mut log = keylog(&f.keylog);
+        let r = records(&f.client);
+        // CH, CCS, Finished as captured, then 60 application records of 1000 bytes,
+        // sealed with the client's application secret.
+        let ch = &f.client[5 + 4 + 2..5 + 4 + 2 + 32];
+        let random: [u8; 32] = ch.try_into().unwrap();
+        let k = log.keys(&random).unwrap();
+        let suite = super::super::crypto::suite(0x1301).unwrap();
+        let mut seal = RecordCipher::tls13(suite, k.client_traffic.unwrap().bytes()).unwrap();
+        let mut stream = f.client[..r[2].1].to_vec();
+        let mut bounds_of = Vec::new();
+        let mut plain = Vec::new();
+        for i in 0..60u32 {
+            let p = vec![b'a' + (i % 26) as u8; 1000];
+            let start = stream.len();
+            seal.seal(23, &p, &mut stream);
+            bounds_of.push((start, stream.len()));
+            plain.push(p);
+        }
+        let mut c = Conn::new(bounds());
+        feed_all(&mut c, true, &f.client[..r[0].1], &mut log);
+        feed_all(&mut c, false, &f.server, &mut log);
+        let before = feed_all(&mut c, true, &stream[r[0].1..bounds_of[2].1], &mut log);
+        assert_eq!(before.len(), 3000);
+        // Records 3..=22 (20 records) lost, and half of record 23.
+        let cut = bounds_of[23].0 + 500;
+        let _ = c.gap(true, (cut - bounds_of[3].0) as u64);
+        let after = feed(&mut c, true, &stream[cut..], 700, &mut log);
+        c.finish();
+        let notes = c.take_notes();
+        assert_eq!(after.len(), plain[24..].concat().len());
+    }
+
+    /// R4: a key log with the application secrets alone (no *_HANDSHAKE_TRAFFIC_SECRET):
+    /// `install` says the application cipher "is tried on each until one does", but the
+    /// first handshake record fails and the direction is given up.
+    #[test]
+    fn a_tls13_key_log_with_only_application_secrets_reads_the_application_data() {
+        let f = fixture("tls13-aes128gcm");
+        let text: String = f
+            .keylog
+            .lines()
+            .filter(|l| l.contains("_TRAFFIC_SECRET_0"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let mut keys = keylog(&text);
+        let (mut c, client, server) = run(&f, usize::MAX, &mut keys);
+        let notes = c.take_notes();
+        assert_eq!(client.len(), f.client_plain.len());
+        assert_eq!(server.len(), f.server_plain.len());
+    }
+
+    /// R6: TLS 1.3 with 0-RTT (or any client record after the ClientHello that arrives
+    /// before the ServerHello is read): the client's CCS marks the direction protected with
+    /// version still 0, its next record calls find_keys before the ServerHello, which gives
+    /// up for the whole connection ("the ServerHello was not seen").
+    #[test]
+    fn a_client_record_before_the_server_hello_does_not_give_up() {
+        let f = fixture("tls13-aes128gcm");
+        let mut keys = keylog(&f.keylog);
+        let mut c = Conn::new(bounds());
+        let r = records(&f.client);
+        // CH, CCS, and one early-data-like record (here: the client's Finished record),
+        // all before the server's flight.
+        feed_all(&mut c, true, &f.client[..r[1].1], &mut keys);
+        let early = [23u8, 3, 3, 0, 20]
+            .iter()
+            .copied()
+            .chain([0u8; 20])
+            .collect::<Vec<_>>();
+        feed_all(&mut c, true, &early, &mut keys);
+        let server = feed_all(&mut c, false, &f.server, &mut keys);
+        let notes = c.take_notes();
+        assert_eq!(server.len(), f.server_plain.len());
+    }
+
+    /// R5b: 62 candidates per hole, then another hole: candidates restart at 0, so a
+    /// direction never gives up and each ~16.7 KB of input costs ~1000 AEAD opens of 16 KB.
+    #[test]
+    fn resync_work_is_bounded_per_direction_across_holes() {
+        let f = fixture("tls13-aes128gcm");
+        let mut keys = keylog(&f.keylog);
+        let mut c = Conn::new(bounds());
+        let r = records(&f.client);
+        feed_all(&mut c, true, &f.client[..r[0].1], &mut keys);
+        feed_all(&mut c, false, &f.server, &mut keys);
+        feed_all(&mut c, true, &f.client[r[0].1..r[3].1], &mut keys);
+        let t = std::time::Instant::now();
+        let mut bytes = 0;
+        for _ in 0..10 {
+            c.gap(true, 10).unwrap();
+            let junk: Vec<u8> = [23u8, 3, 3, 0x3f, 0xf0]
+                .iter()
+                .copied()
+                .cycle()
+                .take(16_373 + 61 * 5)
+                .collect();
+            bytes += junk.len();
+            feed(&mut c, true, &junk, usize::MAX, &mut keys);
+        }
+        assert!(c.dirs[0].lost, "never given up");
     }
 }
