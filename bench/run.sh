@@ -5,8 +5,16 @@
 #
 #   bench/run.sh            ~100 MB and ~1 GB captures (clean, and disordered: 2 % of data
 #                           segments held back 1-3 frames, often behind the ACK covering them,
-#                           1 % retransmitted)
+#                           1 % retransmitted), then their TLS variant
 #   bench/run.sh --quick    ~100 MB only
+#   bench/run.sh --tls      only the TLS comparison (combines with --quick)
+#
+# TLS: `synth traffic FILE MB --tls` writes the same sessions as implicit TLS on 465/995/993
+# (TLS 1.3 AES-128-GCM; every fourth session TLS 1.2 ECDHE-RSA-AES128-GCM-SHA256) and their
+# secrets in FILE.keys (NSS key log). `mailscope FILE --tls-keylog FILE.keys --format json` is
+# timed beside the clear capture (and, on ~100 MB only, beside `tshark -o tls.keylog_file:`);
+# every session must decrypt, and on ~1 GB the time with TLS must stay within 1.5x the time in
+# clear (the issue's bound): the script fails otherwise. The TLS capture is deleted after use.
 #
 # Captures are generated deterministically into bench/data/ (git-ignored) by
 # `cargo run --release --example synth -- traffic`: 64 concurrent SMTP/POP3/IMAP sessions,
@@ -18,7 +26,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=(100 1024)
-[[ ${1:-} == --quick ]] && sizes=(100)
+clear=1
+for arg in "$@"; do
+    case $arg in
+    --quick) sizes=(100) ;;
+    --tls) clear=0 ;;
+    *) echo "usage: bench/run.sh [--quick] [--tls]" >&2; exit 2 ;;
+    esac
+done
 
 for tool in tcpflow tshark /usr/bin/time taskset; do
     command -v "$tool" >/dev/null || { echo "bench: $tool missing (apt-get install tcpflow tshark time util-linux)" >&2; exit 1; }
@@ -32,6 +47,10 @@ trap 'rm -rf "$scratch"' EXIT
 gen() {
     local file=$data/$1
     [[ -s $file ]] || target/release/examples/synth traffic "$file" "${@:2}"
+    # The TLS variant needs its key log too.
+    if [[ " $* " == *" --tls "* && ! -s $file.keys ]]; then
+        target/release/examples/synth traffic "$file" "${@:2}"
+    fi
 }
 
 # run LABEL FILE CMD...: prints "label  MiB/s  RSS" for CMD over FILE.
@@ -54,6 +73,7 @@ run() {
         rss=$(cat "$scratch/rss")
     done
     ((best == 0)) && best=1
+    last_ms=$best
     printf '%-34s %-28s %9.0f MiB/s %8.1f MiB peak RSS\n' "$label" "$(basename "$file")" \
         "$(echo "$bytes / 1048576 / ($best / 1000)" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
     # mailscope's memory target: 64 MiB on this traffic, with any number of threads.
@@ -63,14 +83,16 @@ run() {
     fi
 }
 over_memory=0
+last_ms=0
+tls_over=0
 
 printf '%-34s %-28s %14s %22s\n' tool capture throughput memory
 for mb in "${sizes[@]}"; do
     # The disordered variant before late segments passed ACKs was "-disorder.pcap": stale.
     rm -f "$data/traffic-${mb}M-disorder.pcap"
     gen "traffic-${mb}M.pcap" "$mb"
-    gen "traffic-${mb}M-disorder2.pcap" "$mb" --disorder
-    for variant in "traffic-${mb}M.pcap" "traffic-${mb}M-disorder2.pcap"; do
+    ((clear)) && gen "traffic-${mb}M-disorder2.pcap" "$mb" --disorder
+    ((clear)) && for variant in "traffic-${mb}M.pcap" "traffic-${mb}M-disorder2.pcap"; do
         file=$data/$variant
         run "mailscope flows --json" "$file" target/release/mailscope flows "$file" --json --no-progress
         rm -rf "$scratch/tcpflow" && mkdir "$scratch/tcpflow"
@@ -85,6 +107,39 @@ for mb in "${sizes[@]}"; do
         cpus=0-$(($(nproc) - 1)) run "mailscope json, default threads" "$file" target/release/mailscope "$file" --format json --no-progress
         run "tshark -T fields smtp" "$file" tshark -n -r "$file" -T fields -e smtp.req.command -e smtp.response.code
     done
+    # TLS: the same sessions encrypted, decrypted with their key log, against the clear
+    # capture's time (the same command, single core).
+    clear_file=$data/traffic-${mb}M.pcap
+    tls_file=$data/traffic-${mb}M-tls.pcap
+    gen "traffic-${mb}M-tls.pcap" "$mb" --tls
+    run "mailscope FILE --format json" "$clear_file" target/release/mailscope "$clear_file" --format json --no-progress
+    clear_ms=$last_ms
+    run "mailscope json --tls-keylog" "$tls_file" target/release/mailscope "$tls_file" --tls-keylog "$tls_file.keys" --format json --no-progress
+    tls_ms=$last_ms
+    cpus=0,1 run "mailscope json --tls-keylog -j 2" "$tls_file" target/release/mailscope "$tls_file" --tls-keylog "$tls_file.keys" --format json --no-progress -j 2
+    if ((mb <= 100)); then
+        run "tshark -T fields smtp (TLS keys)" "$tls_file" tshark -n -r "$tls_file" -o "tls.keylog_file:$tls_file.keys" \
+            -T fields -e smtp.req.command -e smtp.response.code
+    fi
+    # Every session decrypted: else the time says nothing.
+    target/release/mailscope "$tls_file" --tls-keylog "$tls_file.keys" --format json --no-progress >"$scratch/tls.json"
+    sessions=$(grep -c '^{"type":"session"' "$scratch/tls.json" || true)
+    decrypted=$(grep -c '"decrypted":true' "$scratch/tls.json" || true)
+    rm -f "$scratch/tls.json"
+    ratio=$(echo "$tls_ms / $clear_ms" | bc -l)
+    printf 'traffic-%sM: TLS %d ms / clear %d ms = %.2f (bound 1.5); %d of %d sessions decrypted\n' \
+        "$mb" "$tls_ms" "$clear_ms" "$ratio" "$decrypted" "$sessions"
+    if ((sessions == 0 || decrypted != sessions)); then
+        echo "traffic-${mb}M-tls: NOT EVERY SESSION DECRYPTED" >&2
+        exit 1
+    fi
+    if ((mb >= 1024)) && (($(echo "$ratio > 1.5" | bc -l))); then
+        echo "traffic-${mb}M-tls: TLS costs more than 1.5x the clear time" >&2
+        tls_over=1
+    fi
+    # Regenerated in seconds: keep the disk for the next size.
+    rm -f "$tls_file" "$tls_file.keys"
+    ((clear)) || continue
     # The disordered capture must reassemble to the same streams as the clean one.
     for variant in clean disorder; do
         suffix=""; [[ $variant == disorder ]] && suffix="-disorder2"
@@ -100,6 +155,10 @@ for mb in "${sizes[@]}"; do
     fi
     rm -rf "$scratch/clean" "$scratch/disorder"
 done
+if ((tls_over)); then
+    echo "bench: FAIL: decrypting TLS costs more than 1.5x the same traffic in clear" >&2
+    exit 1
+fi
 if ((over_memory)); then
     echo "bench: mailscope went over 64 MiB peak RSS" >&2
     exit 1

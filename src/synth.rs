@@ -705,6 +705,21 @@ pub fn write_mail_traffic<W: Write>(
     concurrency: usize,
     disorder_frames: bool,
 ) -> io::Result<u64> {
+    write_traffic(out, None, target_bytes, concurrency, disorder_frames)
+}
+
+/// [`write_mail_traffic`], and with `keylog` its TLS variant: the same sessions (same
+/// plaintext, same stop point), each one implicit TLS on 465/995/993 ([`tls_script`]: TLS 1.3
+/// TLS_AES_128_GCM_SHA256, every fourth session TLS 1.2 ECDHE-RSA-AES128-GCM-SHA256), whose
+/// secrets are written to `keylog` in the NSS key log format.
+pub fn write_traffic<W: Write>(
+    out: W,
+    mut keylog: Option<&mut dyn Write>,
+    target_bytes: u64,
+    concurrency: usize,
+    disorder_frames: bool,
+) -> io::Result<u64> {
+    let tls = keylog.is_some();
     struct Live {
         conv: Conversation,
         script: std::collections::VecDeque<(Side, Vec<u8>)>,
@@ -718,13 +733,17 @@ pub fn write_mail_traffic<W: Write>(
     // Payload scripted so far: the stop criterion, identical with or without disorder.
     let mut scripted = 0u64;
     let mut ts = 1_700_000_000_000_000_000i64;
-    let start_session = |n: u64| -> Live {
+    let start_session = |n: u64| -> (Live, u64, String) {
         // Content depends only on the session number, never on the disorder option.
         let mut rng = Rng::new(n.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
         let attach = 16 * 1024 + rng.below(1024 * 1024 - 16 * 1024) as usize;
         let message = mail_message(&mut rng, n, attach);
         let protocol = (n % 3) as u8;
-        let port = [25, 110, 143][usize::from(protocol)];
+        let port = if tls {
+            [465, 995, 993][usize::from(protocol)]
+        } else {
+            [25, 110, 143][usize::from(protocol)]
+        };
         let client = IpAddr::from([10, 1, (n >> 16) as u8 & 0x3f, (n >> 8) as u8]);
         let server = IpAddr::from([10, 2, 0, 1 + (n % 7) as u8]);
         let cport = 1024 + (n % 60000) as u16;
@@ -734,21 +753,34 @@ pub fn write_mail_traffic<W: Write>(
             conv.ack_every = 2;
         }
         conv.handshake();
-        Live {
+        let clear = session_script(protocol, &message);
+        // The stop criterion counts the plaintext, so both variants hold the same sessions.
+        let payload = clear.iter().map(|(_, d)| d.len() as u64).sum();
+        let (script, keys) = if tls {
+            let version = if n % 4 == 3 {
+                TlsVersion::Tls12
+            } else {
+                TlsVersion::Tls13
+            };
+            tls_script(n, version, "mail.example.test", &clear)
+        } else {
+            (clear, String::new())
+        };
+        let live = Live {
             conv,
-            script: session_script(protocol, &message).into(),
+            script: script.into(),
             ready: std::collections::VecDeque::new(),
             disorder: Rng::new(n + 1),
-        }
+        };
+        (live, payload, keys)
     };
     loop {
         while live.len() < concurrency && scripted < target_bytes {
-            let session = start_session(started);
-            scripted += session
-                .script
-                .iter()
-                .map(|(_, d)| d.len() as u64)
-                .sum::<u64>();
+            let (session, payload, keys) = start_session(started);
+            scripted += payload;
+            if let Some(k) = keylog.as_mut() {
+                k.write_all(keys.as_bytes())?;
+            }
             live.push(session);
             started += 1;
         }
@@ -785,6 +817,9 @@ pub fn write_mail_traffic<W: Write>(
         }
     }
     w.into_inner().flush()?;
+    if let Some(k) = keylog {
+        k.flush()?;
+    }
     Ok(started)
 }
 
@@ -1003,4 +1038,213 @@ pub fn ntlm_authenticate(domain: &str, user: &str, workstation: &str) -> Vec<u8>
     msg.extend_from_slice(&1u32.to_le_bytes()); // NTLMSSP_NEGOTIATE_UNICODE
     msg.extend_from_slice(&payload);
     msg
+}
+
+// TLS: the encrypted variant of the benchmark traffic. Each connection gets a plausible
+// handshake in its records (correct lengths, so the hello readers take them), secrets drawn
+// from its seed, and its application bytes sealed in records of up to 2^14 bytes.
+
+/// The protocol version of a synthetic TLS connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsVersion {
+    /// TLS 1.2, ECDHE-RSA-AES128-GCM-SHA256 (0xc02f); the key log's `CLIENT_RANDOM` line.
+    Tls12,
+    /// TLS 1.3, TLS_AES_128_GCM_SHA256 (0x1301); the key log's four traffic-secret lines.
+    Tls13,
+}
+
+/// One TLS record: type, version, length, fragment (at most 2^16 - 1 bytes).
+pub fn tls_record(content_type: u8, version: u16, fragment: &[u8]) -> Vec<u8> {
+    let mut r = vec![content_type];
+    r.extend_from_slice(&version.to_be_bytes());
+    r.extend_from_slice(&(fragment.len() as u16).to_be_bytes());
+    r.extend_from_slice(fragment);
+    r
+}
+
+/// One handshake message: type, 24-bit length, body.
+fn handshake_message(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut m = vec![kind];
+    m.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    m.extend_from_slice(body);
+    m
+}
+
+/// One extension: type, 16-bit length, content.
+fn extension(kind: u16, content: &[u8]) -> Vec<u8> {
+    let mut e = kind.to_be_bytes().to_vec();
+    e.extend_from_slice(&(content.len() as u16).to_be_bytes());
+    e.extend_from_slice(content);
+    e
+}
+
+/// `body` behind its length in `width` bytes (1 or 2).
+fn vector(width: usize, body: &[u8]) -> Vec<u8> {
+    let mut v = (body.len() as u16).to_be_bytes()[2 - width..].to_vec();
+    v.extend_from_slice(body);
+    v
+}
+
+/// A ClientHello as a TLS 1.3-capable client sends it (handshake message, no record):
+/// legacy version 1.2, a 32-byte session ID, the 1.3 suites and 0xc02f, and the extensions
+/// server_name, supported_groups (x25519), signature_algorithms, supported_versions (1.3,
+/// 1.2), key_share (x25519).
+pub fn tls_client_hello(
+    random: &[u8; 32],
+    session_id: &[u8; 32],
+    sni: &str,
+    key_share: &[u8; 32],
+) -> Vec<u8> {
+    let mut body = vec![3, 3];
+    body.extend_from_slice(random);
+    body.extend_from_slice(&vector(1, session_id));
+    body.extend_from_slice(&vector(
+        2,
+        &[0x13, 0x01, 0x13, 0x02, 0x13, 0x03, 0xc0, 0x2f],
+    ));
+    body.extend_from_slice(&[1, 0]); // null compression
+    let name = [&[0][..], &vector(2, sni.as_bytes())].concat();
+    let mut share = vec![0x00, 0x1d];
+    share.extend_from_slice(&vector(2, key_share));
+    let ext = [
+        extension(0x0000, &vector(2, &name)),
+        extension(0x000a, &vector(2, &[0x00, 0x1d])),
+        extension(0x000d, &vector(2, &[0x04, 0x03, 0x08, 0x04, 0x04, 0x01])),
+        extension(0x002b, &vector(1, &[0x03, 0x04, 0x03, 0x03])),
+        extension(0x0033, &vector(2, &share)),
+    ]
+    .concat();
+    body.extend_from_slice(&vector(2, &ext));
+    handshake_message(1, &body)
+}
+
+/// A ServerHello (handshake message) choosing `suite`; TLS 1.3: supported_versions 0x0304
+/// and an x25519 key_share, TLS 1.2: renegotiation_info.
+pub fn tls_server_hello(
+    random: &[u8; 32],
+    session_id: &[u8],
+    suite: u16,
+    version: TlsVersion,
+    key_share: &[u8; 32],
+) -> Vec<u8> {
+    let mut body = vec![3, 3];
+    body.extend_from_slice(random);
+    body.extend_from_slice(&vector(1, session_id));
+    body.extend_from_slice(&suite.to_be_bytes());
+    body.push(0);
+    let ext = match version {
+        TlsVersion::Tls13 => {
+            let mut share = vec![0x00, 0x1d];
+            share.extend_from_slice(&vector(2, key_share));
+            [extension(0x002b, &[0x03, 0x04]), extension(0x0033, &share)].concat()
+        }
+        TlsVersion::Tls12 => extension(0xff01, &[0]),
+    };
+    body.extend_from_slice(&vector(2, &ext));
+    handshake_message(2, &body)
+}
+
+/// A TLS connection's bytes: what each side sends (the handshake, then `clear`'s bytes
+/// sealed in application-data records of at most 2^14 bytes each, then close_notify from
+/// both sides), and its secrets as NSS key log lines. Everything is drawn from `seed`.
+pub fn tls_script(
+    seed: u64,
+    version: TlsVersion,
+    sni: &str,
+    clear: &[(Side, Vec<u8>)],
+) -> (Vec<(Side, Vec<u8>)>, String) {
+    use crate::transform::tls::crypto::{RecordCipher, suite};
+    let mut rng = Rng::new(seed.wrapping_mul(0xd1b5_4a32_d192_ed03) ^ 0x715);
+    let mut bytes = |n: usize| {
+        let mut b = vec![0u8; n];
+        rng.fill(&mut b);
+        b
+    };
+    let array = |b: Vec<u8>| -> [u8; 32] { b.try_into().unwrap_or([0; 32]) };
+    let client_random = array(bytes(32));
+    let server_random = array(bytes(32));
+    let session_id = array(bytes(32));
+    let (client_share, server_share) = (array(bytes(32)), array(bytes(32)));
+    let ccs = tls_record(20, 0x0303, &[1]);
+    let hello = tls_client_hello(&client_random, &session_id, sni, &client_share);
+    let mut script = vec![(Side::Client, tls_record(22, 0x0301, &hello))];
+    let random_hex = hex::encode(client_random);
+    let (mut client, mut server, keylog) = match version {
+        TlsVersion::Tls13 => {
+            let s = suite(0x1301).expect("TLS_AES_128_GCM_SHA256 is known");
+            let secrets: Vec<Vec<u8>> = (0..4).map(|_| bytes(32)).collect();
+            let cipher = |k: usize| RecordCipher::tls13(s, &secrets[k]).expect("32-byte secret");
+            let (mut client_hs, mut server_hs) = (cipher(0), cipher(1));
+            let sh = tls_server_hello(&server_random, &session_id, 0x1301, version, &server_share);
+            let mut flight = tls_record(22, 0x0303, &sh);
+            flight.extend_from_slice(&ccs);
+            // EncryptedExtensions (empty) and Finished, in one record under the handshake key.
+            let mut messages = handshake_message(8, &[0, 0]);
+            messages.extend_from_slice(&handshake_message(20, &bytes(32)));
+            server_hs.seal(22, &messages, &mut flight);
+            script.push((Side::Server, flight));
+            let mut finished = ccs.clone();
+            client_hs.seal(22, &handshake_message(20, &bytes(32)), &mut finished);
+            script.push((Side::Client, finished));
+            let labels = [
+                "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+                "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+                "CLIENT_TRAFFIC_SECRET_0",
+                "SERVER_TRAFFIC_SECRET_0",
+            ];
+            let keylog = labels
+                .iter()
+                .zip(&secrets)
+                .map(|(l, k)| format!("{l} {random_hex} {}\n", hex::encode(k)))
+                .collect();
+            (cipher(2), cipher(3), keylog)
+        }
+        TlsVersion::Tls12 => {
+            let s = suite(0xc02f).expect("ECDHE-RSA-AES128-GCM-SHA256 is known");
+            let master = bytes(48);
+            let (mut c, mut sv) =
+                RecordCipher::tls12(s, 0x0303, &master, &client_random, &server_random, false)
+                    .expect("a TLS 1.2 GCM suite");
+            // A full handshake: the server names a new session (echoing the client's
+            // would say resumption).
+            let new_session = bytes(32);
+            let sh = tls_server_hello(&server_random, &new_session, 0xc02f, version, &server_share);
+            // ServerKeyExchange: named curve x25519, the share, an RSA-PSS signature.
+            let mut ske = vec![3, 0x00, 0x1d];
+            ske.extend_from_slice(&vector(1, &server_share));
+            ske.extend_from_slice(&[0x08, 0x04]);
+            ske.extend_from_slice(&vector(2, &bytes(256)));
+            let mut messages = sh;
+            messages.extend_from_slice(&handshake_message(12, &ske));
+            messages.extend_from_slice(&handshake_message(14, &[]));
+            script.push((Side::Server, tls_record(22, 0x0303, &messages)));
+            let cke = handshake_message(16, &vector(1, &client_share));
+            let mut flight = tls_record(22, 0x0303, &cke);
+            flight.extend_from_slice(&ccs);
+            c.seal(22, &handshake_message(20, &bytes(12)), &mut flight);
+            script.push((Side::Client, flight));
+            let mut flight = ccs.clone();
+            sv.seal(22, &handshake_message(20, &bytes(12)), &mut flight);
+            script.push((Side::Server, flight));
+            let keylog = format!("CLIENT_RANDOM {random_hex} {}\n", hex::encode(&master));
+            (c, sv, keylog)
+        }
+    };
+    for (side, data) in clear {
+        let cipher = match side {
+            Side::Client => &mut client,
+            Side::Server => &mut server,
+        };
+        let mut sealed = Vec::with_capacity(data.len() + data.len() / 512 + 64);
+        for chunk in data.chunks(1 << 14) {
+            cipher.seal(23, chunk, &mut sealed);
+        }
+        script.push((*side, sealed));
+    }
+    for (side, cipher) in [(Side::Client, &mut client), (Side::Server, &mut server)] {
+        let mut alert = Vec::new();
+        cipher.seal(21, &[1, 0], &mut alert);
+        script.push((side, alert));
+    }
+    (script, keylog)
 }
