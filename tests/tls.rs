@@ -273,3 +273,84 @@ fn credentials_in_clear_after_a_refused_starttls_are_a_downgrade() {
     let (s, _, _) = run(&smtp_capture(dir.path(), &plain), &[]);
     assert!(!anomalies(&s[0]).contains(&"tls-downgrade".to_owned()));
 }
+
+/// A TLS connection made by `synth::tls_script` around `clear` (TLS 1.3), on `port`: the
+/// capture and its key log.
+fn tls_capture(dir: &Path, port: u16, clear: &[(Side, Vec<u8>)]) -> (PathBuf, PathBuf) {
+    let (script, keys) =
+        mailscope::synth::tls_script(7, mailscope::synth::TlsVersion::Tls13, "mx.test", clear);
+    let mut c = Conversation::new(
+        ("10.0.0.1".parse().unwrap(), 40002),
+        ("10.0.0.2".parse().unwrap(), port),
+        [1, 1],
+    );
+    c.handshake();
+    for (side, bytes) in &script {
+        c.send(*side, bytes);
+    }
+    c.close();
+    let mut w = PcapWriter::new(Vec::new()).unwrap();
+    for f in &c.frames {
+        w.frame(f.ts, &f.data, f.data.len()).unwrap();
+    }
+    let (file, keylog) = (dir.join(format!("tls{port}.pcap")), dir.join("tls.keys"));
+    std::fs::write(&file, w.into_inner()).unwrap();
+    std::fs::write(&keylog, keys).unwrap();
+    (file, keylog)
+}
+
+#[test]
+fn imap_compress_inside_tls_is_inflated_after_the_decryption() {
+    use flate2::{Compress, Compression, FlushCompress};
+    let deflate = |text: &[u8]| {
+        // One raw deflate stream per direction would keep its state; each side sends one
+        // burst here, flushed so it can be read at once.
+        let mut c = Compress::new(Compression::default(), false);
+        let mut out = Vec::with_capacity(text.len() + 64);
+        c.compress_vec(text, &mut out, FlushCompress::Sync).unwrap();
+        out
+    };
+    let clear = vec![
+        (Side::Server, b"* OK ready\r\n".to_vec()),
+        (Side::Client, b"a1 LOGIN alice secret\r\n".to_vec()),
+        (Side::Server, b"a1 OK logged in\r\n".to_vec()),
+        (Side::Client, b"a2 COMPRESS DEFLATE\r\n".to_vec()),
+        (Side::Server, b"a2 OK DEFLATE active\r\n".to_vec()),
+        (Side::Client, deflate(b"a3 SELECT INBOX\r\na4 LOGOUT\r\n")),
+        (
+            Side::Server,
+            deflate(b"* 2 EXISTS\r\na3 OK [READ-WRITE] done\r\n* BYE\r\na4 OK bye\r\n"),
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let (file, keys) = tls_capture(dir.path(), 993, &clear);
+    let (s, stderr, code) = run(&file, &["--tls-keylog", keys.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let s = &s[0];
+    assert_eq!(s["tls"]["decrypted"], true);
+    assert_eq!(inside(s), ["LOGIN", "COMPRESS", "SELECT", "LOGOUT"], "{s}");
+    assert_eq!(s["exchanges"][3]["status"], "OK", "{s}");
+    assert!(anomalies(s).is_empty(), "{:?}", anomalies(s));
+}
+
+#[test]
+fn tls_on_an_unmapped_port_is_dissected_by_what_is_inside() {
+    let clear = vec![
+        (Side::Server, b"220 mx.test ESMTP\r\n".to_vec()),
+        (Side::Client, b"EHLO c.test\r\n".to_vec()),
+        (Side::Server, b"250 mx.test\r\n".to_vec()),
+        (Side::Client, b"QUIT\r\n".to_vec()),
+        (Side::Server, b"221 bye\r\n".to_vec()),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let (file, keys) = tls_capture(dir.path(), 2465, &clear);
+    let (s, stderr, code) = run(
+        &file,
+        &["--all-ports", "--tls-keylog", keys.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let s = &s[0];
+    assert_eq!(s["protocol"], "smtp", "{s}");
+    assert_eq!(s["tls"]["mode"], "implicit");
+    assert_eq!(inside(s), ["EHLO", "QUIT"], "{s}");
+}

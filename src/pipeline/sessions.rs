@@ -76,6 +76,10 @@ struct SessionState {
     tls_plain: bool,
     /// What the connection's TLS reported, for a session without a dissector.
     tls_anomalies: Vec<proto::event::Anomaly>,
+    /// TLS on a port no mail protocol is mapped to: the plaintext decrypted so far, in
+    /// order (bounded by `max_sniff` per side, give or take a chunk), until the protocol
+    /// inside is recognised.
+    tls_heads: Vec<(Side, Vec<u8>)>,
 }
 
 /// A mail session on its way out: it gets its number (mail sessions count from 1 in order
@@ -666,8 +670,53 @@ impl SessionsHandler<'_, '_> {
             return self.hand_over(state, side, data, mark);
         }
         let limits = &self.cfg.input.limits;
-        state.streams.read_tls(side, data, &mut self.keys, limits);
+        let cap = limits.max_sniff;
+        let head = |side: Side, heads: &[(Side, Vec<u8>)]| -> Vec<u8> {
+            heads
+                .iter()
+                .filter(|(s, _)| *s == side)
+                .flat_map(|(_, b)| b.iter().copied())
+                .collect()
+        };
+        let keep = head(side, &state.tls_heads).len() < cap;
+        let mut plain = Vec::new();
+        state
+            .streams
+            .read_tls(side, data, &mut self.keys, limits, &mut plain, keep);
         self.tls_notes(state, mark);
+        if plain.is_empty() {
+            return;
+        }
+        state.tls_heads.push((side, plain));
+        // The protocol inside, by its first lines: read on as that protocol's session.
+        let server = head(Side::Server, &state.tls_heads);
+        let client = head(Side::Client, &state.tls_heads);
+        let Some(r) = proto::recognise(None, &server, &client, cap, false) else {
+            return;
+        };
+        if r.tls || r.protocol == Protocol::Tls {
+            return;
+        }
+        let Some(mut d) = self.dissector(r.protocol, false) else {
+            state.tls_heads.clear();
+            return;
+        };
+        if self.live.is_some() {
+            d.record_all();
+        }
+        d.implicit_tls(Mark {
+            ts: state.start,
+            frame: mark.frame,
+        });
+        d.inside_tls();
+        state.tls_plain = true;
+        state.dissect = Dissect::Mail(d, r.protocol);
+        let requests = self.fold(state);
+        self.upgrade(state, requests, side, None, mark);
+        for (side, bytes) in std::mem::take(&mut state.tls_heads) {
+            state.streams.fed(side, bytes.len());
+            self.plain(state, side, &bytes, mark);
+        }
     }
 
     /// Puts in place the transforms asked for. `chunk`: the bytes of `side` just handed
@@ -864,6 +913,7 @@ impl Handler for SessionsHandler<'_, '_> {
             tls_port_plain: false,
             tls_plain: false,
             tls_anomalies: Vec::new(),
+            tls_heads: Vec::new(),
         };
         self.open.insert(info.id, state);
         info.id

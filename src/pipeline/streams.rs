@@ -268,20 +268,27 @@ impl Streams {
     }
 
     /// TLS without a dissector (TLS recognised on a port no mail protocol is known for):
-    /// read for what it tells in clear (and decrypted, to nobody).
+    /// read for what it tells in clear; what it decrypts is appended to `plain` (for the
+    /// protocol inside to be recognised by), as long as `keep`.
     pub fn read_tls(
         &mut self,
         side: Side,
         mut data: &[u8],
         keys: &mut dyn KeySource,
         limits: &Limits,
+        plain: &mut Vec<u8>,
+        keep: bool,
     ) {
         let tls = self
             .tls
             .get_or_insert_with(|| Box::new(Conn::new(tls_bounds(limits))));
         let mut out = Vec::new();
-        while !data.is_empty() {
-            match tls.next(side == Side::Client, &mut data, &mut out, keys) {
+        loop {
+            let r = tls.next(side == Side::Client, &mut data, &mut out, keys);
+            if keep {
+                plain.extend_from_slice(&out);
+            }
+            match r {
                 Ok(true) => {}
                 Ok(false) | Err(_) => break,
             }
