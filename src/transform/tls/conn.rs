@@ -1475,7 +1475,7 @@ mod tests {
         let _ = c.gap(true, (cut - bounds_of[3].0) as u64);
         let after = feed(&mut c, true, &stream[cut..], 700, &mut log);
         c.finish();
-        let notes = c.take_notes();
+        c.take_notes();
         assert_eq!(after.len(), plain[24..].concat().len());
     }
 
@@ -1493,7 +1493,7 @@ mod tests {
             .collect();
         let mut keys = keylog(&text);
         let (mut c, client, server) = run(&f, usize::MAX, &mut keys);
-        let notes = c.take_notes();
+        c.take_notes();
         assert_eq!(client.len(), f.client_plain.len());
         assert_eq!(server.len(), f.server_plain.len());
     }
@@ -1518,7 +1518,7 @@ mod tests {
             .collect::<Vec<_>>();
         feed_all(&mut c, true, &early, &mut keys);
         let server = feed_all(&mut c, false, &f.server, &mut keys);
-        let notes = c.take_notes();
+        c.take_notes();
         assert_eq!(server.len(), f.server_plain.len());
     }
 
