@@ -1533,8 +1533,6 @@ mod tests {
         feed_all(&mut c, true, &f.client[..r[0].1], &mut keys);
         feed_all(&mut c, false, &f.server, &mut keys);
         feed_all(&mut c, true, &f.client[r[0].1..r[3].1], &mut keys);
-        let t = std::time::Instant::now();
-        let mut bytes = 0;
         for _ in 0..10 {
             c.gap(true, 10).unwrap();
             let junk: Vec<u8> = [23u8, 3, 3, 0x3f, 0xf0]
@@ -1543,7 +1541,6 @@ mod tests {
                 .cycle()
                 .take(16_373 + 61 * 5)
                 .collect();
-            bytes += junk.len();
             feed(&mut c, true, &junk, usize::MAX, &mut keys);
         }
         assert!(c.dirs[0].lost, "never given up");
