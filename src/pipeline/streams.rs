@@ -156,6 +156,13 @@ impl Streams {
         }
     }
 
+    /// Where, in the last `chunk` bytes handed to the dissector on direction `s`, the
+    /// stream offset `offset` falls (0 if before them, `chunk` if after).
+    fn past_offset(&self, s: usize, offset: u64, chunk: usize) -> usize {
+        let start = self.fed[s].saturating_sub(chunk as u64);
+        (offset.clamp(start, self.fed[s]) - start) as usize
+    }
+
     /// Whether the stage of `side` that gave up was its TLS (not an inflater).
     pub fn failed_tls(&self, side: Side) -> bool {
         self.failed_tls[side as usize]
@@ -207,9 +214,7 @@ impl Streams {
             }
             self.inner[s] = Some(Stage::Inflate(Inflate::default()));
             if s == side as usize {
-                let start = self.fed[s].saturating_sub(chunk as u64);
-                let from = req.offsets[s].clamp(start, self.fed[s]);
-                tail = Some((from - start) as usize);
+                tail = Some(self.past_offset(s, req.offsets[s], chunk));
             }
         }
         tail.filter(|&t| t < chunk)
@@ -242,9 +247,7 @@ impl Streams {
             });
             if s == side as usize && raw {
                 // The dissector counted the bytes past the offset but did not read them.
-                let start = self.fed[s].saturating_sub(chunk as u64);
-                let from = req.offsets[s].clamp(start, self.fed[s]);
-                tail = Some((from - start) as usize);
+                tail = Some(self.past_offset(s, req.offsets[s], chunk));
             }
         }
         tail.filter(|&t| t < chunk)
