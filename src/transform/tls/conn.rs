@@ -990,17 +990,24 @@ impl Conn {
     }
 }
 
-/// Whether a record header can start a TLS record: a known content type, major version 3,
-/// a length within the RFC's bound.
+/// Whether a record header (read with tls-parser) can start a TLS record: a known content
+/// type, major version 3, a length within the RFC's bound.
 fn check_header(h: &[u8]) -> Result<(), String> {
-    let len = usize::from(u16::from_be_bytes([h[3], h[4]]));
-    if !(20..=24).contains(&h[0]) {
-        return Err(format!("content type {} is not TLS", h[0]));
+    let Ok((_, header)) = tls_parser::parse_tls_record_header(h) else {
+        return Err("a cut record header".into());
+    };
+    let (kind, version, len) = (header.record_type.0, header.version.0, header.len);
+    if !(20..=24).contains(&kind) {
+        return Err(format!("content type {kind} is not TLS"));
     }
-    if h[1] != 3 {
-        return Err(format!("version {}.{} is not TLS", h[1], h[2]));
+    if version >> 8 != 3 {
+        return Err(format!(
+            "version {}.{} is not TLS",
+            version >> 8,
+            version & 0xff
+        ));
     }
-    if len > MAX_RECORD {
+    if usize::from(len) > MAX_RECORD {
         return Err(format!("a record of {len} bytes is over the TLS bound"));
     }
     Ok(())
