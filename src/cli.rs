@@ -41,6 +41,58 @@ pub struct Cli {
     pub color: ColorChoice,
 }
 
+impl Cli {
+    /// Parses the command line, as tshark users type it too: flags the subcommand also
+    /// takes may come before its name (`mailscope -c 100 flows FILE`, `mailscope
+    /// --no-progress flows FILE`), and are read as the subcommand's.
+    pub fn parse_args() -> Cli {
+        Cli::parse_from(subcommand_first(std::env::args_os().collect()))
+    }
+}
+
+/// `args` (the program name first) with a subcommand name that follows only flags (and
+/// their values) moved in front of them. Anything else is left as it is: a first positional
+/// argument that is not a subcommand is an input file.
+pub fn subcommand_first(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let names: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
+    let takes_value = |arg: Option<&clap::Arg>| arg.is_some_and(|a| a.get_action().takes_values());
+    let mut i = 1;
+    while i < args.len() {
+        let Some(word) = args[i].to_str() else {
+            return args;
+        };
+        if word == "--" {
+            return args;
+        }
+        if let Some(long) = word.strip_prefix("--") {
+            if !long.contains('=')
+                && takes_value(cmd.get_arguments().find(|a| a.get_long() == Some(long)))
+            {
+                i += 1;
+            }
+        } else if let Some(short) = word.strip_prefix('-').filter(|s| !s.is_empty()) {
+            // `-c 5`, or `-c5`: a value in the same word needs no skip.
+            let mut chars = short.chars();
+            let first = chars.next();
+            if chars.next().is_none()
+                && takes_value(cmd.get_arguments().find(|a| a.get_short() == first))
+            {
+                i += 1;
+            }
+        } else {
+            if i > 1 && names.contains(&word) {
+                let name = args.remove(i);
+                args.insert(1, name);
+            }
+            return args;
+        }
+        i += 1;
+    }
+    args
+}
+
 /// When to colour the output (`--color`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
@@ -644,6 +696,24 @@ impl SessionArgs {
 #[cfg(test)]
 mod tests {
     use super::parse_size;
+
+    #[test]
+    fn a_subcommand_after_flags_is_read_as_the_subcommand() {
+        let v = |a: &[&str]| a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        let moved =
+            super::subcommand_first(v(&["ms", "-c", "5", "--no-progress", "flows", "x.pcap"]));
+        assert_eq!(
+            moved,
+            v(&["ms", "flows", "-c", "5", "--no-progress", "x.pcap"])
+        );
+        // A value that happens to be a subcommand's name is a value; a first input is an input.
+        let same = v(&["ms", "--session", "3", "a.pcap", "flows"]);
+        assert_eq!(super::subcommand_first(same.clone()), same);
+        let same = v(&["ms", "--max-message=1M", "--", "flows"]);
+        assert_eq!(super::subcommand_first(same.clone()), same);
+        let same = v(&["ms", "flows", "x.pcap"]);
+        assert_eq!(super::subcommand_first(same.clone()), same);
+    }
 
     #[test]
     fn sizes_take_binary_suffixes() {

@@ -2,7 +2,6 @@
 //! the progress bar, map errors to exit codes, stop cleanly on Ctrl-C / SIGTERM.
 #![forbid(unsafe_code)]
 
-use clap::Parser;
 use mailscope::capture::Progress;
 use mailscope::cli::{Cli, Command, ExplainArgs, FlowsArgs, Format, Look, SessionArgs};
 use mailscope::render::sink::Extracting;
@@ -17,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// failure is still printed; a capture of which no frame could be decoded fails too), 2 bad
 /// usage. Error messages are one line, control and bidi characters escaped.
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     let input = match &cli.command {
         Some(Command::Flows(args)) => &args.input,
         Some(Command::Explain(args)) => return explain(args),

@@ -495,3 +495,25 @@ fn unsafe_code_is_confined_to_the_packet_statistics_call() {
     let main = std::fs::read_to_string(root.join("src/main.rs")).unwrap();
     assert!(main.contains("#![forbid(unsafe_code)]"));
 }
+
+/// tshark users put flags first: `mailscope -c 5 flows FILE` is `flows` with `-c 5`.
+#[test]
+fn flags_before_the_subcommand_are_the_subcommands() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/imap-curl.pcap");
+    let out = mailscope()
+        .args(["-c", "5", "--no-progress", "flows"])
+        .arg(&file)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(r#""type":"summary""#) && text.contains(r#""frames":5,"#),
+        "{text}"
+    );
+}
