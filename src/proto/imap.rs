@@ -592,15 +592,12 @@ impl Imap {
         let args = shown_args(&rest, &line, |k, l| {
             (!append || k < messages_from).then(|| literal_text(l))
         });
-        // As sent: the verb's case kept (the arguments as shown above).
-        let verb_sent = first
-            .split([' ', '\t'])
-            .skip(1)
-            .take(if verb.starts_with("UID ") { 2 } else { 1 });
-        let verb_sent = verb_sent.collect::<Vec<_>>().join(" ");
-        let raw = match args.is_empty() {
-            true => format!("{tag} {verb_sent}"),
-            false => format!("{tag} {verb_sent} {args}"),
+        // As sent: the line's own tag, verb and blanks, then the arguments (with the
+        // literals' contents after their markers, as shown above). `rest` is the end of
+        // the first line as it came.
+        let raw = match first.strip_suffix(rest.as_str()) {
+            Some(head) => format!("{head}{args}"),
+            None => format!("{tag} {verb} {args}"),
         };
         let mut command = Command::tagged(tag.clone(), verb.clone(), args.clone()).sent(raw);
         let strings = [parsed.first, parsed.second];
@@ -1225,6 +1222,35 @@ mod tests {
 
     fn run(steps: &[(Side, &[u8])]) -> Transcript {
         crate::proto::testkit::run(Box::new(Imap::new(BOUNDS, false)), steps, &[])
+    }
+
+    #[test]
+    fn the_raw_line_is_the_line_as_sent() {
+        let t = run(&[
+            (S, b"* OK ready\r\n"),
+            (C, b"a1\tnoop\r\n"),
+            (S, b"a1 OK done\r\n"),
+            (C, b"a2 uid  fetch 1:* (FLAGS)\r\n"),
+            (S, b"a2 OK done\r\n"),
+            (C, b"a3 select {5}\r\n"),
+            (S, b"+ go on\r\n"),
+            (C, b"INBOX\r\n"),
+            (S, b"a3 OK selected\r\n"),
+        ]);
+        let raw: Vec<&str> = t
+            .exchanges
+            .iter()
+            .filter_map(|e| e.command.as_ref().map(|c| c.raw.as_str()))
+            .collect();
+        // Blanks and case as they came; a literal's content after its marker.
+        assert_eq!(
+            raw,
+            [
+                "a1\tnoop",
+                "a2 uid  fetch 1:* (FLAGS)",
+                "a3 select {5} INBOX"
+            ]
+        );
     }
 
     fn summary(t: &Transcript) -> Vec<(String, String, Option<String>)> {
