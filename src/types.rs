@@ -129,3 +129,8 @@ pub struct CaptureStats {
     /// (`Limits::max_capture_queue`).
     pub packets_dropped_by_mailscope: u64,
 }
+
+/// A hash map for the tables looked up for every packet (connections, open sessions):
+/// foldhash, seeded at random per process like std's SipHash, and much cheaper on small
+/// keys.
+pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;

@@ -25,10 +25,9 @@ pub use seq::SeqNumber;
 
 use crate::limits::Limits;
 use crate::packet::Segment;
-use crate::types::Endpoint;
 use crate::types::Timestamp;
+use crate::types::{Endpoint, FastMap};
 use serde::Serialize;
-use std::collections::HashMap;
 
 /// Which way bytes travel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -184,8 +183,8 @@ impl<S> Conn<S> {
 
 /// The connection table.
 pub struct FlowTable<H: Handler> {
-    conns: HashMap<Key, Conn<H::State>>,
-    tombstones: HashMap<Key, Timestamp>,
+    conns: FastMap<Key, Conn<H::State>>,
+    tombstones: FastMap<Key, Timestamp>,
     bounds: Bounds,
     max_connections: usize,
     idle_timeout_ns: i64,
@@ -208,8 +207,8 @@ impl<H: Handler> FlowTable<H> {
             ports[usize::from(p)] = true;
         }
         FlowTable {
-            conns: HashMap::new(),
-            tombstones: HashMap::new(),
+            conns: FastMap::default(),
+            tombstones: FastMap::default(),
             bounds: Bounds {
                 max_buffered_bytes: limits.max_buffered_bytes,
                 max_buffered_segments: limits.max_buffered_segments,

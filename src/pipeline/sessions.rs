@@ -107,7 +107,7 @@ struct SessionsHandler<'a, 'b> {
     bounds: proto::Bounds,
     /// Every open session, by connection id (the flow table only holds the id, so that a
     /// memory budget can reach any session's messages in flight).
-    open: HashMap<u64, SessionState>,
+    open: crate::types::FastMap<u64, SessionState>,
     /// Message bytes held by all open sessions' dissectors together.
     held: usize,
     /// Messages handed out without their bytes (let go for the budget).
@@ -1206,7 +1206,7 @@ fn sessions_in<'s>(
         live: wants_events.then_some(&mut live as &mut LiveSink<'_>),
         streaming,
         recognised: 0,
-        open: HashMap::new(),
+        open: crate::types::FastMap::default(),
         held: 0,
         not_decoded: 0,
         pool: Pool::new(
