@@ -91,30 +91,37 @@ impl Unstuffer {
                     self.scan = Scan::Mid;
                 }
                 Scan::Mid => {
-                    let (end, line_done) = match memchr::memchr(b'\n', &data[i..]) {
-                        Some(j) => (i + j + 1, true),
-                        None => (data.len(), false),
-                    };
-                    let piece = &data[i..end];
-                    sink(piece);
-                    self.line_len += piece.len();
-                    if line_done {
-                        let before_lf = if piece.len() >= 2 {
-                            piece[piece.len() - 2]
-                        } else {
-                            self.last
+                    // Whole lines up to the next one that starts with a dot (or to the end
+                    // of `data`) go to the sink as one piece: a message's body is mostly
+                    // such runs, and one call per line cost more than the copy.
+                    let mut j = i;
+                    loop {
+                        let Some(k) = memchr::memchr(b'\n', &data[j..]) else {
+                            // A line not ended yet.
+                            self.line_len += data.len() - j;
+                            sink(&data[i..]);
+                            self.last = data[data.len() - 1];
+                            i = data.len();
+                            break;
                         };
+                        let lf = j + k;
+                        let before_lf = if lf > i { data[lf - 1] } else { self.last };
                         if before_lf != b'\r' {
                             self.bare_lf = true;
                         }
-                        if self.line_len > max_line {
+                        if self.line_len + (lf + 1 - j) > max_line {
                             self.long_line = true;
                         }
                         self.line_len = 0;
-                        self.scan = Scan::LineStart;
+                        j = lf + 1;
+                        if j == data.len() || data[j] == b'.' {
+                            sink(&data[i..j]);
+                            self.last = b'\n';
+                            self.scan = Scan::LineStart;
+                            i = j;
+                            break;
+                        }
                     }
-                    self.last = piece[piece.len() - 1];
-                    i = end;
                 }
             }
         }
@@ -149,6 +156,47 @@ mod tests {
         for cut in 1..whole.len() - 4 {
             let (out2, _, _) = unstuff(&[&whole[..cut], &whole[cut..]]);
             assert_eq!(out2, out, "cut at {cut}");
+        }
+    }
+
+    /// The framing line by line, as RFC 5321 4.5.2 says it: the model the state machine
+    /// is checked against.
+    fn model(data: &[u8]) -> (Vec<u8>, Option<usize>, bool) {
+        let (mut out, mut at, mut bare) = (Vec::new(), 0, false);
+        while at < data.len() {
+            let end = memchr::memchr(b'\n', &data[at..]).map_or(data.len(), |k| at + k + 1);
+            let line = &data[at..end];
+            if line == b".\r\n" || line == b".\n" {
+                return (out, Some(end), bare);
+            }
+            if line.ends_with(b"\n") && !line.ends_with(b"\r\n") {
+                bare = true;
+            }
+            out.extend_from_slice(line.strip_prefix(b".").unwrap_or(line));
+            at = end;
+        }
+        (out, None, bare)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn runs_of_lines_unstuff_as_line_by_line_in_any_chunking(
+            lines in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    &b"abc\r\n"[..], b"..x\r\n", b".y\r\n", b"z\n", b"\r\n", b"\n",
+                    b".\r\n", b"..\r\n", b"w\rv\r\n", b"tail",
+                ]),
+                0..30,
+            ),
+            cut in 1usize..40,
+        ) {
+            let data = lines.concat();
+            let (want, want_end, want_bare) = model(&data);
+            let chunks: Vec<&[u8]> = data.chunks(cut).collect();
+            let (out, end, u) = unstuff(&chunks);
+            proptest::prop_assert_eq!(&out, &want);
+            proptest::prop_assert_eq!(end.is_some(), want_end.is_some());
+            proptest::prop_assert_eq!(u.bare_lf, want_bare);
         }
     }
 

@@ -424,11 +424,15 @@ impl Pop3 {
                 let cap = self.bounds.max_line;
                 let mut finished_lines = Vec::new();
                 let ended = self.unstuff.feed(data, usize::MAX, |piece| {
-                    let room = cap.saturating_sub(line.len());
-                    line.extend_from_slice(&piece[..piece.len().min(room)]);
-                    if piece.ends_with(b"\n") {
-                        finished_lines.push(String::from_utf8_lossy(strip_eol(line)).into_owned());
-                        line.clear();
+                    // A piece may hold several lines.
+                    for part in piece.split_inclusive(|&b| b == b'\n') {
+                        let room = cap.saturating_sub(line.len());
+                        line.extend_from_slice(&part[..part.len().min(room)]);
+                        if part.ends_with(b"\n") {
+                            finished_lines
+                                .push(String::from_utf8_lossy(strip_eol(line)).into_owned());
+                            line.clear();
+                        }
                     }
                 });
                 if let Some(&idx) = self.pending.front() {
