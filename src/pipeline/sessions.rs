@@ -74,8 +74,9 @@ struct SessionState {
     tls_port_plain: bool,
     /// TLS plaintext has reached the dissector (it was told: `Dissector::inside_tls`).
     tls_plain: bool,
-    /// What the connection's TLS reported, for a session without a dissector.
-    tls_anomalies: Vec<proto::event::Anomaly>,
+    /// What the connection's TLS reported, for a session without a dissector: kept as a
+    /// transcript keeps anomalies (at most `max_anomalies` of a name, the rest counted).
+    tls_anomalies: Option<Box<proto::transcript::Transcript>>,
     /// TLS on a port no mail protocol is mapped to: the plaintext decrypted so far, in
     /// order (bounded by `max_sniff` per side, give or take a chunk), until the protocol
     /// inside is recognised.
@@ -365,12 +366,17 @@ impl SessionsHandler<'_, '_> {
     }
 
     fn dissector(&self, protocol: Protocol, midstream: bool) -> Option<Box<dyn Dissector>> {
-        match protocol {
-            Protocol::Smtp => Some(Box::new(Smtp::new(self.bounds, midstream))),
-            Protocol::Pop3 => Some(Box::new(Pop3::new(self.bounds, midstream))),
-            Protocol::Imap => Some(Box::new(Imap::new(self.bounds, midstream))),
-            _ => None,
+        let mut d: Box<dyn Dissector> = match protocol {
+            Protocol::Smtp => Box::new(Smtp::new(self.bounds, midstream)),
+            Protocol::Pop3 => Box::new(Pop3::new(self.bounds, midstream)),
+            Protocol::Imap => Box::new(Imap::new(self.bounds, midstream)),
+            _ => return None,
+        };
+        // A live view listens: every change is an event.
+        if self.live.is_some() {
+            d.record_all();
         }
+        Some(d)
     }
 
     /// The tunnel opened (the bytes inside it are recognised from their start) or there is
@@ -422,10 +428,6 @@ impl SessionsHandler<'_, '_> {
             None => state.tunnel.is_none(),
         };
         if let Some(d) = self.dissector(r.protocol, midstream) {
-            let mut d = d;
-            if self.live.is_some() {
-                d.record_all();
-            }
             state.dissect = Dissect::Mail(d, r.protocol);
             self.recognised(state, r.protocol);
             for (side, bytes, mark) in buffered {
@@ -621,26 +623,13 @@ impl SessionsHandler<'_, '_> {
                 }
                 self.fold(state);
             }
-            // No transcript to bound them: at most `max_anomalies` of a name, the rest
-            // counted on the last one kept.
             _ => {
-                let max = self.cfg.input.limits.max_anomalies;
+                let bounds = self.bounds;
+                let t = state.tls_anomalies.get_or_insert_with(|| {
+                    Box::new(proto::transcript::Transcript::replica(bounds))
+                });
                 for a in anomalies {
-                    let same = state
-                        .tls_anomalies
-                        .iter()
-                        .filter(|b| b.kind == a.kind)
-                        .count();
-                    if same < max {
-                        state.tls_anomalies.push(a);
-                    } else if let Some(last) = state
-                        .tls_anomalies
-                        .iter_mut()
-                        .rev()
-                        .find(|b| b.kind == a.kind)
-                    {
-                        last.count = Some(last.count.unwrap_or(1) + 1);
-                    }
+                    t.anomaly(a);
                 }
             }
         }
@@ -648,37 +637,24 @@ impl SessionsHandler<'_, '_> {
 
     /// Bytes of a connection that is TLS from its first byte. On a mail port the protocol's
     /// dissector takes the plaintext (when the keys are known); elsewhere the TLS is read
-    /// for what it says in clear.
+    /// for what it says in clear, and for the protocol its plaintext shows.
     fn tls_data(&mut self, state: &mut SessionState, side: Side, data: &[u8], mark: Mark) {
         let Dissect::Tls(protocol) = state.dissect else {
             return;
         };
-        if protocol != Protocol::Tls
-            && let Some(mut d) = self.dissector(protocol, state.midstream)
-        {
-            if self.live.is_some() {
-                d.record_all();
-            }
-            self.recognised(state, protocol);
-            d.implicit_tls(Mark {
-                ts: state.start,
-                frame: mark.frame,
-            });
-            state.dissect = Dissect::Mail(d, protocol);
-            let requests = self.fold(state);
-            self.upgrade(state, requests, side, None, mark);
+        if self.implicit_tls(state, protocol, state.midstream, side, mark) {
             return self.hand_over(state, side, data, mark);
         }
         let limits = &self.cfg.input.limits;
         let cap = limits.max_sniff;
-        let head = |side: Side, heads: &[(Side, Vec<u8>)]| -> Vec<u8> {
+        let kept = |side: Side, heads: &[(Side, Vec<u8>)]| -> usize {
             heads
                 .iter()
                 .filter(|(s, _)| *s == side)
-                .flat_map(|(_, b)| b.iter().copied())
-                .collect()
+                .map(|(_, b)| b.len())
+                .sum()
         };
-        let keep = head(side, &state.tls_heads).len() < cap;
+        let keep = kept(side, &state.tls_heads) < cap;
         let mut plain = Vec::new();
         state
             .streams
@@ -689,34 +665,50 @@ impl SessionsHandler<'_, '_> {
         }
         state.tls_heads.push((side, plain));
         // The protocol inside, by its first lines: read on as that protocol's session.
-        let server = head(Side::Server, &state.tls_heads);
-        let client = head(Side::Client, &state.tls_heads);
+        let head = |side: Side| -> Vec<u8> {
+            let pieces = state.tls_heads.iter().filter(|(s, _)| *s == side);
+            pieces.flat_map(|(_, b)| b.iter().copied()).collect()
+        };
+        let (server, client) = (head(Side::Server), head(Side::Client));
         let Some(r) = proto::recognise(None, &server, &client, cap, false) else {
             return;
         };
-        if r.tls || r.protocol == Protocol::Tls {
+        if r.tls || !self.implicit_tls(state, r.protocol, false, side, mark) {
             return;
         }
-        let Some(mut d) = self.dissector(r.protocol, false) else {
-            state.tls_heads.clear();
-            return;
-        };
-        if self.live.is_some() {
-            d.record_all();
+        if let Dissect::Mail(d, _) = &mut state.dissect {
+            d.inside_tls();
         }
-        d.implicit_tls(Mark {
-            ts: state.start,
-            frame: mark.frame,
-        });
-        d.inside_tls();
         state.tls_plain = true;
-        state.dissect = Dissect::Mail(d, r.protocol);
-        let requests = self.fold(state);
-        self.upgrade(state, requests, side, None, mark);
         for (side, bytes) in std::mem::take(&mut state.tls_heads) {
             state.streams.fed(side, bytes.len());
             self.plain(state, side, &bytes, mark);
         }
+    }
+
+    /// A mail session in TLS from its first byte: `protocol`'s dissector, told so, and the
+    /// TLS stages in place from offset 0 (the connection's TLS read so far is kept). False
+    /// when `protocol` has no dissector.
+    fn implicit_tls(
+        &mut self,
+        state: &mut SessionState,
+        protocol: Protocol,
+        midstream: bool,
+        side: Side,
+        mark: Mark,
+    ) -> bool {
+        let Some(mut d) = self.dissector(protocol, midstream) else {
+            return false;
+        };
+        self.recognised(state, protocol);
+        d.implicit_tls(Mark {
+            ts: state.start,
+            frame: mark.frame,
+        });
+        state.dissect = Dissect::Mail(d, protocol);
+        let requests = self.fold(state);
+        self.upgrade(state, requests, side, None, mark);
+        true
     }
 
     /// Puts in place the transforms asked for. `chunk`: the bytes of `side` just handed
@@ -912,7 +904,7 @@ impl Handler for SessionsHandler<'_, '_> {
             piece: Vec::new(),
             tls_port_plain: false,
             tls_plain: false,
-            tls_anomalies: Vec::new(),
+            tls_anomalies: None,
             tls_heads: Vec::new(),
         };
         self.open.insert(info.id, state);
@@ -1047,7 +1039,10 @@ impl Handler for SessionsHandler<'_, '_> {
                 if let (Some(tls), Some(conn)) = (s.tls.as_mut(), state.streams.tls()) {
                     tls.learn(conn.info());
                 }
-                s.anomalies.append(&mut state.tls_anomalies);
+                if let Some(mut t) = state.tls_anomalies.take() {
+                    t.finish();
+                    s.anomalies.append(&mut t.into_parts().anomalies);
+                }
                 s
             }
             Dissect::Sniffing(_) | Dissect::Tunnel(_) | Dissect::Ignored => {

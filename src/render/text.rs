@@ -662,17 +662,18 @@ pub(super) fn write_tls<W: Write>(
     };
     let outcome = match (tls.decrypted, &tls.encrypted_bytes) {
         (true, _) => format!("; decrypted with the key log, lines marked {TLS_MARK}"),
-        (false, Some(b)) => format!(
-            "\n{indent}encrypted: {} client bytes, {} server bytes, {}",
+        (false, Some(_)) => String::new(),
+        (false, None) => "; nothing encrypted was seen".into(),
+    };
+    writeln!(out, "{indent}{}", st.dim(&format!("{how}{facts}{outcome}")))?;
+    if let (false, Some(b)) = (tls.decrypted, &tls.encrypted_bytes) {
+        let line = format!(
+            "encrypted: {} client bytes, {} server bytes, {}",
             b.client,
             b.server,
             escape(tls.not_decrypted.as_deref().unwrap_or("not decrypted"))
-        ),
-        (false, None) => "; nothing encrypted was seen".into(),
-    };
-    for (n, line) in format!("{how}{facts}{outcome}").split('\n').enumerate() {
-        let line = if n == 0 { line } else { line.trim_start() };
-        writeln!(out, "{indent}{}", st.dim(line))?;
+        );
+        writeln!(out, "{indent}{}", st.dim(&line))?;
     }
     for (n, c) in tls.certificates.iter().enumerate() {
         writeln!(
