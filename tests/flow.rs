@@ -6,7 +6,7 @@
 mod support;
 
 use mailscope::limits::Limits;
-use mailscope::pipeline::{Filter, InputConfig, SessionsConfig, sessions};
+use mailscope::pipeline::{InputConfig, SessionsConfig, sessions};
 use mailscope::render::flowpic;
 use mailscope::session::Session;
 use mailscope::session::hops::{self, Role};
@@ -187,22 +187,7 @@ fn write_capture(dir: &Path) -> PathBuf {
 }
 
 fn read(file: &Path) -> Vec<Session> {
-    let cfg = SessionsConfig {
-        input: InputConfig {
-            inputs: vec![file.to_string_lossy().into()],
-            ports: Default::default(),
-            all_ports: false,
-            limits: Limits::default(),
-            count: None,
-            live: None,
-            stop: None,
-        },
-        filter: Filter::default(),
-        show_secrets: false,
-        tls_keylog: None,
-        extract: None,
-        threads: 1,
-    };
+    let cfg = SessionsConfig::new(InputConfig::files(vec![file.to_string_lossy().into()]));
     let mut out = Vec::new();
     let mut sink = |s: Session| -> io::Result<()> {
         out.push(s);

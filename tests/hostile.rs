@@ -5,7 +5,7 @@
 mod support;
 
 use mailscope::limits::Limits;
-use mailscope::pipeline::{Filter, InputConfig, SessionsConfig, sessions};
+use mailscope::pipeline::{InputConfig, SessionsConfig, sessions};
 use mailscope::synth::Side;
 use serde_json::Value;
 use std::path::Path;
@@ -13,20 +13,12 @@ use std::path::Path;
 /// Runs the main job with `limits`; returns each session as JSON.
 fn run(file: &Path, limits: Limits, all_ports: bool) -> Vec<Value> {
     let cfg = SessionsConfig {
-        input: InputConfig {
-            inputs: vec![file.to_string_lossy().into_owned()],
-            ports: Default::default(),
+        threads: 2,
+        ..SessionsConfig::new(InputConfig {
             all_ports,
             limits,
-            count: None,
-            live: None,
-            stop: None,
-        },
-        filter: Filter::default(),
-        show_secrets: false,
-        tls_keylog: None,
-        extract: None,
-        threads: 2,
+            ..InputConfig::files(vec![file.to_string_lossy().into_owned()])
+        })
     };
     let mut out = Vec::new();
     let mut sink = |s: mailscope::session::Session| {

@@ -269,28 +269,15 @@ fn the_page_is_in_the_language_asked_for() {
 /// `Limits::max_report_sessions` sessions are counted, not drawn, and the page says so.
 #[test]
 fn the_report_holds_at_most_its_session_limit() {
-    use mailscope::pipeline::{Filter, InputConfig, SessionsConfig, sessions};
+    use mailscope::pipeline::{InputConfig, SessionsConfig, sessions};
     use mailscope::render::SessionSink;
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
-    let cfg = SessionsConfig {
-        input: InputConfig {
-            inputs: ["smtp-attachment.pcap", "pop3-retr.pcap", "imap-fetch.pcap"]
-                .iter()
-                .map(|f| root.join(f).to_string_lossy().into_owned())
-                .collect(),
-            ports: Default::default(),
-            all_ports: false,
-            limits: Default::default(),
-            count: None,
-            live: None,
-            stop: None,
-        },
-        filter: Filter::default(),
-        show_secrets: false,
-        tls_keylog: None,
-        extract: None,
-        threads: 1,
-    };
+    let cfg = SessionsConfig::new(InputConfig::files(
+        ["smtp-attachment.pcap", "pop3-retr.pcap", "imap-fetch.pcap"]
+            .iter()
+            .map(|f| root.join(f).to_string_lossy().into_owned())
+            .collect(),
+    ));
     let mut all = Vec::new();
     let mut collect = |s| {
         all.push(s);

@@ -2,8 +2,7 @@
 //! the JSON event feed (`sink::Json::events`), driven by the pipeline with the real events
 //! of every sample, as a live capture drives them.
 
-use mailscope::limits::Limits;
-use mailscope::pipeline::{Filter, InputConfig, SessionsConfig, sessions};
+use mailscope::pipeline::{InputConfig, SessionsConfig, sessions};
 use mailscope::render::SessionSink;
 use mailscope::render::live::LiveText;
 use mailscope::render::sink;
@@ -36,20 +35,8 @@ fn sample(name: &str) -> PathBuf {
 
 fn config(file: &Path, show_secrets: bool) -> SessionsConfig {
     SessionsConfig {
-        input: InputConfig {
-            inputs: vec![file.to_string_lossy().into()],
-            ports: Default::default(),
-            all_ports: false,
-            limits: Limits::default(),
-            count: None,
-            live: None,
-            stop: None,
-        },
-        filter: Filter::default(),
         show_secrets,
-        tls_keylog: None,
-        extract: None,
-        threads: 1,
+        ..SessionsConfig::new(InputConfig::files(vec![file.to_string_lossy().into()]))
     }
 }
 

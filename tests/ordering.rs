@@ -6,7 +6,7 @@
 mod support;
 
 use mailscope::limits::Limits;
-use mailscope::pipeline::{Filter, InputConfig, SessionsConfig, sessions};
+use mailscope::pipeline::{InputConfig, SessionsConfig, sessions};
 use mailscope::synth::{Conversation, PcapWriter, Rng, Side, mail_message, session_script};
 use mailscope::types::{Protocol, Timestamp};
 use std::path::{Path, PathBuf};
@@ -87,20 +87,11 @@ fn capture(dir: &Path) -> PathBuf {
 /// The main job on `input` with `limits`, every session shown.
 fn config(input: &str, limits: Limits, threads: usize) -> SessionsConfig {
     SessionsConfig {
-        input: InputConfig {
-            inputs: vec![input.into()],
-            ports: Default::default(),
-            all_ports: false,
-            limits,
-            count: None,
-            live: None,
-            stop: None,
-        },
-        filter: Filter::default(),
-        show_secrets: false,
-        tls_keylog: None,
-        extract: None,
         threads,
+        ..SessionsConfig::new(InputConfig {
+            limits,
+            ..InputConfig::files(vec![input.into()])
+        })
     }
 }
 

@@ -341,25 +341,13 @@ fn error_messages_are_one_safe_line() {
 /// they print with the file view's printers, fed the events as they come.
 #[test]
 fn live_views_are_safe() {
-    use mailscope::pipeline::{Filter, InputConfig, SessionsConfig, sessions};
+    use mailscope::pipeline::{InputConfig, SessionsConfig, sessions};
     use mailscope::render::{SessionSink, live::LiveText, sink, text::Style};
     let dir = tempfile::tempdir().unwrap();
     let file = hostile_capture(dir.path());
     let cfg = |show_secrets| SessionsConfig {
-        input: InputConfig {
-            inputs: vec![file.to_string_lossy().into()],
-            ports: Default::default(),
-            all_ports: false,
-            limits: Default::default(),
-            count: None,
-            live: None,
-            stop: None,
-        },
-        filter: Filter::default(),
         show_secrets,
-        tls_keylog: None,
-        extract: None,
-        threads: 1,
+        ..SessionsConfig::new(InputConfig::files(vec![file.to_string_lossy().into()]))
     };
     for show_secrets in [false, true] {
         let (mut out, mut notes) = (Vec::new(), Vec::new());

@@ -442,7 +442,7 @@ fn pop3_and_imap_on_other_ports_by_mapping_or_content() {
 /// decoding budget is so small that the reading thread decodes most messages itself.
 #[test]
 fn output_is_the_same_for_any_number_of_threads() {
-    use mailscope::pipeline::{Filter, InputConfig, SessionsConfig, sessions};
+    use mailscope::pipeline::{InputConfig, SessionsConfig, sessions};
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("traffic.pcap");
     mailscope::synth::write_mail_traffic(std::fs::File::create(&file).unwrap(), 6 << 20, 16, true)
@@ -453,20 +453,11 @@ fn output_is_the_same_for_any_number_of_threads() {
             ..Default::default()
         };
         let cfg = SessionsConfig {
-            input: InputConfig {
-                inputs: vec![file.to_string_lossy().into_owned()],
-                ports: Default::default(),
-                all_ports: false,
-                limits,
-                count: None,
-                live: None,
-                stop: None,
-            },
-            filter: Filter::default(),
-            show_secrets: false,
-            tls_keylog: None,
-            extract: None,
             threads,
+            ..SessionsConfig::new(InputConfig {
+                limits,
+                ..InputConfig::files(vec![file.to_string_lossy().into_owned()])
+            })
         };
         let mut out = Vec::new();
         let mut sink = |s: mailscope::session::Session| {

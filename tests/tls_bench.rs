@@ -3,7 +3,7 @@
 //! give the same transcripts (commands, replies, message hashes); with an empty key log each
 //! session says why it was not decrypted.
 
-use mailscope::pipeline::{Filter, InputConfig, SessionsConfig, sessions};
+use mailscope::pipeline::{InputConfig, SessionsConfig, sessions};
 use serde_json::Value;
 use std::fs::File;
 use std::path::Path;
@@ -11,20 +11,10 @@ use std::path::Path;
 /// Every session of `file` as JSON, read with `keylog`.
 fn run(file: &Path, keylog: Option<&Path>) -> Vec<Value> {
     let cfg = SessionsConfig {
-        input: InputConfig {
-            inputs: vec![file.to_string_lossy().into_owned()],
-            ports: Default::default(),
-            all_ports: false,
-            limits: Default::default(),
-            count: None,
-            live: None,
-            stop: None,
-        },
-        filter: Filter::default(),
-        show_secrets: false,
         tls_keylog: keylog.map(Path::to_path_buf),
-        extract: None,
-        threads: 1,
+        ..SessionsConfig::new(InputConfig::files(vec![
+            file.to_string_lossy().into_owned(),
+        ]))
     };
     let mut out = Vec::new();
     let mut sink = |s: mailscope::session::Session| {

@@ -244,23 +244,10 @@ fn sample_sessions(
     Vec<mailscope::session::Session>,
     mailscope::session::RunSummary,
 ) {
-    use mailscope::pipeline::{Filter, InputConfig, SessionsConfig, sessions};
-    let cfg = SessionsConfig {
-        input: InputConfig {
-            inputs: vec![sample(name).to_string_lossy().into_owned()],
-            ports: Default::default(),
-            all_ports: false,
-            limits: Default::default(),
-            count: None,
-            live: None,
-            stop: None,
-        },
-        filter: Filter::default(),
-        show_secrets: false,
-        tls_keylog: None,
-        extract: None,
-        threads: 1,
-    };
+    use mailscope::pipeline::{InputConfig, SessionsConfig, sessions};
+    let cfg = SessionsConfig::new(InputConfig::files(vec![
+        sample(name).to_string_lossy().into_owned(),
+    ]));
     let mut out = Vec::new();
     let mut sink = |s: mailscope::session::Session| {
         out.push(s);

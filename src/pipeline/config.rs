@@ -51,6 +51,21 @@ pub struct SessionsConfig {
     pub tls_keylog: Option<PathBuf>,
 }
 
+impl SessionsConfig {
+    /// The main job on `input` with every default: no filter, secrets redacted, nothing
+    /// extracted, no key log, one thread.
+    pub fn new(input: InputConfig) -> SessionsConfig {
+        SessionsConfig {
+            input,
+            filter: Filter::default(),
+            show_secrets: false,
+            tls_keylog: None,
+            extract: None,
+            threads: 1,
+        }
+    }
+}
+
 /// Why a run could not start, or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -161,6 +176,19 @@ impl std::fmt::Display for Prefix {
 }
 
 impl InputConfig {
+    /// `inputs` read to their end, with the default ports and limits.
+    pub fn files(inputs: Vec<String>) -> InputConfig {
+        InputConfig {
+            inputs,
+            ports: PortMap::default(),
+            all_ports: false,
+            limits: Limits::default(),
+            count: None,
+            live: None,
+            stop: None,
+        }
+    }
+
     /// How the run summary names the input: the inputs as given.
     pub fn name(&self) -> String {
         match &self.live {
