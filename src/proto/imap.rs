@@ -396,9 +396,11 @@ impl Imap {
                         if logical.skipping {
                             logical.dropped += 1;
                         } else {
+                            let mut body = MessageBytes::default();
+                            body.expect(size);
                             logical.literals.push(Literal {
                                 announced: size,
-                                body: MessageBytes::default(),
+                                body,
                                 cut: false,
                                 mark,
                             });
@@ -1219,6 +1221,29 @@ mod tests {
     use super::*;
     use crate::proto::testkit::BOUNDS;
     use Side::{Client as C, Server as S};
+
+    /// 1000 lines of 100 bytes.
+    fn hundred_k() -> Vec<u8> {
+        let mut line = vec![b'x'; 98];
+        line.extend_from_slice(b"\r\n");
+        line.repeat(1000)
+    }
+
+    /// A literal's size ends its buffer's growth: it holds the message exactly.
+    #[test]
+    fn a_literal_buffer_ends_on_its_size() {
+        let mut answer = b"* 1 FETCH (BODY[] {100000}\r\n".to_vec();
+        answer.extend_from_slice(&hundred_k());
+        answer.extend_from_slice(b")\r\na OK done\r\n");
+        let steps: [(Side, &[u8]); 3] = [
+            (S, b"* OK ready\r\n"),
+            (C, b"a FETCH 1 BODY[]\r\n"),
+            (S, &answer),
+        ];
+        let t = crate::proto::testkit::run(Box::new(Imap::new(BOUNDS, false)), &steps, &[1000]);
+        let m = &t.messages[0];
+        assert_eq!((m.bytes.len(), m.bytes.capacity()), (100_000, 100_000));
+    }
 
     fn run(steps: &[(Side, &[u8])]) -> Transcript {
         crate::proto::testkit::run(Box::new(Imap::new(BOUNDS, false)), steps, &[])

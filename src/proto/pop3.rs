@@ -629,7 +629,11 @@ impl Pop3 {
                 self.body = Some(body);
                 self.unstuff.reset();
                 if let Body::Message(_) = body {
-                    self.building = Some(Building::new(mark));
+                    let mut b = Building::new(mark);
+                    if let Some(n) = announced_octets(&text) {
+                        b.body.expect(n);
+                    }
+                    self.building = Some(b);
                 }
             }
             None => {
@@ -666,11 +670,47 @@ fn looks_like_header(raw: &[u8]) -> bool {
     name_end.is_some_and(|n| n > 0 && raw[..n].iter().all(|b| (33..=126).contains(b)))
 }
 
+/// The size a `+OK` answer to RETR announces, as RFC 1939 writes it ("+OK 120 octets", or
+/// "(120 octets)"): a number directly followed by the word "octets".
+fn announced_octets(text: &str) -> Option<u64> {
+    let mut words = text.split_ascii_whitespace().peekable();
+    while let Some(w) = words.next() {
+        if let Ok(n) = w.trim_start_matches('(').parse::<u64>()
+            && words
+                .peek()
+                .is_some_and(|next| next.to_ascii_lowercase().starts_with("octets"))
+        {
+            return Some(n);
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::proto::testkit::{BOUNDS, verbs};
     use Side::{Client as C, Server as S};
+
+    /// 1000 lines of 100 bytes.
+    fn hundred_k() -> Vec<u8> {
+        let mut line = vec![b'x'; 98];
+        line.extend_from_slice(b"\r\n");
+        line.repeat(1000)
+    }
+
+    /// The announced size ends the buffer's growth: it holds the message exactly, where
+    /// doubling alone would leave it at 128 KiB.
+    #[test]
+    fn a_retr_buffer_ends_on_the_announced_octets() {
+        let mut answer = b"+OK 100000 octets\r\n".to_vec();
+        answer.extend_from_slice(&hundred_k());
+        answer.extend_from_slice(b".\r\n");
+        let steps: [(Side, &[u8]); 3] = [(S, b"+OK ready\r\n"), (C, b"RETR 1\r\n"), (S, &answer)];
+        let t = crate::proto::testkit::run(Box::new(Pop3::new(BOUNDS, false)), &steps, &[1000]);
+        let m = &t.messages[0];
+        assert_eq!((m.bytes.len(), m.bytes.capacity()), (100_000, 100_000));
+    }
 
     fn run(steps: &[(Side, &[u8])]) -> Transcript {
         crate::proto::testkit::run(Box::new(Pop3::new(BOUNDS, false)), steps, &[])
@@ -902,5 +942,17 @@ mod tests {
                 crate::proto::testkit::hostile(Box::new(Pop3::new(b, false)), &b, &chunks, 5);
             }
         }
+    }
+
+    #[test]
+    fn the_size_a_retr_answer_announces() {
+        assert_eq!(announced_octets("120 octets"), Some(120));
+        assert_eq!(
+            announced_octets("message follows (4711 Octets)"),
+            Some(4711)
+        );
+        assert_eq!(announced_octets("2 messages (320 octets)"), Some(320));
+        assert_eq!(announced_octets("message follows"), None);
+        assert_eq!(announced_octets("99999999999999999999999 octets"), None);
     }
 }

@@ -123,6 +123,8 @@ struct Txn {
     closed: bool,
     /// Its MAIL was sent while an earlier transaction was open and is not answered yet.
     nested: bool,
+    /// The message size its MAIL declared (RFC 1870 `SIZE=`).
+    size: Option<u64>,
     message: Option<Ended>,
 }
 
@@ -137,6 +139,7 @@ impl Txn {
             last,
             closed: false,
             nested: false,
+            size: None,
             message: None,
         }
     }
@@ -547,6 +550,12 @@ impl Smtp {
                             || k == "SMTPUTF8"
                     })
                 });
+                txn.size = cmd.and_then(|c| {
+                    c.params
+                        .iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case("SIZE"))
+                        .and_then(|(_, v)| v.as_deref()?.parse::<u64>().ok())
+                });
                 txn.nested = self.txns.back().is_some_and(|t| !t.closed);
                 self.push_txn(txn);
             }
@@ -617,10 +626,23 @@ impl Smtp {
         }
     }
 
-    fn start_chunk(&mut self, size: u64, last: bool, mark: Mark) {
-        if self.building.is_none() {
-            self.building = Some(Building::new("smtp-bdat", mark));
+    /// A DATA message, its buffer sized from its transaction's `SIZE=` (a client's estimate:
+    /// a little more is planned, so that a close one does not make the buffer grow at its end).
+    fn data_building(&self, mark: Mark) -> Building {
+        let mut b = Building::new("smtp-data", mark);
+        if let Some(size) = self.txns.back().filter(|t| !t.closed).and_then(|t| t.size) {
+            let planned = size.saturating_add(size / 64).saturating_add(4096);
+            b.body.expect(planned);
         }
+        b
+    }
+
+    fn start_chunk(&mut self, size: u64, last: bool, mark: Mark) {
+        let b = self
+            .building
+            .get_or_insert_with(|| Building::new("smtp-bdat", mark));
+        // The chunk's size is exact: the buffer's growth ends on it.
+        b.body.expect(b.body.size.saturating_add(size));
         self.client = Client::Chunk {
             remaining: size,
             last,
@@ -869,7 +891,7 @@ impl Smtp {
     fn start_unanswered_data(&mut self) {
         self.unanswered_data += 1;
         self.client = Client::Data { keep: true };
-        self.building = Some(Building::new("smtp-data", self.held_mark));
+        self.building = Some(self.data_building(self.held_mark));
         self.unstuff.reset();
     }
 
@@ -1026,7 +1048,7 @@ impl Smtp {
                         // The content was already read without waiting for this.
                         self.unanswered_data -= 1;
                     } else {
-                        self.building = Some(Building::new("smtp-data", mark));
+                        self.building = Some(self.data_building(mark));
                         self.unstuff.reset();
                         if let Client::Hold(Hold::Data) = self.client {
                             self.client = Client::Data { keep: true };
@@ -1290,6 +1312,51 @@ mod tests {
     }
 
     use Side::{Client as C, Server as S};
+
+    /// 1000 lines of 100 bytes.
+    fn hundred_k() -> Vec<u8> {
+        let mut line = vec![b'x'; 98];
+        line.extend_from_slice(b"\r\n");
+        line.repeat(1000)
+    }
+
+    /// BDAT's size ends the buffer's growth exactly; MAIL's SIZE= (an estimate) ends it a
+    /// little past the size, well short of the 128 KiB doubling alone reaches.
+    #[test]
+    fn message_buffers_end_near_the_announced_size() {
+        let body = hundred_k();
+        let mut bdat = b"BDAT 100000 LAST\r\n".to_vec();
+        bdat.extend_from_slice(&body);
+        let mut data = body.clone();
+        data.extend_from_slice(b".\r\n");
+        let steps: [(Side, &[u8]); 14] = [
+            (S, b"220 mx\r\n"),
+            (C, b"EHLO c\r\n"),
+            (S, b"250-mx\r\n250 CHUNKING\r\n"),
+            (C, b"MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\n"),
+            (S, b"250 ok\r\n250 ok\r\n"),
+            (C, &bdat),
+            (S, b"250 ok\r\n"),
+            (
+                C,
+                b"MAIL FROM:<a@x> SIZE=100000\r\nRCPT TO:<b@y>\r\nDATA\r\n",
+            ),
+            (S, b"250 ok\r\n250 ok\r\n354 go\r\n"),
+            (C, &data),
+            (S, b"250 ok\r\n"),
+            (C, b"QUIT\r\n"),
+            (S, b"221 bye\r\n"),
+            (C, b""),
+        ];
+        let t = crate::proto::testkit::run(Box::new(Smtp::new(BOUNDS, false)), &steps, &[1000]);
+        let m = &t.messages;
+        assert_eq!(
+            (m[0].bytes.len(), m[0].bytes.capacity()),
+            (100_000, 100_000)
+        );
+        assert_eq!(m[1].bytes.len(), 100_000);
+        assert!(m[1].bytes.capacity() <= 100_000 + 100_000 / 64 + 4096);
+    }
 
     /// RFC 5321 appendix D.1, a typical SMTP transaction.
     #[test]
