@@ -20,6 +20,7 @@ pub mod pipeline;
 pub mod proto;
 pub mod render;
 pub mod session;
+pub mod sha;
 pub mod synth;
 pub mod teach;
 pub mod transform;

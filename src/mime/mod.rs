@@ -17,6 +17,7 @@ mod words;
 pub use words::decode_unstructured;
 
 use crate::proto::vocab::mime::Anomaly;
+use crate::sha::Paired;
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
@@ -254,6 +255,24 @@ pub fn parse(bytes: &[u8], keep_bodies: bool) -> MimeInfo {
 /// Parses a message. `bytes` is the message as transferred (no transport framing);
 /// `keep_bodies` keeps each leaf's decoded bytes in [`Part::body`] (for extraction).
 pub fn parse_bounded(bytes: &[u8], keep_bodies: bool, bounds: &Bounds) -> MimeInfo {
+    parse_with(bytes, keep_bodies, bounds, &mut Paired::new(&[]))
+}
+
+/// [`parse_bounded`], and the SHA-256 of the whole message, hashed in lock step with the
+/// parts' decoded bytes (see [`crate::sha`]).
+pub fn parse_hashed(bytes: &[u8], keep_bodies: bool, bounds: &Bounds) -> (MimeInfo, String) {
+    let mut hasher = Paired::new(bytes);
+    let info = parse_with(bytes, keep_bodies, bounds, &mut hasher);
+    (info, hasher.finish())
+}
+
+/// Parses a message; the parts are hashed as followers of `hasher`.
+fn parse_with(
+    bytes: &[u8],
+    keep_bodies: bool,
+    bounds: &Bounds,
+    hasher: &mut Paired<'_>,
+) -> MimeInfo {
     let mut info = MimeInfo::default();
     let mut anomalies = Anomalies::new(bounds.max_anomalies_per_name);
     header_lint(bytes, &mut anomalies);
@@ -326,6 +345,7 @@ pub fn parse_bounded(bytes: &[u8], keep_bodies: bool, bounds: &Bounds) -> MimeIn
         parser,
         bounds: *bounds,
         unlisted: 0,
+        hasher,
     };
     walker.message(Some(root), body, None, 0);
     let Walker {
@@ -425,8 +445,10 @@ fn split_multipart<'a>(body: &'a [u8], boundary: &[u8]) -> Option<Multipart<'a>>
     })
 }
 
-struct Walker<'a> {
+struct Walker<'a, 'h> {
     info: &'a mut MimeInfo,
+    /// Hashes the parts beside the whole message.
+    hasher: &'a mut Paired<'h>,
     anomalies: Anomalies,
     keep_bodies: bool,
     parser: MessageParser,
@@ -435,7 +457,7 @@ struct Walker<'a> {
     unlisted: u64,
 }
 
-impl Walker<'_> {
+impl Walker<'_, '_> {
     /// Whether one more entity may be listed; counts it when not.
     fn may_list(&mut self) -> bool {
         let ok = self.info.tree.len() < self.bounds.max_parts;
@@ -561,8 +583,8 @@ impl Walker<'_> {
             None => !digest,
         };
         let keep = self.keep_bodies || is_message || text_type;
-        let base64 = |raw: &[u8]| match keep {
-            false => hash_base64(raw).map(Decoded::Summed),
+        let mut base64 = |raw: &[u8]| match keep {
+            false => hash_base64(raw, self.hasher).map(Decoded::Summed),
             true => decode_base64(raw).map(|d| Decoded::Bytes(d.into())),
         };
         let decoded = match transfer_encoding.as_deref() {
@@ -600,7 +622,8 @@ impl Walker<'_> {
             }
         };
         let is_text = encoding_problem || text_type;
-        let (size, sha256) = summed.unwrap_or_else(|| (body.len() as u64, sha256_hex(&body)));
+        let (size, sha256) =
+            summed.unwrap_or_else(|| (body.len() as u64, self.hasher.follower(&body)));
         let charset = ct.and_then(|c| c.attribute("charset"));
         let text = is_text.then(|| preview(&body, charset));
         if let (true, Some(cte @ ("base64" | "quoted-printable"))) =
@@ -687,22 +710,23 @@ pub fn check_base64_paths(raw: &[u8]) {
     let reference = base64_decode(raw);
     assert_eq!(decode_base64(raw), reference);
     assert_eq!(
-        hash_base64(raw),
+        hash_base64(raw, &mut Paired::new(&[])),
         reference.map(|d| (d.len() as u64, sha256_hex(&d)))
     );
 }
 
 /// Size and SHA-256 of base64-encoded bytes, as [`decode_base64`] would decode them.
-fn hash_base64(raw: &[u8]) -> Option<(u64, String)> {
-    let mut hash = Sha256::new();
+/// The digest is made by `hasher` (a follower of its message).
+fn hash_base64(raw: &[u8], hasher: &mut Paired<'_>) -> Option<(u64, String)> {
+    hasher.restart_follower();
     let mut size = 0u64;
     let fast = fast_base64(raw, |piece| {
-        hash.update(piece);
+        hasher.update(piece);
         size += piece.len() as u64;
     });
     match fast {
-        Some(()) => Some((size, hex::encode(hash.finalize()))),
-        None => base64_decode(raw).map(|d| (d.len() as u64, sha256_hex(&d))),
+        Some(()) => Some((size, hasher.finish_follower())),
+        None => base64_decode(raw).map(|d| (d.len() as u64, hasher.follower(&d))),
     }
 }
 
@@ -1324,7 +1348,7 @@ aGVsbG8=\r\n\
                 let reference = base64_decode(&raw);
                 prop_assert_eq!(decode_base64(&raw), reference.clone());
                 prop_assert_eq!(
-                    hash_base64(&raw),
+                    hash_base64(&raw, &mut Paired::new(&[])),
                     reference.map(|d| (d.len() as u64, sha256_hex(&d)))
                 );
             }

@@ -72,16 +72,24 @@ fn decode(job: Job, bounds: &mime::Bounds) -> Done {
         keep_bodies,
         hash,
     } = job;
-    let sha256 = hash.then(|| mime::sha256_hex(&bytes));
-    let mime = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        mime::parse_bounded(&bytes, keep_bodies, bounds)
-    }))
-    .unwrap_or_else(|_| MimeInfo {
-        anomalies: vec![MimeAnomaly {
-            kind: crate::proto::vocab::mime::Anomaly::DecoderFailure,
-            detail: "the MIME decoder failed on this message (a bug: please report it)".into(),
-        }],
-        ..MimeInfo::default()
+    // The message is hashed in lock step with its parts (crate::sha), when asked to.
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        if hash {
+            let (info, sha256) = mime::parse_hashed(&bytes, keep_bodies, bounds);
+            (info, Some(sha256))
+        } else {
+            (mime::parse_bounded(&bytes, keep_bodies, bounds), None)
+        }
+    }));
+    let (mime, sha256) = parsed.unwrap_or_else(|_| {
+        let info = MimeInfo {
+            anomalies: vec![MimeAnomaly {
+                kind: crate::proto::vocab::mime::Anomaly::DecoderFailure,
+                detail: "the MIME decoder failed on this message (a bug: please report it)".into(),
+            }],
+            ..MimeInfo::default()
+        };
+        (info, hash.then(|| crate::sha::hex_digest(&bytes)))
     });
     Done {
         key,
