@@ -908,10 +908,18 @@ impl Imap {
                 let mut reader = framed.reader(self.bounds.max_imap_depth);
                 let data = reader.values(from, Words::FetchItem);
                 let too_deep = reader.too_deep;
-                let (summary, headers) = grammar::fetch_reading(&data);
-                reply.summary = summary.map(|s| format!("message {w0}: {s}"));
-                reply.headers = headers.map(Box::new);
+                let reading = grammar::fetch_reading(&data, &self.bounds);
+                reply.summary = reading.summary.map(|s| format!("message {w0}: {s}"));
+                reply.headers = reading.headers.map(Box::new);
                 self.depth_bound(too_deep, mark);
+                if reading.fields_dropped > 0 {
+                    let cap = self.bounds.max_imap_header_fields;
+                    self.t.limit("max-imap-header-fields", mark, || {
+                        format!(
+                            "FETCH replies with more than {cap} header fields (or Received lines): the rest are not kept"
+                        )
+                    });
+                }
             }
             self.fetch(line, idx);
         }
@@ -1649,6 +1657,54 @@ mod tests {
         );
         assert_eq!(decode_mutf7("a&-b"), "a&b");
         assert_eq!(decode_mutf7("bad&!!-x"), "bad&!!-x");
+    }
+
+    /// The dissector reads FETCH replies within its bounds' IMAP display caps, and reports
+    /// header fields it did not keep.
+    #[test]
+    fn fetched_headers_past_the_cap_are_reported() {
+        let head = b"Received: from a\r\nReceived: from b\r\nReceived: from c\r\nSubject: a long subject\r\nFrom: a@b.test\r\n\r\n";
+        let mut resp = format!("* 1 FETCH (BODY[HEADER] {{{}}}\r\n", head.len()).into_bytes();
+        resp.extend_from_slice(head);
+        resp.extend_from_slice(b")\r\nf OK done\r\n");
+        let steps = [
+            (S, &b"* OK ready\r\n"[..]),
+            (C, b"f FETCH 1 BODY.PEEK[HEADER]\r\n"),
+            (S, &resp),
+        ];
+        let limits = |t: &Transcript| -> Vec<String> {
+            t.anomalies()
+                .iter()
+                .filter(|a| a.name() == "limit-reached")
+                .map(|a| a.detail.clone())
+                .collect()
+        };
+        let t = run(&steps);
+        let h = t.exchanges[1].replies[0].headers.as_ref().unwrap();
+        assert_eq!((h.raw.len(), h.received.len()), (5, 3));
+        assert!(limits(&t).is_empty());
+
+        let bounds = Bounds {
+            max_imap_field_chars: 6,
+            max_imap_header_chars: 4,
+            max_imap_header_fields: 2,
+            ..BOUNDS
+        };
+        let t = crate::proto::testkit::run(Box::new(Imap::new(bounds, false)), &steps, &[]);
+        let r = &t.exchanges[1].replies[0];
+        assert_eq!(
+            r.summary.as_deref(),
+            Some("message 1: headers: \"a long…\" from a@b.te…")
+        );
+        let h = r.headers.as_ref().unwrap();
+        assert_eq!(h.subject.as_deref(), Some("a lo…"));
+        assert_eq!((h.raw.len(), h.received.len()), (2, 2));
+        let limits = limits(&t);
+        assert_eq!(limits.len(), 1, "{:?}", t.anomalies());
+        assert!(
+            limits[0].contains("more than 2 header fields"),
+            "{limits:?}"
+        );
     }
 
     /// Lists nested past `max_imap_depth` are skipped and reported; the rest is still read.
