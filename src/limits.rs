@@ -121,6 +121,10 @@ pub struct Limits {
     /// `headers`), so that a header-listing session does not keep every reply's whole
     /// header block; the rest are counted and reported (`max-imap-header-fields`).
     pub max_imap_header_fields: usize,
+    /// IMAP: characters kept of each server line (its text, literals' markers included)
+    /// and of each literal shown among a command's arguments; a longer one is cut and ends
+    /// in `…`.
+    pub max_imap_text_chars: usize,
 }
 
 impl Default for Limits {
@@ -165,6 +169,7 @@ impl Default for Limits {
             max_imap_field_chars: 400,
             max_imap_header_chars: 1000,
             max_imap_header_fields: 32,
+            max_imap_text_chars: 400,
         }
     }
 }

@@ -34,8 +34,6 @@ const LONG_LINE: usize = 8192;
 /// Client bytes held while a synchronising literal waits for the server's "+"; past this
 /// the client is taken not to be waiting.
 const MAX_HELD: usize = 64 << 10;
-/// Text of an untagged response kept per reply line.
-const REPLY_TEXT: usize = 400;
 
 /// One literal of a logical line.
 #[derive(Clone, Debug)]
@@ -589,8 +587,9 @@ impl Imap {
         // shown as messages, not here.
         let append = known == Some(Verb::Append);
         let messages_from = usize::from(parsed.name_is_literal);
+        let chars = self.bounds.max_imap_text_chars;
         let args = shown_args(&rest, &line, |k, l| {
-            (!append || k < messages_from).then(|| literal_text(l))
+            (!append || k < messages_from).then(|| literal_text(l, chars))
         });
         // As sent: the line's own tag, verb and blanks, then the arguments (with the
         // literals' contents after their markers, as shown above). `rest` is the end of
@@ -797,7 +796,7 @@ impl Imap {
                 k => k.to_string(),
             },
             enhanced: resp_code.clone(),
-            lines: vec![truncate(&text, REPLY_TEXT)],
+            lines: vec![truncate(&text, self.bounds.max_imap_text_chars)],
             summary: None,
             headers: None,
             latency_ms: None,
@@ -1177,9 +1176,9 @@ fn shown_args(
     args
 }
 
-/// A literal's content as text, at most [`REPLY_TEXT`] characters.
-fn literal_text(l: &Literal) -> String {
-    truncate(&String::from_utf8_lossy(l.body.kept()), REPLY_TEXT)
+/// A literal's content as text, at most `chars` characters (`max_imap_text_chars`).
+fn literal_text(l: &Literal, chars: usize) -> String {
+    truncate(&String::from_utf8_lossy(l.body.kept()), chars)
 }
 
 /// RFC 3501 5.1.3 modified UTF-7 mailbox names → Unicode (invalid input is kept as is).
@@ -1704,6 +1703,46 @@ mod tests {
         assert!(
             limits[0].contains("more than 2 header fields"),
             "{limits:?}"
+        );
+    }
+
+    /// `max_imap_text_chars` cuts each server line kept and each literal shown among a
+    /// command's arguments; the cut ends in `…`.
+    #[test]
+    fn server_lines_and_literal_arguments_answer_to_their_cap() {
+        let steps = [
+            (S, &b"* OK ready for the day\r\n"[..]),
+            (C, b"A1 SEARCH TEXT {12}\r\n"),
+            (S, b"+ go ahead\r\n"),
+            (C, b"hello world!\r\n"),
+            (S, b"A1 OK search done\r\n"),
+        ];
+        let shown = |t: &Transcript| {
+            let e = t.exchanges.get(1).unwrap();
+            let args = e.command.as_ref().unwrap().args.clone();
+            let lines: Vec<String> = e.replies.iter().map(|r| r.lines[0].clone()).collect();
+            (args, lines, t.exchanges[0].replies[0].lines[0].clone())
+        };
+        assert_eq!(
+            shown(&run(&steps)),
+            (
+                "TEXT {12} hello world!".to_string(),
+                vec!["+ go ahead".to_string(), "A1 OK search done".to_string()],
+                "* OK ready for the day".to_string()
+            )
+        );
+        let bounds = Bounds {
+            max_imap_text_chars: 5,
+            ..BOUNDS
+        };
+        let t = crate::proto::testkit::run(Box::new(Imap::new(bounds, false)), &steps, &[]);
+        assert_eq!(
+            shown(&t),
+            (
+                "TEXT {12} hello…".to_string(),
+                vec!["+ go …".to_string(), "A1 OK…".to_string()],
+                "* OK …".to_string()
+            )
         );
     }
 

@@ -53,6 +53,9 @@ pub struct Bounds {
     pub max_imap_header_chars: usize,
     /// IMAP: header fields (and Received lines) kept on a FETCH reply.
     pub max_imap_header_fields: usize,
+    /// IMAP: characters kept of each server line and of each literal among a command's
+    /// arguments.
+    pub max_imap_text_chars: usize,
 }
 
 impl From<&crate::limits::Limits> for Bounds {
@@ -71,6 +74,7 @@ impl From<&crate::limits::Limits> for Bounds {
             max_imap_field_chars: limits.max_imap_field_chars,
             max_imap_header_chars: limits.max_imap_header_chars,
             max_imap_header_fields: limits.max_imap_header_fields,
+            max_imap_text_chars: limits.max_imap_text_chars,
         }
     }
 }

@@ -23,6 +23,7 @@ pub const BOUNDS: Bounds = Bounds {
     max_imap_field_chars: 400,
     max_imap_header_chars: 1000,
     max_imap_header_fields: 32,
+    max_imap_text_chars: 400,
 };
 
 /// Each exchange's command verb (empty for none) and reply codes.
@@ -170,6 +171,7 @@ pub const TIGHT: Bounds = Bounds {
     max_imap_field_chars: 16,
     max_imap_header_chars: 24,
     max_imap_header_fields: 2,
+    max_imap_text_chars: 16,
 };
 
 /// Feeds arbitrary chunks (client or server) with a gap of `gap` bytes after each, as a
