@@ -340,6 +340,10 @@ const FUZZ_BOUNDS: crate::proto::Bounds = crate::proto::Bounds {
     max_imap_literals: 8,
     max_in_flight: 2,
     max_imap_depth: 4,
+    max_imap_field_chars: 64,
+    max_imap_header_chars: 128,
+    max_imap_header_fields: 4,
+    max_imap_text_chars: 64,
 };
 
 /// The SMTP dissector; see `dissector` in this module.

@@ -110,6 +110,21 @@ pub struct Limits {
     /// Connections whose secrets a key log (`--tls-keylog`, or a pcapng's Decryption
     /// Secrets Block) may hold; lines for more are skipped with a warning.
     pub max_keylog_entries: usize,
+    /// IMAP: characters of one field shown in a FETCH summary (an ENVELOPE string, a body
+    /// type, a decoded header in the summary line; a literal may hold far more); a longer
+    /// one is cut and ends in `…`.
+    pub max_imap_field_chars: usize,
+    /// IMAP: characters kept of each header value on a FETCH reply (JSON `headers`); a
+    /// longer one is cut and ends in `…`.
+    pub max_imap_header_chars: usize,
+    /// IMAP: header fields as sent (and Received lines) kept on a FETCH reply (JSON
+    /// `headers`), so that a header-listing session does not keep every reply's whole
+    /// header block; the rest are counted and reported (`max-imap-header-fields`).
+    pub max_imap_header_fields: usize,
+    /// IMAP: characters kept of each server line (its text, literals' markers included)
+    /// and of each literal shown among a command's arguments; a longer one is cut and ends
+    /// in `…`.
+    pub max_imap_text_chars: usize,
 }
 
 impl Default for Limits {
@@ -151,6 +166,10 @@ impl Default for Limits {
             max_tls_handshake: 256 << 10,
             max_tls_certificates: 16,
             max_keylog_entries: 200_000,
+            max_imap_field_chars: 400,
+            max_imap_header_chars: 1000,
+            max_imap_header_fields: 32,
+            max_imap_text_chars: 400,
         }
     }
 }

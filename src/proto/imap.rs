@@ -34,8 +34,6 @@ const LONG_LINE: usize = 8192;
 /// Client bytes held while a synchronising literal waits for the server's "+"; past this
 /// the client is taken not to be waiting.
 const MAX_HELD: usize = 64 << 10;
-/// Text of an untagged response kept per reply line.
-const REPLY_TEXT: usize = 400;
 
 /// One literal of a logical line.
 #[derive(Clone, Debug)]
@@ -591,8 +589,9 @@ impl Imap {
         // shown as messages, not here.
         let append = known == Some(Verb::Append);
         let messages_from = usize::from(parsed.name_is_literal);
+        let chars = self.bounds.max_imap_text_chars;
         let args = shown_args(&rest, &line, |k, l| {
-            (!append || k < messages_from).then(|| literal_text(l))
+            (!append || k < messages_from).then(|| literal_text(l, chars))
         });
         // As sent: the line's own tag, verb and blanks, then the arguments (with the
         // literals' contents after their markers, as shown above). `rest` is the end of
@@ -799,7 +798,7 @@ impl Imap {
                 k => k.to_string(),
             },
             enhanced: resp_code.clone(),
-            lines: vec![truncate(&text, REPLY_TEXT)],
+            lines: vec![truncate(&text, self.bounds.max_imap_text_chars)],
             summary: None,
             headers: None,
             latency_ms: None,
@@ -910,10 +909,18 @@ impl Imap {
                 let mut reader = framed.reader(self.bounds.max_imap_depth);
                 let data = reader.values(from, Words::FetchItem);
                 let too_deep = reader.too_deep;
-                let (summary, headers) = grammar::fetch_reading(&data);
-                reply.summary = summary.map(|s| format!("message {w0}: {s}"));
-                reply.headers = headers.map(Box::new);
+                let reading = grammar::fetch_reading(&data, &self.bounds);
+                reply.summary = reading.summary.map(|s| format!("message {w0}: {s}"));
+                reply.headers = reading.headers.map(Box::new);
                 self.depth_bound(too_deep, mark);
+                if reading.fields_dropped > 0 {
+                    let cap = self.bounds.max_imap_header_fields;
+                    self.t.limit("max-imap-header-fields", mark, || {
+                        format!(
+                            "FETCH replies with more than {cap} header fields (or Received lines): the rest are not kept"
+                        )
+                    });
+                }
             }
             self.fetch(line, idx);
         }
@@ -1171,9 +1178,9 @@ fn shown_args(
     args
 }
 
-/// A literal's content as text, at most [`REPLY_TEXT`] characters.
-fn literal_text(l: &Literal) -> String {
-    truncate(&String::from_utf8_lossy(l.body.kept()), REPLY_TEXT)
+/// A literal's content as text, at most `chars` characters (`max_imap_text_chars`).
+fn literal_text(l: &Literal, chars: usize) -> String {
+    truncate(&String::from_utf8_lossy(l.body.kept()), chars)
 }
 
 /// RFC 3501 5.1.3 modified UTF-7 mailbox names → Unicode (invalid input is kept as is).
@@ -1674,6 +1681,94 @@ mod tests {
         );
         assert_eq!(decode_mutf7("a&-b"), "a&b");
         assert_eq!(decode_mutf7("bad&!!-x"), "bad&!!-x");
+    }
+
+    /// The dissector reads FETCH replies within its bounds' IMAP display caps, and reports
+    /// header fields it did not keep.
+    #[test]
+    fn fetched_headers_past_the_cap_are_reported() {
+        let head = b"Received: from a\r\nReceived: from b\r\nReceived: from c\r\nSubject: a long subject\r\nFrom: a@b.test\r\n\r\n";
+        let mut resp = format!("* 1 FETCH (BODY[HEADER] {{{}}}\r\n", head.len()).into_bytes();
+        resp.extend_from_slice(head);
+        resp.extend_from_slice(b")\r\nf OK done\r\n");
+        let steps = [
+            (S, &b"* OK ready\r\n"[..]),
+            (C, b"f FETCH 1 BODY.PEEK[HEADER]\r\n"),
+            (S, &resp),
+        ];
+        let limits = |t: &Transcript| -> Vec<String> {
+            t.anomalies()
+                .iter()
+                .filter(|a| a.name() == "limit-reached")
+                .map(|a| a.detail.clone())
+                .collect()
+        };
+        let t = run(&steps);
+        let h = t.exchanges[1].replies[0].headers.as_ref().unwrap();
+        assert_eq!((h.raw.len(), h.received.len()), (5, 3));
+        assert!(limits(&t).is_empty());
+
+        let bounds = Bounds {
+            max_imap_field_chars: 6,
+            max_imap_header_chars: 4,
+            max_imap_header_fields: 2,
+            ..BOUNDS
+        };
+        let t = crate::proto::testkit::run(Box::new(Imap::new(bounds, false)), &steps, &[]);
+        let r = &t.exchanges[1].replies[0];
+        assert_eq!(
+            r.summary.as_deref(),
+            Some("message 1: headers: \"a long…\" from a@b.te…")
+        );
+        let h = r.headers.as_ref().unwrap();
+        assert_eq!(h.subject.as_deref(), Some("a lo…"));
+        assert_eq!((h.raw.len(), h.received.len()), (2, 2));
+        let limits = limits(&t);
+        assert_eq!(limits.len(), 1, "{:?}", t.anomalies());
+        assert!(
+            limits[0].contains("more than 2 header fields"),
+            "{limits:?}"
+        );
+    }
+
+    /// `max_imap_text_chars` cuts each server line kept and each literal shown among a
+    /// command's arguments; the cut ends in `…`.
+    #[test]
+    fn server_lines_and_literal_arguments_answer_to_their_cap() {
+        let steps = [
+            (S, &b"* OK ready for the day\r\n"[..]),
+            (C, b"A1 SEARCH TEXT {12}\r\n"),
+            (S, b"+ go ahead\r\n"),
+            (C, b"hello world!\r\n"),
+            (S, b"A1 OK search done\r\n"),
+        ];
+        let shown = |t: &Transcript| {
+            let e = t.exchanges.get(1).unwrap();
+            let args = e.command.as_ref().unwrap().args.clone();
+            let lines: Vec<String> = e.replies.iter().map(|r| r.lines[0].clone()).collect();
+            (args, lines, t.exchanges[0].replies[0].lines[0].clone())
+        };
+        assert_eq!(
+            shown(&run(&steps)),
+            (
+                "TEXT {12} hello world!".to_string(),
+                vec!["+ go ahead".to_string(), "A1 OK search done".to_string()],
+                "* OK ready for the day".to_string()
+            )
+        );
+        let bounds = Bounds {
+            max_imap_text_chars: 5,
+            ..BOUNDS
+        };
+        let t = crate::proto::testkit::run(Box::new(Imap::new(bounds, false)), &steps, &[]);
+        assert_eq!(
+            shown(&t),
+            (
+                "TEXT {12} hello…".to_string(),
+                vec!["+ go …".to_string(), "A1 OK…".to_string()],
+                "* OK …".to_string()
+            )
+        );
     }
 
     /// Lists nested past `max_imap_depth` are skipped and reported; the rest is still read.

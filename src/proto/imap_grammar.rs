@@ -450,14 +450,12 @@ pub fn fetch_data(line: &[u8]) -> Option<usize> {
 
 // ----- FETCH summary ---------------------------------------------------------------------
 
-/// Characters of one ENVELOPE field read (a literal may hold far more).
-const FIELD_CHARS: usize = 400;
-
 /// An ENVELOPE text field (`nstring`, a literal too) as shown: unfolded (a literal may
-/// carry CRLF), RFC 2047 words decoded, at most [`FIELD_CHARS`] characters read.
-fn field(v: &Value) -> Option<String> {
+/// carry CRLF), RFC 2047 words decoded, at most `chars` characters read
+/// (`max_imap_field_chars`; a longer one ends in `…`).
+fn field(v: &Value, chars: usize) -> Option<String> {
     let s = v.string()?;
-    let s = super::line::truncate(&s, FIELD_CHARS);
+    let s = super::line::truncate(&s, chars);
     let unfolded: String = s
         .split("\r\n")
         .flat_map(|piece| piece.split(['\r', '\n']))
@@ -466,7 +464,8 @@ fn field(v: &Value) -> Option<String> {
     Some(crate::mime::decode_words(&unfolded))
 }
 
-fn address_list(item: &Value) -> String {
+fn address_list(item: &Value, chars: usize) -> String {
+    let field = |v| field(v, chars);
     item.list()
         .iter()
         .filter_map(|a| {
@@ -483,16 +482,17 @@ fn address_list(item: &Value) -> String {
         .join(", ")
 }
 
-fn lowered(v: &Value) -> Option<String> {
-    v.string().map(|s| truncate_lower(&s))
+fn lowered(v: &Value, chars: usize) -> Option<String> {
+    v.string().map(|s| truncate_lower(&s, chars))
 }
 
-fn truncate_lower(s: &str) -> String {
-    super::line::truncate(s, FIELD_CHARS).to_ascii_lowercase()
+fn truncate_lower(s: &str, chars: usize) -> String {
+    super::line::truncate(s, chars).to_ascii_lowercase()
 }
 
-/// `type/subtype` of a body structure, with the parts of a multipart.
-fn structure(item: &Value, depth: usize) -> String {
+/// `type/subtype` of a body structure, with the parts of a multipart; each name at most
+/// `chars` characters.
+fn structure(item: &Value, depth: usize, chars: usize) -> String {
     let f = item.list();
     if depth > 8 {
         return "…".into();
@@ -501,12 +501,12 @@ fn structure(item: &Value, depth: usize) -> String {
         let parts: Vec<String> = f
             .iter()
             .take_while(|i| matches!(i, Value::List(_)))
-            .map(|p| structure(p, depth + 1))
+            .map(|p| structure(p, depth + 1, chars))
             .collect();
         let sub = f
             .iter()
             .find_map(|i| match i {
-                Value::Quoted(_) | Value::Literal(_) => lowered(i),
+                Value::Quoted(_) | Value::Literal(_) => lowered(i, chars),
                 _ => None,
             })
             .unwrap_or_else(|| "mixed".into());
@@ -516,14 +516,14 @@ fn structure(item: &Value, depth: usize) -> String {
     let s = f.get(1).and_then(Value::string);
     format!(
         "{}/{}",
-        truncate_lower(t.as_deref().unwrap_or("?")),
-        truncate_lower(s.as_deref().unwrap_or("?"))
+        truncate_lower(t.as_deref().unwrap_or("?"), chars),
+        truncate_lower(s.as_deref().unwrap_or("?"), chars)
     )
 }
 
 /// A one-line summary of FETCH data: `msg-att` = "(" item SP value *(SP item SP value) ")".
-pub fn fetch_summary(data: &[Value]) -> Option<String> {
-    fetch_reading(data).0
+pub fn fetch_summary(data: &[Value], bounds: &super::Bounds) -> Option<String> {
+    fetch_reading(data, bounds).summary
 }
 
 /// Whether a FETCH item (upper case) is a header section: `BODY[HEADER]`,
@@ -549,14 +549,29 @@ fn is_header_section(key: &str) -> bool {
     )
 }
 
-/// The summary line of FETCH data, and the decoded fields of its first header section.
-pub fn fetch_reading(data: &[Value]) -> (Option<String>, Option<crate::mime::Headers>) {
+/// What [`fetch_reading`] makes of FETCH data.
+#[derive(Debug, Default)]
+pub struct Reading {
+    /// The one-line summary.
+    pub summary: Option<String>,
+    /// The decoded fields of the first header section, cut to the bounds.
+    pub headers: Option<crate::mime::Headers>,
+    /// Header fields as sent and Received lines of that section past
+    /// `max_imap_header_fields`, not kept.
+    pub fields_dropped: usize,
+}
+
+/// The summary line of FETCH data, and the decoded fields of its first header section,
+/// within the IMAP display caps of `bounds`.
+pub fn fetch_reading(data: &[Value], bounds: &super::Bounds) -> Reading {
     let Some(first) = data.first() else {
-        return (None, None);
+        return Reading::default();
     };
+    let chars = bounds.max_imap_field_chars;
     let list = first.list();
     let mut out = Vec::new();
     let mut headers = None;
+    let mut fields_dropped = 0;
     for pair in list.chunks_exact(2) {
         let (key, value) = (&pair[0], &pair[1]);
         let key = key.text().unwrap_or_default().to_ascii_uppercase();
@@ -571,15 +586,15 @@ pub fn fetch_reading(data: &[Value]) -> (Option<String>, Option<crate::mime::Hea
             "INTERNALDATE" => out.push(format!("received {}", text())),
             "ENVELOPE" => {
                 let f = value.list();
-                let subject = f.get(1).and_then(field);
-                let from = f.get(2).map(address_list).unwrap_or_default();
+                let subject = f.get(1).and_then(|v| field(v, chars));
+                let from = f.get(2).map(|v| address_list(v, chars)).unwrap_or_default();
                 out.push(format!(
                     "\"{}\" from {}",
                     subject.unwrap_or_default(),
                     if from.is_empty() { "?".into() } else { from }
                 ));
             }
-            "BODYSTRUCTURE" | "BODY" => out.push(structure(value, 0)),
+            "BODYSTRUCTURE" | "BODY" => out.push(structure(value, 0, chars)),
             k => {
                 let bytes = match value {
                     Value::Literal(Literal {
@@ -595,8 +610,12 @@ pub fn fetch_reading(data: &[Value]) -> (Option<String>, Option<crate::mime::Hea
                     .filter(|h| !h.raw.is_empty());
                 match (decoded, value) {
                     (Some(h), _) => {
-                        out.push(format!("headers: {}", header_line(&h)));
-                        headers.get_or_insert_with(|| compact(h));
+                        out.push(format!("headers: {}", header_line(&h, chars)));
+                        if headers.is_none() {
+                            let (h, dropped) = compact(h, bounds);
+                            headers = Some(h);
+                            fields_dropped = dropped;
+                        }
                     }
                     (None, Value::Literal(l)) => out.push(format!("{k} ({} bytes)", l.announced)),
                     _ => {}
@@ -604,17 +623,23 @@ pub fn fetch_reading(data: &[Value]) -> (Option<String>, Option<crate::mime::Hea
             }
         }
     }
-    ((!out.is_empty()).then(|| out.join("; ")), headers)
+    Reading {
+        summary: (!out.is_empty()).then(|| out.join("; ")),
+        headers,
+        fields_dropped,
+    }
 }
 
 /// Header fields kept on a FETCH reply (JSON `headers`): each value cut to
-/// [`HEADER_VALUE_CHARS`], at most [`HEADER_FIELDS_KEPT`] fields as sent and as many
-/// Received lines, so that every reply of a header-listing session does not keep its whole
-/// header block (the messages themselves are bounded elsewhere).
-fn compact(mut h: crate::mime::Headers) -> crate::mime::Headers {
+/// `max_imap_header_chars` (ending in `…`), at most `max_imap_header_fields` fields as sent
+/// and as many Received lines, so that every reply of a header-listing session does not keep
+/// its whole header block (the messages themselves are bounded elsewhere). Also returns how
+/// many fields and Received lines were left out.
+fn compact(mut h: crate::mime::Headers, bounds: &super::Bounds) -> (crate::mime::Headers, usize) {
+    let (chars, kept) = (bounds.max_imap_header_chars, bounds.max_imap_header_fields);
     let cut = |s: &mut String| {
-        if s.chars().count() > HEADER_VALUE_CHARS {
-            *s = super::line::truncate(s, HEADER_VALUE_CHARS);
+        if s.chars().count() > chars {
+            *s = super::line::truncate(s, chars);
         }
     };
     for f in [
@@ -635,24 +660,20 @@ fn compact(mut h: crate::mime::Headers) -> crate::mime::Headers {
     {
         cut(f);
     }
-    h.received.truncate(HEADER_FIELDS_KEPT);
+    let dropped = h.received.len().saturating_sub(kept) + h.raw.len().saturating_sub(kept);
+    h.received.truncate(kept);
     h.received.iter_mut().for_each(cut);
-    h.raw.truncate(HEADER_FIELDS_KEPT);
+    h.raw.truncate(kept);
     for (_, v) in &mut h.raw {
         cut(v);
     }
-    h
+    (h, dropped)
 }
 
-/// Characters kept of each header value on a FETCH reply.
-const HEADER_VALUE_CHARS: usize = 1000;
-/// Fields as sent (and Received lines) kept on a FETCH reply.
-const HEADER_FIELDS_KEPT: usize = 32;
-
 /// Decoded header fields in one line: `"subject" from … to … cc …, date …`; without any of
-/// those, the fields as sent.
-fn header_line(h: &crate::mime::Headers) -> String {
-    let cut = |s: &str| super::line::truncate(s, FIELD_CHARS);
+/// those, the fields as sent; each value at most `chars` characters.
+fn header_line(h: &crate::mime::Headers, chars: usize) -> String {
+    let cut = |s: &str| super::line::truncate(s, chars);
     let mut words = Vec::new();
     if let Some(s) = &h.subject {
         words.push(format!("\"{}\"", cut(s)));
@@ -888,7 +909,7 @@ mod tests {
     fn summary(data: &[u8]) -> Option<String> {
         let l = line(data);
         let v = l.reader(32).values(0, Words::FetchItem);
-        fetch_summary(&v)
+        fetch_summary(&v, &Default::default())
     }
 
     #[test]
@@ -932,9 +953,82 @@ mod tests {
         );
         let v = l.reader(32).values(0, Words::FetchItem);
         assert_eq!(
-            fetch_summary(&v).unwrap(),
+            fetch_summary(&v, &Default::default()).unwrap(),
             "UID 4; \"Say \"hi\" again\" from Dora Müller <dora@example.net>; multipart/alternative (text/plain, text/html)"
         );
+    }
+
+    fn bounds(field: usize, header: usize, fields: usize) -> crate::proto::Bounds {
+        crate::proto::Bounds {
+            max_imap_field_chars: field,
+            max_imap_header_chars: header,
+            max_imap_header_fields: fields,
+            ..Default::default()
+        }
+    }
+
+    /// `max_imap_field_chars` cuts ENVELOPE strings, body types and the header fields of
+    /// the summary line, and the cut says so (`…`).
+    #[test]
+    fn summary_fields_answer_to_their_cap() {
+        let subject = format!("Subject: {}\r\n\r\n", "s".repeat(30));
+        let text = format!(
+            "(ENVELOPE (NIL \"{}\" NIL NIL NIL NIL NIL NIL NIL NIL) BODYSTRUCTURE (\"application\" \"octet-stream\" NIL NIL NIL \"base64\" 1) BODY[HEADER] {{{}}}\r\n",
+            "x".repeat(30),
+            subject.len()
+        );
+        let l = Line::new([text.as_bytes(), b")"], [subject.as_bytes()]);
+        let v = l.reader(32).values(0, Words::FetchItem);
+        let wide = fetch_summary(&v, &Default::default()).unwrap();
+        assert_eq!(
+            wide,
+            format!(
+                "\"{}\" from ?; application/octet-stream; headers: \"{}\"",
+                "x".repeat(30),
+                "s".repeat(30)
+            )
+        );
+        assert_eq!(
+            fetch_summary(&v, &bounds(8, 1000, 32)).unwrap(),
+            "\"xxxxxxxx…\" from ?; applicat…/octet-st…; headers: \"ssssssss…\""
+        );
+    }
+
+    /// `max_imap_header_chars` cuts each header value kept on the reply (`…` says so);
+    /// `max_imap_header_fields` keeps that many fields as sent and Received lines, and
+    /// counts the rest.
+    #[test]
+    fn kept_headers_answer_to_their_caps() {
+        let block = format!(
+            "Received: from a\r\nReceived: from b\r\nReceived: from c\r\nSubject: {}\r\nX-A: 1\r\n\r\n",
+            "s".repeat(30)
+        );
+        let text = format!("(BODY[HEADER] {{{}}}\r\n", block.len());
+        let l = Line::new([text.as_bytes(), b")"], [block.as_bytes()]);
+        let v = l.reader(32).values(0, Words::FetchItem);
+        let all = fetch_reading(&v, &Default::default());
+        let h = all.headers.unwrap();
+        assert_eq!(h.subject.as_deref(), Some("s".repeat(30).as_str()));
+        assert_eq!(
+            (h.raw.len(), h.received.len(), all.fields_dropped),
+            (5, 3, 0)
+        );
+
+        let cut = fetch_reading(&v, &bounds(400, 10, 32));
+        let h = cut.headers.unwrap();
+        assert_eq!(h.subject.as_deref(), Some("ssssssssss…"));
+        assert_eq!(h.raw[3].1, "ssssssssss…");
+        assert_eq!(cut.fields_dropped, 0);
+        // The summary line answers to the field cap, not this one.
+        assert!(cut.summary.unwrap().contains(&"s".repeat(30)));
+
+        let few = fetch_reading(&v, &bounds(400, 1000, 2));
+        let h = few.headers.unwrap();
+        assert_eq!(h.raw.len(), 2);
+        assert_eq!(h.received, ["from a", "from b"]);
+        // The decoded fields are still read from the whole block.
+        assert_eq!(h.subject.as_deref(), Some("s".repeat(30).as_str()));
+        assert_eq!(few.fields_dropped, 3 + 1);
     }
 
     #[test]
@@ -968,7 +1062,7 @@ mod tests {
         let mut r = l.reader(32);
         let v = r.values(0, Words::FetchItem);
         assert!(r.too_deep);
-        let _ = fetch_summary(&v);
+        let _ = fetch_summary(&v, &Default::default());
         assert_eq!(summary(b"(ENVELOPE (((("), Some("\"\" from ?".into()));
         // A list too deep is skipped whole; what follows it is still read.
         let l = line(b"(a (b (c (d)) e) f) g");
@@ -1007,7 +1101,7 @@ mod tests {
                 for words in [Words::Astring, Words::FetchItem] {
                     let from = command_args(l.text());
                     let v = l.reader(depth).values(from, words);
-                    let _ = fetch_summary(&v);
+                    let _ = fetch_summary(&v, &Default::default());
                     let mut out = Vec::new();
                     for x in &v {
                         out.extend(x.astring());
@@ -1033,7 +1127,7 @@ mod tests {
                 if open + tail.matches('(').count() <= 32 {
                     prop_assert!(!r.too_deep);
                 }
-                let _ = fetch_summary(&v);
+                let _ = fetch_summary(&v, &Default::default());
             }
         }
     }

@@ -47,6 +47,15 @@ pub struct Bounds {
     pub max_in_flight: usize,
     /// IMAP: parenthesised lists nested in one line that are read.
     pub max_imap_depth: usize,
+    /// IMAP: characters of one field shown in a FETCH summary.
+    pub max_imap_field_chars: usize,
+    /// IMAP: characters kept of each header value on a FETCH reply.
+    pub max_imap_header_chars: usize,
+    /// IMAP: header fields (and Received lines) kept on a FETCH reply.
+    pub max_imap_header_fields: usize,
+    /// IMAP: characters kept of each server line and of each literal among a command's
+    /// arguments.
+    pub max_imap_text_chars: usize,
 }
 
 impl From<&crate::limits::Limits> for Bounds {
@@ -62,6 +71,10 @@ impl From<&crate::limits::Limits> for Bounds {
             max_imap_literals: limits.max_imap_literals,
             max_in_flight: limits.max_in_flight,
             max_imap_depth: limits.max_imap_depth,
+            max_imap_field_chars: limits.max_imap_field_chars,
+            max_imap_header_chars: limits.max_imap_header_chars,
+            max_imap_header_fields: limits.max_imap_header_fields,
+            max_imap_text_chars: limits.max_imap_text_chars,
         }
     }
 }

@@ -20,6 +20,10 @@ pub const BOUNDS: Bounds = Bounds {
     max_imap_literals: 1_000,
     max_in_flight: 1_000,
     max_imap_depth: 32,
+    max_imap_field_chars: 400,
+    max_imap_header_chars: 1000,
+    max_imap_header_fields: 32,
+    max_imap_text_chars: 400,
 };
 
 /// Each exchange's command verb (empty for none) and reply codes.
@@ -164,6 +168,10 @@ pub const TIGHT: Bounds = Bounds {
     max_imap_literals: 2,
     max_in_flight: 2,
     max_imap_depth: 3,
+    max_imap_field_chars: 16,
+    max_imap_header_chars: 24,
+    max_imap_header_fields: 2,
+    max_imap_text_chars: 16,
 };
 
 /// Feeds arbitrary chunks (client or server) with a gap of `gap` bytes after each, as a
@@ -236,6 +244,12 @@ pub fn check_bounds(t: &Transcript, b: &Bounds) {
                 r.lines.len() <= b.max_reply_lines.max(1),
                 "reply lines over the cap"
             );
+            if let Some(h) = &r.headers {
+                let kept = b.max_imap_header_fields;
+                assert!(h.raw.len() <= kept && h.received.len() <= kept);
+                let within = |v: &String| v.chars().count() <= b.max_imap_header_chars + 1;
+                assert!(h.raw.iter().all(|(_, v)| within(v)) && h.received.iter().all(within));
+            }
         }
     }
     assert!(t.capabilities().len() <= b.max_reply_lines);
