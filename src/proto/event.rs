@@ -301,6 +301,12 @@ pub struct Tls {
     /// The application protocol (ALPN) the server chose, else the client's first offer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alpn: Option<String>,
+    /// The client's JA3 fingerprint (MD5 hex of the JA3 string).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja3: Option<String>,
+    /// The server's JA3S fingerprint (MD5 hex of the JA3S string).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ja3s: Option<String>,
     /// The client's JA4 fingerprint.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ja4: Option<String>,
@@ -340,6 +346,8 @@ impl Tls {
             version: None,
             cipher: None,
             alpn: None,
+            ja3: None,
+            ja3s: None,
             ja4: None,
             certificates: Vec::new(),
             resumed: false,
@@ -356,6 +364,8 @@ impl Tls {
         self.version = info.version.clone().or(self.version.take());
         self.cipher = info.cipher.clone();
         self.alpn = info.alpn.clone();
+        self.ja3 = info.ja3.clone();
+        self.ja3s = info.ja3s.clone();
         self.ja4 = info.ja4.clone();
         self.certificates = info.certificates.clone();
         self.resumed = info.resumed;

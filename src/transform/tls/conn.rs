@@ -89,6 +89,10 @@ pub struct Info {
     pub sni: Option<String>,
     /// The protocol the server chose (ALPN), or else the client's first offer.
     pub alpn: Option<String>,
+    /// The client's JA3 fingerprint (MD5 hex), from its ClientHello.
+    pub ja3: Option<String>,
+    /// The server's JA3S fingerprint (MD5 hex), from its ServerHello.
+    pub ja3s: Option<String>,
     pub ja4: Option<String>,
     /// The server's chain, leaf first.
     pub certificates: Vec<Certificate>,
@@ -673,6 +677,7 @@ impl Conn {
                     if self.info.alpn.is_none() {
                         self.info.alpn = ch.alpn.first().cloned();
                     }
+                    self.info.ja3 = Some(ch.ja3.clone());
                     self.info.ja4 = Some(ch.ja4.clone());
                     let v = ch
                         .versions
@@ -716,6 +721,7 @@ impl Conn {
                     self.dirs[1].protected = true;
                 }
                 if !sh.retry {
+                    self.info.ja3s = Some(sh.ja3s.clone());
                     self.server_hello = Some(sh);
                 }
             }

@@ -1,12 +1,11 @@
 //! The hellos of a TLS handshake, read from the body of one handshake message (without its
 //! 4-byte header; the record layer reassembles messages and calls these): ClientHello
-//! (versions, suites, SNI, ALPN, resumption hints, the JA4 fingerprint), ServerHello (what
-//! was chosen, HelloRetryRequest), EncryptedExtensions (TLS 1.3's ALPN), and the names of
-//! versions and alerts. Pure functions over bytes, parsed with `tls-parser`; a malformed
+//! (versions, suites, SNI, ALPN, resumption hints, the JA3 and JA4 fingerprints),
+//! ServerHello (what was chosen, HelloRetryRequest, the JA3S fingerprint),
+//! EncryptedExtensions (TLS 1.3's ALPN), and the names of versions and alerts. Pure functions over bytes, parsed with `tls-parser`; a malformed
 //! message gives `None`, never a panic, and nothing is allocated beyond the input's size.
 
-// Nothing outside this module calls it until the record layer lands (issue 13, the lead's).
-
+use md5::Md5;
 use sha2::{Digest, Sha256};
 use tls_parser::{
     TlsExtension, parse_tls_client_hello_extension, parse_tls_extension_unknown,
@@ -92,6 +91,8 @@ pub struct ClientHello {
     pub extended_master_secret: bool,
     /// The FoxIO JA4 fingerprint (TLS over TCP).
     pub ja4: String,
+    /// The JA3 fingerprint (Salesforce): MD5 hex of [`ja3_text`].
+    pub ja3: String,
 }
 
 impl ClientHello {
@@ -119,6 +120,8 @@ pub struct ServerHello {
     pub extended_master_secret: bool,
     /// A HelloRetryRequest (the RFC 8446 §4.1.3 magic random), not a real ServerHello.
     pub retry: bool,
+    /// The JA3S fingerprint (Salesforce): MD5 hex of [`ja3s_text`].
+    pub ja3s: String,
 }
 
 /// The random of a HelloRetryRequest: SHA-256 of "HelloRetryRequest" (RFC 8446 §4.1.3).
@@ -193,12 +196,15 @@ pub fn client_hello(body: &[u8]) -> Option<ClientHello> {
         encrypt_then_mac: false,
         extended_master_secret: false,
         ja4: String::new(),
+        ja3: String::new(),
     };
     let mut kinds = Vec::new();
     let mut first_alpn: Option<&[u8]> = None;
     let mut alpn_seen = false;
     let mut sigs = Vec::new();
     let mut has_versions = false;
+    let mut groups = Vec::new();
+    let mut point_formats: &[u8] = &[];
     for raw in walk(ch.ext.unwrap_or_default()) {
         if is_grease(raw.kind) {
             continue;
@@ -227,6 +233,10 @@ pub fn client_hello(body: &[u8]) -> Option<ClientHello> {
             TlsExtension::SignatureAlgorithms(algs) => {
                 sigs = algs.into_iter().filter(|&a| !is_grease(a)).collect();
             }
+            TlsExtension::EllipticCurves(named) => {
+                groups = named.iter().map(|g| g.0).collect();
+            }
+            TlsExtension::EcPointFormats(formats) => point_formats = formats,
             TlsExtension::SessionTicket(ticket) => hello.session_ticket = !ticket.is_empty(),
             TlsExtension::PreSharedKey(_) => hello.psk = true,
             TlsExtension::EarlyData(_) => hello.early_data = true,
@@ -247,7 +257,55 @@ pub fn client_hello(body: &[u8]) -> Option<ClientHello> {
         alpn: first_alpn,
         signature_algorithms: &sigs,
     });
+    hello.ja3 = md5_hex(&ja3_text(
+        hello.legacy_version,
+        &hello.suites,
+        &kinds,
+        &groups,
+        point_formats,
+    ));
     Some(hello)
+}
+
+/// Decimal values joined by dashes, GREASE left out (JA3's list form).
+fn ja3_list(values: &[u16]) -> String {
+    let kept: Vec<String> = values
+        .iter()
+        .filter(|&&v| !is_grease(v))
+        .map(u16::to_string)
+        .collect();
+    kept.join("-")
+}
+
+/// The JA3 string of a ClientHello (salesforce/ja3 README): its version field, cipher
+/// suites, extension types in the order sent, supported groups and EC point formats, in
+/// decimal, lists joined by `-` and fields by `,`, with GREASE values (RFC 8701) left out.
+fn ja3_text(
+    version: u16,
+    suites: &[u16],
+    extensions: &[u16],
+    groups: &[u16],
+    point_formats: &[u8],
+) -> String {
+    let formats: Vec<String> = point_formats.iter().map(u8::to_string).collect();
+    format!(
+        "{version},{},{},{},{}",
+        ja3_list(suites),
+        ja3_list(extensions),
+        ja3_list(groups),
+        formats.join("-")
+    )
+}
+
+/// The JA3S string of a ServerHello: its version field (not supported_versions), the chosen
+/// suite and the extension types in the order sent, GREASE left out as in JA3.
+fn ja3s_text(version: u16, suite: u16, extensions: &[u16]) -> String {
+    format!("{version},{suite},{}", ja3_list(extensions))
+}
+
+/// MD5 in lower-case hex, as JA3 and JA3S print it.
+fn md5_hex(s: &str) -> String {
+    hex::encode(Md5::digest(s.as_bytes()))
 }
 
 /// What JA4 reads of a ClientHello, GREASE already dropped.
@@ -345,6 +403,8 @@ pub fn server_hello(body: &[u8]) -> Option<ServerHello> {
         return None;
     }
     let random = random(sh.random)?;
+    let legacy_version = sh.version.0;
+    let mut kinds = Vec::new();
     let mut hello = ServerHello {
         random,
         session_id: sh.session_id.unwrap_or_default().to_vec(),
@@ -354,8 +414,10 @@ pub fn server_hello(body: &[u8]) -> Option<ServerHello> {
         encrypt_then_mac: false,
         extended_master_secret: false,
         retry: random == RETRY_RANDOM,
+        ja3s: String::new(),
     };
     for raw in walk(sh.ext.unwrap_or_default()) {
+        kinds.push(raw.kind);
         // tls-parser's ServerHello extension reader does not know these two (RFC 7366,
         // RFC 7627): empty extensions, told by their number.
         match raw.kind {
@@ -378,6 +440,7 @@ pub fn server_hello(body: &[u8]) -> Option<ServerHello> {
             _ => {}
         }
     }
+    hello.ja3s = md5_hex(&ja3s_text(legacy_version, hello.suite, &kinds));
     Some(hello)
 }
 
@@ -610,6 +673,65 @@ mod tests {
         let nosni = client_hello(&tls13_nosni_ch()).expect("parses");
         assert!(nosni.sni.is_none());
         assert!(nosni.ja4.starts_with("t13i"), "{}", nosni.ja4);
+    }
+
+    /// The ClientHello and ServerHello of nDPI 4.2's tests/pcap/imaps.pcap (frames 4 and
+    /// 6), whose expected output (tests/result/imaps.pcap.out) states
+    /// `JA3C: 4923a265be4d81c68ecda45bb89cdf6a` and `JA3S: b653c251b0ee54c3088fe7bb997cf59d`.
+    const NDPI_IMAPS_CH: &str = "03035ed29010a14c5d6ea344987a80093628132ed16c2dae342e296e764f9263e4332024501c6e28d8a5e5b52182bea81e87e3edef4cb72b8857ea2b44a9e37c8ed1e7004200ffc02cc02bc024c023c00ac009c008c030c02fc028c027c014c013c012009f009e006b0067003900330016009d009c003d003c0035002f000ac007c011000500040100004f00000012001000000d6d61696c2e6e746f702e6f7267000a00080006001700180019000b00020100000d00120010040102010501060104030203050306030005000501000000000012000000170000";
+    const NDPI_IMAPS_SH: &str = "03039f82b480e968d7d3fddb8317bda4551c9c5c86fd07a7a6c8444f574e4752440120391bddd7de51c5717af9d8fbe8c0b8f7170603f5938811eb468514d766c64438c030000015ff0100010000000000000b00040300010200170000";
+
+    #[test]
+    fn ja3_and_ja3s_of_ndpis_imaps_capture() {
+        let ch = client_hello(&fixture(NDPI_IMAPS_CH)).expect("parses");
+        assert_eq!(ch.ja3, "4923a265be4d81c68ecda45bb89cdf6a");
+        let sh = server_hello(&fixture(NDPI_IMAPS_SH)).expect("parses");
+        assert_eq!(sh.ja3s, "b653c251b0ee54c3088fe7bb997cf59d");
+    }
+
+    #[test]
+    fn ja3_text_is_decimal_and_drops_grease() {
+        // The JA3 string: version, suites, extensions, groups, point formats; decimal,
+        // dash-separated, GREASE (RFC 8701) left out of the first four lists.
+        assert_eq!(
+            ja3_text(
+                0x0303,
+                &[0x2a2a, 0xc02f, 0x0035],
+                &[0xfafa, 0x0000, 0x000a, 0x000b, 0x1a1a],
+                &[0x3a3a, 0x001d, 0x0017],
+                &[0, 1],
+            ),
+            "771,49199-53,0-10-11,29-23,0-1"
+        );
+        assert_eq!(ja3_text(0x0301, &[], &[], &[], &[]), "769,,,,");
+        assert_eq!(
+            ja3s_text(0x0303, 0xc030, &[0xff01, 0x0a0a, 0x0000]),
+            "771,49200,65281-0"
+        );
+        // The spec example hello carries GREASE in suites, extensions and groups: its JA3
+        // is that of the same hello without them.
+        let hello = client_hello(&spec_hello(&spec_sigalgs())).expect("parses");
+        assert_eq!(hello.ja3.len(), 32);
+        assert!(
+            hello
+                .ja3
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
+    }
+
+    #[test]
+    fn ja3_of_openssl_hellos() {
+        // Cross-checked with a Python reimplementation of the JA3 reference code.
+        let ch = client_hello(&tls13_ch()).expect("parses");
+        assert_eq!(ch.ja3, "304734bb1c086c3453b387400cf83f11");
+        let sh = server_hello(&tls12_sh()).expect("parses");
+        assert_eq!(sh.ja3s, "e195432758194ce2d482396b82e0d48e");
+        // JA3S names the ServerHello's version field, 771 ("771,4866,43-51") for TLS 1.3 too,
+        // not the version supported_versions chose.
+        let sh = server_hello(&tls13_sh()).expect("parses");
+        assert_eq!(sh.version, 0x0304);
+        assert_eq!(sh.ja3s, "15af977ce25de452b96affa2addb1036");
     }
 
     #[test]

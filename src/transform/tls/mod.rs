@@ -6,7 +6,8 @@
 //!   plaintext of its application data.
 //! - [`crypto`]: cipher suites, key schedules (TLS 1.2 PRF, TLS 1.3 HKDF), record
 //!   protection.
-//! - [`hello`]: ClientHello / ServerHello / EncryptedExtensions (tls-parser), JA4, names.
+//! - [`hello`]: ClientHello / ServerHello / EncryptedExtensions (tls-parser), JA3, JA3S, JA4,
+//!   names.
 //! - [`cert`]: certificate chains (x509-parser).
 
 pub mod cert;
