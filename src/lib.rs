@@ -10,6 +10,7 @@
 
 pub mod capture;
 pub mod cli;
+pub mod copies;
 pub mod flow;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -91,6 +91,13 @@ fn main() -> ExitCode {
     };
     let written = out.flush();
     drop(out);
+    // Built with `copy-count` (bench/run.sh --copies): the bytes copied per capture byte.
+    let size = |f: &String| std::fs::metadata(f).map_or(0, |m| m.len());
+    if let Some(line) =
+        mailscope::copies::report(input.read.iter().chain(&input.files).map(size).sum())
+    {
+        eprintln!("{line}");
+    }
     if let Some(o) = output
         && let Err(e) = o.finish()
     {

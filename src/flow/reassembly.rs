@@ -444,6 +444,7 @@ impl Reassembler {
         }
         for (lo, hi) in pieces {
             let bytes = data[(lo - start) as usize..(hi - start) as usize].to_vec();
+            crate::copies::count(crate::copies::Site::Reassembly, bytes.len());
             self.buffered += bytes.len();
             *total_buffered += bytes.len();
             self.pending.insert(

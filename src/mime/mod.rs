@@ -662,6 +662,9 @@ impl Walker<'_, '_> {
             }
         }
         if self.keep_bodies {
+            if let Cow::Borrowed(b) = &body {
+                crate::copies::count(crate::copies::Site::Decoded, b.len());
+            }
             self.info.parts[index].body = body.into_owned();
         }
     }
@@ -681,7 +684,11 @@ enum Decoded<'a> {
 /// agree, so it never changes what comes out.
 fn decode_base64(raw: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(raw.len() / 4 * 3);
-    match fast_base64(raw, |piece| out.extend_from_slice(piece)) {
+    let keep = |piece: &[u8]| {
+        crate::copies::count(crate::copies::Site::Decoded, piece.len());
+        out.extend_from_slice(piece)
+    };
+    match fast_base64(raw, keep) {
         Some(()) => Some(out),
         None => base64_decode(raw),
     }
@@ -756,6 +763,7 @@ fn fast_base64(raw: &[u8], mut sink: impl FnMut(&[u8])) -> Option<()> {
                 None => (rest, &rest[rest.len()..]),
             },
         };
+        crate::copies::count(crate::copies::Site::Base64Lines, line.len());
         scratch.extend_from_slice(line);
         rest = next;
         if scratch.len() >= CHUNK {

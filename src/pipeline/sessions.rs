@@ -790,11 +790,13 @@ impl SessionsHandler<'_, '_> {
         let head = &mut state.head[side as usize];
         if head.len() < sniff {
             let take = (sniff - head.len()).min(data.len());
+            crate::copies::count(crate::copies::Site::Sniff, take);
             head.extend_from_slice(&data[..take]);
         }
         match &mut state.dissect {
             Dissect::Mail(..) => self.hand_over(state, side, data, mark),
             Dissect::Sniffing(buffered) => {
+                crate::copies::count(crate::copies::Site::Sniff, data.len());
                 buffered.push((side, data.to_vec(), mark));
                 self.decide(state, false);
             }
@@ -818,6 +820,7 @@ impl SessionsHandler<'_, '_> {
                         protocol,
                         tls: false,
                     });
+                    crate::copies::count(crate::copies::Site::Sniff, data.len());
                     state.dissect = Dissect::Sniffing(vec![(side, data.to_vec(), mark)]);
                     self.decide(state, false);
                     return;

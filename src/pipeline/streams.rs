@@ -289,6 +289,7 @@ impl Streams {
         loop {
             let r = tls.next(side == Side::Client, &mut data, &mut out, keys);
             if keep {
+                crate::copies::count(crate::copies::Site::Plaintext, out.len());
                 plain.extend_from_slice(&out);
             }
             match r {

@@ -369,6 +369,7 @@ impl Imap {
                 if n > room {
                     logical.overlong = true;
                 }
+                crate::copies::count(crate::copies::Site::Line, n.min(room));
                 logical.current.extend_from_slice(&data[..n.min(room)]);
                 logical.len += n;
                 if !done {
@@ -422,6 +423,7 @@ impl Imap {
                     if self.held.is_empty() {
                         self.held_mark = mark;
                     }
+                    crate::copies::count(crate::copies::Site::Held, data.len());
                     self.held.extend_from_slice(data);
                     if self.held.len() > MAX_HELD && !self.releasing {
                         // Clients wait for "+" before a synchronising literal; this one

@@ -29,6 +29,7 @@ impl Lines {
         if n > room {
             self.overlong = true;
         }
+        crate::copies::count(crate::copies::Site::Line, n.min(room));
         self.buf.extend_from_slice(&data[..n.min(room)]);
         (n, done)
     }
@@ -204,8 +205,13 @@ fn append(buf: &mut Vec<u8>, piece: &[u8], plan: usize, max: usize) {
         } else {
             doubled
         };
+        let at = buf.as_ptr();
         buf.reserve_exact(target - buf.len());
+        if buf.as_ptr() != at {
+            crate::copies::count(crate::copies::Site::MessageGrow, buf.len());
+        }
     }
+    crate::copies::count(crate::copies::Site::MessageAppend, piece.len());
     buf.extend_from_slice(piece);
 }
 

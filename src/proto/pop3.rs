@@ -427,6 +427,7 @@ impl Pop3 {
                     // A piece may hold several lines.
                     for part in piece.split_inclusive(|&b| b == b'\n') {
                         let room = cap.saturating_sub(line.len());
+                        crate::copies::count(crate::copies::Site::Line, part.len().min(room));
                         line.extend_from_slice(&part[..part.len().min(room)]);
                         if part.ends_with(b"\n") {
                             finished_lines

@@ -399,12 +399,14 @@ impl Smtp {
                     }
                     match hold {
                         Hold::Data => {
+                            crate::copies::count(crate::copies::Site::Held, data.len());
                             self.held.extend_from_slice(data);
                             if self.held.len() >= MAX_HELD && !self.releasing {
                                 self.accept_unanswered_data();
                             }
                         }
                         Hold::Bdat => {
+                            crate::copies::count(crate::copies::Site::Held, data.len());
                             self.held.extend_from_slice(data);
                             if self.held.len() >= MAX_HELD && !self.releasing {
                                 // Not waiting for the answer: read as the server would
@@ -415,7 +417,9 @@ impl Smtp {
                         }
                         Hold::StartTls => {
                             let room = MAX_HELD.saturating_sub(self.held.len());
-                            self.held.extend_from_slice(&data[..data.len().min(room)]);
+                            let n = data.len().min(room);
+                            crate::copies::count(crate::copies::Site::Held, n);
+                            self.held.extend_from_slice(&data[..n]);
                         }
                     }
                     return;
