@@ -742,8 +742,9 @@ fn hash_base64(raw: &[u8], hasher: &mut Paired<'_>) -> Option<(u64, String)> {
 fn fast_base64(raw: &[u8], mut sink: impl FnMut(&[u8])) -> Option<()> {
     const CHUNK: usize = 32 << 10;
     let decoder = base64_simd::STANDARD;
-    let mut out = Vec::with_capacity(CHUNK / 4 * 3 + 1024);
-    let mut scratch = Vec::with_capacity(CHUNK + 1024);
+    let mut out = Vec::with_capacity(CHUNK + 1024);
+    let mut scratch = Vec::new();
+    let mut padded = false;
     // Length of the first line: encoders write lines of one length, so the next line end
     // is tried there before searching for it.
     let mut stride: Option<usize> = None;
@@ -763,19 +764,38 @@ fn fast_base64(raw: &[u8], mut sink: impl FnMut(&[u8])) -> Option<()> {
                 None => (rest, &rest[rest.len()..]),
             },
         };
-        crate::copies::count(crate::copies::Site::Base64Lines, line.len());
-        scratch.extend_from_slice(line);
         rest = next;
-        if scratch.len() >= CHUNK {
+        if line.is_empty() {
+            continue;
+        }
+        // Padding ends the data: anything after it is for the lenient decoder to judge.
+        if padded {
+            return None;
+        }
+        if scratch.is_empty() && line.len() % 4 == 0 {
+            // Whole quads (a 76-character line is 19): decoded where they are, not copied.
+            decoder.decode_append(line, &mut out).ok()?;
+            padded = line.ends_with(b"=");
+        } else {
+            // A line that splits a quad: gathered until quads are whole.
+            crate::copies::count(crate::copies::Site::Base64Lines, line.len());
+            scratch.extend_from_slice(line);
             let cut = scratch.len() / 4 * 4;
-            out.clear();
-            decoder.decode_append(&scratch[..cut], &mut out).ok()?;
+            if cut > 0 {
+                decoder.decode_append(&scratch[..cut], &mut out).ok()?;
+                padded = scratch[cut - 1] == b'=';
+                scratch.drain(..cut);
+            }
+        }
+        if out.len() >= CHUNK {
             sink(&out);
-            scratch.drain(..cut);
+            out.clear();
         }
     }
-    out.clear();
-    decoder.decode_append(&scratch, &mut out).ok()?;
+    // Characters left over that make no quad: not canonical.
+    if !scratch.is_empty() {
+        return None;
+    }
     sink(&out);
     Some(())
 }
