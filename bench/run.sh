@@ -6,11 +6,12 @@
 #   bench/run.sh                ~100 MB and ~1 GB captures (clean, and disordered: 2 % of data
 #                               segments held back 1-3 frames, often behind the ACK covering
 #                               them, 1 % retransmitted), then their TLS variant, then the
-#                               bytes copied (--copies)
-#   bench/run.sh --quick        ~100 MB only
+#                               bytes copied (--copies) and the concurrency sweep (--concurrency)
+#   bench/run.sh --quick        ~100 MB only (the concurrency sweep too)
 #   bench/run.sh --tls          only the TLS comparison
 #   bench/run.sh --copies       only the bytes copied per capture byte
-#   (--tls and --copies combine with each other and with --quick)
+#   bench/run.sh --concurrency  only peak RSS and speed at 6, 96 and 384 concurrent sessions
+#   (--tls, --copies and --concurrency combine with each other and with --quick)
 #
 # TLS: `synth traffic FILE MB --tls` writes the same sessions as implicit TLS on 465/995/993
 # (TLS 1.3 AES-128-GCM; every fourth session TLS 1.2 ECDHE-RSA-AES128-GCM-SHA256) and their
@@ -41,21 +42,31 @@
 # inside mail-parser, and work that reads bytes in place or writes new ones rather than
 # copying them (hashing, scanning, decoding, decryption). The figure is printed with
 # whether it meets the target; it does not fail the run.
+#
+# Concurrency (issue 14: peak RSS <= 64 MiB and flat as concurrency grows): ~1 GB captures
+# of the same traffic with 6, 96 and 384 sessions open at once (`synth traffic FILE 1024
+# --concurrency N`), each generated, measured and deleted in turn (about 1 GB of disk at a
+# time). For each: the sessions really open at once (from the start and end of every flow in
+# `mailscope flows --json`: the most at any instant, and the mean over the capture's time),
+# the main job's MiB/s and peak RSS on one core (`taskset -c 0`, `-j 1`) and with the default
+# threads on every core, and how many limit-reached anomalies the output holds (a memory
+# budget that stops keeping bytes shows there). Over 64 MiB fails the run, as above.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=(100 1024)
-# Sections: clear (the main table), tls, copies; all of them unless some are named.
-clear=1 tls=1 copies=1
+concurrency_mb=1024
+# Sections: clear (the main table), tls, copies, concurrency; all of them unless some are named.
+clear=1 tls=1 copies=1 concurrency=1
 only=()
 for arg in "$@"; do
     case $arg in
-    --quick) sizes=(100) ;;
-    --tls | --copies) only+=("${arg#--}") ;;
-    *) echo "usage: bench/run.sh [--quick] [--tls] [--copies]" >&2; exit 2 ;;
+    --quick) sizes=(100) concurrency_mb=100 ;;
+    --tls | --copies | --concurrency) only+=("${arg#--}") ;;
+    *) echo "usage: bench/run.sh [--quick] [--tls] [--copies] [--concurrency]" >&2; exit 2 ;;
     esac
 done
 if ((${#only[@]})); then
-    clear=0 tls=0 copies=0
+    clear=0 tls=0 copies=0 concurrency=0
     for section in "${only[@]}"; do
         printf -v "$section" 1
     done
@@ -213,6 +224,56 @@ if ((copies)); then
         (($(echo "$per >= 2" | bc -l))) && verdict="NOT under 2"
         printf '%-22s %s [3 runs: %s; %s]\n' "$(basename "$file")" "$line" "$range" "$verdict"
     done
+fi
+
+# Sessions open at once in a capture, from `mailscope flows --json` on stdin: the most at any
+# instant (a flow is open from its first packet to its last) and the mean over the capture.
+open_sessions() {
+    python3 -c '
+import json, sys
+from datetime import datetime
+t = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+events = []
+for line in sys.stdin:
+    flow = json.loads(line)
+    if flow.get("type") == "flow":
+        events += [(t(flow["start"]), 1), (t(flow["end"]), -1)]
+events.sort()  # at one instant, ends (-1) before starts
+open_now = most = 0
+area = 0.0
+for i, (ts, step) in enumerate(events):
+    if i:
+        area += open_now * (ts - events[i - 1][0])
+    open_now += step
+    most = max(most, open_now)
+span = events[-1][0] - events[0][0] if events else 0
+print("%d flows, at most %d open at once, %.1f on average" % (len(events) // 2, most, area / span if span else 0))
+'
+}
+
+# Peak RSS and speed as concurrency grows (see the header).
+if ((concurrency)); then
+    echo
+    echo "concurrency: ~${concurrency_mb} MB captures (issue 14: peak RSS <= 64 MiB, and flat)"
+    header
+    rss_rows=()
+    for sessions in 6 96 384; do
+        # In the scratch folder, so an interrupted run leaves no gigabyte behind.
+        file=$scratch/traffic-${concurrency_mb}M-c$sessions.pcap
+        target/release/examples/synth traffic "$file" "$concurrency_mb" --concurrency "$sessions" 2>/dev/null
+        run "mailscope json, $sessions open, -j 1" "$file" target/release/mailscope "$file" --format json --no-progress -j 1
+        rss_j1=$(cat "$scratch/rss")
+        cpus=0-$(($(nproc) - 1)) run "mailscope json, $sessions open, default" "$file" \
+            target/release/mailscope "$file" --format json --no-progress
+        rss_default=$(cat "$scratch/rss")
+        # What the capture really holds, and whether a budget cut anything.
+        opened=$(target/release/mailscope flows "$file" --json --no-progress | open_sessions)
+        limits=$(target/release/mailscope "$file" --format json --no-progress -j 1 | { grep -o '"limit-reached"' || true; } | wc -l)
+        printf '  %s: %s; %d limit-reached anomalies\n' "$(basename "$file")" "$opened" "$limits"
+        rss_rows+=("$sessions: -j 1 $((rss_j1 / 1024)) MiB, default $((rss_default / 1024)) MiB")
+        rm -f "$file"
+    done
+    printf 'peak RSS by sessions open at once: %s\n' "$(IFS=';'; echo "${rss_rows[*]}" | sed 's/;/; /g')"
 fi
 if ((tls_over)); then
     echo "bench: FAIL: decrypting TLS costs more than 1.5x the same traffic in clear" >&2
