@@ -227,7 +227,8 @@ if ((copies)); then
 fi
 
 # Sessions open at once in a capture, from `mailscope flows --json` on stdin: the most at any
-# instant (a flow is open from its first packet to its last) and the mean over the capture.
+# instant (a flow is open from its first packet to its last) and the mean over the capture;
+# $1, the number asked of synth, is flagged when the capture never reaches it.
 open_sessions() {
     python3 -c '
 import json, sys
@@ -247,8 +248,9 @@ for i, (ts, step) in enumerate(events):
     open_now += step
     most = max(most, open_now)
 span = events[-1][0] - events[0][0] if events else 0
-print("%d flows, at most %d open at once, %.1f on average" % (len(events) // 2, most, area / span if span else 0))
-'
+print("%d flows, at most %d open at once, %.1f on average%s" % (len(events) // 2, most, area / span if span else 0,
+      "" if most >= int(sys.argv[1]) else " (NOT %s: too few sessions in the capture)" % sys.argv[1]))
+' "$1"
 }
 
 # Peak RSS and speed as concurrency grows (see the header).
@@ -267,7 +269,7 @@ if ((concurrency)); then
             target/release/mailscope "$file" --format json --no-progress
         rss_default=$(cat "$scratch/rss")
         # What the capture really holds, and whether a budget cut anything.
-        opened=$(target/release/mailscope flows "$file" --json --no-progress | open_sessions)
+        opened=$(target/release/mailscope flows "$file" --json --no-progress | open_sessions "$sessions")
         limits=$(target/release/mailscope "$file" --format json --no-progress -j 1 | { grep -o '"limit-reached"' || true; } | wc -l)
         printf '  %s: %s; %d limit-reached anomalies\n' "$(basename "$file")" "$opened" "$limits"
         rss_rows+=("$sessions: -j 1 $((rss_j1 / 1024)) MiB, default $((rss_default / 1024)) MiB")
