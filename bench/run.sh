@@ -3,11 +3,15 @@
 # the main job `mailscope FILE --format json` (dissection + MIME + JSON) beside
 # `tshark -T fields -e smtp.req.command -e smtp.response.code`, on the same generated captures.
 #
-#   bench/run.sh            ~100 MB and ~1 GB captures (clean, and disordered: 2 % of data
-#                           segments held back 1-3 frames, often behind the ACK covering them,
-#                           1 % retransmitted), then their TLS variant
-#   bench/run.sh --quick    ~100 MB only
-#   bench/run.sh --tls      only the TLS comparison (combines with --quick)
+#   bench/run.sh                ~100 MB and ~1 GB captures (clean, and disordered: 2 % of data
+#                               segments held back 1-3 frames, often behind the ACK covering
+#                               them, 1 % retransmitted), then their TLS variant, then the
+#                               bytes copied (--copies) and the concurrency sweep (--concurrency)
+#   bench/run.sh --quick        ~100 MB only (the concurrency sweep too)
+#   bench/run.sh --tls          only the TLS comparison
+#   bench/run.sh --copies       only the bytes copied per capture byte
+#   bench/run.sh --concurrency  only peak RSS and speed at 6, 96 and 384 concurrent sessions
+#   (--tls, --copies and --concurrency combine with each other and with --quick)
 #
 # TLS: `synth traffic FILE MB --tls` writes the same sessions as implicit TLS on 465/995/993
 # (TLS 1.3 AES-128-GCM; every fourth session TLS 1.2 ECDHE-RSA-AES128-GCM-SHA256) and their
@@ -23,19 +27,54 @@
 # is pinned to one core (taskset -c 0; the `-j 2` row to cores 0-1) and reads from a warm page cache; MiB/s is
 # capture bytes / wall time (best of three for mailscope), peak RSS from /usr/bin/time. Finally the disordered variant must give
 # byte-identical streams to the clean one.
+#
+# Copies (issue 14's target: under 2 bytes copied per capture byte): a second build,
+# `cargo build --release --features copy-count --target-dir target/copies`, runs the main job
+# (`--format json -j 1`: one thread, so the count does not depend on how work is shared) on
+# the clean captures and prints its count per capture byte, in total and per copy site
+# (src/copies.rs); median of three runs, since whether the allocator moves a growing buffer
+# (message-grow) depends on the heap and varies a little from run to run. Counted: the
+# copies mailscope itself makes of capture-sized data -- appending to a message buffer, the
+# allocator moving that buffer when it grows (all bytes kept so far), protocol lines, client bytes held while a DATA/BDAT/STARTTLS answer is
+# awaited, out-of-order segments held for reassembly, bytes kept to recognise a protocol,
+# plaintext out of TLS or compression, base64 lines gathered for the decoder, decoded part
+# bytes kept. Not counted (src/copies.rs): the kernel's copy into the read buffer, copies
+# inside mail-parser, and work that reads bytes in place or writes new ones rather than
+# copying them (hashing, scanning, decoding, decryption). The figure is printed with
+# whether it meets the target; it does not fail the run.
+#
+# Concurrency (issue 14: peak RSS <= 64 MiB and flat as concurrency grows): ~1 GB captures
+# of the same traffic with 6, 96 and 384 sessions open at once (`synth traffic FILE 1024
+# --concurrency N`), each generated, measured and deleted in turn (about 1 GB of disk at a
+# time). For each: the sessions really open at once (from the start and end of every flow in
+# `mailscope flows --json`: the most at any instant, and the mean over the capture's time),
+# the main job's MiB/s and peak RSS on one core (`taskset -c 0`, `-j 1`) and with the default
+# threads on every core, and how many limit-reached anomalies the output holds (a memory
+# budget that stops keeping bytes shows there). Over 64 MiB fails the run, as above.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=(100 1024)
-clear=1
+concurrency_mb=1024
+# Sections: clear (the main table), tls, copies, concurrency; all of them unless some are named.
+clear=1 tls=1 copies=1 concurrency=1
+only=()
 for arg in "$@"; do
     case $arg in
-    --quick) sizes=(100) ;;
-    --tls) clear=0 ;;
-    *) echo "usage: bench/run.sh [--quick] [--tls]" >&2; exit 2 ;;
+    --quick) sizes=(100) concurrency_mb=100 ;;
+    --tls | --copies | --concurrency) only+=("${arg#--}") ;;
+    *) echo "usage: bench/run.sh [--quick] [--tls] [--copies] [--concurrency]" >&2; exit 2 ;;
     esac
 done
+if ((${#only[@]})); then
+    clear=0 tls=0 copies=0 concurrency=0
+    for section in "${only[@]}"; do
+        printf -v "$section" 1
+    done
+fi
 
-for tool in tcpflow tshark /usr/bin/time taskset; do
+tools=(/usr/bin/time taskset)
+((clear || tls)) && tools+=(tcpflow tshark)
+for tool in "${tools[@]}"; do
     command -v "$tool" >/dev/null || { echo "bench: $tool missing (apt-get install tcpflow tshark time util-linux)" >&2; exit 1; }
 done
 cargo build --release --quiet --bin mailscope --example synth
@@ -58,7 +97,7 @@ run() {
     local label=$1 file=$2
     shift 2
     local bytes best=999999 rss=0
-    bytes=$(stat -c %s "$file")
+    bytes=$(stat -L -c %s "$file")
     cat "$file" >/dev/null
     local tries=1
     [[ $label == mailscope* ]] && tries=3
@@ -86,8 +125,11 @@ over_memory=0
 last_ms=0
 tls_over=0
 
-printf '%-34s %-28s %14s %22s\n' tool capture throughput memory
-for mb in "${sizes[@]}"; do
+main_sizes=()
+((clear || tls)) && main_sizes=("${sizes[@]}")
+header() { printf '%-34s %-28s %14s %22s\n' tool capture throughput memory; }
+((clear || tls)) && header
+for mb in "${main_sizes[@]}"; do
     # The disordered variant before late segments passed ACKs was "-disorder.pcap": stale.
     rm -f "$data/traffic-${mb}M-disorder.pcap"
     gen "traffic-${mb}M.pcap" "$mb"
@@ -107,38 +149,40 @@ for mb in "${sizes[@]}"; do
         cpus=0-$(($(nproc) - 1)) run "mailscope json, default threads" "$file" target/release/mailscope "$file" --format json --no-progress
         run "tshark -T fields smtp" "$file" tshark -n -r "$file" -T fields -e smtp.req.command -e smtp.response.code
     done
-    # TLS: the same sessions encrypted, decrypted with their key log, against the clear
-    # capture's time (the same command, single core).
-    clear_file=$data/traffic-${mb}M.pcap
-    tls_file=$data/traffic-${mb}M-tls.pcap
-    gen "traffic-${mb}M-tls.pcap" "$mb" --tls
-    run "mailscope FILE --format json" "$clear_file" target/release/mailscope "$clear_file" --format json --no-progress
-    clear_ms=$last_ms
-    run "mailscope json --tls-keylog" "$tls_file" target/release/mailscope "$tls_file" --tls-keylog "$tls_file.keys" --format json --no-progress
-    tls_ms=$last_ms
-    cpus=0,1 run "mailscope json --tls-keylog -j 2" "$tls_file" target/release/mailscope "$tls_file" --tls-keylog "$tls_file.keys" --format json --no-progress -j 2
-    if ((mb <= 100)); then
-        run "tshark -T fields smtp (TLS keys)" "$tls_file" tshark -n -r "$tls_file" -o "tls.keylog_file:$tls_file.keys" \
-            -T fields -e smtp.req.command -e smtp.response.code
+    if ((tls)); then
+        # TLS: the same sessions encrypted, decrypted with their key log, against the clear
+        # capture's time (the same command, single core).
+        clear_file=$data/traffic-${mb}M.pcap
+        tls_file=$data/traffic-${mb}M-tls.pcap
+        gen "traffic-${mb}M-tls.pcap" "$mb" --tls
+        run "mailscope FILE --format json" "$clear_file" target/release/mailscope "$clear_file" --format json --no-progress
+        clear_ms=$last_ms
+        run "mailscope json --tls-keylog" "$tls_file" target/release/mailscope "$tls_file" --tls-keylog "$tls_file.keys" --format json --no-progress
+        tls_ms=$last_ms
+        cpus=0,1 run "mailscope json --tls-keylog -j 2" "$tls_file" target/release/mailscope "$tls_file" --tls-keylog "$tls_file.keys" --format json --no-progress -j 2
+        if ((mb <= 100)); then
+            run "tshark -T fields smtp (TLS keys)" "$tls_file" tshark -n -r "$tls_file" -o "tls.keylog_file:$tls_file.keys" \
+                -T fields -e smtp.req.command -e smtp.response.code
+        fi
+        # Every session decrypted: else the time says nothing.
+        target/release/mailscope "$tls_file" --tls-keylog "$tls_file.keys" --format json --no-progress >"$scratch/tls.json"
+        sessions=$(grep -c '^{"type":"session"' "$scratch/tls.json" || true)
+        decrypted=$(grep -c '"decrypted":true' "$scratch/tls.json" || true)
+        rm -f "$scratch/tls.json"
+        ratio=$(echo "$tls_ms / $clear_ms" | bc -l)
+        printf 'traffic-%sM: TLS %d ms / clear %d ms = %.2f (bound 1.5); %d of %d sessions decrypted\n' \
+            "$mb" "$tls_ms" "$clear_ms" "$ratio" "$decrypted" "$sessions"
+        if ((sessions == 0 || decrypted != sessions)); then
+            echo "traffic-${mb}M-tls: NOT EVERY SESSION DECRYPTED" >&2
+            exit 1
+        fi
+        if ((mb >= 1024)) && (($(echo "$ratio > 1.5" | bc -l))); then
+            echo "traffic-${mb}M-tls: TLS costs more than 1.5x the clear time" >&2
+            tls_over=1
+        fi
+        # Regenerated in seconds: keep the disk for the next size.
+        rm -f "$tls_file" "$tls_file.keys"
     fi
-    # Every session decrypted: else the time says nothing.
-    target/release/mailscope "$tls_file" --tls-keylog "$tls_file.keys" --format json --no-progress >"$scratch/tls.json"
-    sessions=$(grep -c '^{"type":"session"' "$scratch/tls.json" || true)
-    decrypted=$(grep -c '"decrypted":true' "$scratch/tls.json" || true)
-    rm -f "$scratch/tls.json"
-    ratio=$(echo "$tls_ms / $clear_ms" | bc -l)
-    printf 'traffic-%sM: TLS %d ms / clear %d ms = %.2f (bound 1.5); %d of %d sessions decrypted\n' \
-        "$mb" "$tls_ms" "$clear_ms" "$ratio" "$decrypted" "$sessions"
-    if ((sessions == 0 || decrypted != sessions)); then
-        echo "traffic-${mb}M-tls: NOT EVERY SESSION DECRYPTED" >&2
-        exit 1
-    fi
-    if ((mb >= 1024)) && (($(echo "$ratio > 1.5" | bc -l))); then
-        echo "traffic-${mb}M-tls: TLS costs more than 1.5x the clear time" >&2
-        tls_over=1
-    fi
-    # Regenerated in seconds: keep the disk for the next size.
-    rm -f "$tls_file" "$tls_file.keys"
     ((clear)) || continue
     # The disordered capture must reassemble to the same streams as the clean one.
     for variant in clean disorder; do
@@ -155,6 +199,84 @@ for mb in "${sizes[@]}"; do
     fi
     rm -rf "$scratch/clean" "$scratch/disorder"
 done
+
+# Bytes copied per capture byte, from the copy-count build (see the header).
+if ((copies)); then
+    cargo build --release --quiet --features copy-count --target-dir target/copies --bin mailscope
+    echo
+    echo "bytes copied per capture byte (copy-count build, --format json -j 1; issue 14's target: under 2)"
+    for mb in "${sizes[@]}"; do
+        gen "traffic-${mb}M.pcap" "$mb"
+        file=$data/traffic-${mb}M.pcap
+        # Three runs: whether a growing buffer moves depends on the heap, so the count varies a
+        # little; the median run is printed, with the range.
+        : >"$scratch/copies"
+        for _ in 1 2 3; do
+            target/copies/release/mailscope "$file" --format json --no-progress -j 1 >/dev/null 2>"$scratch/err" ||
+                { echo "copy-count build failed: $(tail -3 "$scratch/err")" >&2; exit 1; }
+            grep '^copies: ' "$scratch/err" >>"$scratch/copies" ||
+                { echo "copy-count build printed no copies line (built without the feature?)" >&2; exit 1; }
+        done
+        line=$(sort -k2,2n "$scratch/copies" | sed -n 2p)
+        range=$(sort -k2,2n "$scratch/copies" | awk 'NR == 1 { low = $2 } END { print low "-" $2 }')
+        per=$(awk '{ print $2 }' <<<"$line")
+        verdict="target met"
+        (($(echo "$per >= 2" | bc -l))) && verdict="NOT under 2"
+        printf '%-22s %s [3 runs: %s; %s]\n' "$(basename "$file")" "$line" "$range" "$verdict"
+    done
+fi
+
+# Sessions open at once in a capture, from `mailscope flows --json` on stdin: the most at any
+# instant (a flow is open from its first packet to its last) and the mean over the capture;
+# $1, the number asked of synth, is flagged when the capture never reaches it.
+open_sessions() {
+    python3 -c '
+import json, sys
+from datetime import datetime
+t = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+events = []
+for line in sys.stdin:
+    flow = json.loads(line)
+    if flow.get("type") == "flow":
+        events += [(t(flow["start"]), 1), (t(flow["end"]), -1)]
+events.sort()  # at one instant, ends (-1) before starts
+open_now = most = 0
+area = 0.0
+for i, (ts, step) in enumerate(events):
+    if i:
+        area += open_now * (ts - events[i - 1][0])
+    open_now += step
+    most = max(most, open_now)
+span = events[-1][0] - events[0][0] if events else 0
+print("%d flows, at most %d open at once, %.1f on average%s" % (len(events) // 2, most, area / span if span else 0,
+      "" if most >= int(sys.argv[1]) else " (NOT %s: too few sessions in the capture)" % sys.argv[1]))
+' "$1"
+}
+
+# Peak RSS and speed as concurrency grows (see the header).
+if ((concurrency)); then
+    echo
+    echo "concurrency: ~${concurrency_mb} MB captures (issue 14: peak RSS <= 64 MiB, and flat)"
+    header
+    rss_rows=()
+    for sessions in 6 96 384; do
+        # In the scratch folder, so an interrupted run leaves no gigabyte behind.
+        file=$scratch/traffic-${concurrency_mb}M-c$sessions.pcap
+        target/release/examples/synth traffic "$file" "$concurrency_mb" --concurrency "$sessions" 2>/dev/null
+        run "mailscope json, $sessions open, -j 1" "$file" target/release/mailscope "$file" --format json --no-progress -j 1
+        rss_j1=$(cat "$scratch/rss")
+        cpus=0-$(($(nproc) - 1)) run "mailscope json, $sessions open, default" "$file" \
+            target/release/mailscope "$file" --format json --no-progress
+        rss_default=$(cat "$scratch/rss")
+        # What the capture really holds, and whether a budget cut anything.
+        opened=$(target/release/mailscope flows "$file" --json --no-progress | open_sessions "$sessions")
+        limits=$(target/release/mailscope "$file" --format json --no-progress -j 1 | { grep -o '"limit-reached"' || true; } | wc -l)
+        printf '  %s: %s; %d limit-reached anomalies\n' "$(basename "$file")" "$opened" "$limits"
+        rss_rows+=("$sessions: -j 1 $((rss_j1 / 1024)) MiB, default $((rss_default / 1024)) MiB")
+        rm -f "$file"
+    done
+    printf 'peak RSS by sessions open at once: %s\n' "$(IFS=';'; echo "${rss_rows[*]}" | sed 's/;/; /g')"
+fi
 if ((tls_over)); then
     echo "bench: FAIL: decrypting TLS costs more than 1.5x the same traffic in clear" >&2
     exit 1

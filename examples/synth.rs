@@ -3,7 +3,9 @@
 //!   cargo run --release --example synth -- sample FILE
 //!       the disorder sample (reordering, retransmission, overlap, one lost segment)
 //!   cargo run --release --example synth -- traffic FILE MEGABYTES [--disorder] [--tls]
+//!           [--concurrency N]
 //!       benchmark traffic: concurrent SMTP/POP3/IMAP sessions with large attachments;
+//!       `--concurrency N`: sessions open at once (default 64; the benchmark's captures);
 //!       `--disorder`: delayed ACKs every second segment, 2 % of data segments held back
 //!       1–3 frames (often behind the ACK covering them), 1 % retransmitted;
 //!       `--tls`: the same sessions as implicit TLS on 465/995/993 (TLS 1.3 AES-128-GCM, every
@@ -13,6 +15,10 @@ use mailscope::synth;
 use std::fs::File;
 use std::io::BufWriter;
 use std::process::ExitCode;
+
+/// Sessions open at once in `traffic` unless `--concurrency` says otherwise: the benchmark's
+/// captures (and the figures quoted for them) are made with it.
+const DEFAULT_CONCURRENCY: usize = 64;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -32,19 +38,41 @@ fn main() -> ExitCode {
         })(),
         ["traffic", path, mb, rest @ ..] => (|| -> std::io::Result<()> {
             let mb: u64 = mb.parse().map_err(|_| std::io::Error::other("MEGABYTES"))?;
-            let disorder = rest.contains(&"--disorder");
-            let n = if rest.contains(&"--tls") {
+            let (mut disorder, mut tls, mut concurrency) = (false, false, DEFAULT_CONCURRENCY);
+            let mut options = rest.iter();
+            while let Some(&option) = options.next() {
+                match option {
+                    "--disorder" => disorder = true,
+                    "--tls" => tls = true,
+                    "--concurrency" => {
+                        concurrency = options
+                            .next()
+                            .and_then(|n| n.parse().ok())
+                            .filter(|&n: &usize| n > 0)
+                            .ok_or_else(|| std::io::Error::other("--concurrency N (N > 0)"))?;
+                    }
+                    _ => return Err(std::io::Error::other(format!("unknown option {option}"))),
+                }
+            }
+            let n = if tls {
                 let mut keys = BufWriter::new(File::create(format!("{path}.keys"))?);
-                synth::write_traffic(File::create(path)?, Some(&mut keys), mb << 20, 64, disorder)?
+                synth::write_traffic(
+                    File::create(path)?,
+                    Some(&mut keys),
+                    mb << 20,
+                    concurrency,
+                    disorder,
+                )?
             } else {
-                synth::write_mail_traffic(File::create(path)?, mb << 20, 64, disorder)?
+                synth::write_mail_traffic(File::create(path)?, mb << 20, concurrency, disorder)?
             };
-            eprintln!("{path}: {n} sessions");
+            eprintln!("{path}: {n} sessions, at most {concurrency} open at once");
             Ok(())
         })(),
         _ => {
             eprintln!(
-                "usage: synth sample FILE | synth traffic FILE MEGABYTES [--disorder] [--tls]"
+                "usage: synth sample FILE | synth traffic FILE MEGABYTES [--disorder] [--tls] \
+                 [--concurrency N]"
             );
             return ExitCode::from(2);
         }
