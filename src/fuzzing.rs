@@ -365,8 +365,8 @@ pub fn imap(data: &[u8]) {
 }
 
 /// Any bytes as a message through the MIME layer, with and without bodies kept (sizes and
-/// hashes must not depend on it); and as a base64 body, where the SIMD fast path must agree
-/// with mail-parser's decoder.
+/// hashes must not depend on it); and as a base64 and a quoted-printable body, where the
+/// fast paths must agree with mail-parser's decoders.
 pub fn mime(data: &[u8]) {
     let info = crate::mime::parse(data, true);
     for p in &info.parts {
@@ -382,6 +382,13 @@ pub fn mime(data: &[u8]) {
     };
     assert_eq!(facts(&info), facts(&lean));
     crate::mime::check_base64_paths(data);
+    check_qp_paths(data);
+}
+
+/// Any bytes as a quoted-printable body: where the memchr fast path answers, it answers as
+/// mail-parser's decoder does, and the decoder used in the end is mail-parser's answer.
+pub fn check_qp_paths(data: &[u8]) {
+    crate::mime::qp::check_paths(data);
 }
 
 /// The TLS fixtures (`tests/data/tls/*.json`: real OpenSSL sessions, both directions and

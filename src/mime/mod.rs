@@ -12,6 +12,7 @@
 //! name. Past a bound the rest is counted and reported by one anomaly with the count; the
 //! work per entity is linear in its bytes, so a message costs time linear in its size.
 
+pub(crate) mod qp;
 mod words;
 
 pub use words::decode_unstructured;
@@ -20,7 +21,6 @@ use crate::proto::vocab::mime::Anomaly;
 use crate::sha::Paired;
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::charsets::map::charset_decoder;
-use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use mail_parser::{HeaderName, MessageParser, MessagePart, MimeHeaders};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -604,9 +604,7 @@ impl Walker<'_, '_> {
                     summed => Some(summed),
                 }
             }),
-            Some("quoted-printable") => {
-                quoted_printable_decode(raw).map(|d| Decoded::Bytes(d.into()))
-            }
+            Some("quoted-printable") => qp::decode(raw).map(|d| Decoded::Bytes(d.into())),
             _ => Some(Decoded::Bytes(raw.into())),
         };
         let (body, summed, encoding_problem): (Cow<'_, [u8]>, _, _) = match decoded {
