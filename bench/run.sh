@@ -32,10 +32,10 @@
 # `cargo build --release --features copy-count --target-dir target/copies`, runs the main job
 # (`--format json -j 1`: one thread, so the count does not depend on how work is shared) on
 # the clean captures and prints its count per capture byte, in total and per copy site
-# (src/copies.rs); median of three runs, since whether the allocator moves a growing buffer
-# (message-grow) depends on the heap and varies a little from run to run. Counted: the
-# copies mailscope itself makes of capture-sized data -- appending to a message buffer, the
-# allocator moving that buffer when it grows (all bytes kept so far), protocol lines, client bytes held while a DATA/BDAT/STARTTLS answer is
+# (src/copies.rs); median of three runs (the count no longer depends on the heap: message
+# bytes are kept in pieces that never move, but three runs show it). Counted: the copies
+# mailscope itself makes of capture-sized data -- appending to a message's pieces, joining
+# them into one buffer when the message is finished, protocol lines, client bytes held while a DATA/BDAT/STARTTLS answer is
 # awaited, out-of-order segments held for reassembly, bytes kept to recognise a protocol,
 # plaintext out of TLS or compression, base64 lines gathered for the decoder, decoded part
 # bytes kept. Not counted (src/copies.rs): the kernel's copy into the read buffer, copies
@@ -208,8 +208,7 @@ if ((copies)); then
     for mb in "${sizes[@]}"; do
         gen "traffic-${mb}M.pcap" "$mb"
         file=$data/traffic-${mb}M.pcap
-        # Three runs: whether a growing buffer moves depends on the heap, so the count varies a
-        # little; the median run is printed, with the range.
+        # Three runs, the median printed with the range (they should agree).
         : >"$scratch/copies"
         for _ in 1 2 3; do
             target/copies/release/mailscope "$file" --format json --no-progress -j 1 >/dev/null 2>"$scratch/err" ||

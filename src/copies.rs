@@ -3,8 +3,7 @@
 //! --copies`). Without the feature [`count`] is empty and compiles away.
 //!
 //! Counted are the copies this program makes of capture-sized data: appending to a
-//! message, moving it when its buffer grows (the allocator copies the bytes kept so far, so
-//! that is counted whenever the buffer moves), lines, bytes held while a reply is awaited,
+//! message, joining its pieces when it is finished, lines, bytes held while a reply is awaited,
 //! segments held for reassembly, plaintext out of TLS or compression, and MIME's copies of
 //! a part's text (base64 lines gathered for the decoder, decoded bytes kept). Not counted:
 //! the kernel's copy into the read buffer, and copies inside mail-parser.
@@ -14,8 +13,8 @@
 pub enum Site {
     /// A message's bytes appended to its buffer.
     MessageAppend,
-    /// A message buffer moved by the allocator as it grew.
-    MessageGrow,
+    /// A message's pieces joined into one buffer when it is finished.
+    MessageJoin,
     /// A protocol line (command, reply, IMAP logical line) assembled.
     Line,
     /// Client bytes held while a DATA, BDAT or STARTTLS answer is awaited.
@@ -35,7 +34,7 @@ pub enum Site {
 impl Site {
     pub const ALL: [Site; 9] = [
         Site::MessageAppend,
-        Site::MessageGrow,
+        Site::MessageJoin,
         Site::Line,
         Site::Held,
         Site::Reassembly,
@@ -48,7 +47,7 @@ impl Site {
     pub fn name(self) -> &'static str {
         match self {
             Site::MessageAppend => "message-append",
-            Site::MessageGrow => "message-grow",
+            Site::MessageJoin => "message-join",
             Site::Line => "line",
             Site::Held => "held",
             Site::Reassembly => "reassembly",

@@ -44,8 +44,9 @@ pub struct Limits {
     pub max_in_flight: usize,
     /// Messages kept per session; later ones are counted (size and count), not decoded.
     pub max_messages: usize,
-    /// Message bytes held for MIME across all open sessions together; past it the largest
-    /// messages in flight stop keeping bytes (size and SHA-256 stay exact; not decoded).
+    /// Memory of the message bytes held for MIME across all open sessions together (the
+    /// bytes and the room of the piece being filled); past it the largest messages in
+    /// flight stop keeping bytes (size and SHA-256 stay exact; not decoded).
     pub max_held_messages: usize,
     /// Bytes per direction kept to recognise a protocol by content.
     pub max_sniff: usize,

@@ -60,7 +60,7 @@ pub fn truncate(s: &str, max: usize) -> String {
 /// byte from then on (the kept ones first), so the hash still covers the whole message.
 /// Returns whether the message is truncated.
 fn keep_message(
-    buf: &mut Vec<u8>,
+    buf: &mut Pieces,
     overflow: &mut Option<Sha256>,
     piece: &[u8],
     max: usize,
@@ -70,17 +70,99 @@ fn keep_message(
         h.update(piece);
         return true;
     }
-    let room = max.saturating_sub(buf.len());
+    let room = max.saturating_sub(buf.len);
     if piece.len() <= room {
-        append(buf, piece, plan, max);
+        buf.extend(piece, plan.min(max));
         return false;
     }
     let mut h = Sha256::new();
-    h.update(&buf[..]);
+    buf.hash(&mut h);
     h.update(piece);
-    append(buf, &piece[..room], plan, max);
+    buf.extend(&piece[..room], plan.min(max));
     *overflow = Some(h);
     true
+}
+
+/// A message's kept bytes, in pieces that never move: a growing message copies nothing,
+/// and the room not yet filled is at most one piece, so memory follows the bytes that
+/// arrived. Pieces start at 4 KiB and double up to 64 KiB; a message whose size was
+/// announced (`plan`) gets pieces that end on it, so one that fits a piece is one piece.
+/// [`Pieces::join`] makes them one buffer when the message is finished (a single piece is
+/// handed over as it is).
+///
+/// Contiguous buffers grown by doubling (or by a quarter, before) were moved by the
+/// allocator as they grew: a quarter copied every byte about four times over, doubling
+/// about once, with up to half of each buffer resident and unused (glibc reuses resident
+/// memory), so the held-bytes budget undercounted memory by up to half.
+#[derive(Clone, Debug, Default)]
+struct Pieces {
+    full: Vec<Vec<u8>>,
+    /// The piece being filled: its capacity is its size.
+    last: Vec<u8>,
+    len: usize,
+}
+
+impl Pieces {
+    const FIRST: usize = 4 << 10;
+    const LARGEST: usize = 64 << 10;
+
+    fn extend(&mut self, mut data: &[u8], plan: usize) {
+        while !data.is_empty() {
+            if self.last.len() == self.last.capacity() {
+                let size = match self.last.capacity() {
+                    0 => Self::FIRST,
+                    n => (n * 2).min(Self::LARGEST),
+                };
+                // An announced size ends the pieces on it.
+                let left = plan.saturating_sub(self.len);
+                let size = if (1..=Self::LARGEST).contains(&left) {
+                    left
+                } else {
+                    size
+                };
+                let done = std::mem::replace(&mut self.last, Vec::with_capacity(size));
+                if !done.is_empty() {
+                    self.full.push(done);
+                }
+            }
+            let take = (self.last.capacity() - self.last.len()).min(data.len());
+            crate::copies::count(crate::copies::Site::MessageAppend, take);
+            self.last.extend_from_slice(&data[..take]);
+            self.len += take;
+            data = &data[take..];
+        }
+    }
+
+    /// Bytes of memory the pieces take.
+    fn capacity(&self) -> usize {
+        self.full.iter().map(Vec::capacity).sum::<usize>() + self.last.capacity()
+    }
+
+    fn hash(&self, h: &mut Sha256) {
+        for p in self.full.iter().chain([&self.last]) {
+            h.update(p);
+        }
+    }
+
+    /// The bytes in one piece of memory (copied only if there are several pieces).
+    fn contiguous(&self) -> std::borrow::Cow<'_, [u8]> {
+        match self.full.is_empty() {
+            true => std::borrow::Cow::Borrowed(&self.last),
+            false => std::borrow::Cow::Owned(self.clone().join()),
+        }
+    }
+
+    fn join(self) -> Vec<u8> {
+        if self.full.is_empty() {
+            return self.last;
+        }
+        crate::copies::count(crate::copies::Site::MessageJoin, self.len);
+        let mut all = Vec::with_capacity(self.len);
+        for p in self.full.iter().chain([&self.last]) {
+            all.extend_from_slice(p);
+        }
+        all
+    }
 }
 
 /// A message's bytes as they arrive: kept up to the size limit and hashed past it
@@ -89,15 +171,15 @@ fn keep_message(
 /// message's size, hash, truncation and decodability are worked out in one place.
 #[derive(Clone, Debug, Default)]
 pub struct MessageBytes {
-    bytes: Vec<u8>,
+    bytes: Pieces,
     overflow: Option<Sha256>,
     /// Bytes of the message so far, kept or not.
     pub size: u64,
     truncated: bool,
     /// Let go to stay within the memory budget (hashed on, not kept).
     shed: bool,
-    /// The size the protocol announced ([`MessageBytes::expect`]): the buffer's growth
-    /// stops there. 0: nothing announced.
+    /// The size the protocol announced ([`MessageBytes::expect`]): the pieces end on it.
+    /// 0: nothing announced.
     plan: usize,
 }
 
@@ -109,21 +191,37 @@ impl MessageBytes {
     }
 
     /// The protocol announced that the message will have `total` bytes in all (SMTP
-    /// `SIZE=`, a BDAT chunk, POP3 `+OK n octets`, an IMAP literal): the buffer's last growth
-    /// makes it exactly that large, not up to twice as large. The announcement is the
-    /// sender's word, so it never makes the buffer larger than doubling would ([`append`]).
+    /// `SIZE=`, a BDAT chunk, POP3 `+OK n octets`, an IMAP literal): the pieces end on it, so
+    /// that a message that fits one piece is one piece, and needs no joining. The
+    /// announcement is the sender's word, so it never makes a piece larger than 64 KiB
+    /// ([`Pieces`]).
     pub fn expect(&mut self, total: u64) {
         self.plan = usize::try_from(total).unwrap_or(usize::MAX);
     }
 
-    /// Bytes kept for decoding.
+    /// Makes the bytes kept so far one buffer (when they are complete), so that
+    /// [`MessageBytes::kept`] reads them in place; the message is handed over without
+    /// joining again.
+    pub fn join(&mut self) {
+        if !self.bytes.full.is_empty() {
+            let len = self.bytes.len;
+            let joined = std::mem::take(&mut self.bytes).join();
+            self.bytes = Pieces {
+                full: Vec::new(),
+                last: joined,
+                len,
+            };
+        }
+    }
+
+    /// Bytes of memory the message takes (what the held-messages budget counts).
     pub fn held(&self) -> usize {
-        self.bytes.len()
+        self.bytes.capacity()
     }
 
     /// The bytes kept so far.
-    pub fn kept(&self) -> &[u8] {
-        &self.bytes
+    pub fn kept(&self) -> std::borrow::Cow<'_, [u8]> {
+        self.bytes.contiguous()
     }
 
     /// Lets go of the bytes kept (a memory budget): hashing goes on, decoding will not.
@@ -147,7 +245,7 @@ impl MessageBytes {
             origin,
             mark,
             sha256: overflow_sha256(self.overflow),
-            bytes: self.bytes,
+            bytes: self.bytes.join(),
             size: self.size,
             truncated: if self.shed {
                 self.size > max as u64
@@ -171,13 +269,13 @@ const SHED_REASON: &str =
 /// Stops keeping a message's bytes (a memory budget was reached): the bytes kept so far go
 /// into the hash that [`keep_message`] carries on with, and are freed. Size and SHA-256 stay
 /// exact; the message can no longer be decoded.
-fn shed_message(buf: &mut Vec<u8>, overflow: &mut Option<Sha256>) {
+fn shed_message(buf: &mut Pieces, overflow: &mut Option<Sha256>) {
     if overflow.is_none() {
         let mut h = Sha256::new();
-        h.update(&buf[..]);
+        buf.hash(&mut h);
         *overflow = Some(h);
     }
-    *buf = Vec::new();
+    *buf = Pieces::default();
 }
 
 /// The hash of a message kept by [`keep_message`]: `None` when it is that of the bytes kept.
@@ -185,70 +283,65 @@ fn overflow_sha256(overflow: Option<Sha256>) -> Option<String> {
     overflow.map(|h| hex::encode(h.finalize()))
 }
 
-/// Appends to a message buffer of at most `max` bytes. A growing buffer is copied by the
-/// allocator (glibc moves it on realloc far more often than it remaps it), so it doubles:
-/// every byte is then copied about once more, where growing by a quarter copied it about
-/// four times. The announced size (`plan`) caps a growth that would pass it, so a buffer
-/// whose size was announced ends exactly full. (Reserving the announced size at once copies
-/// nothing, but the 1 GB benchmark's peak RSS grew by a fifth: glibc hands out reused,
-/// resident memory, so room reserved ahead is resident while it waits to be filled.)
-fn append(buf: &mut Vec<u8>, piece: &[u8], plan: usize, max: usize) {
-    let need = buf.len() + piece.len();
-    if need > buf.capacity() {
-        let doubled = need
-            .max(buf.capacity().saturating_mul(2))
-            .max(4096)
-            .min(max.max(need));
-        let plan = plan.min(max);
-        let target = if plan >= need {
-            doubled.min(plan)
-        } else {
-            doubled
-        };
-        let at = buf.as_ptr();
-        buf.reserve_exact(target - buf.len());
-        if buf.as_ptr() != at {
-            crate::copies::count(crate::copies::Site::MessageGrow, buf.len());
-        }
-    }
-    crate::copies::count(crate::copies::Site::MessageAppend, piece.len());
-    buf.extend_from_slice(piece);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// Pushes `n` pieces of `piece` bytes: the final capacity and the reallocations made.
-    fn fill(m: &mut MessageBytes, n: usize, piece: usize, max: usize) -> (usize, usize) {
-        let mut grown = 0;
+    fn fill(m: &mut MessageBytes, n: usize, piece: usize, max: usize) -> usize {
         for _ in 0..n {
-            let cap = m.bytes.capacity();
             m.push(&vec![b'x'; piece], max);
-            grown += usize::from(m.bytes.capacity() != cap);
         }
-        (m.bytes.capacity(), grown)
+        m.held()
     }
 
     #[test]
-    fn a_buffer_doubles_and_ends_on_the_announced_size() {
-        // Unannounced: doubling, so a megabyte in 1000 pieces is reallocated 9 times, not
-        // the 20 or so growing by a quarter takes.
-        let (_, grown) = fill(&mut MessageBytes::default(), 1000, 1000, 1 << 30);
-        assert!(grown <= 9, "{grown} reallocations");
-        // Announced: the last growth lands on the size, leaving no room unused.
+    fn memory_follows_the_bytes_and_ends_on_the_announced_size() {
+        // Unannounced: pieces of up to 64 KiB, so at most one piece is not yet filled.
+        let mut m = MessageBytes::default();
+        let held = fill(&mut m, 1000, 1000, 1 << 30);
+        assert!(
+            (1_000_000..1_000_000 + (64 << 10)).contains(&held),
+            "{held}"
+        );
+        assert!(m.bytes.full.iter().all(|p| p.capacity() <= 64 << 10));
+        assert_eq!(
+            m.into_message("t", Mark::default(), 0, 1 << 30).bytes.len(),
+            1_000_000
+        );
+        // Announced: the pieces end on the size.
         let mut m = MessageBytes::default();
         m.expect(1_000_000);
-        assert_eq!(fill(&mut m, 1000, 1000, 1 << 30), (1_000_000, 9));
-        // An announcement is the sender's word: it never reserves room ahead of the bytes.
+        assert_eq!(fill(&mut m, 1000, 1000, 1 << 30), 1_000_000);
+        // A message that fits a piece is one piece: handed over without joining.
+        let mut m = MessageBytes::default();
+        m.expect(30_000);
+        fill(&mut m, 30, 1000, 1 << 30);
+        let at = m.bytes.last.as_ptr();
+        assert!(m.bytes.full.is_empty());
+        assert_eq!(
+            m.into_message("t", Mark::default(), 0, 1 << 30)
+                .bytes
+                .as_ptr(),
+            at
+        );
+        // An announcement is the sender's word: it reserves no more than a first piece.
         let mut m = MessageBytes::default();
         m.expect(u64::MAX);
-        assert_eq!(fill(&mut m, 1, 1, 1 << 30).0, 4096);
-        // Nor past the message limit.
+        assert_eq!(fill(&mut m, 1, 1, 1 << 30), 4096);
+        // Nor past the message limit: the pieces end on it.
         let mut m = MessageBytes::default();
         m.expect(1 << 30);
-        assert_eq!(fill(&mut m, 10, 1000, 5000).0, 5000);
+        assert_eq!(fill(&mut m, 10, 1000, 5000), 5000);
+        // The kept bytes read back whole, however many pieces.
+        let mut m = MessageBytes::default();
+        for i in 0..200u32 {
+            m.push(&i.to_le_bytes().repeat(100), 1 << 30);
+        }
+        let all: Vec<u8> = (0..200u32)
+            .flat_map(|i| i.to_le_bytes().repeat(100))
+            .collect();
+        assert_eq!(&*m.kept(), &all[..]);
     }
 
     proptest! {
@@ -256,18 +349,19 @@ mod tests {
         /// exactly when more arrived, over all of it.
         #[test]
         fn keep_message_keeps_a_prefix_and_hashes_past_the_limit(
-            pieces in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..50), 0..20),
-            max in 0usize..400,
-            plan in 0usize..500,
+            pieces in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..9000), 0..20),
+            max in 0usize..100_000,
+            plan in 0usize..120_000,
         ) {
-            let (mut buf, mut overflow, mut truncated) = (Vec::new(), None, false);
+            let (mut buf, mut overflow, mut truncated) = (Pieces::default(), None, false);
             for p in &pieces {
                 truncated |= keep_message(&mut buf, &mut overflow, p, max, plan);
             }
             let all = pieces.concat();
-            prop_assert_eq!(&buf[..], &all[..all.len().min(max)]);
-            // Never more room than the limit: an announced size past it reserves nothing more.
-            prop_assert!(buf.capacity() <= max.max(buf.len()));
+            // Never more memory than one piece past the bytes kept, announced or not.
+            prop_assert!(buf.capacity() < buf.len + (64 << 10));
+            prop_assert_eq!(&*buf.contiguous(), &all[..all.len().min(max)]);
+            prop_assert_eq!(&buf.clone().join()[..], &all[..all.len().min(max)]);
             prop_assert_eq!(truncated, all.len() > max);
             let expected = (all.len() > max).then(|| hex::encode(Sha256::digest(&all)));
             prop_assert_eq!(overflow_sha256(overflow), expected);
