@@ -55,6 +55,8 @@ pub enum Decoded {
 pub struct Pool {
     jobs: Option<Sender<Job>>,
     done: Receiver<Done>,
+    /// Finished jobs taken off `done` and not handed out yet (see [`Pool::submit`]).
+    ready: std::collections::VecDeque<Done>,
     /// Bytes of the messages submitted and not yet returned.
     in_flight: usize,
     /// Jobs submitted and not yet returned.
@@ -135,6 +137,7 @@ impl Pool {
         Pool {
             jobs,
             done,
+            ready: std::collections::VecDeque::new(),
             in_flight: 0,
             outstanding: 0,
             budget,
@@ -150,6 +153,13 @@ impl Pool {
             keep_bodies,
             hash,
         };
+        // What the workers finished no longer counts against the budget, whether or not the
+        // caller took it yet: otherwise results waiting to be collected make the reading
+        // thread decode while a worker sits idle.
+        while let Ok(done) = self.done.try_recv() {
+            self.in_flight = self.in_flight.saturating_sub(done.len);
+            self.ready.push_back(done);
+        }
         let over_budget = self.outstanding > 0 && self.in_flight + job.bytes.len() > self.budget;
         match &self.jobs {
             Some(tx) if !over_budget => {
@@ -182,6 +192,10 @@ impl Pool {
     }
 
     fn next_done(&mut self, wait: bool) -> Option<Done> {
+        if let Some(done) = self.ready.pop_front() {
+            self.outstanding -= 1;
+            return Some(done);
+        }
         if self.outstanding == 0 {
             return None;
         }
