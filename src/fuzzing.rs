@@ -316,7 +316,7 @@ fn check_transcript(t: &crate::proto::transcript::Transcript, max_message: usize
     for m in &t.messages {
         assert!(m.bytes.len() <= max_message);
         assert!(m.size >= m.bytes.len() as u64);
-        let _ = crate::mime::parse(&m.bytes, false);
+        let _ = crate::mime::parse(&m.bytes.contiguous(), false);
     }
     for e in &t.exchanges {
         if let Some(i) = e.message {

@@ -139,7 +139,7 @@ impl Default for Limits {
             max_pending_fragments: 8192,
             max_line: 64 << 10,
             max_message: 64 << 20,
-            max_decoding_bytes: 3 << 20,
+            max_decoding_bytes: 6 << 20,
             max_exchanges: 10_000,
             max_replies: 1_000,
             max_reply_lines: 1_000,

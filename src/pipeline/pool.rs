@@ -13,6 +13,7 @@
 //! ```
 
 use crate::mime::{self, MimeAnomaly, MimeInfo};
+use crate::proto::line::Pieces;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::Scope;
@@ -26,7 +27,8 @@ pub struct Key {
 
 struct Job {
     key: Key,
-    bytes: Vec<u8>,
+    /// The message in the pieces it was kept in: joined here, off the reading thread.
+    bytes: Pieces,
     keep_bodies: bool,
     /// Also hash the bytes (the dissector did not).
     hash: bool,
@@ -74,6 +76,7 @@ fn decode(job: Job, bounds: &mime::Bounds) -> Done {
         keep_bodies,
         hash,
     } = job;
+    let bytes = bytes.join();
     // The message is hashed in lock step with its parts (crate::sha), when asked to.
     let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         if hash {
@@ -146,7 +149,7 @@ impl Pool {
     }
 
     /// Decodes `bytes` (and hashes them if `hash`) now or hands them to a worker.
-    pub fn submit(&mut self, key: Key, bytes: Vec<u8>, keep_bodies: bool, hash: bool) -> Decoded {
+    pub fn submit(&mut self, key: Key, bytes: Pieces, keep_bodies: bool, hash: bool) -> Decoded {
         let job = Job {
             key,
             bytes,

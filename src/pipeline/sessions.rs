@@ -1385,7 +1385,7 @@ fn limit_anomaly(summary: &ConnSummary, count: u64, detail: String) -> proto::ev
 fn fill(info: &mut MessageInfo, done: Done, keep_raw: bool) {
     info.set_decoded(done.mime, done.sha256);
     if keep_raw {
-        info.transfer.bytes = done.bytes;
+        info.transfer.bytes = done.bytes.into();
     }
 }
 

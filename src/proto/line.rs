@@ -94,8 +94,8 @@ fn keep_message(
 /// allocator as they grew: a quarter copied every byte about four times over, doubling
 /// about once, with up to half of each buffer resident and unused (glibc reuses resident
 /// memory), so the held-bytes budget undercounted memory by up to half.
-#[derive(Clone, Debug, Default)]
-struct Pieces {
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Pieces {
     full: Vec<Vec<u8>>,
     /// The piece being filled: its capacity is its size.
     last: Vec<u8>,
@@ -133,6 +133,29 @@ impl Pieces {
         }
     }
 
+    /// Bytes kept.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The bytes, when they are one piece.
+    pub fn single(&self) -> Option<&[u8]> {
+        self.full.is_empty().then_some(&self.last[..])
+    }
+
+    pub fn starts_with(&self, prefix: &[u8]) -> bool {
+        self.contiguous().starts_with(prefix)
+    }
+
+    /// A copy of the bytes in one buffer.
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.contiguous().into_owned()
+    }
+
     /// Bytes of memory the pieces take.
     fn capacity(&self) -> usize {
         self.full.iter().map(Vec::capacity).sum::<usize>() + self.last.capacity()
@@ -145,14 +168,15 @@ impl Pieces {
     }
 
     /// The bytes in one piece of memory (copied only if there are several pieces).
-    fn contiguous(&self) -> std::borrow::Cow<'_, [u8]> {
+    pub fn contiguous(&self) -> std::borrow::Cow<'_, [u8]> {
         match self.full.is_empty() {
             true => std::borrow::Cow::Borrowed(&self.last),
             false => std::borrow::Cow::Owned(self.clone().join()),
         }
     }
 
-    fn join(self) -> Vec<u8> {
+    /// The bytes in one buffer: a single piece as it is, several joined (one copy).
+    pub fn join(self) -> Vec<u8> {
         if self.full.is_empty() {
             return self.last;
         }
@@ -245,7 +269,8 @@ impl MessageBytes {
             origin,
             mark,
             sha256: overflow_sha256(self.overflow),
-            bytes: self.bytes.join(),
+            // Joined by whoever decodes it, off the dissecting thread.
+            bytes: self.bytes,
             size: self.size,
             truncated: if self.shed {
                 self.size > max as u64
@@ -259,6 +284,22 @@ impl MessageBytes {
             rcpt_to: Vec::new(),
             exchange,
         }
+    }
+}
+
+impl From<Vec<u8>> for Pieces {
+    fn from(last: Vec<u8>) -> Pieces {
+        Pieces {
+            full: Vec::new(),
+            len: last.len(),
+            last,
+        }
+    }
+}
+
+impl<const N: usize> PartialEq<&[u8; N]> for Pieces {
+    fn eq(&self, other: &&[u8; N]) -> bool {
+        *self.contiguous() == other[..]
     }
 }
 
@@ -319,12 +360,11 @@ mod tests {
         fill(&mut m, 30, 1000, 1 << 30);
         let at = m.bytes.last.as_ptr();
         assert!(m.bytes.full.is_empty());
-        assert_eq!(
-            m.into_message("t", Mark::default(), 0, 1 << 30)
-                .bytes
-                .as_ptr(),
-            at
-        );
+        let joined = m
+            .into_message("t", Mark::default(), 0, 1 << 30)
+            .bytes
+            .join();
+        assert_eq!(joined.as_ptr(), at);
         // An announcement is the sender's word: it reserves no more than a first piece.
         let mut m = MessageBytes::default();
         m.expect(u64::MAX);

@@ -914,7 +914,7 @@ mod tests {
         fn fixed_session_cut_small() {
             let whole = run(SESSION);
             assert_eq!(
-                whole.messages[0].bytes.as_slice(),
+                &whole.messages[0].bytes.to_vec()[..],
                 &b"Subject: a\r\n\r\n.x\r\n"[..]
             );
             for cuts in [&[1][..], &[2], &[3, 1]] {

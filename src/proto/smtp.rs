@@ -1980,10 +1980,10 @@ mod tests {
         fn fixed_session_cut_small() {
             let whole = run(SESSION);
             assert_eq!(
-                whole.messages[0].bytes.as_slice(),
+                &whole.messages[0].bytes.to_vec()[..],
                 &b"Subject: hi\r\n\r\n.dot\r\nx\r\nline\r\n"[..]
             );
-            assert_eq!(whole.messages[1].bytes.as_slice(), &b".\r\n\r\n.\r\n"[..]);
+            assert_eq!(whole.messages[1].bytes, b".\r\n\r\n.\r\n");
             for cuts in [&[1][..], &[2], &[3, 1]] {
                 let split =
                     crate::proto::testkit::run(Box::new(Smtp::new(BOUNDS, false)), SESSION, cuts);

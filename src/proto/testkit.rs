@@ -311,8 +311,8 @@ pub fn check_chunking(
 ) -> Result<(), proptest::test_runner::TestCaseError> {
     let steps: Vec<(Side, &[u8])> = script.steps.iter().map(|(s, d)| (*s, &d[..])).collect();
     let whole = run(make(), &steps, &[]);
-    let got: Vec<&[u8]> = whole.messages.iter().map(|m| &m.bytes[..]).collect();
-    let want: Vec<&[u8]> = script.messages.iter().map(|m| &m[..]).collect();
+    let got: Vec<Vec<u8>> = whole.messages.iter().map(|m| m.bytes.to_vec()).collect();
+    let want: Vec<Vec<u8>> = script.messages.clone();
     proptest::prop_assert_eq!(got, want, "messages of the whole run");
     let split = run(make(), &steps, cuts);
     proptest::prop_assert_eq!(fingerprint(&split), fingerprint(&whole));

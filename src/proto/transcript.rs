@@ -504,9 +504,10 @@ pub struct Message {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub tls: bool,
     /// The message as transferred (dot-unstuffed, without the final `.CRLF`), up to the
-    /// size limit; moved to the decoder, and kept afterwards only for `--extract`.
+    /// size limit, in the pieces it was kept in; moved to the decoder (which joins them),
+    /// and kept afterwards only for `--extract`.
     #[serde(skip)]
-    pub bytes: Vec<u8>,
+    pub bytes: super::line::Pieces,
 }
 
 fn hash_or_empty<S: serde::Serializer>(h: &Option<String>, s: S) -> Result<S::Ok, S::Error> {

@@ -1189,7 +1189,7 @@ mod tests {
                     incomplete: false,
                     not_decoded: None,
                     tls: false,
-                    bytes: Vec::new(),
+                    bytes: Default::default(),
                 },
                 false,
             );

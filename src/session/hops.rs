@@ -298,7 +298,7 @@ pub(crate) mod tests {
                 incomplete: false,
                 not_decoded: None,
                 tls: false,
-                bytes: Vec::new(),
+                bytes: Default::default(),
             },
             mime,
         }

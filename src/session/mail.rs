@@ -119,7 +119,7 @@ pub struct MessageInfo {
 /// [`MessageInfo::set_decoded`] completes it; the pipeline may decode elsewhere.
 pub fn envelope(mut m: Message, keep_raw: bool) -> MessageInfo {
     if !keep_raw {
-        m.bytes = Vec::new();
+        m.bytes = Default::default();
     }
     MessageInfo {
         number: 0,
@@ -140,7 +140,9 @@ impl MessageInfo {
 
     /// The message bytes, when they were kept (for `--extract`).
     pub fn raw(&self) -> Option<&[u8]> {
-        (!self.transfer.bytes.is_empty()).then_some(&self.transfer.bytes[..])
+        // Joined by the decoder, so one piece.
+        let b = &self.transfer.bytes;
+        (!b.is_empty()).then(|| b.single()).flatten()
     }
 }
 
