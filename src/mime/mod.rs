@@ -1364,6 +1364,96 @@ aGVsbG8=\r\n\
     /// Random MIME trees (multipart nesting, message/rfc822, base64, quoted-printable and
     /// 7-bit leaves, preambles and epilogues): every leaf comes back with its section number
     /// and exactly the bytes that were encoded, and nothing is flagged.
+    /// Every string of `a`, CR and LF up to 11 bytes, at limits 0-4, against splitting the
+    /// lines; and the edges at RFC 5322's 998.
+    #[test]
+    fn first_long_line_on_every_short_string() {
+        fn naive(b: &[u8], limit: usize) -> Option<(usize, usize)> {
+            for (i, line) in b.split(|&c| c == b'\n').enumerate() {
+                let l = line.strip_suffix(b"\r").unwrap_or(line).len();
+                if l > limit {
+                    return Some((i + 1, l));
+                }
+            }
+            None
+        }
+        let alpha = [b'a', b'\r', b'\n'];
+        for len in 0..=11usize {
+            let total = 3usize.pow(len as u32);
+            for mut k in 0..total {
+                let mut v = Vec::with_capacity(len);
+                for _ in 0..len {
+                    v.push(alpha[k % 3]);
+                    k /= 3;
+                }
+                for limit in 0..5 {
+                    assert_eq!(
+                        first_long_line(&v, limit),
+                        naive(&v, limit),
+                        "{:?} {limit}",
+                        String::from_utf8_lossy(&v)
+                    );
+                }
+            }
+        }
+        let mut v = vec![b'x'; 998];
+        v.extend_from_slice(b"\r\n");
+        assert_eq!(first_long_line(&v, 998), None);
+        let mut v = vec![b'x'; 999];
+        v.extend_from_slice(b"\n");
+        assert_eq!(first_long_line(&v, 998), Some((1, 999)));
+        let v = vec![b'x'; 999];
+        assert_eq!(first_long_line(&v, 998), Some((1, 999)));
+        let mut v = vec![b'x'; 998];
+        v.push(b'\r');
+        assert_eq!(first_long_line(&v, 998), None);
+    }
+
+    /// The fast base64 path against mail-parser's on inputs at its edges: padding across
+    /// lines, empty and blank lines, a last line without CRLF, quads split over lines.
+    mod base64_edges {
+        use super::super::*;
+        use proptest::prelude::*;
+        #[test]
+        fn edges() {
+            for raw in [
+                &b"aGk=\r\n\r\n"[..],
+                b"aGVs\r\nbG8=",
+                b"aGVsbA\r\n==\r\n",
+                b"aG\r\nVs\r\nbG8=",
+                b" \r\n",
+                b"aGVs\r\n \r\n",
+                b"aGk=\r\naGk=\r\n",
+                b"aG\r\nk=aGk=\r\n",
+                b"A===",
+                b"aGl=\r\n",
+                b"aGk\r\n=\r\n",
+                b"aGk\r\n=\r\n\r\n",
+                b"aGVs\r\nbG8\r\n",
+                b"\r\n\r\naGVs",
+                b"aGVs\r\r\nbG8=",
+                b"aGVs\nbG8=\r\n",
+                b"aGVsbG8=\r\n",
+                b"aGVsbG8\r\n=",
+                b"aG=\r\n=\r\n",
+                b"aG==\r\n\t\r\n",
+                b"====\r\n",
+                b"aGVs\r\na\nbc\r\n",
+            ] {
+                check_base64_paths(raw);
+            }
+        }
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(5000))]
+            #[test]
+            fn small_alphabet(raw in proptest::collection::vec(prop_oneof![
+                Just(b'A'), Just(b'Q'), Just(b'g'), Just(b'/'), Just(b'='), Just(b'\r'), Just(b'\n'), Just(b' '), Just(b'\t')
+            ], 0..40)) {
+                check_base64_paths(&raw);
+            }
+        }
+    }
+
     mod trees {
         use super::super::*;
         use crate::synth::Rng;
@@ -1546,6 +1636,27 @@ aGVsbG8=\r\n\
                 for p in &info.parts {
                     prop_assert_eq!(p.size, p.body.len() as u64);
                     prop_assert_eq!(&p.sha256, &sha256_hex(&p.body));
+                }
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(300))]
+            #[test]
+            /// Lock-step hashing gives every part the digest of exactly its bytes, and the
+            /// message the digest of all of them.
+            fn parse_hashed_digests_are_one_stream_digests(seed in any::<u64>()) {
+                let mut rng = Rng::new(seed);
+                let root = generate(&mut rng, 0, &mut 0);
+                let msg = message(&root);
+                let kept = parse(&msg, true);
+                let (hashed, whole) = parse_hashed(&msg, false, &Bounds::default());
+                prop_assert_eq!(whole, sha256_hex(&msg));
+                prop_assert_eq!(kept.parts.len(), hashed.parts.len());
+                for (a, b) in kept.parts.iter().zip(&hashed.parts) {
+                    prop_assert_eq!(&a.sha256, &sha256_hex(&a.body));
+                    prop_assert_eq!(&a.sha256, &b.sha256, "part {}", a.path);
+                    prop_assert_eq!(a.size, b.size);
                 }
             }
         }

@@ -163,7 +163,8 @@ impl Pool {
             self.in_flight = self.in_flight.saturating_sub(done.len);
             self.ready.push_back(done);
         }
-        let over_budget = self.outstanding > 0 && self.in_flight + job.bytes.len() > self.budget;
+        // A message larger than the budget still goes to an idle worker.
+        let over_budget = self.in_flight > 0 && self.in_flight + job.bytes.len() > self.budget;
         match &self.jobs {
             Some(tx) if !over_budget => {
                 let len = job.bytes.len();

@@ -113,12 +113,14 @@ impl Pieces {
                     0 => Self::FIRST,
                     n => (n * 2).min(Self::LARGEST),
                 };
-                // An announced size ends the pieces on it.
+                // An announced size ends the pieces on it. Only a first piece is smaller
+                // than 4 KiB: announcements one byte at a time (BDAT 1, BDAT 1, …) must not
+                // make a piece per byte.
                 let left = plan.saturating_sub(self.len);
-                let size = if (1..=Self::LARGEST).contains(&left) {
-                    left
-                } else {
-                    size
+                let size = match left {
+                    1..=Self::LARGEST if self.len == 0 => left,
+                    1..=Self::LARGEST => left.max(Self::FIRST),
+                    _ => size,
                 };
                 let done = std::mem::replace(&mut self.last, Vec::with_capacity(size));
                 if !done.is_empty() {
@@ -169,10 +171,14 @@ impl Pieces {
 
     /// The bytes in one piece of memory (copied only if there are several pieces).
     pub fn contiguous(&self) -> std::borrow::Cow<'_, [u8]> {
-        match self.full.is_empty() {
-            true => std::borrow::Cow::Borrowed(&self.last),
-            false => std::borrow::Cow::Owned(self.clone().join()),
+        if self.full.is_empty() {
+            return std::borrow::Cow::Borrowed(&self.last);
         }
+        let mut all = Vec::with_capacity(self.len);
+        for p in self.full.iter().chain([&self.last]) {
+            all.extend_from_slice(p);
+        }
+        std::borrow::Cow::Owned(all)
     }
 
     /// The bytes in one buffer: a single piece as it is, several joined (one copy).
@@ -182,8 +188,9 @@ impl Pieces {
         }
         crate::copies::count(crate::copies::Site::MessageJoin, self.len);
         let mut all = Vec::with_capacity(self.len);
-        for p in self.full.iter().chain([&self.last]) {
-            all.extend_from_slice(p);
+        // Each piece is freed once copied: the message is not held twice over.
+        for p in self.full.into_iter().chain([self.last]) {
+            all.extend_from_slice(&p);
         }
         all
     }
@@ -382,6 +389,24 @@ mod tests {
             .flat_map(|i| i.to_le_bytes().repeat(100))
             .collect();
         assert_eq!(&*m.kept(), &all[..]);
+    }
+
+    /// A message announced a byte at a time (BDAT 1, BDAT 1, …) is still kept in pieces of
+    /// at least 4 KiB: a piece per byte would cost a heap block and a vector entry for each,
+    /// far more than the bytes the held-messages budget counts.
+    #[test]
+    fn tiny_announcements_do_not_make_tiny_pieces() {
+        let mut m = MessageBytes::default();
+        for _ in 0..10_000 {
+            m.expect(m.size + 1);
+            m.push(b"x", 1 << 30);
+        }
+        assert!(
+            m.bytes.full.len() <= 10_000 / 4096 + 2,
+            "{} pieces",
+            m.bytes.full.len()
+        );
+        assert_eq!(&*m.kept(), &[b'x'; 10_000][..]);
     }
 
     proptest! {
