@@ -66,24 +66,40 @@ pub struct Pool {
     budget: usize,
     /// MIME limits, for messages decoded inline.
     bounds: mime::Bounds,
+    /// The joining buffer of messages decoded inline.
+    scratch: Vec<u8>,
 }
 
 /// Decodes one message; a panic inside the MIME layer becomes an anomaly, not a lost result.
-fn decode(job: Job, bounds: &mime::Bounds) -> Done {
+fn decode(job: Job, bounds: &mime::Bounds, scratch: &mut Vec<u8>) -> Done {
     let Job {
         key,
-        bytes,
+        bytes: pieces,
         keep_bodies,
         hash,
     } = job;
-    let bytes = bytes.join();
+    // Kept bytes (extraction) are joined into a buffer of their own. Otherwise a message in
+    // one piece is read where it is, and one in several is joined into this thread's
+    // buffer, reused from message to message: a fresh buffer per message cost fresh pages.
+    let (kept, pieces) = match keep_bodies {
+        true => (Some(pieces.join()), Pieces::default()),
+        false => (None, pieces),
+    };
+    let bytes: &[u8] = match (&kept, pieces.single()) {
+        (Some(k), _) => k,
+        (None, Some(one)) => one,
+        (None, None) => {
+            pieces.join_into(scratch);
+            scratch
+        }
+    };
     // The message is hashed in lock step with its parts (crate::sha), when asked to.
     let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         if hash {
-            let (info, sha256) = mime::parse_hashed(&bytes, keep_bodies, bounds);
+            let (info, sha256) = mime::parse_hashed(bytes, keep_bodies, bounds);
             (info, Some(sha256))
         } else {
-            (mime::parse_bounded(&bytes, keep_bodies, bounds), None)
+            (mime::parse_bounded(bytes, keep_bodies, bounds), None)
         }
     }));
     let (mime, sha256) = parsed.unwrap_or_else(|_| {
@@ -94,16 +110,24 @@ fn decode(job: Job, bounds: &mime::Bounds) -> Done {
             }],
             ..MimeInfo::default()
         };
-        (info, hash.then(|| crate::sha::hex_digest(&bytes)))
+        (info, hash.then(|| crate::sha::hex_digest(bytes)))
     });
+    let len = bytes.len();
+    // A buffer past a few MiB (a rare large message) is not kept around.
+    if scratch.capacity() > REUSED_BUFFER {
+        *scratch = Vec::new();
+    }
     Done {
         key,
         mime,
         sha256,
-        len: bytes.len(),
-        bytes: if keep_bodies { bytes } else { Vec::new() },
+        len,
+        bytes: kept.unwrap_or_default(),
     }
 }
+
+/// The largest joining buffer a thread keeps for the next message.
+const REUSED_BUFFER: usize = 4 << 20;
 
 impl Pool {
     /// Starts `workers` decoding threads inside `scope`; with 0, every message is decoded
@@ -122,6 +146,7 @@ impl Pool {
                 let rx = Arc::clone(&rx);
                 let done_tx = done_tx.clone();
                 scope.spawn(move || {
+                    let mut scratch = Vec::new();
                     loop {
                         // The lock is held only to take a job, never while decoding.
                         let job = match rx.lock() {
@@ -129,7 +154,7 @@ impl Pool {
                             Err(_) => return,
                         };
                         let Ok(job) = job else { return };
-                        if done_tx.send(decode(job, &bounds)).is_err() {
+                        if done_tx.send(decode(job, &bounds, &mut scratch)).is_err() {
                             return;
                         }
                     }
@@ -145,6 +170,7 @@ impl Pool {
             outstanding: 0,
             budget,
             bounds,
+            scratch: Vec::new(),
         }
     }
 
@@ -177,11 +203,11 @@ impl Pool {
                     // Every worker is gone: decode here from now on.
                     Err(mpsc::SendError(job)) => {
                         self.jobs = None;
-                        Decoded::Now(Box::new(decode(job, &self.bounds)))
+                        Decoded::Now(Box::new(decode(job, &self.bounds, &mut self.scratch)))
                     }
                 }
             }
-            _ => Decoded::Now(Box::new(decode(job, &self.bounds))),
+            _ => Decoded::Now(Box::new(decode(job, &self.bounds, &mut self.scratch))),
         }
     }
 

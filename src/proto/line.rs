@@ -181,6 +181,16 @@ impl Pieces {
         std::borrow::Cow::Owned(all)
     }
 
+    /// The bytes, joined into `buf` (emptied first; its memory is reused).
+    pub fn join_into(&self, buf: &mut Vec<u8>) {
+        buf.clear();
+        buf.reserve(self.len);
+        crate::copies::count(crate::copies::Site::MessageJoin, self.len);
+        for p in self.full.iter().chain([&self.last]) {
+            buf.extend_from_slice(p);
+        }
+    }
+
     /// The bytes in one buffer: a single piece as it is, several joined (one copy).
     pub fn join(self) -> Vec<u8> {
         if self.full.is_empty() {
