@@ -1238,13 +1238,6 @@ mod tests {
     use crate::proto::testkit::BOUNDS;
     use Side::{Client as C, Server as S};
 
-    /// 1000 lines of 100 bytes.
-    fn hundred_k() -> Vec<u8> {
-        let mut line = vec![b'x'; 98];
-        line.extend_from_slice(b"\r\n");
-        line.repeat(1000)
-    }
-
     /// A literal's size is what it holds in memory while it arrives.
     #[test]
     fn a_literal_holds_its_size() {
@@ -1252,7 +1245,7 @@ mod tests {
         d.on_data(S, b"* OK ready\r\n", Mark::default());
         d.on_data(C, b"a FETCH 1 BODY[]\r\n", Mark::default());
         d.on_data(S, b"* 1 FETCH (BODY[] {100000}\r\n", Mark::default());
-        for piece in hundred_k().chunks(1000) {
+        for piece in crate::proto::testkit::hundred_k().chunks(1000) {
             d.on_data(S, piece, Mark::default());
         }
         assert_eq!(d.held_bytes(), 100_000);

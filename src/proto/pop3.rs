@@ -693,13 +693,6 @@ mod tests {
     use crate::proto::testkit::{BOUNDS, verbs};
     use Side::{Client as C, Server as S};
 
-    /// 1000 lines of 100 bytes.
-    fn hundred_k() -> Vec<u8> {
-        let mut line = vec![b'x'; 98];
-        line.extend_from_slice(b"\r\n");
-        line.repeat(1000)
-    }
-
     /// The announced size is what the message holds in memory while it arrives, where
     /// unannounced pieces would take 124 KiB for it.
     #[test]
@@ -708,7 +701,7 @@ mod tests {
         d.on_data(S, b"+OK ready\r\n", Mark::default());
         d.on_data(C, b"RETR 1\r\n", Mark::default());
         d.on_data(S, b"+OK 100000 octets\r\n", Mark::default());
-        for piece in hundred_k().chunks(1000) {
+        for piece in crate::proto::testkit::hundred_k().chunks(1000) {
             d.on_data(S, piece, Mark::default());
         }
         assert_eq!(d.held_bytes(), 100_000);

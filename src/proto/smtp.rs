@@ -1317,13 +1317,6 @@ mod tests {
 
     use Side::{Client as C, Server as S};
 
-    /// 1000 lines of 100 bytes.
-    fn hundred_k() -> Vec<u8> {
-        let mut line = vec![b'x'; 98];
-        line.extend_from_slice(b"\r\n");
-        line.repeat(1000)
-    }
-
     /// BDAT's size is what the chunk holds in memory while it arrives; MAIL's SIZE= (an
     /// estimate) a little more. Unannounced, 100000 bytes take 124 KiB of pieces.
     #[test]
@@ -1344,7 +1337,7 @@ mod tests {
             }
             d.held_bytes()
         };
-        let body = hundred_k();
+        let body = crate::proto::testkit::hundred_k();
         let bdat = feed(
             b"MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nBDAT 100000 LAST\r\n",
             &body,

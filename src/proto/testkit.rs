@@ -647,3 +647,10 @@ pub fn imap_script() -> impl proptest::strategy::Strategy<Value = Script> {
         s
     })
 }
+
+/// A message body of 1000 lines of 100 bytes (CRLF included): 100,000 bytes.
+pub fn hundred_k() -> Vec<u8> {
+    let mut line = vec![b'x'; 98];
+    line.extend_from_slice(b"\r\n");
+    line.repeat(1000)
+}
