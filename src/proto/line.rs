@@ -174,10 +174,8 @@ impl Pieces {
         if self.full.is_empty() {
             return std::borrow::Cow::Borrowed(&self.last);
         }
-        let mut all = Vec::with_capacity(self.len);
-        for p in self.full.iter().chain([&self.last]) {
-            all.extend_from_slice(p);
-        }
+        let mut all = Vec::new();
+        self.join_into(&mut all);
         std::borrow::Cow::Owned(all)
     }
 
@@ -245,13 +243,7 @@ impl MessageBytes {
     /// joining again.
     pub fn join(&mut self) {
         if !self.bytes.full.is_empty() {
-            let len = self.bytes.len;
-            let joined = std::mem::take(&mut self.bytes).join();
-            self.bytes = Pieces {
-                full: Vec::new(),
-                last: joined,
-                len,
-            };
+            self.bytes = std::mem::take(&mut self.bytes).join().into();
         }
     }
 
