@@ -3,9 +3,11 @@
 //!   cargo run --release --example synth -- sample FILE
 //!       the disorder sample (reordering, retransmission, overlap, one lost segment)
 //!   cargo run --release --example synth -- traffic FILE MEGABYTES [--disorder] [--tls]
-//!           [--concurrency N]
+//!           [--concurrency N] [--attachments MIN-MAX]
 //!       benchmark traffic: concurrent SMTP/POP3/IMAP sessions with large attachments;
 //!       `--concurrency N`: sessions open at once (default 64; the benchmark's captures);
+//!       `--attachments MIN-MAX`: attachment sizes in bytes (default 16384-1048576; small
+//!       ones make many small messages);
 //!       `--disorder`: delayed ACKs every second segment, 2 % of data segments held back
 //!       1–3 frames (often behind the ACK covering them), 1 % retransmitted;
 //!       `--tls`: the same sessions as implicit TLS on 465/995/993 (TLS 1.3 AES-128-GCM, every
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
         ["traffic", path, mb, rest @ ..] => (|| -> std::io::Result<()> {
             let mb: u64 = mb.parse().map_err(|_| std::io::Error::other("MEGABYTES"))?;
             let (mut disorder, mut tls, mut concurrency) = (false, false, DEFAULT_CONCURRENCY);
+            let mut attachments = synth::ATTACHMENTS;
             let mut options = rest.iter();
             while let Some(&option) = options.next() {
                 match option {
@@ -51,28 +54,36 @@ fn main() -> ExitCode {
                             .filter(|&n: &usize| n > 0)
                             .ok_or_else(|| std::io::Error::other("--concurrency N (N > 0)"))?;
                     }
+                    "--attachments" => {
+                        attachments = options
+                            .next()
+                            .and_then(|r| r.split_once('-'))
+                            .and_then(|(a, b)| Some(a.parse().ok()?..b.parse().ok()?))
+                            .filter(|r: &std::ops::Range<usize>| r.start < r.end)
+                            .ok_or_else(|| std::io::Error::other("--attachments MIN-MAX"))?;
+                    }
                     _ => return Err(std::io::Error::other(format!("unknown option {option}"))),
                 }
             }
-            let n = if tls {
-                let mut keys = BufWriter::new(File::create(format!("{path}.keys"))?);
-                synth::write_traffic(
-                    File::create(path)?,
-                    Some(&mut keys),
-                    mb << 20,
-                    concurrency,
-                    disorder,
-                )?
-            } else {
-                synth::write_mail_traffic(File::create(path)?, mb << 20, concurrency, disorder)?
+            let mut keys = match tls {
+                true => Some(BufWriter::new(File::create(format!("{path}.keys"))?)),
+                false => None,
             };
+            let n = synth::write_traffic_with(
+                File::create(path)?,
+                keys.as_mut().map(|k| k as &mut dyn std::io::Write),
+                mb << 20,
+                concurrency,
+                disorder,
+                attachments,
+            )?;
             eprintln!("{path}: {n} sessions, at most {concurrency} open at once");
             Ok(())
         })(),
         _ => {
             eprintln!(
                 "usage: synth sample FILE | synth traffic FILE MEGABYTES [--disorder] [--tls] \
-                 [--concurrency N]"
+                 [--concurrency N] [--attachments MIN-MAX]"
             );
             return ExitCode::from(2);
         }

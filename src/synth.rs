@@ -714,12 +714,37 @@ pub fn write_mail_traffic<W: Write>(
 /// secrets are written to `keylog` in the NSS key log format.
 pub fn write_traffic<W: Write>(
     out: W,
-    mut keylog: Option<&mut dyn Write>,
+    keylog: Option<&mut dyn Write>,
     target_bytes: u64,
     concurrency: usize,
     disorder_frames: bool,
 ) -> io::Result<u64> {
+    write_traffic_with(
+        out,
+        keylog,
+        target_bytes,
+        concurrency,
+        disorder_frames,
+        ATTACHMENTS,
+    )
+}
+
+/// Attachment sizes of the benchmark's traffic: 16 KiB to 1 MiB.
+pub const ATTACHMENTS: std::ops::Range<usize> = 16 * 1024..1024 * 1024;
+
+/// [`write_traffic`] with attachments of `attachments` bytes (a random size in the range,
+/// per session): small ones make a capture of many small messages, where per-message costs
+/// show.
+pub fn write_traffic_with<W: Write>(
+    out: W,
+    mut keylog: Option<&mut dyn Write>,
+    target_bytes: u64,
+    concurrency: usize,
+    disorder_frames: bool,
+    attachments: std::ops::Range<usize>,
+) -> io::Result<u64> {
     let tls = keylog.is_some();
+    let span = attachments.end.saturating_sub(attachments.start).max(1) as u64;
     struct Live {
         conv: Conversation,
         script: std::collections::VecDeque<(Side, Vec<u8>)>,
@@ -736,7 +761,7 @@ pub fn write_traffic<W: Write>(
     let start_session = |n: u64| -> (Live, u64, String) {
         // Content depends only on the session number, never on the disorder option.
         let mut rng = Rng::new(n.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
-        let attach = 16 * 1024 + rng.below(1024 * 1024 - 16 * 1024) as usize;
+        let attach = attachments.start + rng.below(span) as usize;
         let message = mail_message(&mut rng, n, attach);
         let protocol = (n % 3) as u8;
         let port = if tls {
