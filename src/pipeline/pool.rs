@@ -7,9 +7,17 @@
 //! [`crate::limits::Limits::max_decoding_bytes`]; past it the reading thread decodes the
 //! message itself, which also keeps it from racing ahead of the workers.
 //!
+//! Work goes over in batches: handing over one message at a time woke a sleeping worker
+//! per message, which with many small messages cost more than decoding them. A batch is
+//! sent once it is full ([`BATCH_BYTES`], [`BATCH_JOBS`]), when the reader waits for
+//! results, and on every idle tick of a live capture ([`Pool::flush`]), so a message waits
+//! at most a tick; a worker sends its results back a batch at a time.
+//!
 //! ```text
-//!  reader ──submit──▶ [job queue] ──▶ worker 1..n ──▶ [done queue] ──try_done──▶ reader
-//!     └── over budget, or no workers: decodes inline ──────────────────────────────┘
+//!  reader ──submit──▶ [batch] ──full, waiting or a tick──▶ [job queue] ──▶ worker 1..n
+//!     ▲                                                                         │
+//!     └──try_done── [done queue] ◀────────────── results, a batch at a time ────┘
+//!  over budget, or no workers: the reader decodes inline
 //! ```
 
 use crate::mime::{self, MimeAnomaly, MimeInfo};
@@ -54,9 +62,18 @@ pub enum Decoded {
     Later,
 }
 
+/// A batch is sent once it holds this many message bytes (decoding them takes far longer
+/// than waking a worker)…
+const BATCH_BYTES: usize = 256 << 10;
+/// …or this many messages.
+const BATCH_JOBS: usize = 64;
+
 pub struct Pool {
-    jobs: Option<Sender<Job>>,
-    done: Receiver<Done>,
+    jobs: Option<Sender<Vec<Job>>>,
+    done: Receiver<Vec<Done>>,
+    /// Jobs gathered for the next batch, and their bytes.
+    batch: Vec<Job>,
+    batch_bytes: usize,
     /// Finished jobs taken off `done` and not handed out yet (see [`Pool::submit`]).
     ready: std::collections::VecDeque<Done>,
     /// Bytes of the messages submitted and not yet returned.
@@ -138,9 +155,9 @@ impl Pool {
         budget: usize,
         bounds: mime::Bounds,
     ) -> Pool {
-        let (done_tx, done) = mpsc::channel::<Done>();
+        let (done_tx, done) = mpsc::channel::<Vec<Done>>();
         let jobs = (workers > 0).then(|| {
-            let (tx, rx) = mpsc::channel::<Job>();
+            let (tx, rx) = mpsc::channel::<Vec<Job>>();
             let rx = Arc::new(Mutex::new(rx));
             for _ in 0..workers {
                 let rx = Arc::clone(&rx);
@@ -149,12 +166,16 @@ impl Pool {
                     let mut scratch = Vec::new();
                     loop {
                         // The lock is held only to take a job, never while decoding.
-                        let job = match rx.lock() {
+                        let batch = match rx.lock() {
                             Ok(rx) => rx.recv(),
                             Err(_) => return,
                         };
-                        let Ok(job) = job else { return };
-                        if done_tx.send(decode(job, &bounds, &mut scratch)).is_err() {
+                        let Ok(batch) = batch else { return };
+                        let done = batch
+                            .into_iter()
+                            .map(|job| decode(job, &bounds, &mut scratch))
+                            .collect();
+                        if done_tx.send(done).is_err() {
                             return;
                         }
                     }
@@ -165,6 +186,8 @@ impl Pool {
         Pool {
             jobs,
             done,
+            batch: Vec::new(),
+            batch_bytes: 0,
             ready: std::collections::VecDeque::new(),
             in_flight: 0,
             outstanding: 0,
@@ -185,57 +208,187 @@ impl Pool {
         // What the workers finished no longer counts against the budget, whether or not the
         // caller took it yet: otherwise results waiting to be collected make the reading
         // thread decode while a worker sits idle.
-        while let Ok(done) = self.done.try_recv() {
+        self.take_results();
+        // A message larger than the budget still goes to an idle worker.
+        let over_budget = self.in_flight > 0 && self.in_flight + job.bytes.len() > self.budget;
+        if self.jobs.is_none() || over_budget {
+            return Decoded::Now(Box::new(decode(job, &self.bounds, &mut self.scratch)));
+        }
+        let len = job.bytes.len();
+        self.in_flight += len;
+        self.outstanding += 1;
+        self.batch_bytes += len;
+        self.batch.push(job);
+        if self.batch.len() >= BATCH_JOBS || self.batch_bytes >= BATCH_BYTES {
+            self.flush();
+        }
+        Decoded::Later
+    }
+
+    /// Sends the batch gathered so far to the workers (a live capture's idle tick calls it,
+    /// so that a message waits for its batch at most a tick). With every worker gone, the
+    /// reader decodes it.
+    pub fn flush(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        self.batch_bytes = 0;
+        let Some(tx) = &self.jobs else {
+            return self.decode_here(batch);
+        };
+        match tx.send(batch) {
+            Ok(()) => {}
+            // Every worker is gone: decode here from now on.
+            Err(mpsc::SendError(batch)) => {
+                self.jobs = None;
+                self.decode_here(batch);
+            }
+        }
+    }
+
+    /// Decodes jobs on the calling thread; their results are handed out as the workers'.
+    fn decode_here(&mut self, batch: Vec<Job>) {
+        for job in batch {
+            let done = decode(job, &self.bounds, &mut self.scratch);
             self.in_flight = self.in_flight.saturating_sub(done.len);
             self.ready.push_back(done);
         }
-        // A message larger than the budget still goes to an idle worker.
-        let over_budget = self.in_flight > 0 && self.in_flight + job.bytes.len() > self.budget;
-        match &self.jobs {
-            Some(tx) if !over_budget => {
-                let len = job.bytes.len();
-                match tx.send(job) {
-                    Ok(()) => {
-                        self.in_flight += len;
-                        self.outstanding += 1;
-                        Decoded::Later
-                    }
-                    // Every worker is gone: decode here from now on.
-                    Err(mpsc::SendError(job)) => {
-                        self.jobs = None;
-                        Decoded::Now(Box::new(decode(job, &self.bounds, &mut self.scratch)))
-                    }
-                }
-            }
-            _ => Decoded::Now(Box::new(decode(job, &self.bounds, &mut self.scratch))),
+    }
+
+    /// Moves the results the workers sent back into `ready`, without waiting.
+    fn take_results(&mut self) {
+        while let Ok(done) = self.done.try_recv() {
+            self.returned(done);
+        }
+    }
+
+    fn returned(&mut self, done: Vec<Done>) {
+        for d in done {
+            self.in_flight = self.in_flight.saturating_sub(d.len);
+            self.ready.push_back(d);
         }
     }
 
     /// A finished job, if one is ready.
     pub fn try_done(&mut self) -> Option<Done> {
-        self.next_done(false)
+        if self.ready.is_empty() {
+            self.take_results();
+        }
+        self.next_ready()
     }
 
     /// The next finished job, waiting for it; `None` once nothing is outstanding.
     pub fn wait_done(&mut self) -> Option<Done> {
-        self.next_done(true)
+        if self.ready.is_empty() {
+            self.take_results();
+        }
+        self.flush();
+        if self.ready.is_empty() && self.outstanding > 0 {
+            // Nothing else can come: every job is with a worker (or every worker is gone).
+            if let Ok(done) = self.done.recv() {
+                self.returned(done);
+            }
+        }
+        self.next_ready()
     }
 
-    fn next_done(&mut self, wait: bool) -> Option<Done> {
-        if let Some(done) = self.ready.pop_front() {
-            self.outstanding -= 1;
-            return Some(done);
-        }
-        if self.outstanding == 0 {
-            return None;
-        }
-        let done = if wait {
-            self.done.recv().ok()?
-        } else {
-            self.done.try_recv().ok()?
-        };
-        self.in_flight = self.in_flight.saturating_sub(done.len);
-        self.outstanding -= 1;
+    fn next_ready(&mut self) -> Option<Done> {
+        let done = self.ready.pop_front()?;
+        self.outstanding = self.outstanding.saturating_sub(1);
         Some(done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::Limits;
+
+    fn message(n: usize) -> Pieces {
+        format!("Subject: {n}\r\n\r\nbody {n}\r\n")
+            .into_bytes()
+            .into()
+    }
+
+    fn key(index: usize) -> Key {
+        Key { conn: 1, index }
+    }
+
+    /// Small messages wait in a batch: no worker sees them until the batch is full or the
+    /// reader flushes it (or waits for results), and then all come back, each once.
+    #[test]
+    fn small_messages_go_over_in_batches() {
+        let bounds = mime::Bounds::from(&Limits::default());
+        std::thread::scope(|scope| {
+            let mut pool = Pool::new(scope, 1, 6 << 20, bounds);
+            for i in 0..10 {
+                assert!(matches!(
+                    pool.submit(key(i), message(i), false, true),
+                    Decoded::Later
+                ));
+            }
+            // Sent one by one, the worker would have decoded them by now.
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            assert!(
+                pool.try_done().is_none(),
+                "a job left before its batch was full"
+            );
+            pool.flush();
+            let mut back = Vec::new();
+            while let Some(done) = pool.wait_done() {
+                assert_eq!(done.sha256.as_deref().map(str::len), Some(64));
+                back.push(done.key.index);
+            }
+            assert_eq!(back, (0..10).collect::<Vec<_>>());
+        });
+    }
+
+    /// A full batch goes without a flush; what is left over waits for the next one.
+    #[test]
+    fn a_full_batch_goes_by_itself() {
+        let bounds = mime::Bounds::from(&Limits::default());
+        std::thread::scope(|scope| {
+            let mut pool = Pool::new(scope, 1, 6 << 20, bounds);
+            for i in 0..BATCH_JOBS + 3 {
+                pool.submit(key(i), message(i), false, false);
+            }
+            let mut back = Vec::new();
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while back.len() < BATCH_JOBS && std::time::Instant::now() < until {
+                match pool.try_done() {
+                    Some(done) => back.push(done.key.index),
+                    None => std::thread::sleep(std::time::Duration::from_millis(1)),
+                }
+            }
+            assert_eq!(back, (0..BATCH_JOBS).collect::<Vec<_>>());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            assert!(
+                pool.try_done().is_none(),
+                "the last three went without a full batch"
+            );
+            while let Some(done) = pool.wait_done() {
+                back.push(done.key.index);
+            }
+            assert_eq!(back, (0..BATCH_JOBS + 3).collect::<Vec<_>>());
+        });
+    }
+
+    /// One message as large as a batch goes at once.
+    #[test]
+    fn a_large_message_goes_at_once() {
+        let bounds = mime::Bounds::from(&Limits::default());
+        std::thread::scope(|scope| {
+            let mut pool = Pool::new(scope, 1, 6 << 20, bounds);
+            let big = vec![b'a'; BATCH_BYTES];
+            pool.submit(key(0), big.into(), false, false);
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            let mut done = None;
+            while done.is_none() && std::time::Instant::now() < until {
+                done = pool.try_done();
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            assert_eq!(done.map(|d| d.len), Some(BATCH_BYTES));
+        });
     }
 }

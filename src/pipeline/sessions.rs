@@ -1113,6 +1113,7 @@ impl Inputs for SessionsHandler<'_, '_> {
     }
 
     fn idle(&mut self) {
+        self.pool.flush();
         self.collect();
     }
 
