@@ -503,6 +503,44 @@ fn same_for_any_number_of_threads(attachments: std::ops::Range<usize>) {
     }
 }
 
+/// The JSON lines are the same for any number of threads, also when the workers render
+/// the sessions (JSON without events is rendered there and written in order): many small
+/// sessions and a few large ones, compact and `--pretty`, with a `--session` filter, and on
+/// every sample.
+#[test]
+fn json_lines_are_the_same_for_any_number_of_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("traffic.pcap");
+    mailscope::synth::write_traffic_with(
+        std::fs::File::create(&file).unwrap(),
+        None,
+        2 << 20,
+        16,
+        true,
+        0..6000,
+    )
+    .unwrap();
+    let mut files = samples();
+    files.push(file);
+    for file in &files {
+        for extra in [&[][..], &["--pretty"], &["--session", "3"]] {
+            let args = |j: &'static str| [&["--format", "json", "-j", j][..], extra].concat();
+            let (one, err, code) = run(&args("1"), file);
+            assert_eq!(code, 0, "{}: {err}", file.display());
+            for j in ["2", "3"] {
+                let (many, err, _) = run(&args(j), file);
+                assert!(
+                    many == one,
+                    "{} {extra:?}: -j {j} differs from -j 1: {err}",
+                    file.display()
+                );
+            }
+        }
+    }
+    let (out, _, _) = run(&["--format", "json"], files.last().unwrap());
+    assert!(out.lines().count() > 200, "many sessions");
+}
+
 /// A message over `--max-message` is truncated for MIME, but its size and SHA-256 still
 /// cover every byte, in every protocol.
 #[test]

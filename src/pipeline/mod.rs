@@ -9,7 +9,8 @@
 //! | `flows` | the `flows` command: a record per connection, stream files |
 //! | `sessions` | the main job: recognition, dissectors, the session of each connection |
 //! | `streams` | a session's stream-transform slot: what each direction passes through (`transform`) |
-//! | `pool` | MIME decoding on worker threads |
+//! | `pool` | MIME decoding (and rendering) on worker threads |
+//! | `rendering` | sessions rendered on worker threads, written in order |
 
 mod config;
 mod drive;
@@ -17,6 +18,7 @@ mod flows;
 mod keys;
 mod ordering;
 mod pool;
+mod rendering;
 mod sessions;
 mod streams;
 

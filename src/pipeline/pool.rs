@@ -1,7 +1,9 @@
 //! MIME decoding beside the reading thread. Finished messages go to worker threads while
 //! reading and reassembly go on; results come back tagged with their [`Key`] (connection,
 //! message index), and the pipeline puts them into their session before it is handed out,
-//! so output is the same for any number of threads.
+//! so output is the same for any number of threads. Finished sessions can be rendered there
+//! too ([`Pool::render`]): the results come back numbered, for the pipeline to write in
+//! order.
 //!
 //! Memory stays bounded: messages waiting for or under decoding count against
 //! [`crate::limits::Limits::max_decoding_bytes`]; past it the reading thread decodes the
@@ -22,6 +24,8 @@
 
 use crate::mime::{self, MimeAnomaly, MimeInfo};
 use crate::proto::line::Pieces;
+use crate::render::Renderer;
+use crate::session::Session;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::Scope;
@@ -40,6 +44,69 @@ struct Job {
     keep_bodies: bool,
     /// Also hash the bytes (the dissector did not).
     hash: bool,
+}
+
+/// A finished session for a worker to render.
+struct RenderJob {
+    seq: u64,
+    session: Box<Session>,
+    renderer: Renderer,
+    /// The buffer to render into: the reading thread's, reused from session to session.
+    buf: Vec<u8>,
+}
+
+/// What a worker is given.
+enum Work {
+    Decode(Job),
+    Render(RenderJob),
+}
+
+/// A session's rendering, numbered as it was handed over.
+pub struct Rendered {
+    pub seq: u64,
+    pub bytes: std::io::Result<Vec<u8>>,
+    /// The session, handed back to be freed by the thread that allocated it. Memory
+    /// allocated by one thread and freed by another goes back to its heap arena under the
+    /// arena's lock, against the owner's own allocations: with a fresh session and a fresh
+    /// buffer freed across threads per session, tens of thousands of futex waits on many
+    /// small sessions. So the buffer is the reading thread's too (`RenderJob::buf`).
+    pub session: Box<Session>,
+}
+
+/// What a worker gives back. Not boxed: results pass through a channel and a short queue,
+/// and a box per decoded message would be one more block freed across threads.
+#[allow(clippy::large_enum_variant)]
+pub enum Finished {
+    Decoded(Done),
+    Rendered(Rendered),
+}
+
+impl Finished {
+    /// Message bytes it took off the budget.
+    fn len(&self) -> usize {
+        match self {
+            Finished::Decoded(d) => d.len,
+            Finished::Rendered(_) => 0,
+        }
+    }
+}
+
+fn render(job: RenderJob) -> Rendered {
+    let mut bytes = job.buf;
+    bytes.clear();
+    let result = job.renderer.render(&job.session, &mut bytes);
+    Rendered {
+        seq: job.seq,
+        bytes: result.map(|()| bytes),
+        session: job.session,
+    }
+}
+
+fn run(work: Work, bounds: &mime::Bounds, scratch: &mut Vec<u8>) -> Finished {
+    match work {
+        Work::Decode(job) => Finished::Decoded(decode(job, bounds, scratch)),
+        Work::Render(job) => Finished::Rendered(render(job)),
+    }
 }
 
 /// A decoded message.
@@ -69,13 +136,13 @@ const BATCH_BYTES: usize = 256 << 10;
 const BATCH_JOBS: usize = 64;
 
 pub struct Pool {
-    jobs: Option<Sender<Vec<Job>>>,
-    done: Receiver<Vec<Done>>,
-    /// Jobs gathered for the next batch, and their bytes.
-    batch: Vec<Job>,
+    jobs: Option<Sender<Vec<Work>>>,
+    done: Receiver<Vec<Finished>>,
+    /// Jobs gathered for the next batch, and their message bytes.
+    batch: Vec<Work>,
     batch_bytes: usize,
     /// Finished jobs taken off `done` and not handed out yet (see [`Pool::submit`]).
-    ready: std::collections::VecDeque<Done>,
+    ready: std::collections::VecDeque<Finished>,
     /// Bytes of the messages submitted and not yet returned.
     in_flight: usize,
     /// Jobs submitted and not yet returned.
@@ -155,9 +222,9 @@ impl Pool {
         budget: usize,
         bounds: mime::Bounds,
     ) -> Pool {
-        let (done_tx, done) = mpsc::channel::<Vec<Done>>();
+        let (done_tx, done) = mpsc::channel::<Vec<Finished>>();
         let jobs = (workers > 0).then(|| {
-            let (tx, rx) = mpsc::channel::<Vec<Job>>();
+            let (tx, rx) = mpsc::channel::<Vec<Work>>();
             let rx = Arc::new(Mutex::new(rx));
             for _ in 0..workers {
                 let rx = Arc::clone(&rx);
@@ -173,7 +240,7 @@ impl Pool {
                         let Ok(batch) = batch else { return };
                         let done = batch
                             .into_iter()
-                            .map(|job| decode(job, &bounds, &mut scratch))
+                            .map(|work| run(work, &bounds, &mut scratch))
                             .collect();
                         if done_tx.send(done).is_err() {
                             return;
@@ -216,13 +283,40 @@ impl Pool {
         }
         let len = job.bytes.len();
         self.in_flight += len;
-        self.outstanding += 1;
         self.batch_bytes += len;
-        self.batch.push(job);
+        self.queue(Work::Decode(job));
+        Decoded::Later
+    }
+
+    /// Renders a finished session now (no workers: the result is returned) or hands it to
+    /// a worker (its result comes out of [`Pool::try_done`] / [`Pool::wait_done`]).
+    pub fn render(
+        &mut self,
+        seq: u64,
+        session: Box<Session>,
+        renderer: Renderer,
+        buf: Vec<u8>,
+    ) -> Option<Rendered> {
+        let job = RenderJob {
+            seq,
+            session,
+            renderer,
+            buf,
+        };
+        if self.jobs.is_none() {
+            return Some(render(job));
+        }
+        self.queue(Work::Render(job));
+        None
+    }
+
+    /// Adds work to the batch, and sends the batch once it is full.
+    fn queue(&mut self, work: Work) {
+        self.outstanding += 1;
+        self.batch.push(work);
         if self.batch.len() >= BATCH_JOBS || self.batch_bytes >= BATCH_BYTES {
             self.flush();
         }
-        Decoded::Later
     }
 
     /// Sends the batch gathered so far to the workers (a live capture's idle tick calls it,
@@ -247,11 +341,11 @@ impl Pool {
         }
     }
 
-    /// Decodes jobs on the calling thread; their results are handed out as the workers'.
-    fn decode_here(&mut self, batch: Vec<Job>) {
-        for job in batch {
-            let done = decode(job, &self.bounds, &mut self.scratch);
-            self.in_flight = self.in_flight.saturating_sub(done.len);
+    /// Does the work on the calling thread; the results are handed out as the workers'.
+    fn decode_here(&mut self, batch: Vec<Work>) {
+        for work in batch {
+            let done = run(work, &self.bounds, &mut self.scratch);
+            self.in_flight = self.in_flight.saturating_sub(done.len());
             self.ready.push_back(done);
         }
     }
@@ -263,15 +357,15 @@ impl Pool {
         }
     }
 
-    fn returned(&mut self, done: Vec<Done>) {
+    fn returned(&mut self, done: Vec<Finished>) {
         for d in done {
-            self.in_flight = self.in_flight.saturating_sub(d.len);
+            self.in_flight = self.in_flight.saturating_sub(d.len());
             self.ready.push_back(d);
         }
     }
 
     /// A finished job, if one is ready.
-    pub fn try_done(&mut self) -> Option<Done> {
+    pub fn try_done(&mut self) -> Option<Finished> {
         if self.ready.is_empty() {
             self.take_results();
         }
@@ -279,7 +373,7 @@ impl Pool {
     }
 
     /// The next finished job, waiting for it; `None` once nothing is outstanding.
-    pub fn wait_done(&mut self) -> Option<Done> {
+    pub fn wait_done(&mut self) -> Option<Finished> {
         if self.ready.is_empty() {
             self.take_results();
         }
@@ -293,7 +387,7 @@ impl Pool {
         self.next_ready()
     }
 
-    fn next_ready(&mut self) -> Option<Done> {
+    fn next_ready(&mut self) -> Option<Finished> {
         let done = self.ready.pop_front()?;
         self.outstanding = self.outstanding.saturating_sub(1);
         Some(done)
@@ -313,6 +407,13 @@ mod tests {
 
     fn key(index: usize) -> Key {
         Key { conn: 1, index }
+    }
+
+    fn decoded(f: Finished) -> Done {
+        match f {
+            Finished::Decoded(d) => d,
+            Finished::Rendered(_) => panic!("a rendering came back for a decoding"),
+        }
     }
 
     /// Small messages wait in a batch: no worker sees them until the batch is full or the
@@ -336,7 +437,7 @@ mod tests {
             );
             pool.flush();
             let mut back = Vec::new();
-            while let Some(done) = pool.wait_done() {
+            while let Some(done) = pool.wait_done().map(decoded) {
                 assert_eq!(done.sha256.as_deref().map(str::len), Some(64));
                 back.push(done.key.index);
             }
@@ -356,7 +457,7 @@ mod tests {
             let mut back = Vec::new();
             let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
             while back.len() < BATCH_JOBS && std::time::Instant::now() < until {
-                match pool.try_done() {
+                match pool.try_done().map(decoded) {
                     Some(done) => back.push(done.key.index),
                     None => std::thread::sleep(std::time::Duration::from_millis(1)),
                 }
@@ -367,7 +468,7 @@ mod tests {
                 pool.try_done().is_none(),
                 "the last three went without a full batch"
             );
-            while let Some(done) = pool.wait_done() {
+            while let Some(done) = pool.wait_done().map(decoded) {
                 back.push(done.key.index);
             }
             assert_eq!(back, (0..BATCH_JOBS + 3).collect::<Vec<_>>());
@@ -385,10 +486,91 @@ mod tests {
             let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
             let mut done = None;
             while done.is_none() && std::time::Instant::now() < until {
-                done = pool.try_done();
+                done = pool.try_done().map(decoded);
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }
             assert_eq!(done.map(|d| d.len), Some(BATCH_BYTES));
+        });
+    }
+}
+
+#[cfg(test)]
+mod render_tests {
+    use super::*;
+    use crate::limits::Limits;
+
+    fn line(s: &Session, pretty: bool, out: &mut Vec<u8>) -> std::io::Result<()> {
+        out.extend_from_slice(format!("{} {pretty}\n", s.id).as_bytes());
+        Ok(())
+    }
+
+    fn session(id: u64) -> Box<Session> {
+        Box::new(Session {
+            kind: "session",
+            id,
+            file: None,
+            protocol: crate::types::Protocol::Smtp,
+            client: crate::types::Endpoint {
+                ip: std::net::Ipv4Addr::LOCALHOST.into(),
+                port: 40000,
+            },
+            server: crate::types::Endpoint {
+                ip: std::net::Ipv4Addr::LOCALHOST.into(),
+                port: 25,
+            },
+            start: Default::default(),
+            end: Default::default(),
+            duration: 0.0,
+            state: "complete",
+            handshake: true,
+            one_sided: None,
+            tunnel: None,
+            tls: None,
+            auth: Vec::new(),
+            capabilities: Vec::new(),
+            exchanges: Vec::new(),
+            messages: Vec::new(),
+            anomalies: Vec::new(),
+            mailboxes: Vec::new(),
+            compression: None,
+            exchanges_omitted: None,
+            messages_omitted: None,
+            gap_bytes: Default::default(),
+            unread_bytes: Default::default(),
+        })
+    }
+
+    /// Sessions given to the workers come back rendered, each with its number and its
+    /// session, into the buffer that was handed over; without workers, at once.
+    #[test]
+    fn sessions_come_back_rendered_with_their_numbers() {
+        let bounds = mime::Bounds::from(&Limits::default());
+        let renderer = Renderer::new(line, true);
+        std::thread::scope(|scope| {
+            let mut pool = Pool::new(scope, 2, 6 << 20, bounds);
+            for seq in 0..100u64 {
+                let session = session(seq * 10);
+                let buf = Vec::with_capacity(64);
+                assert!(pool.render(seq, session, renderer, buf).is_none());
+            }
+            let mut back = Vec::new();
+            while let Some(f) = pool.wait_done() {
+                let Finished::Rendered(r) = f else {
+                    panic!("a decoding came back for a rendering");
+                };
+                let bytes = r.bytes.unwrap();
+                assert_eq!(bytes, format!("{} true\n", r.seq * 10).into_bytes());
+                assert_eq!(r.session.id, r.seq * 10);
+                assert!(bytes.capacity() >= 64, "rendered into the buffer given");
+                back.push(r.seq);
+            }
+            back.sort_unstable();
+            assert_eq!(back, (0..100).collect::<Vec<_>>());
+            let mut inline = Pool::new(scope, 0, 6 << 20, bounds);
+            let r = inline
+                .render(7, session(0), renderer, Vec::new())
+                .expect("no workers: rendered at once");
+            assert_eq!((r.seq, r.bytes.unwrap()), (7, b"0 true\n".to_vec()));
         });
     }
 }

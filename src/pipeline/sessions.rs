@@ -6,7 +6,8 @@
 use super::config::{RunError, SessionsConfig, SessionsOutcome};
 use super::drive::{Driven, Inputs, Opened, OtherPorts, ProgressSink, drive, open};
 use super::ordering::Ordered;
-use super::pool::{Decoded, Done, Key, Pool};
+use super::pool::{Decoded, Done, Finished, Key, Pool, Rendered};
+use super::rendering::InOrder;
 use super::streams::{Request, Step, Streams};
 use crate::capture::FrameSource;
 use crate::flow::{Chunk, ConnInfo, ConnSummary, Direction, EndState, Gap, Handler};
@@ -137,6 +138,14 @@ struct SessionsHandler<'a, 'b> {
     refused_total: u64,
     /// The run's TLS secrets.
     keys: super::keys::KeyStore,
+    /// Sessions are rendered on the worker threads (see `rendering`) with this.
+    renderer: Option<crate::render::Renderer>,
+    /// Sessions the reorder buffer handed out, to be rendered (filled by its sink).
+    to_render: &'b std::cell::RefCell<std::collections::VecDeque<Box<Session>>>,
+    /// Their renderings, waiting for their turn.
+    in_order: InOrder,
+    /// The sink's `rendered`.
+    write_rendered: &'b mut dyn FnMut(&[u8]) -> std::io::Result<()>,
 }
 
 /// What a live view hears of open sessions.
@@ -269,8 +278,69 @@ impl SessionsHandler<'_, '_> {
 
     /// Takes in whatever the workers have finished.
     fn collect(&mut self) {
-        while let Some(done) = self.pool.try_done() {
-            self.deliver(done);
+        while let Some(finished) = self.pool.try_done() {
+            self.finished(finished);
+        }
+        self.pump();
+    }
+
+    fn finished(&mut self, finished: Finished) {
+        match finished {
+            Finished::Decoded(done) => self.deliver(done),
+            Finished::Rendered(Rendered {
+                seq,
+                bytes,
+                session,
+            }) => {
+                // Freed here, by the thread that allocated it (see `pool::Rendered`).
+                drop(session);
+                self.in_order.fill(seq, bytes);
+                self.write_in_order();
+            }
+        }
+    }
+
+    /// Hands the sessions the reorder buffer let go of to the workers for rendering (the
+    /// reading thread renders those past `rendering::AHEAD`), and writes what is ready.
+    fn pump(&mut self) {
+        let Some(renderer) = self.renderer else {
+            return;
+        };
+        loop {
+            let Some(session) = self.to_render.borrow_mut().pop_front() else {
+                break;
+            };
+            if self.out.error.is_some() {
+                continue;
+            }
+            let (seq, to_workers, mut bytes) = self.in_order.next();
+            let now = match to_workers {
+                true => self.pool.render(seq, session, renderer, bytes),
+                false => {
+                    bytes.clear();
+                    let result = renderer.render(&session, &mut bytes);
+                    Some(Rendered {
+                        seq,
+                        bytes: result.map(|()| bytes),
+                        session,
+                    })
+                }
+            };
+            if let Some(Rendered { seq, bytes, .. }) = now {
+                self.in_order.fill(seq, bytes);
+            }
+        }
+        self.write_in_order();
+    }
+
+    /// Writes the renderings whose turn it is; a failure stops all writing, as the reorder
+    /// buffer's does.
+    fn write_in_order(&mut self) {
+        if self.out.error.is_some() {
+            return;
+        }
+        if let Err(e) = self.in_order.write_ready(self.write_rendered) {
+            self.out.error = Some(e);
         }
     }
 
@@ -356,12 +426,22 @@ impl SessionsHandler<'_, '_> {
 
     /// Waits for every outstanding decoding job (after the last connection has closed).
     fn drain(&mut self) {
-        while let Some(done) = self.pool.wait_done() {
-            self.deliver(done);
-        }
+        self.finish_all();
         // Only if a worker vanished: hand out what is there rather than lose sessions.
         for (conn, c) in std::mem::take(&mut self.closing) {
             self.out.settle(conn, c.session);
+        }
+        self.finish_all();
+    }
+
+    /// Waits for every job out, rendering and writing the sessions they finish.
+    fn finish_all(&mut self) {
+        loop {
+            self.pump();
+            let Some(finished) = self.pool.wait_done() else {
+                break;
+            };
+            self.finished(finished);
         }
     }
 
@@ -1162,6 +1242,14 @@ fn sessions_in<'s>(
     // connections, not mail sessions, on other ports) leaves their numbers alone.
     let numbered = std::cell::Cell::new(0u64);
     // When streaming, they were numbered as they were recognised (and filtered then).
+    // With worker threads and a sink that renders a session by itself alone (JSON lines),
+    // the workers render the sessions, numbered here, and the bytes are written in order
+    // (see `rendering`).
+    let renderer = match cfg.threads > 1 {
+        true => sink.borrow().renderer(),
+        false => None,
+    };
+    let to_render = std::cell::RefCell::new(std::collections::VecDeque::new());
     let mut write = |item| {
         numbered.set(numbered.get() + 1);
         match item {
@@ -1169,15 +1257,19 @@ fn sessions_in<'s>(
                 if !streaming {
                     s.id = numbered.get();
                 }
-                if cfg.filter.allows_id(s.id) {
-                    sink.borrow_mut().session(*s).map(|()| true)
-                } else {
+                if !cfg.filter.allows_id(s.id) {
                     Ok(false)
+                } else if renderer.is_some() {
+                    to_render.borrow_mut().push_back(s);
+                    Ok(true)
+                } else {
+                    sink.borrow_mut().session(*s).map(|()| true)
                 }
             }
             Listed::Hidden => Ok(false),
         }
     };
+    let mut write_rendered = |bytes: &[u8]| sink.borrow_mut().rendered(bytes);
     let mut live = |what: Live<'_>| {
         let mut sink = sink.borrow_mut();
         match what {
@@ -1221,6 +1313,10 @@ fn sessions_in<'s>(
         refused: HashMap::new(),
         refused_total: 0,
         keys,
+        renderer,
+        to_render: &to_render,
+        in_order: InOrder::default(),
+        write_rendered: &mut write_rendered,
     };
     let Driven {
         mut summary,

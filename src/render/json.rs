@@ -31,6 +31,17 @@ pub fn write_line<W: Write, T: Serialize>(out: &mut W, value: &T, pretty: bool) 
     })
 }
 
+/// A session's line, as [`write_line`] writes it (a [`crate::render::Renderer`]).
+pub fn session_line(
+    session: &crate::session::Session,
+    pretty: bool,
+    out: &mut Vec<u8>,
+) -> io::Result<()> {
+    write(out, session, pretty)?;
+    out.push(b'\n');
+    Ok(())
+}
+
 thread_local! {
     /// The line [`write_line`] builds, reused from line to line.
     static LINE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };

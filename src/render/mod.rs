@@ -58,6 +58,39 @@ pub trait SessionSink {
     fn message(&mut self, _session: &Origin, _message: &MessageInfo) -> io::Result<()> {
         Ok(())
     }
+    /// How this sink turns a whole session into the bytes it writes, when that needs
+    /// nothing but the session (JSON lines without events or extraction): the pipeline may
+    /// then render sessions on its worker threads and hand the bytes, in the sessions'
+    /// order, to [`SessionSink::rendered`] instead of calling [`SessionSink::session`].
+    /// `None` (the default): every session goes to [`SessionSink::session`].
+    fn renderer(&self) -> Option<Renderer> {
+        None
+    }
+    /// Writes what [`SessionSink::renderer`] made of a session.
+    fn rendered(&mut self, _bytes: &[u8]) -> io::Result<()> {
+        Err(io::Error::other(
+            "this sink renders its sessions itself (it has no renderer)",
+        ))
+    }
+}
+
+/// A sink's rendering of a whole session as a pure function (see
+/// [`SessionSink::renderer`]), so that any thread can run it.
+#[derive(Clone, Copy)]
+pub struct Renderer {
+    render: fn(&Session, bool, &mut Vec<u8>) -> io::Result<()>,
+    pretty: bool,
+}
+
+impl Renderer {
+    pub fn new(render: fn(&Session, bool, &mut Vec<u8>) -> io::Result<()>, pretty: bool) -> Self {
+        Renderer { render, pretty }
+    }
+
+    /// Appends the bytes the sink would write for `session` to `out`.
+    pub fn render(&self, session: &Session, out: &mut Vec<u8>) -> io::Result<()> {
+        (self.render)(session, self.pretty, out)
+    }
 }
 
 /// Where the `flows` command's records go: one implementation per output format.

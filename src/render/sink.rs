@@ -437,6 +437,16 @@ impl<W: Write> SessionSink for Json<W> {
     fn finish(&mut self, summary: &RunSummary) -> io::Result<()> {
         json::write_line(&mut self.out, summary, self.pretty)
     }
+    /// Without events a session is one line that depends on nothing else: workers may
+    /// build it.
+    fn renderer(&self) -> Option<super::Renderer> {
+        self.events
+            .is_none()
+            .then_some(super::Renderer::new(json::session_line, self.pretty))
+    }
+    fn rendered(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out.write_all(bytes)
+    }
 }
 
 impl<W: Write> FlowSink for Json<W> {
@@ -577,5 +587,15 @@ impl SessionSink for Extracting<'_> {
     }
     fn message(&mut self, o: &Origin, m: &MessageInfo) -> io::Result<()> {
         self.inner.message(o, m)
+    }
+    /// Extraction needs every session here: rendered elsewhere only without it.
+    fn renderer(&self) -> Option<super::Renderer> {
+        match self.extractor {
+            Some(_) => None,
+            None => self.inner.renderer(),
+        }
+    }
+    fn rendered(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.inner.rendered(bytes)
     }
 }
