@@ -1192,9 +1192,11 @@ impl Inputs for SessionsHandler<'_, '_> {
         self.input = i;
     }
 
+    /// Finishes what waits, then sends the work gathered (messages, and sessions to render
+    /// that finishing handed out) so that nothing waits for a batch to fill past this tick.
     fn idle(&mut self) {
-        self.pool.flush();
         self.collect();
+        self.pool.flush();
     }
 
     fn secrets(&mut self, text: &[u8]) {
