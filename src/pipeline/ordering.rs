@@ -80,6 +80,12 @@ impl<'b, T> Ordered<'b, T> {
         }
     }
 
+    /// Whether at least half the items it holds at most are waiting: past `max` it gives
+    /// up on the connections ahead of them.
+    pub(super) fn half_full(&self) -> bool {
+        self.waiting.len() * 2 >= self.max
+    }
+
     /// Writes the waiting items that are next in order.
     fn release(&mut self) {
         while let Some(entry) = self.waiting.first_entry() {

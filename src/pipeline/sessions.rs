@@ -379,9 +379,21 @@ impl SessionsHandler<'_, '_> {
             }
         }
         if c.outstanding == 0 {
-            self.out.settle(conn, c.session);
+            self.settle(conn, c.session);
         } else {
             self.closing.insert(conn, c);
+        }
+    }
+
+    /// Hands a finished connection's item to the reorder buffer. A closed session waiting
+    /// for messages still in the pool's batch would wait for the batch to fill, and the
+    /// sessions after it may bring no more messages: the buffer would fill up and give up
+    /// on it, and the output would depend on `-j`. So once the buffer is half full while
+    /// sessions wait for their messages, the batch goes to the workers.
+    fn settle(&mut self, conn: u64, item: Option<Listed>) {
+        self.out.settle(conn, item);
+        if !self.closing.is_empty() && self.out.half_full() {
+            self.pool.flush();
         }
     }
 
@@ -394,7 +406,7 @@ impl SessionsHandler<'_, '_> {
         origin: Option<Origin>,
     ) {
         if outstanding == 0 {
-            self.out.settle(conn, session);
+            self.settle(conn, session);
         } else {
             self.closing.insert(
                 conn,
@@ -1057,7 +1069,7 @@ impl Handler for SessionsHandler<'_, '_> {
         self.held -= state.held;
         if refused(summary) {
             self.add_refused(&state, summary);
-            return self.out.settle(summary.info.id, None);
+            return self.settle(summary.info.id, None);
         }
         // Ended during a proxy setup, or before the protocol could be recognised: decide
         // with what there is.
@@ -1129,7 +1141,7 @@ impl Handler for SessionsHandler<'_, '_> {
                 s
             }
             Dissect::Sniffing(_) | Dissect::Tunnel(_) | Dissect::Ignored => {
-                return self.out.settle(summary.info.id, None);
+                return self.settle(summary.info.id, None);
             }
         };
         if self.files.len() > 1 {
