@@ -163,3 +163,60 @@ mod tests {
         assert_eq!(err.to_string(), "write");
     }
 }
+
+#[cfg(test)]
+mod review_tests {
+    use super::super::pool::{Finished, Pool};
+    use crate::limits::Limits;
+    use crate::render::Renderer;
+    use crate::session::Session;
+    use std::io;
+
+    use super::super::pool::render_tests::session;
+
+    /// A renderer with a bug: it panics on session 3.
+    fn panics_on_3(s: &Session, _: bool, out: &mut Vec<u8>) -> io::Result<()> {
+        assert_ne!(s.id, 3, "a rendering bug");
+        out.extend_from_slice(format!("{}\n", s.id).as_bytes());
+        Ok(())
+    }
+
+    /// A panic while a worker renders a session is an error for that session, not a lost
+    /// batch: with another worker still alive, `wait_done` used to wait forever for the
+    /// results the dead worker took with it (with none left, the sessions were lost and the
+    /// totals written anyway).
+    #[test]
+    fn a_panic_while_rendering_is_an_error_not_a_hang() {
+        for workers in [1, 2] {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let bounds = crate::mime::Bounds::from(&Limits::default());
+                let renderer = Renderer::new(panics_on_3, false);
+                let back = std::thread::scope(|scope| {
+                    let mut pool = Pool::new(scope, workers, 6 << 20, bounds);
+                    for seq in 0..6u64 {
+                        assert!(
+                            pool.render(seq, session(seq), renderer, Vec::new())
+                                .is_none()
+                        );
+                    }
+                    let mut back = Vec::new();
+                    while let Some(f) = pool.wait_done() {
+                        let Finished::Rendered(r) = f else {
+                            panic!("a decoding came back for a rendering");
+                        };
+                        back.push((r.seq, r.bytes.is_ok()));
+                    }
+                    back.sort_unstable();
+                    back
+                });
+                let _ = tx.send(back);
+            });
+            let back = rx
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .unwrap_or_else(|e| panic!("{workers} workers: no results ({e:?})"));
+            let want: Vec<(u64, bool)> = (0..6).map(|s| (s, s != 3)).collect();
+            assert_eq!(back, want, "{workers} workers");
+        }
+    }
+}
