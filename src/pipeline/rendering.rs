@@ -31,10 +31,15 @@ pub(super) struct InOrder {
     /// Buffers written out, for the next renderings: a buffer allocated and freed on
     /// different threads costs a heap-arena lock (see `pool::Rendered::session`).
     spares: Vec<Vec<u8>>,
+    /// Their capacity, at most [`SPARE_BYTES`].
+    spare_bytes: usize,
 }
 
 /// A buffer larger than this (a huge session) is not kept for reuse.
 const KEPT_BUFFER: usize = 1 << 20;
+/// Buffers kept for reuse hold this many bytes at most: [`AHEAD`] buffers of up to
+/// [`KEPT_BUFFER`] each would be 128 MiB, kept for the rest of the run.
+const SPARE_BYTES: usize = 8 << 20;
 
 impl InOrder {
     /// The number of a new session to render, whether the workers may take it (fewer than
@@ -43,10 +48,13 @@ impl InOrder {
     pub(super) fn next(&mut self) -> (u64, bool, Vec<u8>) {
         let seq = self.first + self.slots.len() as u64;
         self.slots.push_back(None);
-        let buf = self
-            .spares
-            .pop()
-            .unwrap_or_else(|| Vec::with_capacity(4096));
+        let buf = match self.spares.pop() {
+            Some(buf) => {
+                self.spare_bytes -= buf.capacity();
+                buf
+            }
+            None => Vec::with_capacity(4096),
+        };
         (seq, self.slots.len() <= AHEAD, buf)
     }
 
@@ -75,7 +83,9 @@ impl InOrder {
             self.first += 1;
             let bytes = bytes?;
             write(&bytes)?;
-            if bytes.capacity() <= KEPT_BUFFER && self.spares.len() < AHEAD {
+            let kept = self.spare_bytes + bytes.capacity();
+            if bytes.capacity() <= KEPT_BUFFER && self.spares.len() < AHEAD && kept <= SPARE_BYTES {
+                self.spare_bytes = kept;
                 self.spares.push(bytes);
             }
         }
@@ -173,6 +183,24 @@ mod review_tests {
     use std::io;
 
     use super::super::pool::render_tests::session;
+
+    /// Buffers kept for reuse are bounded in bytes, not only in number: AHEAD buffers of up
+    /// to a MiB each (sessions of many exchanges) were kept for the rest of the run.
+    #[test]
+    fn spare_buffers_are_bounded_in_bytes() {
+        let mut o = super::InOrder::default();
+        let n = super::AHEAD as u64;
+        for _ in 0..n {
+            o.next();
+        }
+        for seq in 0..n {
+            o.fill(seq, Ok(Vec::with_capacity(super::KEPT_BUFFER)));
+        }
+        o.write_ready(&mut |_| Ok(())).unwrap();
+        let kept: usize = o.spares.iter().map(Vec::capacity).sum();
+        assert!(kept <= 8 << 20, "{} MiB of spare buffers kept", kept >> 20);
+        assert!(!o.spares.is_empty(), "some are still kept");
+    }
 
     /// A renderer with a bug: it panics on session 3.
     fn panics_on_3(s: &Session, _: bool, out: &mut Vec<u8>) -> io::Result<()> {
