@@ -6,7 +6,8 @@
 //!           [--concurrency N] [--attachments MIN-MAX]
 //!       benchmark traffic: concurrent SMTP/POP3/IMAP sessions with large attachments;
 //!       `--concurrency N`: sessions open at once (default 64; the benchmark's captures);
-//!       `--attachments MIN-MAX`: attachment sizes in bytes (default 16384-1048576; small
+//!       `--attachments MIN-MAX`: attachment sizes in bytes, MIN up to but not including
+//!       MAX (default 16384-1048576; small
 //!       ones make many small messages);
 //!       `--disorder`: delayed ACKs every second segment, 2 % of data segments held back
 //!       1–3 frames (often behind the ACK covering them), 1 % retransmitted;

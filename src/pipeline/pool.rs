@@ -12,7 +12,8 @@
 //! Work goes over in batches: handing over one message at a time woke a sleeping worker
 //! per message, which with many small messages cost more than decoding them. A batch is
 //! sent once it is full ([`BATCH_BYTES`], [`BATCH_JOBS`]), when the reader waits for
-//! results, and on every idle tick of a live capture ([`Pool::flush`]), so a message waits
+//! results or decodes a message itself (over budget), and on every idle tick of a capture
+//! that comes as it is captured (an interface, a pipe: [`Pool::flush`]), so a message waits
 //! at most a tick; a worker sends its results back a batch at a time.
 //!
 //! ```text
@@ -244,7 +245,8 @@ impl Pool {
                 scope.spawn(move || {
                     let mut scratch = Vec::new();
                     loop {
-                        // The lock is held only to take a job, never while decoding.
+                        // The lock is held only to take a batch, never while decoding or
+                        // rendering.
                         let batch = match rx.lock() {
                             Ok(rx) => rx.recv(),
                             Err(_) => return,
@@ -291,6 +293,9 @@ impl Pool {
         // A message larger than the budget still goes to an idle worker.
         let over_budget = self.in_flight > 0 && self.in_flight + job.bytes.len() > self.budget;
         if self.jobs.is_none() || over_budget {
+            // The workers get what is gathered before the reader decodes this one: a batch
+            // left waiting would keep them idle while the reader works.
+            self.flush();
             return Decoded::Now(Box::new(decode(job, &self.bounds, &mut self.scratch)));
         }
         let len = job.bytes.len();
@@ -484,6 +489,32 @@ mod tests {
                 back.push(done.key.index);
             }
             assert_eq!(back, (0..BATCH_JOBS + 3).collect::<Vec<_>>());
+        });
+    }
+
+    /// A message over the budget is decoded by the reader, but what waits in the batch goes
+    /// to the workers first: left there, it kept them idle while the reader worked.
+    #[test]
+    fn over_budget_the_batch_goes_before_the_reader_decodes() {
+        let bounds = mime::Bounds::from(&Limits::default());
+        std::thread::scope(|scope| {
+            let mut pool = Pool::new(scope, 1, 1000, bounds);
+            assert!(matches!(
+                pool.submit(key(0), message(0), false, false),
+                Decoded::Later
+            ));
+            let big = vec![b'a'; 2000];
+            assert!(matches!(
+                pool.submit(key(1), big.into(), false, false),
+                Decoded::Now(_)
+            ));
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            let mut done = None;
+            while done.is_none() && std::time::Instant::now() < until {
+                done = pool.try_done().map(decoded);
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            assert_eq!(done.map(|d| d.key.index), Some(0), "the batch was not sent");
         });
     }
 

@@ -11,14 +11,16 @@
 //!  sink.rendered ◀──in order── [slots: one per number, filled as results come back] ◀─┘
 //! ```
 //!
-//! At most [`AHEAD`] sessions are out at once: past it the reading thread renders the
-//! next one itself (still written in its turn), so memory stays bounded whatever the
-//! workers' pace.
+//! At most [`AHEAD`] sessions are numbered and not written at once: with that many, the
+//! reading thread waits for the workers before handing out another
+//! (`SessionsHandler::wait_for_renderings`), so memory stays bounded whatever the workers'
+//! pace. Only when no worker is left does it render the next one itself (still written in
+//! its turn).
 
 use std::collections::VecDeque;
 use std::io;
 
-/// Sessions out for rendering at most, before the reading thread renders them itself.
+/// Sessions numbered and not written at most: past it the reading thread waits.
 pub(super) const AHEAD: usize = 128;
 
 /// Renderings waiting for their turn to be written.
@@ -93,8 +95,7 @@ impl InOrder {
     }
 
     /// Sessions numbered and not written yet.
-    #[cfg(test)]
-    fn pending(&self) -> usize {
+    pub(super) fn pending(&self) -> usize {
         self.slots.len()
     }
 }

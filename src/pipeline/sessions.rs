@@ -306,6 +306,7 @@ impl SessionsHandler<'_, '_> {
         let Some(renderer) = self.renderer else {
             return;
         };
+        let mut queued = false;
         loop {
             let Some(session) = self.to_render.borrow_mut().pop_front() else {
                 break;
@@ -313,7 +314,11 @@ impl SessionsHandler<'_, '_> {
             if self.out.error.is_some() {
                 continue;
             }
+            // AHEAD sessions out and not written (the first of them still with a busy
+            // worker): wait for the workers rather than pile up more.
+            self.wait_for_renderings();
             let (seq, to_workers, mut bytes) = self.in_order.next();
+            queued |= to_workers;
             let now = match to_workers {
                 true => self.pool.render(seq, session, renderer, bytes),
                 false => {
@@ -330,7 +335,22 @@ impl SessionsHandler<'_, '_> {
                 self.in_order.fill(seq, bytes);
             }
         }
+        // Streaming, a session goes out as soon as it is rendered, not when a batch fills.
+        if queued && self.streaming {
+            self.pool.flush();
+        }
         self.write_in_order();
+    }
+
+    /// Takes in what the workers finish until fewer than `rendering::AHEAD` sessions are
+    /// out and unwritten (or nothing more can come).
+    fn wait_for_renderings(&mut self) {
+        while self.in_order.pending() >= super::rendering::AHEAD {
+            let Some(finished) = self.pool.wait_done() else {
+                break;
+            };
+            self.finished(finished);
+        }
     }
 
     /// Writes the renderings whose turn it is; a failure stops all writing, as the reorder
@@ -436,7 +456,9 @@ impl SessionsHandler<'_, '_> {
         }
     }
 
-    /// Waits for every outstanding decoding job (after the last connection has closed).
+    /// Waits for every job out, decoding and rendering (after the last connection has
+    /// closed). Sessions numbered for rendering that never came back (only if a worker
+    /// thread ended) are an output error, not silently missing lines.
     fn drain(&mut self) {
         self.finish_all();
         // Only if a worker vanished: hand out what is there rather than lose sessions.
@@ -444,6 +466,12 @@ impl SessionsHandler<'_, '_> {
             self.out.settle(conn, c.session);
         }
         self.finish_all();
+        let lost = self.in_order.pending();
+        if lost > 0 && self.out.error.is_none() {
+            self.out.error = Some(std::io::Error::other(format!(
+                "{lost} sessions were not rendered (a worker thread ended)"
+            )));
+        }
     }
 
     /// Waits for every job out, rendering and writing the sessions they finish.
