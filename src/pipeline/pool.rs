@@ -547,40 +547,15 @@ pub(crate) mod render_tests {
         Ok(())
     }
 
+    /// A session numbered `id`, with nothing in it.
     pub(crate) fn session(id: u64) -> Box<Session> {
-        Box::new(Session {
-            kind: "session",
+        let smtp = crate::types::Protocol::Smtp;
+        Box::new(crate::session::hops::tests::session(
             id,
-            file: None,
-            protocol: crate::types::Protocol::Smtp,
-            client: crate::types::Endpoint {
-                ip: std::net::Ipv4Addr::LOCALHOST.into(),
-                port: 40000,
-            },
-            server: crate::types::Endpoint {
-                ip: std::net::Ipv4Addr::LOCALHOST.into(),
-                port: 25,
-            },
-            start: Default::default(),
-            end: Default::default(),
-            duration: 0.0,
-            state: "complete",
-            handshake: true,
-            one_sided: None,
-            tunnel: None,
-            tls: None,
-            auth: Vec::new(),
-            capabilities: Vec::new(),
-            exchanges: Vec::new(),
-            messages: Vec::new(),
-            anomalies: Vec::new(),
-            mailboxes: Vec::new(),
-            compression: None,
-            exchanges_omitted: None,
-            messages_omitted: None,
-            gap_bytes: Default::default(),
-            unread_bytes: Default::default(),
-        })
+            smtp,
+            (1, 2, 25),
+            Vec::new(),
+        ))
     }
 
     /// Sessions given to the workers come back rendered, each with its number and its
