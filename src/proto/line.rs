@@ -97,6 +97,9 @@ fn keep_message(
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Pieces {
     full: Vec<Vec<u8>>,
+    /// Memory of the pieces in `full`, kept as they are added: the held-bytes budget asks
+    /// after every chunk of data, and a 64 MiB message has a thousand pieces.
+    full_capacity: usize,
     /// The piece being filled: its capacity is its size.
     last: Vec<u8>,
     len: usize,
@@ -124,6 +127,7 @@ impl Pieces {
                 };
                 let done = std::mem::replace(&mut self.last, Vec::with_capacity(size));
                 if !done.is_empty() {
+                    self.full_capacity += done.capacity();
                     self.full.push(done);
                 }
             }
@@ -160,7 +164,7 @@ impl Pieces {
 
     /// Bytes of memory the pieces take.
     fn capacity(&self) -> usize {
-        self.full.iter().map(Vec::capacity).sum::<usize>() + self.last.capacity()
+        self.full_capacity + self.last.capacity()
     }
 
     fn hash(&self, h: &mut Sha256) {
@@ -300,6 +304,7 @@ impl From<Vec<u8>> for Pieces {
     fn from(last: Vec<u8>) -> Pieces {
         Pieces {
             full: Vec::new(),
+            full_capacity: 0,
             len: last.len(),
             last,
         }
