@@ -327,6 +327,21 @@ impl Pool {
         None
     }
 
+    /// Renders a finished session on the calling thread, as a worker would.
+    pub fn render_here(
+        seq: u64,
+        session: Box<Session>,
+        renderer: Renderer,
+        buf: Vec<u8>,
+    ) -> Rendered {
+        render(RenderJob {
+            seq,
+            session,
+            renderer,
+            buf,
+        })
+    }
+
     /// Adds work to the batch, and sends the batch once it is full.
     fn queue(&mut self, work: Work) {
         self.outstanding += 1;
@@ -336,9 +351,8 @@ impl Pool {
         }
     }
 
-    /// Sends the batch gathered so far to the workers (a live capture's idle tick calls it,
-    /// so that a message waits for its batch at most a tick). With every worker gone, the
-    /// reader decodes it.
+    /// Sends the batch gathered so far to the workers (see the module doc for when). With
+    /// every worker gone, the calling thread does the work.
     pub fn flush(&mut self) {
         if self.batch.is_empty() {
             return;
@@ -346,20 +360,20 @@ impl Pool {
         let batch = std::mem::take(&mut self.batch);
         self.batch_bytes = 0;
         let Some(tx) = &self.jobs else {
-            return self.decode_here(batch);
+            return self.run_here(batch);
         };
         match tx.send(batch) {
             Ok(()) => {}
             // Every worker is gone: decode here from now on.
             Err(mpsc::SendError(batch)) => {
                 self.jobs = None;
-                self.decode_here(batch);
+                self.run_here(batch);
             }
         }
     }
 
     /// Does the work on the calling thread; the results are handed out as the workers'.
-    fn decode_here(&mut self, batch: Vec<Work>) {
+    fn run_here(&mut self, batch: Vec<Work>) {
         for work in batch {
             let done = run(work, &self.bounds, &mut self.scratch);
             self.in_flight = self.in_flight.saturating_sub(done.len());

@@ -300,8 +300,9 @@ impl SessionsHandler<'_, '_> {
         }
     }
 
-    /// Hands the sessions the reorder buffer let go of to the workers for rendering (the
-    /// reading thread renders those past `rendering::AHEAD`), and writes what is ready.
+    /// Hands the sessions the reorder buffer let go of to the workers for rendering (past
+    /// `rendering::AHEAD` unwritten it waits for them; with none left it renders here), and
+    /// writes what is ready.
     fn pump(&mut self) {
         let Some(renderer) = self.renderer else {
             return;
@@ -317,19 +318,11 @@ impl SessionsHandler<'_, '_> {
             // AHEAD sessions out and not written (the first of them still with a busy
             // worker): wait for the workers rather than pile up more.
             self.wait_for_renderings();
-            let (seq, to_workers, mut bytes) = self.in_order.next();
+            let (seq, to_workers, bytes) = self.in_order.next();
             queued |= to_workers;
             let now = match to_workers {
                 true => self.pool.render(seq, session, renderer, bytes),
-                false => {
-                    bytes.clear();
-                    let result = renderer.render(&session, &mut bytes);
-                    Some(Rendered {
-                        seq,
-                        bytes: result.map(|()| bytes),
-                        session,
-                    })
-                }
+                false => Some(Pool::render_here(seq, session, renderer, bytes)),
             };
             if let Some(Rendered { seq, bytes, .. }) = now {
                 self.in_order.fill(seq, bytes);
