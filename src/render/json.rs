@@ -20,8 +20,7 @@ use std::io::{self, Write};
 pub fn write_line<W: Write, T: Serialize>(out: &mut W, value: &T, pretty: bool) -> io::Result<()> {
     LINE.with_borrow_mut(|line| {
         line.clear();
-        write(line, value, pretty)?;
-        line.push(b'\n');
+        line_into(line, value, pretty)?;
         let written = out.write_all(line);
         // A line past a few MiB (a huge session) is not kept around.
         if line.capacity() > KEPT_LINE {
@@ -37,7 +36,12 @@ pub fn session_line(
     pretty: bool,
     out: &mut Vec<u8>,
 ) -> io::Result<()> {
-    write(out, session, pretty)?;
+    line_into(out, session, pretty)
+}
+
+/// Appends one JSON value and a newline to `out`.
+fn line_into<T: Serialize>(out: &mut Vec<u8>, value: &T, pretty: bool) -> io::Result<()> {
+    write(out, value, pretty)?;
     out.push(b'\n');
     Ok(())
 }
