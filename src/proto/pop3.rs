@@ -679,7 +679,8 @@ fn announced_octets(text: &str) -> Option<u64> {
         if let Ok(n) = w.trim_start_matches('(').parse::<u64>()
             && words
                 .peek()
-                .is_some_and(|next| next.to_ascii_lowercase().starts_with("octets"))
+                .and_then(|next| next.get(..6))
+                .is_some_and(|word| word.eq_ignore_ascii_case("octets"))
         {
             return Some(n);
         }

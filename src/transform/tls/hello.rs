@@ -2,8 +2,9 @@
 //! 4-byte header; the record layer reassembles messages and calls these): ClientHello
 //! (versions, suites, SNI, ALPN, resumption hints, the JA3 and JA4 fingerprints),
 //! ServerHello (what was chosen, HelloRetryRequest, the JA3S fingerprint),
-//! EncryptedExtensions (TLS 1.3's ALPN), and the names of versions and alerts. Pure functions over bytes, parsed with `tls-parser`; a malformed
-//! message gives `None`, never a panic, and nothing is allocated beyond the input's size.
+//! EncryptedExtensions (TLS 1.3's ALPN), and the names of versions and alerts. Pure
+//! functions over bytes, parsed with `tls-parser`; a malformed message gives `None`, never
+//! a panic, and nothing is allocated beyond the input's size.
 
 use md5::Md5;
 use sha2::{Digest, Sha256};
